@@ -1,0 +1,57 @@
+"""Features: one module per capability, found by this registry.
+
+A feature module defines:
+
+* ``KEY``: the profile key that activates it (a feature is active only when its key is present);
+* ``ORDER``: where its steps go in a phase (lower first);
+* ``SCHEMA``: the JSON Schema fragment for the value under ``KEY``;
+* ``steps(config, context) -> list[Step]``: pure, no I/O except reading files the profile names;
+* optionally ``cloud_config(config) -> dict``: keys for the ``#cloud-config`` part, where one of
+  cloud-init's own modules does the job well;
+* optionally ``check(config, context) -> list[Problem]``: semantic checks beyond the schema.
+
+Adding a feature = one module here + one folder in ``templates/features/`` + an example.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ..errors import Problem
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a feature may know besides its own config."""
+
+    profile_name: str
+
+
+@cache
+def all_features() -> tuple[ModuleType, ...]:
+    modules = [importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__)
+               if not info.name.startswith("_")]
+    return tuple(sorted(modules, key=lambda m: (m.ORDER, m.KEY)))
+
+
+def active(profile: dict[str, Any]) -> list[tuple[ModuleType, Any]]:
+    return [(feature, profile[feature.KEY]) for feature in all_features() if feature.KEY in profile]
+
+
+def source_dir(config: Any, key: str) -> Path:
+    """The folder of the profile file that set ``config[key]``: relative paths resolve there."""
+    mark = getattr(config, "value_marks", {}).get(key)
+    if mark is None or mark.source.startswith("<"):
+        return Path.cwd()
+    return Path(mark.source).resolve().parent
+
+
+def problem(config: Any, key: str, message: str, hint: str | None = None) -> Problem:
+    mark = getattr(config, "value_marks", {}).get(key) or getattr(config, "mark", None)
+    return Problem(message, mark, hint)

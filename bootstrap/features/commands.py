@@ -1,0 +1,78 @@
+"""commands: the profile author's own shell, the one place where a profile writes shell on purpose."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import Problem
+from ..plan import Phase, Scope, Step
+from ..templating import render
+from . import problem
+
+KEY = "commands"
+ORDER = 90
+_COMMAND = {
+    "anyOf": [
+        {"type": "string", "minLength": 1},
+        {
+            "type": "object",
+            "required": ["run"],
+            "additionalProperties": False,
+            "properties": {
+                "run": {"type": "string", "minLength": 1, "description": "Bash, run with set -euo pipefail."},
+                "name": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,40}$",
+                         "x-help": "lowercase letters, digits and '-'",
+                         "description": "Step id suffix (stable ids keep markers when the list changes)."},
+                "scope": {"enum": ["image", "instance"], "default": "instance",
+                          "description": "image: baked images skip it on new instances."},
+            },
+        },
+    ],
+    "x-help": "a command string, or a mapping with 'run' (and optional 'name', 'scope')",
+}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "Shell snippets (bash, set -euo pipefail), each its own step. first_boot snippets run "
+                   "once per instance, every_boot snippets on every boot. Make them idempotent.",
+    "examples": [{"first_boot": ["systemctl enable --now docker"], "every_boot": ["nvidia-smi -pm 1"]}],
+    "properties": {
+        "first_boot": {"type": "array", "items": _COMMAND, "description": "Once per instance, in order."},
+        "every_boot": {"type": "array", "items": _COMMAND, "description": "Every boot, after first-boot steps."},
+    },
+}
+
+
+def _items(config: dict[str, Any]) -> list[tuple[Phase, int, dict[str, Any]]]:
+    result = []
+    for phase in (Phase.FIRST_BOOT, Phase.EVERY_BOOT):
+        for index, item in enumerate(config.get(phase.value, []), start=1):
+            result.append((phase, index, {"run": item} if isinstance(item, str) else item))
+    return result
+
+
+def _step_id(phase: Phase, index: int, item: dict[str, Any]) -> str:
+    if "name" in item:
+        return f"cmd-{item['name']}"
+    return f"cmd-{phase.value.replace('_', '-')}-{index:02d}"
+
+
+def check(config: dict[str, Any], context: Any) -> list[Problem]:
+    seen: set[str] = set()
+    problems = []
+    for phase, index, item in _items(config):
+        step_id = _step_id(phase, index, item)
+        if step_id in seen:
+            problems.append(problem(config, phase.value, f"two commands are named {item.get('name')!r}"))
+        seen.add(step_id)
+    return problems
+
+
+def steps(config: dict[str, Any], context: Any) -> list[Step]:
+    result = []
+    for phase, index, item in _items(config):
+        body = render("features/commands/run.sh.j2", command=item["run"])
+        first_line = item["run"].strip().splitlines()[0] if item["run"].strip() else ""
+        result.append(Step(_step_id(phase, index, item), phase, Scope(item.get("scope", "instance")), KEY, body,
+                           first_line[:80]))
+    return result

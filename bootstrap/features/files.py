@@ -1,0 +1,114 @@
+"""files: files written on the machine, from inline content or a file beside the profile."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import posixpath
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem
+from ..plan import Phase, Scope, Step
+from ..templating import render
+from . import problem, source_dir
+
+KEY = "files"
+ORDER = 60
+MAX_SOURCE_BYTES = 256 * 1024
+OWNER = r"^[a-z_][a-z0-9_-]{0,31}(:[a-z_][a-z0-9_-]{0,31})?$"
+SCHEMA = {
+    "type": "array",
+    "x-merge-key": "path",
+    "description": "Files to write. Written atomically and only when the content differs.",
+    "examples": [[{"path": "/etc/motd", "content": "Welcome to the ML box\n", "mode": "0644"}]],
+    "items": {
+        "type": "object",
+        "required": ["path"],
+        "additionalProperties": False,
+        "properties": {
+            "path": {"type": "string", "pattern": r"^/[^\x00-\x1f]*[^/\x00-\x1f]$",
+                     "x-help": "an absolute path such as /etc/motd, not ending in '/'",
+                     "description": "Absolute path on the machine.", "examples": ["/etc/motd"]},
+            "content": {"type": "string", "description": "Inline text, written byte for byte.",
+                        "examples": ["max_connections = 100\n"]},
+            "source": {"type": "string", "minLength": 1,
+                       "description": "A file beside the profile (relative to the profile that names it), "
+                                      "embedded at render time.", "examples": ["files/jupyter_config.py"]},
+            "mode": {"type": "string", "pattern": r"^0?[0-7]{3,4}$",
+                     "x-help": "an octal mode in quotes, such as '0644'", "default": "0644",
+                     "description": "Permissions, octal, quoted.", "examples": ["0600"]},
+            "owner": {"type": "string", "pattern": OWNER, "x-help": "user or user:group", "default": "root:root",
+                      "description": "Owner, user[:group]; a user from 'users' works.", "examples": ["alice:alice"]},
+            "phase": {"enum": ["first_boot", "every_boot"], "default": "first_boot",
+                      "description": "first_boot writes once per instance; every_boot rewrites it each boot.",
+                      "examples": ["every_boot"]},
+            "scope": {"enum": ["image", "instance"], "default": "image",
+                      "description": "image: a baked image carries it; instance: written on each new instance.",
+                      "examples": ["instance"]},
+        },
+    },
+}
+
+
+def _normalized(path: str) -> bool:
+    return posixpath.normpath(path) == path and not path.startswith("//")
+
+
+def _source_path(item: Any) -> Path:
+    return source_dir(item, "source") / item["source"]
+
+
+def check(config: list[Any], context: Any) -> list[Problem]:
+    problems: list[Problem] = []
+    for item in config:
+        path = item["path"]
+        if not _normalized(path):
+            problems.append(problem(item, "path", f"path {path!r} is not normalized",
+                                    f"write {posixpath.normpath(path)!r} (no '.', '..' or '//' parts)"))
+        has_content, has_source = "content" in item, "source" in item
+        if has_content == has_source:
+            problems.append(problem(item, "path", f"file {path}: give exactly one of 'content' or 'source'"))
+        elif has_source:
+            source = _source_path(item)
+            if not source.is_file():
+                problems.append(problem(item, "source", f"source file {str(source)!r} not found",
+                                        "the path is relative to the profile that names it"))
+            elif source.stat().st_size > MAX_SOURCE_BYTES:
+                problems.append(problem(item, "source", f"source file {str(source)!r} is over "
+                                        f"{MAX_SOURCE_BYTES // 1024} KiB: too big for user data",
+                                        "fetch it at boot from object storage instead"))
+    return problems
+
+
+def _step_id(path: str, taken: set[str]) -> str:
+    slug = re.sub(r"[^a-z0-9._-]+", "-", path.strip("/").lower()).strip("-.") or "root"
+    candidate = f"file-{slug[:60]}"
+    if candidate in taken or len(slug) > 60:
+        candidate = f"file-{slug[:52]}-{hashlib.sha256(path.encode()).hexdigest()[:6]}"
+    taken.add(candidate)
+    return candidate
+
+
+def steps(config: list[Any], context: Any) -> list[Step]:
+    taken: set[str] = set()
+    result = []
+    for item in config:
+        path = item["path"]
+        spec: dict[str, Any] = {"path": path, "mode": item.get("mode", "0644"), "owner": item.get("owner", "root:root")}
+        if "content" in item:
+            spec["text"] = item["content"]
+        else:
+            data = _source_path(item).read_bytes()
+            try:
+                spec["text"] = data.decode("utf-8")
+                if "\0" in spec["text"]:
+                    raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL")
+            except UnicodeDecodeError:
+                spec["text"] = None
+                spec["base64"] = base64.b64encode(data).decode()
+        body = render("features/files/write.sh.j2", file=spec)
+        result.append(Step(_step_id(path, taken), Phase(item.get("phase", "first_boot")),
+                           Scope(item.get("scope", "image")), KEY, body, f"write {path}"))
+    return result

@@ -1,0 +1,32 @@
+"""packages: Debian/Ubuntu packages installed with apt (image scope: baking captures them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..plan import Phase, Scope, Step
+from ..templating import render
+
+KEY = "packages"
+ORDER = 30
+PACKAGE_PATTERN = r"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+:~_-]+)?$"
+SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "string",
+        "pattern": PACKAGE_PATTERN,
+        "x-help": "a Debian package name, optionally :arch and =version, e.g. htop or git=1:2.39.5-0+deb12u1",
+    },
+    "uniqueItems": True,
+    "description": "apt packages to install on first boot. Already-installed packages are skipped without "
+                   "touching the network; apt waits for locks held by unattended-upgrades.",
+    "examples": [["htop", "git", "tmux"]],
+}
+
+
+def steps(config: list[str], context: Any) -> list[Step]:
+    if not config:
+        return []
+    body = render("features/packages/install.sh.j2", packages=sorted(config))
+    return [Step("packages", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, f"install {len(config)} apt packages",
+                 cost="network")]

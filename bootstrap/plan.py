@@ -1,0 +1,85 @@
+"""The plan: a profile turned into ordered steps, each with a phase, a scope and a hash.
+
+This is the one place that defines phases and scopes; every target maps them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Phase(str, Enum):
+    FIRST_BOOT = "first_boot"  # once per instance; retried at the next boot until it succeeds
+    EVERY_BOOT = "every_boot"  # every boot, the first included, after all first-boot steps
+
+
+class Scope(str, Enum):
+    IMAGE = "image"  # may be baked into an image: skipped on instances launched from it
+    INSTANCE = "instance"  # belongs to one machine: always runs on each instance
+
+
+STEP_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One unit of work on the machine: a bash body run by the runner under ``set -euo pipefail``."""
+
+    id: str
+    phase: Phase
+    scope: Scope
+    feature: str
+    script: str  # the body, already rendered and quoted; the runner adds the common header
+    description: str = ""
+    cost: str = "fast"  # rough class for humans: fast, network, heavy
+
+    def __post_init__(self) -> None:
+        if not STEP_ID.match(self.id):
+            raise ValueError(f"invalid step id {self.id!r}")  # a bug in a feature, not user input
+
+    @property
+    def hash(self) -> str:
+        digest = hashlib.sha256()
+        for part in (self.id, self.phase.value, self.scope.value, self.script):
+            digest.update(part.encode())
+            digest.update(b"\0")
+        return digest.hexdigest()[:16]
+
+
+@dataclass
+class Plan:
+    """Ordered steps of one profile. Order inside a phase is the execution order."""
+
+    profile: str
+    steps: list[Step] = field(default_factory=list)
+    # Keys for the #cloud-config part, where cloud-init's own modules do the job well.
+    cloud_config: dict[str, Any] = field(default_factory=dict)
+
+    def phase(self, phase: Phase) -> list[Step]:
+        return [s for s in self.steps if s.phase == phase]
+
+    @property
+    def ordered(self) -> list[Step]:
+        """All first-boot steps, then all every-boot steps: the order the runner uses."""
+        return self.phase(Phase.FIRST_BOOT) + self.phase(Phase.EVERY_BOOT)
+
+    @property
+    def hash(self) -> str:
+        """Content hash of the whole plan."""
+        return _combine(s.hash for s in self.ordered)
+
+    @property
+    def image_hash(self) -> str:
+        """Content hash of what a baked image holds: the image-scope first-boot steps."""
+        return _combine(s.hash for s in self.phase(Phase.FIRST_BOOT) if s.scope == Scope.IMAGE)
+
+
+def _combine(hashes: object) -> str:
+    digest = hashlib.sha256()
+    for h in hashes:  # type: ignore[attr-defined]
+        digest.update(str(h).encode())
+    return digest.hexdigest()[:16]

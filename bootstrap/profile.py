@@ -1,0 +1,190 @@
+"""Load a profile: read, resolve ``extends``, merge, apply ``--set`` overrides, validate.
+
+The result is a :class:`Profile` whose data still knows, for every value, the file, line and
+column it came from, so that any later error can point there.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import schema
+from .errors import Mark, Problem, ProfileError, UsageError
+from .merge import merge
+from .paths import profiles_dir
+from .yamlload import MDict, MList, load_file, load_text, mark_at
+
+PROFILE_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class Profile:
+    name: str
+    path: str  # the file the user named (display form)
+    data: MDict
+    chain: list[str] = field(default_factory=list)  # every file that contributed, parents first
+
+    @property
+    def description(self) -> str:
+        return str(self.data.get("description", ""))
+
+
+def builtin_profiles() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(profiles_dir().glob("*.yaml"))}
+
+
+def _display(path: Path) -> str:
+    """Paths relative to the working directory read best in messages; absolute otherwise."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return rel if not rel.startswith("../..") else str(path)
+
+
+def resolve(reference: str, beside: Path | None = None, mark: Mark | None = None) -> Path:
+    """Find a profile by path, by name beside ``beside``, or by built-in name."""
+    candidates: list[Path] = []
+    looks_like_path = "/" in reference or reference.endswith(PROFILE_SUFFIXES)
+    base = beside if beside is not None else Path.cwd()
+    if looks_like_path:
+        candidates.append(base / reference)
+    else:
+        candidates += [base / f"{reference}{suffix}" for suffix in PROFILE_SUFFIXES]
+        candidates.append(profiles_dir() / f"{reference}.yaml")
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    known = sorted(set(builtin_profiles()) | ({p.stem for p in base.glob("*.y*ml")} if base.is_dir() else set()))
+    close = schema.suggest(Path(reference).stem, known)
+    hint = f"did you mean {close!r}?" if close else ("known profiles: " + ", ".join(known) if known else None)
+    raise ProfileError(Problem(f"profile {reference!r} not found (looked in {', '.join(map(_display, candidates))})",
+                               mark, hint))
+
+
+def _extends_list(data: MDict) -> list[tuple[str, Mark | None]]:
+    raw = data.get("extends")
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return [(raw, mark_at(data, ["extends"]))]
+    if isinstance(raw, list) and all(isinstance(item, str) and item for item in raw):
+        return [(item, mark_at(data, ["extends", i])) for i, item in enumerate(raw)]
+    raise ProfileError(Problem("extends: expected a list of profile names or paths", mark_at(data, ["extends"])))
+
+
+def _load_chain(path: Path, stack: tuple[Path, ...], chain: list[str]) -> MDict:
+    display = _display(path)
+    if path in stack:
+        cycle = " -> ".join(_display(p) for p in (*stack[stack.index(path):], path))
+        raise ProfileError(Problem(f"extends cycle: {cycle}", Mark(display, 1, 1)))
+    data = load_file(str(path), display)
+    if not isinstance(data, MDict):
+        raise ProfileError(Problem(f"a profile must be a YAML mapping, got a {type(data).__name__}",
+                                   getattr(data, "mark", None) or Mark(display, 1, 1)))
+    merged: Any = MDict(mark=data.mark)
+    for reference, mark in _extends_list(data):
+        parent_path = resolve(reference, path.parent, mark)
+        parent = _load_chain(parent_path, (*stack, path), chain)
+        merged = merge(merged, _without(parent, "name", "description"), schema.profile_schema())
+    chain.append(display)
+    return merge(merged, _without(data, "extends"), schema.profile_schema())
+
+
+def _without(data: MDict, *keys: str) -> MDict:
+    result = MDict(mark=data.mark)
+    for key, value in data.items():
+        if key not in keys:
+            result[key] = value
+            if key in data.key_marks:
+                result.key_marks[key] = data.key_marks[key]
+            if key in data.value_marks:
+                result.value_marks[key] = data.value_marks[key]
+    return result
+
+
+def apply_override(data: MDict, assignment: str) -> None:
+    """Apply one ``--set dotted.path=value`` (the value is read as YAML) in place."""
+    source = f"--set {assignment}"
+    path_text, sep, value_text = assignment.partition("=")
+    if not sep or not path_text:
+        raise UsageError(f"--set {assignment!r}: expected PATH=VALUE, e.g. --set timezone=Europe/Paris")
+    steps: list[Any] = path_text.split(".")
+    if any(not step for step in steps):
+        raise UsageError(f"--set {assignment!r}: empty segment in path {path_text!r}")
+    value = load_text(value_text, source) if value_text.strip() else ""
+    value_mark = Mark(source, 1, len("--set ") + len(path_text) + 2)
+    key_mark = Mark(source, 1, len("--set ") + 1)
+    node: Any = data
+    for i, step in enumerate(steps):
+        last = i == len(steps) - 1
+        if isinstance(node, list):
+            if not step.isdigit() or int(step) >= len(node):
+                raise UsageError(f"--set {assignment!r}: {'.'.join(steps[:i]) or 'value'} is a list of "
+                                 f"{len(node)} items; {step!r} is not an index in it")
+            index = int(step)
+            if last:
+                node[index] = value
+                if isinstance(node, MList):
+                    node.item_marks[index] = value_mark
+            node = node[index]
+            continue
+        if not isinstance(node, dict):
+            raise UsageError(f"--set {assignment!r}: {'.'.join(steps[:i])} is a {type(node).__name__}, "
+                             "not a mapping; cannot set a key inside it")
+        if last:
+            node[step] = value
+        elif step not in node or node[step] is None:
+            node[step] = MDict(mark=value_mark)
+        if isinstance(node, MDict):
+            node.key_marks[step] = key_mark
+            node.value_marks[step] = value_mark
+        node = node[step]
+
+
+def _nul_problems(data: Any, path: list[Any], root: MDict) -> list[Problem]:
+    """NUL cannot travel through a shell script or a file name: refuse it at validation."""
+    problems: list[Problem] = []
+    if isinstance(data, str):
+        if "\0" in data:
+            problems.append(Problem(f"{'.'.join(map(str, path))}: NUL bytes cannot be represented on the machine",
+                                    mark_at(root, path)))
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            problems += _nul_problems(value, [*path, key], root)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            problems += _nul_problems(value, [*path, index], root)
+    return problems
+
+
+def load_profile(reference: str, overrides: list[str] | tuple[str, ...] = ()) -> Profile:
+    """Load, merge, override and validate a profile. Raises ProfileError listing every problem."""
+    path = resolve(reference)
+    chain: list[str] = []
+    data = _load_chain(path, (), chain)
+    for assignment in overrides:
+        apply_override(data, assignment)
+    problems = schema.validate(data) + _nul_problems(data, [], data)
+    if not problems:
+        from .features import Context, active
+
+        context = Context(profile_name=data["name"])
+        for feature, config in active(data):
+            check = getattr(feature, "check", None)
+            if check is not None:
+                problems += check(config, context)
+    if problems:
+        raise ProfileError(_sorted(problems))
+    return Profile(name=data["name"], path=_display(path), data=data, chain=chain)
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    def key(p: Problem) -> tuple[str, int, int]:
+        return (p.mark.source, p.mark.line, p.mark.column) if p.mark else ("", 0, 0)
+
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=key)

@@ -1,0 +1,183 @@
+"""The profile JSON Schema (Draft 2020-12), assembled from the features, and its error messages.
+
+Each feature contributes the schema of its own key. Two extension keywords, ignored by JSON
+Schema itself, carry what we need beyond validation:
+
+* ``x-merge-key``: on an array of mappings, the field that identifies an item when profiles
+  merge through ``extends`` (users by ``name``, files by ``path``);
+* ``x-help``: for a ``pattern``, what a valid value looks like, in words.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from typing import Any
+
+from .errors import Problem
+from .yamlload import mark_at
+
+SCHEMA_ID = "https://bootstrap.dev/schema/profile.json"
+
+NAME_PATTERN = "^[a-z0-9][a-z0-9-]{0,62}$"
+
+# Keys people bring from cloud-init or older habits, and what to write instead.
+RENAMED_KEYS = {
+    "runcmd": "commands.first_boot (cloud-init's runcmd runs once per instance)",
+    "bootcmd": "commands.every_boot",
+    "write_files": "files",
+    "apt_packages": "packages",
+    "package": "packages",
+    "environment": "env",
+    "user": "users",
+    "ssh_keys": "users[].ssh_authorized_keys",
+    "ssh_authorized_keys": "users[].ssh_authorized_keys",
+    "extend": "extends",
+    "inherits": "extends",
+}
+
+
+@cache
+def profile_schema() -> dict[str, Any]:
+    from .features import all_features
+
+    properties: dict[str, Any] = {
+        "name": {
+            "type": "string",
+            "pattern": NAME_PATTERN,
+            "x-help": "lowercase letters, digits and '-', starting with a letter or digit",
+            "description": "The profile's name; images and status files carry it.",
+            "examples": ["gpu-pytorch"],
+        },
+        "description": {
+            "type": "string",
+            "description": "One line for `bootstrap list` and reviewers.",
+            "examples": ["GPU box with PyTorch and a persistent data disk"],
+        },
+        "extends": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "description": "Profiles this one builds on, by name (beside this file, then built-in) or "
+                           "relative path. Later entries and this profile win.",
+            "examples": [["base"]],
+        },
+    }
+    for feature in all_features():
+        properties[feature.KEY] = feature.SCHEMA
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "bootstrap profile",
+        "description": "A declarative description of a cloud machine's startup: packages, users, files, "
+                       "commands and data-science features, run in first-boot and every-boot phases.",
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+def schema_json() -> str:
+    return json.dumps(profile_schema(), indent=2, sort_keys=False) + "\n"
+
+
+@cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(profile_schema())
+
+
+def subschema(schema: dict[str, Any] | None, key: Any) -> dict[str, Any] | None:
+    """The schema of ``value[key]`` given the schema of ``value`` (no $ref in our schema)."""
+    if not isinstance(schema, dict):
+        return None
+    if isinstance(key, int):
+        items = schema.get("items")
+        return items if isinstance(items, dict) else None
+    props = schema.get("properties", {})
+    if key in props:
+        return props[key]
+    extra = schema.get("additionalProperties")
+    return extra if isinstance(extra, dict) else None
+
+
+def validate(data: Any) -> list[Problem]:
+    """Every schema problem of ``data`` (marked YAML), located and explained."""
+    problems: list[Problem] = []
+    for error in _validator().iter_errors(data):
+        problems.extend(_explain(error, data))
+    return problems
+
+
+def _display(path: list[Any]) -> str:
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text or "the profile"
+
+
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def suggest(word: str, choices: Any) -> str | None:
+    match = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def _explain(error: Any, root: Any) -> list[Problem]:
+    path = list(error.absolute_path)
+    where = _display(path)
+    kind, schema, value = error.validator, error.schema, error.instance
+    if kind == "additionalProperties":
+        allowed = list(schema.get("properties", {}))
+        problems = []
+        for extra in sorted(set(value) - set(allowed)):
+            hint = None
+            if not path and extra in RENAMED_KEYS:
+                hint = f"write {RENAMED_KEYS[extra]} instead"
+            elif close := suggest(extra, allowed):
+                hint = f"did you mean {close!r}?"
+            else:
+                hint = "known keys: " + ", ".join(allowed)
+            problems.append(Problem(f"unknown key {extra!r} in {where}", mark_at(root, [*path, extra], key=True), hint))
+        return problems
+    if kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return [Problem(f"{where} is missing required key {missing!r}", mark_at(root, path))]
+    in_key = "propertyNames" in error.relative_schema_path
+    if in_key:  # a mapping key failed: point at the key, name it
+        mark = mark_at(root, [*path, value], key=True)
+        where = f"key {value!r} in {where}"
+    else:
+        mark = mark_at(root, path)
+    if kind == "type":
+        expected = schema["type"] if isinstance(schema["type"], str) else " or ".join(schema["type"])
+        expected = {"object": "mapping", "array": "list"}.get(expected, expected)
+        hint = None
+        if expected == "string" and isinstance(value, bool | int | float):
+            hint = "YAML read this as a " + _type_name(value) + "; put it in quotes to keep it as text"
+        return [Problem(f"{where}: expected a {expected}, got {_type_name(value)} {value!r}", mark, hint)]
+    if kind == "pattern":
+        what = schema.get("x-help", f"must match {schema['pattern']}")
+        return [Problem(f"{where}: {value!r} is not valid ({what})", mark)]
+    if kind == "enum":
+        options = schema["enum"]
+        close = suggest(str(value), options)
+        hint = f"did you mean {close!r}?" if close else None
+        return [Problem(f"{where}: {value!r} is not one of {', '.join(map(repr, options))}", mark, hint)]
+    if kind in ("anyOf", "oneOf"):
+        what = schema.get("x-help") or "a value of another shape"
+        return [Problem(f"{where}: expected {what}, got {_type_name(value)}", mark)]
+    if kind == "not" and "x-help" in schema:
+        return [Problem(f"{where}: {schema['x-help']}", mark)]
+    return [Problem(f"{where}: {error.message}", mark)]

@@ -1,0 +1,66 @@
+"""The files every target installs on the machine: runner, step library, plan and steps.
+
+Targets differ only in how these files get there (cloud-init ``write_files``, or heredocs in a
+self-contained script) and in what starts the runner at each boot.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .. import __version__
+from ..paths import templates_dir
+from ..plan import Plan, Step
+from ..templating import render
+
+LIB_DIR = "/usr/local/lib/bootstrap"
+RUNNER = f"{LIB_DIR}/runner"
+
+
+@dataclass(frozen=True)
+class MachineFile:
+    path: str
+    mode: str
+    content: str
+
+
+def _comment(text: str) -> str:
+    """Text safe to place after '#' on one line."""
+    return re.sub(r"[^\x20-\x7e]", "?", text)
+
+
+def step_script(step: Step) -> str:
+    header = (
+        "#!/usr/bin/env bash\n"
+        f"# bootstrap step {step.id}: {_comment(step.description)}\n"
+        f"# phase {step.phase.value}, scope {step.scope.value}, feature {step.feature}, hash {step.hash}\n"
+        "set -euo pipefail\n"
+        "# shellcheck source=lib.sh\n"
+        f". {LIB_DIR}/lib.sh\n\n"
+    )
+    body = step.script if step.script.endswith("\n") else step.script + "\n"
+    return header + body
+
+
+def plan_table(plan: Plan) -> str:
+    return "".join(f"{s.id}\t{s.phase.value}\t{s.scope.value}\t{s.hash}\n" for s in plan.ordered)
+
+
+def runner_script(plan: Plan, target: str) -> str:
+    return render("runner/runner.sh.j2", version=__version__, profile=plan.profile, target=target,
+                  plan_hash=plan.hash)
+
+
+def library() -> str:
+    return (templates_dir() / "runner" / "lib.sh").read_text(encoding="utf-8")
+
+
+def machine_files(plan: Plan, target: str) -> list[MachineFile]:
+    files = [
+        MachineFile(RUNNER, "0755", runner_script(plan, target)),
+        MachineFile(f"{LIB_DIR}/lib.sh", "0644", library()),
+        MachineFile(f"{LIB_DIR}/plan", "0644", plan_table(plan)),
+    ]
+    files += [MachineFile(f"{LIB_DIR}/steps/{s.id}.sh", "0755", step_script(s)) for s in plan.ordered]
+    return files
