@@ -21,8 +21,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _overrides(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                        help="override a profile value, e.g. --set timezone=Europe/Paris (value read as YAML)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a profile value, e.g. --set timezone=Europe/Paris (value read as YAML)",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -87,10 +93,22 @@ def _validate(args: argparse.Namespace) -> int:
         try:
             plan = build_plan(load_profile(reference, args.overrides))
         except InputError as exc:
-            results.append({"profile": reference, "ok": False, "problems": [
-                {"message": p.message, "hint": p.hint,
-                 "where": {"file": p.mark.source, "line": p.mark.line, "column": p.mark.column} if p.mark else None}
-                for p in exc.problems]})
+            results.append(
+                {
+                    "profile": reference,
+                    "ok": False,
+                    "problems": [
+                        {
+                            "message": p.message,
+                            "hint": p.hint,
+                            "where": {"file": p.mark.source, "line": p.mark.line, "column": p.mark.column}
+                            if p.mark
+                            else None,
+                        }
+                        for p in exc.problems
+                    ],
+                }
+            )
             if not args.json:
                 print(exc, file=sys.stderr)
             continue
@@ -120,8 +138,11 @@ def _list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_EXIT_CODES: dict[type[BootstrapError], int] = {InputError: EXIT_INPUT, RenderError: EXIT_FINDINGS,
-                                                BackendError: EXIT_BACKEND}
+_EXIT_CODES: dict[type[BootstrapError], int] = {
+    InputError: EXIT_INPUT,
+    RenderError: EXIT_FINDINGS,
+    BackendError: EXIT_BACKEND,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -61,8 +61,9 @@ def resolve(reference: str, beside: Path | None = None, mark: Mark | None = None
     known = sorted(set(builtin_profiles()) | ({p.stem for p in base.glob("*.y*ml")} if base.is_dir() else set()))
     close = schema.suggest(Path(reference).stem, known)
     hint = f"did you mean {close!r}?" if close else ("known profiles: " + ", ".join(known) if known else None)
-    raise ProfileError(Problem(f"profile {reference!r} not found (looked in {', '.join(map(_display, candidates))})",
-                               mark, hint))
+    raise ProfileError(
+        Problem(f"profile {reference!r} not found (looked in {', '.join(map(_display, candidates))})", mark, hint)
+    )
 
 
 def _extends_list(data: MDict) -> list[tuple[str, Mark | None]]:
@@ -79,12 +80,16 @@ def _extends_list(data: MDict) -> list[tuple[str, Mark | None]]:
 def _load_chain(path: Path, stack: tuple[Path, ...], chain: list[str]) -> MDict:
     display = _display(path)
     if path in stack:
-        cycle = " -> ".join(_display(p) for p in (*stack[stack.index(path):], path))
+        cycle = " -> ".join(_display(p) for p in (*stack[stack.index(path) :], path))
         raise ProfileError(Problem(f"extends cycle: {cycle}", Mark(display, 1, 1)))
     data = load_file(str(path), display)
     if not isinstance(data, MDict):
-        raise ProfileError(Problem(f"a profile must be a YAML mapping, got a {type(data).__name__}",
-                                   getattr(data, "mark", None) or Mark(display, 1, 1)))
+        raise ProfileError(
+            Problem(
+                f"a profile must be a YAML mapping, got a {type(data).__name__}",
+                getattr(data, "mark", None) or Mark(display, 1, 1),
+            )
+        )
     merged: Any = MDict(mark=data.mark)
     for reference, mark in _extends_list(data):
         parent_path = resolve(reference, path.parent, mark)
@@ -123,8 +128,10 @@ def apply_override(data: MDict, assignment: str) -> None:
         last = i == len(steps) - 1
         if isinstance(node, list):
             if not step.isdigit() or int(step) >= len(node):
-                raise UsageError(f"--set {assignment!r}: {'.'.join(steps[:i]) or 'value'} is a list of "
-                                 f"{len(node)} items; {step!r} is not an index in it")
+                raise UsageError(
+                    f"--set {assignment!r}: {'.'.join(steps[:i]) or 'value'} is a list of "
+                    f"{len(node)} items; {step!r} is not an index in it"
+                )
             index = int(step)
             if last:
                 node[index] = value
@@ -133,8 +140,10 @@ def apply_override(data: MDict, assignment: str) -> None:
             node = node[index]
             continue
         if not isinstance(node, dict):
-            raise UsageError(f"--set {assignment!r}: {'.'.join(steps[:i])} is a {type(node).__name__}, "
-                             "not a mapping; cannot set a key inside it")
+            raise UsageError(
+                f"--set {assignment!r}: {'.'.join(steps[:i])} is a {type(node).__name__}, "
+                "not a mapping; cannot set a key inside it"
+            )
         if last:
             node[step] = value
         elif step not in node or node[step] is None:
@@ -150,8 +159,11 @@ def _nul_problems(data: Any, path: list[Any], root: MDict) -> list[Problem]:
     problems: list[Problem] = []
     if isinstance(data, str):
         if "\0" in data:
-            problems.append(Problem(f"{'.'.join(map(str, path))}: NUL bytes cannot be represented on the machine",
-                                    mark_at(root, path)))
+            problems.append(
+                Problem(
+                    f"{'.'.join(map(str, path))}: NUL bytes cannot be represented on the machine", mark_at(root, path)
+                )
+            )
     elif isinstance(data, dict):
         for key, value in data.items():
             problems += _nul_problems(value, [*path, key], root)

@@ -59,7 +59,7 @@ def profile_schema() -> dict[str, Any]:
             "type": "array",
             "items": {"type": "string", "minLength": 1},
             "description": "Profiles this one builds on, by name (beside this file, then built-in) or "
-                           "relative path. Later entries and this profile win.",
+            "relative path. Later entries and this profile win.",
             "examples": [["base"]],
         },
     }
@@ -70,7 +70,7 @@ def profile_schema() -> dict[str, Any]:
         "$id": SCHEMA_ID,
         "title": "bootstrap profile",
         "description": "A declarative description of a cloud machine's startup: packages, users, files, "
-                       "commands and data-science features, run in first-boot and every-boot phases.",
+        "commands and data-science features, run in first-boot and every-boot phases.",
         "type": "object",
         "required": ["name"],
         "additionalProperties": False,

@@ -121,9 +121,7 @@ class _Builder:
                 )
             )
         if id(node) in self._active:
-            raise ProfileError(
-                Problem("recursive alias: a value contains itself", _mark(self.source, node.start_mark))
-            )
+            raise ProfileError(Problem("recursive alias: a value contains itself", _mark(self.source, node.start_mark)))
         mark = _mark(self.source, node.start_mark)
         if isinstance(node, yaml.ScalarNode):
             return self.constructor.construct_object(node)
@@ -158,9 +156,7 @@ class _Builder:
                 continue
             if key in result:
                 first = result.key_marks[key]
-                self.problems.append(
-                    Problem(f"duplicate key {key!r} (first defined at line {first.line})", key_mark)
-                )
+                self.problems.append(Problem(f"duplicate key {key!r} (first defined at line {first.line})", key_mark))
                 continue
             result[key] = self.build(value_node)
             result.key_marks[key] = key_mark
@@ -172,8 +168,11 @@ def decode(data: bytes, source: str) -> str:
     """UTF-8 text of ``data``; a clear problem pointing at the first bad byte otherwise."""
     if len(data) > MAX_BYTES:
         raise ProfileError(
-            Problem(f"file is {len(data):,} bytes; profiles are limited to {MAX_BYTES:,} bytes", Mark(source, 1, 1),
-                    "move large content into files beside the profile and reference them with 'source'")
+            Problem(
+                f"file is {len(data):,} bytes; profiles are limited to {MAX_BYTES:,} bytes",
+                Mark(source, 1, 1),
+                "move large content into files beside the profile and reference them with 'source'",
+            )
         )
     try:
         return data.decode("utf-8-sig")
@@ -181,8 +180,9 @@ def decode(data: bytes, source: str) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise ProfileError(
-            Problem(f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", Mark(source, line, column),
-                    "save the file as UTF-8")
+            Problem(
+                f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", Mark(source, line, column), "save the file as UTF-8"
+            )
         ) from None
 
 
@@ -204,7 +204,9 @@ def load_text(text: str, source: str) -> Any:
     except yaml.YAMLError as exc:
         raise ProfileError(Problem(f"YAML syntax: {exc}", Mark(source, 1, 1))) from None
     if node is None:
-        raise ProfileError(Problem("file is empty; a profile is a YAML mapping with at least 'name'", Mark(source, 1, 1)))
+        raise ProfileError(
+            Problem("file is empty; a profile is a YAML mapping with at least 'name'", Mark(source, 1, 1))
+        )
     builder = _Builder(source)
     data = builder.build(node)
     if builder.problems:

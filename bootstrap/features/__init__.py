@@ -35,8 +35,11 @@ class Context:
 
 @cache
 def all_features() -> tuple[ModuleType, ...]:
-    modules = [importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__)
-               if not info.name.startswith("_")]
+    modules = [
+        importlib.import_module(f"{__name__}.{info.name}")
+        for info in pkgutil.iter_modules(__path__)
+        if not info.name.startswith("_")
+    ]
     return tuple(sorted(modules, key=lambda m: (m.ORDER, m.KEY)))
 
 

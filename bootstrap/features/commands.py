@@ -20,11 +20,17 @@ _COMMAND = {
             "additionalProperties": False,
             "properties": {
                 "run": {"type": "string", "minLength": 1, "description": "Bash, run with set -euo pipefail."},
-                "name": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,40}$",
-                         "x-help": "lowercase letters, digits and '-'",
-                         "description": "Step id suffix (stable ids keep markers when the list changes)."},
-                "scope": {"enum": ["image", "instance"], "default": "instance",
-                          "description": "image: baked images skip it on new instances."},
+                "name": {
+                    "type": "string",
+                    "pattern": r"^[a-z0-9][a-z0-9-]{0,40}$",
+                    "x-help": "lowercase letters, digits and '-'",
+                    "description": "Step id suffix (stable ids keep markers when the list changes).",
+                },
+                "scope": {
+                    "enum": ["image", "instance"],
+                    "default": "instance",
+                    "description": "image: baked images skip it on new instances.",
+                },
             },
         },
     ],
@@ -34,7 +40,7 @@ SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "description": "Shell snippets (bash, set -euo pipefail), each its own step. first_boot snippets run "
-                   "once per instance, every_boot snippets on every boot. Make them idempotent.",
+    "once per instance, every_boot snippets on every boot. Make them idempotent.",
     "examples": [{"first_boot": ["systemctl enable --now docker"], "every_boot": ["nvidia-smi -pm 1"]}],
     "properties": {
         "first_boot": {"type": "array", "items": _COMMAND, "description": "Once per instance, in order."},
@@ -73,6 +79,7 @@ def steps(config: dict[str, Any], context: Any) -> list[Step]:
     for phase, index, item in _items(config):
         body = render("features/commands/run.sh.j2", command=item["run"])
         first_line = item["run"].strip().splitlines()[0] if item["run"].strip() else ""
-        result.append(Step(_step_id(phase, index, item), phase, Scope(item.get("scope", "instance")), KEY, body,
-                           first_line[:80]))
+        result.append(
+            Step(_step_id(phase, index, item), phase, Scope(item.get("scope", "instance")), KEY, body, first_line[:80])
+        )
     return result

@@ -18,8 +18,8 @@ SCHEMA = {
     },
     "additionalProperties": {"type": "string"},
     "description": "Variables written to /etc/profile.d/bootstrap-env.sh (login shells, later steps) and "
-                   "/etc/bootstrap/env (systemd EnvironmentFile). Values are data: never expanded. "
-                   "Secrets do not belong here: use secrets references.",
+    "/etc/bootstrap/env (systemd EnvironmentFile). Values are data: never expanded. "
+    "Secrets do not belong here: use secrets references.",
     "examples": [{"MLFLOW_TRACKING_URI": "http://mlflow.internal:5000"}],
 }
 
@@ -34,8 +34,10 @@ def steps(config: dict[str, str], context: Any) -> list[Step]:
         return []
     names = sorted(config)
     profile_d = "# Written by bootstrap from the profile's env; edit the profile instead.\n" + "".join(
-        f"export {name}={shlex.quote(config[name])}\n" for name in names)
+        f"export {name}={shlex.quote(config[name])}\n" for name in names
+    )
     env_file = "# Written by bootstrap from the profile's env (systemd EnvironmentFile format).\n" + "".join(
-        f"{name}={_systemd_value(config[name])}\n" for name in names)
+        f"{name}={_systemd_value(config[name])}\n" for name in names
+    )
     body = render("features/env/write.sh.j2", profile_d=profile_d, env_file=env_file)
     return [Step("env", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, f"set {len(names)} environment variables")]

@@ -28,25 +28,53 @@ SCHEMA = {
         "required": ["path"],
         "additionalProperties": False,
         "properties": {
-            "path": {"type": "string", "pattern": r"^/[^\x00-\x1f]*[^/\x00-\x1f]$",
-                     "x-help": "an absolute path such as /etc/motd, not ending in '/'",
-                     "description": "Absolute path on the machine.", "examples": ["/etc/motd"]},
-            "content": {"type": "string", "description": "Inline text, written byte for byte.",
-                        "examples": ["max_connections = 100\n"]},
-            "source": {"type": "string", "minLength": 1,
-                       "description": "A file beside the profile (relative to the profile that names it), "
-                                      "embedded at render time.", "examples": ["files/jupyter_config.py"]},
-            "mode": {"type": "string", "pattern": r"^0?[0-7]{3,4}$",
-                     "x-help": "an octal mode in quotes, such as '0644'", "default": "0644",
-                     "description": "Permissions, octal, quoted.", "examples": ["0600"]},
-            "owner": {"type": "string", "pattern": OWNER, "x-help": "user or user:group", "default": "root:root",
-                      "description": "Owner, user[:group]; a user from 'users' works.", "examples": ["alice:alice"]},
-            "phase": {"enum": ["first_boot", "every_boot"], "default": "first_boot",
-                      "description": "first_boot writes once per instance; every_boot rewrites it each boot.",
-                      "examples": ["every_boot"]},
-            "scope": {"enum": ["image", "instance"], "default": "image",
-                      "description": "image: a baked image carries it; instance: written on each new instance.",
-                      "examples": ["instance"]},
+            "path": {
+                "type": "string",
+                "pattern": r"^/[^\x00-\x1f]*[^/\x00-\x1f]$",
+                "x-help": "an absolute path such as /etc/motd, not ending in '/'",
+                "description": "Absolute path on the machine.",
+                "examples": ["/etc/motd"],
+            },
+            "content": {
+                "type": "string",
+                "description": "Inline text, written byte for byte.",
+                "examples": ["max_connections = 100\n"],
+            },
+            "source": {
+                "type": "string",
+                "minLength": 1,
+                "description": "A file beside the profile (relative to the profile that names it), "
+                "embedded at render time.",
+                "examples": ["files/jupyter_config.py"],
+            },
+            "mode": {
+                "type": "string",
+                "pattern": r"^0?[0-7]{3,4}$",
+                "x-help": "an octal mode in quotes, such as '0644'",
+                "default": "0644",
+                "description": "Permissions, octal, quoted.",
+                "examples": ["0600"],
+            },
+            "owner": {
+                "type": "string",
+                "pattern": OWNER,
+                "x-help": "user or user:group",
+                "default": "root:root",
+                "description": "Owner, user[:group]; a user from 'users' works.",
+                "examples": ["alice:alice"],
+            },
+            "phase": {
+                "enum": ["first_boot", "every_boot"],
+                "default": "first_boot",
+                "description": "first_boot writes once per instance; every_boot rewrites it each boot.",
+                "examples": ["every_boot"],
+            },
+            "scope": {
+                "enum": ["image", "instance"],
+                "default": "image",
+                "description": "image: a baked image carries it; instance: written on each new instance.",
+                "examples": ["instance"],
+            },
         },
     },
 }
@@ -65,20 +93,37 @@ def check(config: list[Any], context: Any) -> list[Problem]:
     for item in config:
         path = item["path"]
         if not _normalized(path):
-            problems.append(problem(item, "path", f"path {path!r} is not normalized",
-                                    f"write {posixpath.normpath(path)!r} (no '.', '..' or '//' parts)"))
+            problems.append(
+                problem(
+                    item,
+                    "path",
+                    f"path {path!r} is not normalized",
+                    f"write {posixpath.normpath(path)!r} (no '.', '..' or '//' parts)",
+                )
+            )
         has_content, has_source = "content" in item, "source" in item
         if has_content == has_source:
             problems.append(problem(item, "path", f"file {path}: give exactly one of 'content' or 'source'"))
         elif has_source:
             source = _source_path(item)
             if not source.is_file():
-                problems.append(problem(item, "source", f"source file {str(source)!r} not found",
-                                        "the path is relative to the profile that names it"))
+                problems.append(
+                    problem(
+                        item,
+                        "source",
+                        f"source file {str(source)!r} not found",
+                        "the path is relative to the profile that names it",
+                    )
+                )
             elif source.stat().st_size > MAX_SOURCE_BYTES:
-                problems.append(problem(item, "source", f"source file {str(source)!r} is over "
-                                        f"{MAX_SOURCE_BYTES // 1024} KiB: too big for user data",
-                                        "fetch it at boot from object storage instead"))
+                problems.append(
+                    problem(
+                        item,
+                        "source",
+                        f"source file {str(source)!r} is over {MAX_SOURCE_BYTES // 1024} KiB: too big for user data",
+                        "fetch it at boot from object storage instead",
+                    )
+                )
     return problems
 
 
@@ -109,6 +154,14 @@ def steps(config: list[Any], context: Any) -> list[Step]:
                 spec["text"] = None
                 spec["base64"] = base64.b64encode(data).decode()
         body = render("features/files/write.sh.j2", file=spec)
-        result.append(Step(_step_id(path, taken), Phase(item.get("phase", "first_boot")),
-                           Scope(item.get("scope", "image")), KEY, body, f"write {path}"))
+        result.append(
+            Step(
+                _step_id(path, taken),
+                Phase(item.get("phase", "first_boot")),
+                Scope(item.get("scope", "image")),
+                KEY,
+                body,
+                f"write {path}",
+            )
+        )
     return result

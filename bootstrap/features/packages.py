@@ -19,7 +19,7 @@ SCHEMA = {
     },
     "uniqueItems": True,
     "description": "apt packages to install on first boot. Already-installed packages are skipped without "
-                   "touching the network; apt waits for locks held by unattended-upgrades.",
+    "touching the network; apt waits for locks held by unattended-upgrades.",
     "examples": [["htop", "git", "tmux"]],
 }
 
@@ -28,5 +28,8 @@ def steps(config: list[str], context: Any) -> list[Step]:
     if not config:
         return []
     body = render("features/packages/install.sh.j2", packages=sorted(config))
-    return [Step("packages", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, f"install {len(config)} apt packages",
-                 cost="network")]
+    return [
+        Step(
+            "packages", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, f"install {len(config)} apt packages", cost="network"
+        )
+    ]

@@ -15,30 +15,64 @@ SCHEMA = {
     "type": "array",
     "x-merge-key": "name",
     "description": "Local accounts. Existing accounts are updated (groups added, shell set), never deleted.",
-    "examples": [[{"name": "alice", "groups": ["docker"], "sudo": True,
-                   "ssh_authorized_keys": ["ssh-ed25519 AAAAC3Nza... alice@laptop"]}]],
+    "examples": [
+        [
+            {
+                "name": "alice",
+                "groups": ["docker"],
+                "sudo": True,
+                "ssh_authorized_keys": ["ssh-ed25519 AAAAC3Nza... alice@laptop"],
+            }
+        ]
+    ],
     "items": {
         "type": "object",
         "required": ["name"],
         "additionalProperties": False,
         "properties": {
-            "name": {"type": "string", "pattern": USER_PATTERN, "x-help": NAME_HELP,
-                     "description": "Login name.", "examples": ["alice"]},
-            "groups": {"type": "array", "uniqueItems": True,
-                       "items": {"type": "string", "pattern": USER_PATTERN, "x-help": NAME_HELP},
-                       "description": "Supplementary groups, created when missing.", "examples": [["docker"]]},
-            "sudo": {"type": "boolean", "default": False,
-                     "description": "Password-less sudo through /etc/sudoers.d/.", "examples": [True]},
-            "shell": {"type": "string", "pattern": r"^/[A-Za-z0-9_./+-]+$", "x-help": "an absolute path",
-                      "default": "/bin/bash", "description": "Login shell.", "examples": ["/bin/bash"]},
-            "uid": {"type": "integer", "minimum": 1000, "maximum": 60000,
-                    "description": "Fixed uid, so files on shared disks keep their owner.", "examples": [2001]},
+            "name": {
+                "type": "string",
+                "pattern": USER_PATTERN,
+                "x-help": NAME_HELP,
+                "description": "Login name.",
+                "examples": ["alice"],
+            },
+            "groups": {
+                "type": "array",
+                "uniqueItems": True,
+                "items": {"type": "string", "pattern": USER_PATTERN, "x-help": NAME_HELP},
+                "description": "Supplementary groups, created when missing.",
+                "examples": [["docker"]],
+            },
+            "sudo": {
+                "type": "boolean",
+                "default": False,
+                "description": "Password-less sudo through /etc/sudoers.d/.",
+                "examples": [True],
+            },
+            "shell": {
+                "type": "string",
+                "pattern": r"^/[A-Za-z0-9_./+-]+$",
+                "x-help": "an absolute path",
+                "default": "/bin/bash",
+                "description": "Login shell.",
+                "examples": ["/bin/bash"],
+            },
+            "uid": {
+                "type": "integer",
+                "minimum": 1000,
+                "maximum": 60000,
+                "description": "Fixed uid, so files on shared disks keep their owner.",
+                "examples": [2001],
+            },
             "ssh_authorized_keys": {
                 "type": "array",
-                "items": {"type": "string",
-                          "pattern": r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) "
-                                     r"[A-Za-z0-9+/=]+( [^\n\r]*)?$",
-                          "x-help": "one OpenSSH public key line: TYPE BASE64 [comment]"},
+                "items": {
+                    "type": "string",
+                    "pattern": r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) "
+                    r"[A-Za-z0-9+/=]+( [^\n\r]*)?$",
+                    "x-help": "one OpenSSH public key line: TYPE BASE64 [comment]",
+                },
                 "description": "Public keys for ~/.ssh/authorized_keys (instance scope; other keys kept).",
                 "examples": [["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB... alice@laptop"]],
             },
@@ -61,11 +95,26 @@ def steps(config: list[dict[str, Any]], context: Any) -> list[Step]:
     ]
     if not users:
         return []
-    result = [Step("users", Phase.FIRST_BOOT, Scope.IMAGE, KEY, render("features/users/accounts.sh.j2", users=users),
-                   f"create {len(users)} accounts")]
+    result = [
+        Step(
+            "users",
+            Phase.FIRST_BOOT,
+            Scope.IMAGE,
+            KEY,
+            render("features/users/accounts.sh.j2", users=users),
+            f"create {len(users)} accounts",
+        )
+    ]
     with_keys = [u for u in users if u["keys"]]
     if with_keys:
-        result.append(Step("ssh-keys", Phase.FIRST_BOOT, Scope.INSTANCE, KEY,
-                           render("features/users/ssh_keys.sh.j2", users=with_keys),
-                           f"authorize SSH keys for {len(with_keys)} accounts"))
+        result.append(
+            Step(
+                "ssh-keys",
+                Phase.FIRST_BOOT,
+                Scope.INSTANCE,
+                KEY,
+                render("features/users/ssh_keys.sh.j2", users=with_keys),
+                f"authorize SSH keys for {len(with_keys)} accounts",
+            )
+        )
     return result

@@ -48,8 +48,7 @@ def plan_table(plan: Plan) -> str:
 
 
 def runner_script(plan: Plan, target: str) -> str:
-    return render("runner/runner.sh.j2", version=__version__, profile=plan.profile, target=target,
-                  plan_hash=plan.hash)
+    return render("runner/runner.sh.j2", version=__version__, profile=plan.profile, target=target, plan_hash=plan.hash)
 
 
 def library() -> str:

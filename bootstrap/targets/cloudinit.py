@@ -57,13 +57,17 @@ def boot_script(plan: Plan) -> str:
 
 def _part(content_type: str, filename: str, text: str) -> str:
     if text.isascii():
-        return (f'Content-Type: {content_type}; charset="us-ascii"\nMIME-Version: 1.0\n'
-                f"Content-Transfer-Encoding: 7bit\n"
-                f'Content-Disposition: attachment; filename="{filename}"\n\n{text}')
+        return (
+            f'Content-Type: {content_type}; charset="us-ascii"\nMIME-Version: 1.0\n'
+            f"Content-Transfer-Encoding: 7bit\n"
+            f'Content-Disposition: attachment; filename="{filename}"\n\n{text}'
+        )
     encoded = base64.encodebytes(text.encode()).decode()
-    return (f'Content-Type: {content_type}; charset="utf-8"\nMIME-Version: 1.0\n'
-            f"Content-Transfer-Encoding: base64\n"
-            f'Content-Disposition: attachment; filename="{filename}"\n\n{encoded}')
+    return (
+        f'Content-Type: {content_type}; charset="utf-8"\nMIME-Version: 1.0\n'
+        f"Content-Transfer-Encoding: base64\n"
+        f'Content-Disposition: attachment; filename="{filename}"\n\n{encoded}'
+    )
 
 
 def multipart(parts: list[tuple[str, str, str]]) -> str:
@@ -79,10 +83,12 @@ def multipart(parts: list[tuple[str, str, str]]) -> str:
 
 
 def user_data(plan: Plan) -> str:
-    return multipart([
-        ("text/cloud-config", "cloud-config.yaml", cloud_config(plan)),
-        ("text/x-shellscript-per-boot", "bootstrap-boot.sh", boot_script(plan)),
-    ])
+    return multipart(
+        [
+            ("text/cloud-config", "cloud-config.yaml", cloud_config(plan)),
+            ("text/x-shellscript-per-boot", "bootstrap-boot.sh", boot_script(plan)),
+        ]
+    )
 
 
 def render_cloudinit(plan: Plan, gzip: bool = False) -> Artifact:

@@ -4,7 +4,8 @@
 
 export DEBIAN_FRONTEND=noninteractive
 export LC_ALL=C.UTF-8
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
+# Keep the caller's PATH first (cloud-init and GCE give a sane one); make sure the system dirs are there.
+export PATH="${PATH:+$PATH:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Profile env vars are visible to steps, as they are to login shells.
 if [ -r /etc/profile.d/bootstrap-env.sh ]; then
   # shellcheck source=/dev/null
@@ -14,6 +15,7 @@ fi
 # apt waits this long for a lock held by unattended-upgrades or cloud-init (seconds).
 BOOTSTRAP_APT_LOCK_TIMEOUT=${BOOTSTRAP_APT_LOCK_TIMEOUT:-900}
 BOOTSTRAP_RETRIES=${BOOTSTRAP_RETRIES:-5}
+BOOTSTRAP_RETRY_DELAY=${BOOTSTRAP_RETRY_DELAY:-2} # seconds before the first retry; doubles each time
 
 log() {
   printf '%s\n' "$*"
@@ -29,7 +31,7 @@ die() {
 
 # retry CMD...: run CMD up to $BOOTSTRAP_RETRIES times with exponential backoff (network, locks).
 retry() {
-  local attempt=1 delay=2 rc
+  local attempt=1 delay=$BOOTSTRAP_RETRY_DELAY rc
   while true; do
     if "$@"; then
       return 0

@@ -1,0 +1,47 @@
+"""Shared fixtures: profiles written on the fly, rendering helpers, the sandbox root."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bootstrap.planner import build_plan
+from bootstrap.profile import load_profile
+from bootstrap.targets import render
+
+from . import sandbox as sandbox_module
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/ from current output")
+
+
+@pytest.fixture
+def write_profile(tmp_path: Path) -> Callable[..., Path]:
+    """Write a profile (YAML text, dedented) into tmp_path and return its path."""
+
+    def write(text: str, name: str = "profile.yaml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
+
+
+def render_text(reference: str | Path, target: str, *overrides: str) -> str:
+    plan = build_plan(load_profile(str(reference), list(overrides)))
+    return render(plan, target).data.decode()
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> sandbox_module.Sandbox:
+    reason = sandbox_module.available()
+    if reason:
+        pytest.skip(reason)
+    return sandbox_module.Sandbox(tmp_path / "machine")

@@ -1,0 +1,200 @@
+"""A throwaway root in which rendered scripts run for real, in milliseconds.
+
+The root borrows the host's ``/usr`` read-only (bash, coreutils, useradd... are real) and has
+its own writable ``/etc``, ``/var``, ``/home``, ``/usr/local`` and a fresh ``/run`` per boot
+(``/run`` is a tmpfs on a real machine). Commands that would touch the outside world
+(``apt-get``, ``systemctl``, ``mount``, ``curl``, ``nvidia-smi``, ``lspci``...) are stubs
+placed first on ``PATH``; each call is logged as one JSON line so a test can assert the exact
+commands a phase issued, in order. ``apt-get install`` records packages that the
+``dpkg-query`` stub then reports installed, so idempotence is observable.
+
+Each run happens under ``unshare --mount --pid --fork`` and ``chroot``: nothing the script does
+reaches the host. Requires root (CI and these machines run as root); tests skip otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+STUB_NAMES = (
+    "apt-get", "dpkg-query", "systemctl", "hostnamectl", "timedatectl", "mount", "umount", "curl",
+    "nvidia-smi", "lspci", "reboot", "shutdown", "modprobe", "mkfs.ext4", "blkid", "udevadm",
+)  # fmt: skip
+
+# One stub script for every name: log the call, then act per name. A test sets a stub's exit
+# code in /stubs/exit/NAME and its standard output in /stubs/out/NAME.
+STUB = r"""#!/bin/bash
+name=${0##*/}
+{
+  printf '{"cmd": "%s", "args": [' "$name"
+  sep=""
+  for a in "$@"; do
+    a=${a//\\/\\\\}; a=${a//\"/\\\"}; a=${a//$'\n'/\\n}; a=${a//$'\r'/\\r}; a=${a//$'\t'/\\t}
+    printf '%s"%s"' "$sep" "$a"; sep=", "
+  done
+  printf ']}\n'
+} >>/var/log/stub-calls.jsonl
+if [ -f "/stubs/out/$name" ]; then cat "/stubs/out/$name"; fi
+if [ -f "/stubs/exit/$name" ]; then exit "$(cat "/stubs/exit/$name")"; fi
+case "$name" in
+  apt-get)
+    install=0
+    for a in "$@"; do
+      case "$a" in
+        install) install=1 ;;
+        -*|--) ;;
+        *) if [ "$install" = 1 ]; then mkdir -p /var/lib/stub-dpkg; echo "${a#*=}" >"/var/lib/stub-dpkg/${a%%=*}"; fi ;;
+      esac
+    done ;;
+  dpkg-query)
+    pkg=${!#}
+    [ -f "/var/lib/stub-dpkg/$pkg" ] || exit 1
+    case "$*" in
+      *Status*) printf 'install ok installed' ;;
+      *Version*) cat "/var/lib/stub-dpkg/$pkg" | tr -d '\n' ;;
+    esac ;;
+  curl) exit 7 ;;
+  lspci) exit 0 ;;
+esac
+exit 0
+"""
+
+INNER = r"""set -e
+R=$1; shift
+mount --bind /usr "$R/usr"
+mount -o remount,bind,ro "$R/usr"
+mount --bind "$R/../usr-local" "$R/usr/local"
+for d in bin sbin lib lib64; do [ -L "/$d" ] && ln -sfn "usr/$d" "$R/$d"; done
+for n in null zero random urandom; do touch "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"; done
+mount -t proc proc "$R/proc"
+exec chroot "$R" /usr/bin/env -i HOME=/root TERM=dumb BOOTSTRAP_RETRY_DELAY=0 \
+  PATH=/stubs:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+"""
+
+ETC_FILES = ("passwd", "group", "shadow", "gshadow", "login.defs", "nsswitch.conf", "default/useradd")
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def available() -> str | None:
+    """None when sandboxes can run here, else the reason they cannot."""
+    if os.geteuid() != 0:
+        return "sandbox needs root"
+    if not shutil.which("unshare"):
+        return "unshare is missing"
+    probe = subprocess.run(["unshare", "--mount", "--pid", "--fork", "true"], capture_output=True)
+    if probe.returncode != 0:
+        return f"unshare failed: {probe.stderr.decode().strip()}"
+    return None
+
+
+class Sandbox:
+    def __init__(self, base: Path):
+        self.base = base
+        self.root = base / "root"
+        for d in (
+            "etc/default",
+            "etc/skel",
+            "var/log",
+            "var/lib",
+            "var/tmp",
+            "run",
+            "tmp",
+            "home",
+            "root",
+            "proc",
+            "dev",
+            "usr",
+            "stubs/exit",
+            "stubs/out",
+        ):
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+        (base / "usr-local").mkdir(exist_ok=True)
+        (self.root / "tmp").chmod(0o1777)
+        for name in ETC_FILES:
+            source = Path("/etc") / name
+            if source.exists():
+                shutil.copy2(source, self.root / "etc" / name)
+        (self.root / "etc/hostname").write_text("sandbox\n")
+        (self.root / "etc/hosts").write_text("127.0.0.1 localhost\n")
+        for name in STUB_NAMES:
+            stub = self.root / "stubs" / name
+            stub.write_text(STUB)
+            stub.chmod(0o755)
+        self.new_instance("i-sandbox-1")
+
+    # --- machine lifecycle -------------------------------------------------------------
+    def new_instance(self, instance_id: str) -> None:
+        """What a new instance id looks like to the runner (cloud-init's record of it)."""
+        path = self.root / "var/lib/cloud/data/instance-id"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(instance_id + "\n")
+
+    def reboot(self) -> None:
+        """/run is a tmpfs: a reboot empties it."""
+        shutil.rmtree(self.root / "run")
+        (self.root / "run").mkdir()
+
+    # --- running -------------------------------------------------------------------------
+    def run(self, *command: str, timeout: float = 60) -> Result:
+        proc = subprocess.run(
+            ["unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "bash", "-c", INNER, "inner", str(self.root), *command],
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def run_script(self, script: str | bytes, *args: str) -> Result:
+        """Copy a rendered script into the root and run it with bash."""
+        data = script.encode() if isinstance(script, str) else script
+        (self.root / "tmp/script.sh").write_bytes(data)
+        return self.run("bash", "/tmp/script.sh", *args)
+
+    def boot(self, script: str | bytes | None = None) -> Result:
+        """One boot: /run emptied, then the script (or the installed runner) runs."""
+        self.reboot()
+        if script is not None:
+            return self.run_script(script)
+        return self.run("/usr/local/lib/bootstrap/runner", "boot")
+
+    # --- observing -------------------------------------------------------------------------
+    def path(self, inside: str) -> Path:
+        if inside.startswith("/usr/local/"):
+            return self.base / "usr-local" / inside[len("/usr/local/") :]
+        return self.root / inside.lstrip("/")
+
+    def read(self, inside: str) -> str:
+        return self.path(inside).read_text()
+
+    def exists(self, inside: str) -> bool:
+        return self.path(inside).exists()
+
+    def status(self) -> dict:
+        return json.loads(self.read("/var/lib/bootstrap/status.json"))
+
+    def calls(self, name: str | None = None) -> list[list[str]]:
+        log = self.path("/var/log/stub-calls.jsonl")
+        if not log.exists():
+            return []
+        calls = [json.loads(line) for line in log.read_text().splitlines()]
+        return [[c["cmd"], *c["args"]] for c in calls if name is None or c["cmd"] == name]
+
+    def clear_calls(self) -> None:
+        self.path("/var/log/stub-calls.jsonl").unlink(missing_ok=True)
+
+    def set_stub(self, name: str, *, exit_code: int | None = None, output: str | None = None) -> None:
+        for folder, value in (("exit", exit_code), ("out", output)):
+            path = self.root / "stubs" / folder / name
+            if value is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_text(str(value))
