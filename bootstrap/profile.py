@@ -86,7 +86,7 @@ def _load_chain(path: Path, stack: tuple[Path, ...], chain: list[str]) -> MDict:
     if not isinstance(data, MDict):
         raise ProfileError(
             Problem(
-                f"a profile must be a YAML mapping, got a {type(data).__name__}",
+                f"a profile must be a YAML mapping, got a {schema.type_name(data)}",
                 getattr(data, "mark", None) or Mark(display, 1, 1),
             )
         )

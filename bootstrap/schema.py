@@ -121,7 +121,7 @@ def _display(path: list[Any]) -> str:
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     if isinstance(value, dict):
         return "mapping"
     if isinstance(value, list):
@@ -165,8 +165,8 @@ def _explain(error: Any, root: Any) -> list[Problem]:
         expected = {"object": "mapping", "array": "list"}.get(expected, expected)
         hint = None
         if expected == "string" and isinstance(value, bool | int | float):
-            hint = "YAML read this as a " + _type_name(value) + "; put it in quotes to keep it as text"
-        return [Problem(f"{where}: expected a {expected}, got {_type_name(value)} {value!r}", mark, hint)]
+            hint = "YAML read this as a " + type_name(value) + "; put it in quotes to keep it as text"
+        return [Problem(f"{where}: expected a {expected}, got {type_name(value)} {value!r}", mark, hint)]
     if kind == "pattern":
         what = schema.get("x-help", f"must match {schema['pattern']}")
         return [Problem(f"{where}: {value!r} is not valid ({what})", mark)]
@@ -177,7 +177,7 @@ def _explain(error: Any, root: Any) -> list[Problem]:
         return [Problem(f"{where}: {value!r} is not one of {', '.join(map(repr, options))}", mark, hint)]
     if kind in ("anyOf", "oneOf"):
         what = schema.get("x-help") or "a value of another shape"
-        return [Problem(f"{where}: expected {what}, got {_type_name(value)}", mark)]
+        return [Problem(f"{where}: expected {what}, got {type_name(value)}", mark)]
     if kind == "not" and "x-help" in schema:
         return [Problem(f"{where}: {schema['x-help']}", mark)]
     return [Problem(f"{where}: {error.message}", mark)]

@@ -147,8 +147,9 @@ class Sandbox:
 
     # --- running -------------------------------------------------------------------------
     def run(self, *command: str, timeout: float = 60) -> Result:
+        isolate = ["unshare", "--mount", "--uts", "--ipc", "--pid", "--fork"]
         proc = subprocess.run(
-            ["unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "bash", "-c", INNER, "inner", str(self.root), *command],
+            [*isolate, "bash", "-c", INNER, "inner", str(self.root), *command],
             capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
         return Result(proc.returncode, proc.stdout, proc.stderr)
