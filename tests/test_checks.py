@@ -53,15 +53,21 @@ def test_shellcheck_and_bash_syntax_report_real_errors() -> None:
 def test_mime_split_reports_unknown_types_and_bad_gzip() -> None:
     parts, findings = mime.split(b"\x1f\x8bnot gzip")
     assert parts == [] and "gzip" in findings[0].message
-    text = ('Content-Type: multipart/mixed; boundary="B"\n\n--B\nContent-Type: text/x-unknown\n\nhello\n--B--\n')
+    text = 'Content-Type: multipart/mixed; boundary="B"\n\n--B\nContent-Type: text/x-unknown\n\nhello\n--B--\n'
     parts, findings = mime.split(text.encode())
     assert len(parts) == 1 and "unknown to cloud-init" in findings[0].message
-    _, findings = mime.split(b'Content-Type: multipart/mixed; boundary="B"\n\n--B\nContent-Type: text/x-shellscript\n\nx\n')
+    _, findings = mime.split(
+        b'Content-Type: multipart/mixed; boundary="B"\n\n--B\nContent-Type: text/x-shellscript\n\nx\n'
+    )
     assert any("closing boundary" in f.message for f in findings)
 
 
 def test_user_commands_with_shell_bugs_are_reported(write_profile) -> None:
-    plan = build_plan(load_profile(str(write_profile("name: c\ncommands: {first_boot: ['tmp=$(mktemp); trap \"rm -f $tmp\" EXIT']}\n"))))
+    plan = build_plan(
+        load_profile(
+            str(write_profile("name: c\ncommands: {first_boot: ['tmp=$(mktemp); trap \"rm -f $tmp\" EXIT']}\n"))
+        )
+    )
     findings = check_rendered(plan, render(plan, "bash"))
     assert any(f.check == "shellcheck" and "cmd-first-boot-01" in f.where and "SC2064" in f.message
                for f in findings)  # fmt: skip

@@ -48,14 +48,17 @@ def test_hostname_every_boot_instance(write_profile) -> None:
 
 
 def test_users_split_accounts_and_keys(write_profile) -> None:
-    steps = steps_of(write_profile, """\
+    steps = steps_of(
+        write_profile,
+        """\
         name: u
         users:
           - name: bob
           - name: alice
             sudo: true
             ssh_authorized_keys: ["ssh-ed25519 AAAAC3Nza alice@x"]
-        """)
+        """,
+    )
     assert steps["users"].scope == Scope.IMAGE and steps["ssh-keys"].scope == Scope.INSTANCE
     assert steps["users"].script.index("ensure_user alice") < steps["users"].script.index("ensure_user bob")
     assert "ensure_user bob" not in steps["ssh-keys"].script
@@ -63,13 +66,16 @@ def test_users_split_accounts_and_keys(write_profile) -> None:
 
 def test_files_ids_phase_scope_and_binary_source(write_profile, tmp_path) -> None:
     (tmp_path / "blob.bin").write_bytes(b"\x00\xff\x10")
-    steps = steps_of(write_profile, """\
+    steps = steps_of(
+        write_profile,
+        """\
         name: f
         files:
           - {path: /etc/A.conf, content: a}
           - {path: /etc/a.conf, content: b, phase: every_boot, scope: instance}
           - {path: /opt/blob, source: blob.bin}
-        """)
+        """,
+    )
     ids = list(steps)
     assert ids[0] == "file-etc-a.conf" and ids[1].startswith("file-etc-a.conf-")  # collision gets a hash
     assert steps[ids[1]].phase == Phase.EVERY_BOOT and steps[ids[1]].scope == Scope.INSTANCE
@@ -77,12 +83,15 @@ def test_files_ids_phase_scope_and_binary_source(write_profile, tmp_path) -> Non
 
 
 def test_commands_ids_and_scopes(write_profile) -> None:
-    steps = steps_of(write_profile, """\
+    steps = steps_of(
+        write_profile,
+        """\
         name: c
         commands:
           first_boot: ["echo a", {run: "echo b", name: bee, scope: image}]
           every_boot: ["echo c"]
-        """)
+        """,
+    )
     assert list(steps) == ["cmd-first-boot-01", "cmd-bee", "cmd-every-boot-01"]
     assert steps["cmd-bee"].scope == Scope.IMAGE and steps["cmd-first-boot-01"].scope == Scope.INSTANCE
     assert steps["cmd-every-boot-01"].phase == Phase.EVERY_BOOT

@@ -31,7 +31,7 @@ def test_cloud_init_user_data_is_two_part_mime() -> None:
 
 
 def test_non_ascii_content_survives_mime(write_profile) -> None:
-    profile = write_profile("name: u\nfiles: [{path: /etc/motd, content: \"héllo ✓\\n\"}]\n")
+    profile = write_profile('name: u\nfiles: [{path: /etc/motd, content: "héllo ✓\\n"}]\n')
     message = email.message_from_string(render(plan_of(profile), "cloud-init").data.decode())
     config = next(p for p in message.walk() if p.get_content_type() == "text/cloud-config")
     assert config["Content-Transfer-Encoding"] == "base64"
@@ -91,8 +91,10 @@ def test_render_imports_no_cloud_sdk() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from bootstrap.cli import main; main(['render', 'base', '--target', 'ec2', '-o', '/dev/null']);"
-            "heavy = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore') or m.startswith('google.cloud')];"
-            "print(heavy)")  # fmt: skip
+    code = (
+        "import sys; from bootstrap.cli import main\n"
+        "main(['render', 'base', '--target', 'ec2', '-o', '/dev/null'])\n"
+        "print([m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore') or m.startswith('google.cloud')])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -50,8 +50,14 @@ def split(data: bytes, where: str = "user-data") -> tuple[list[Part], list[Findi
         content_type = part.get_content_type()
         name = part.get_filename() or f"part-{index}"
         if content_type not in KNOWN_TYPES:
-            findings.append(Finding("error", "mime", f"{where}/{name}", f"content type {content_type} is unknown "
-                                    "to cloud-init: the part would be ignored"))
+            findings.append(
+                Finding(
+                    "error",
+                    "mime",
+                    f"{where}/{name}",
+                    f"content type {content_type} is unknown to cloud-init: the part would be ignored",
+                )
+            )
         payload = part.get_payload(decode=True) or b""
         try:
             parts.append(Part(content_type, name, payload.decode("utf-8")))

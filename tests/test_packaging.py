@@ -1,0 +1,33 @@
+"""The package works after a plain, non-editable install, from any directory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_carries_templates_and_profiles(tmp_path: Path) -> None:
+    pytest.importorskip("hatchling")
+    wheel_dir = tmp_path / "dist"
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    build = subprocess.run([*pip_wheel, "-w", str(wheel_dir), str(REPO)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    [wheel] = list(wheel_dir.glob("*.whl"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run([str(venv / "bin" / "bootstrap"), "render", "base", "--target", "bash"],
+                            cwd=elsewhere, capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "/usr/local/lib/bootstrap/runner" in result.stdout
+    where = subprocess.run([str(python), "-c", "import bootstrap.paths as p; print(p.templates_dir())"],
+                           cwd=elsewhere, capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "site-packages/bootstrap/_data/templates" in where
