@@ -37,12 +37,12 @@ def builtin_profiles() -> dict[str, Path]:
 
 
 def _display(path: Path) -> str:
-    """Paths relative to the working directory read best in messages; absolute otherwise."""
+    """Paths under the working directory read best relative; anything else absolute."""
     try:
         rel = os.path.relpath(path)
     except ValueError:
         return str(path)
-    return rel if not rel.startswith("../..") else str(path)
+    return str(path) if rel.startswith("..") else rel
 
 
 def resolve(reference: str, beside: Path | None = None, mark: Mark | None = None) -> Path:
