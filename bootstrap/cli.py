@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
-from .errors import BackendError, BootstrapError, InputError, RenderError, UsageError
+from .errors import BackendError, BootstrapError, InputError, Problem, RenderError, UsageError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_BACKEND = 0, 1, 2, 3
 
@@ -52,6 +52,20 @@ def _build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="machine-readable result")
     _overrides(validate)
     validate.set_defaults(handler=_validate)
+
+    check = commands.add_parser("check", help="render and check profiles: schema, shellcheck, sizes, secrets")
+    check.add_argument("profiles", nargs="+", metavar="PROFILE")
+    check.add_argument(
+        "--target",
+        "-t",
+        dest="targets",
+        action="append",
+        choices=TARGETS,
+        help="check this target (repeatable; default: all)",
+    )
+    check.add_argument("--json", action="store_true", help="machine-readable report")
+    _overrides(check)
+    check.set_defaults(handler=_check)
 
     schema = commands.add_parser("schema", help="print the profile JSON Schema")
     schema.set_defaults(handler=_schema)
@@ -118,6 +132,63 @@ def _validate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     return EXIT_OK if all(r["ok"] for r in results) else EXIT_INPUT
+
+
+def _problem_json(problem: Problem) -> dict[str, object]:
+    where = problem.mark
+    return {
+        "message": problem.message,
+        "hint": problem.hint,
+        "where": {"file": where.source, "line": where.line, "column": where.column} if where else None,
+    }
+
+
+def _check(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .checks.run import check_profile
+    from .targets import TARGETS
+
+    targets = args.targets or list(TARGETS)
+    code, reports = EXIT_OK, []
+    for reference in args.profiles:
+        try:
+            report = check_profile(reference, targets, args.overrides)
+        except InputError as exc:
+            code = EXIT_INPUT
+            reports.append({"profile": reference, "ok": False, "problems": [_problem_json(p) for p in exc.problems]})
+            if not args.json:
+                print(exc, file=sys.stderr)
+            continue
+        if not report.ok and code == EXIT_OK:
+            code = EXIT_FINDINGS
+        if args.json:
+            entry = asdict(report)
+            entry["ok"] = report.ok
+            reports.append(entry)
+        else:
+            _print_report(report)
+    if args.json:
+        print(json.dumps(reports, indent=2))
+    return code
+
+
+def _print_report(report: object) -> None:
+    from .checks.run import Report
+
+    assert isinstance(report, Report)
+    print(f"{report.profile} ({report.path}): {report.steps} steps, plan {report.plan_hash}")
+    print(f"  {'target':<11}{'raw':>9}{'gzip':>9}{'base64':>9}{'sent':>9}  limit")
+    for b in report.budgets:
+        limit = f"{b.limit:,} {b.limit_name}" if b.limit else "(no cloud limit)"
+        mark = "" if b.fits or not b.limit else f"  OVER ({b.severity_over})"
+        print(f"  {b.target:<11}{b.raw:>9,}{b.gzip:>9,}{b.base64:>9,}{b.sent:>9,}  {limit}{mark}")
+    print("  largest parts: " + ", ".join(f"{name} {size:,} B" for name, size in report.contributors))
+    for finding in report.findings:
+        print("  " + str(finding).replace("\n", "\n  "))
+    errors = sum(f.severity == "error" for f in report.findings)
+    others = len(report.findings) - errors
+    print(f"  {'ok' if not errors else 'FAILED'}: {errors} errors, {others} warnings\n")
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from .errors import Mark
+
 
 class Phase(str, Enum):
     FIRST_BOOT = "first_boot"  # once per instance; retried at the next boot until it succeeds
@@ -36,6 +38,7 @@ class Step:
     script: str  # the body, already rendered and quoted; the runner adds the common header
     description: str = ""
     cost: str = "fast"  # rough class for humans: fast, network, heavy
+    origin: Mark | None = field(default=None, compare=False)  # where in the profile it came from
 
     def __post_init__(self) -> None:
         if not STEP_ID.match(self.id):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .errors import ProfileError
 from .features import Context, active
 from .plan import Plan
@@ -14,6 +16,8 @@ def build_plan(profile: Profile) -> Plan:
     seen: dict[str, str] = {}
     for feature, config in active(profile.data):
         for step in feature.steps(config, context):
+            if step.origin is None:
+                step = replace(step, origin=profile.data.value_marks.get(feature.KEY))
             if step.id in seen:
                 raise ProfileError(f"step id {step.id!r} is produced by both {seen[step.id]} and {feature.KEY}")
             seen[step.id] = feature.KEY

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Problem
+from ..errors import Mark, Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
+from ..yamlload import value_mark
 from . import problem
 
 KEY = "commands"
@@ -49,11 +50,15 @@ SCHEMA = {
 }
 
 
-def _items(config: dict[str, Any]) -> list[tuple[Phase, int, dict[str, Any]]]:
+def _items(config: dict[str, Any]) -> list[tuple[Phase, int, dict[str, Any], Mark | None]]:
     result = []
     for phase in (Phase.FIRST_BOOT, Phase.EVERY_BOOT):
-        for index, item in enumerate(config.get(phase.value, []), start=1):
-            result.append((phase, index, {"run": item} if isinstance(item, str) else item))
+        items = config.get(phase.value, [])
+        for index, item in enumerate(items, start=1):
+            mark = value_mark(items, index - 1)
+            if isinstance(item, dict):
+                mark = value_mark(item, "run") or mark
+            result.append((phase, index, {"run": item} if isinstance(item, str) else item, mark))
     return result
 
 
@@ -66,7 +71,7 @@ def _step_id(phase: Phase, index: int, item: dict[str, Any]) -> str:
 def check(config: dict[str, Any], context: Any) -> list[Problem]:
     seen: set[str] = set()
     problems = []
-    for phase, index, item in _items(config):
+    for phase, index, item, _ in _items(config):
         step_id = _step_id(phase, index, item)
         if step_id in seen:
             problems.append(problem(config, phase.value, f"two commands are named {item.get('name')!r}"))
@@ -76,10 +81,18 @@ def check(config: dict[str, Any], context: Any) -> list[Problem]:
 
 def steps(config: dict[str, Any], context: Any) -> list[Step]:
     result = []
-    for phase, index, item in _items(config):
+    for phase, index, item, mark in _items(config):
         body = render("features/commands/run.sh.j2", command=item["run"])
         first_line = item["run"].strip().splitlines()[0] if item["run"].strip() else ""
         result.append(
-            Step(_step_id(phase, index, item), phase, Scope(item.get("scope", "instance")), KEY, body, first_line[:80])
+            Step(
+                _step_id(phase, index, item),
+                phase,
+                Scope(item.get("scope", "instance")),
+                KEY,
+                body,
+                first_line[:80],
+                origin=mark,
+            )
         )
     return result

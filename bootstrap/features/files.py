@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
+from ..yamlload import value_mark
 from . import problem, source_dir
 
 KEY = "files"
@@ -139,7 +140,7 @@ def _step_id(path: str, taken: set[str]) -> str:
 def steps(config: list[Any], context: Any) -> list[Step]:
     taken: set[str] = set()
     result = []
-    for item in config:
+    for index, item in enumerate(config):
         path = item["path"]
         spec: dict[str, Any] = {"path": path, "mode": item.get("mode", "0644"), "owner": item.get("owner", "root:root")}
         if "content" in item:
@@ -162,6 +163,7 @@ def steps(config: list[Any], context: Any) -> list[Step]:
                 KEY,
                 body,
                 f"write {path}",
+                origin=value_mark(config, index),
             )
         )
     return result

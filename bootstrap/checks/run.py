@@ -1,0 +1,48 @@
+"""`bootstrap check`: every check on one profile, for each target. Returns a report; prints nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import RenderError
+from ..planner import build_plan
+from ..profile import load_profile
+from ..targets import render
+from . import Finding, secrets, size
+from .output import check_rendered
+
+
+@dataclass
+class Report:
+    profile: str
+    path: str
+    steps: int
+    plan_hash: str
+    budgets: list[size.Budget] = field(default_factory=list)
+    contributors: list[tuple[str, int]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+
+def check_profile(reference: str, targets: list[str], overrides: list[str] | None = None) -> Report:
+    profile = load_profile(reference, overrides or [])
+    plan = build_plan(profile)
+    report = Report(profile.name, profile.path, len(plan.steps), plan.hash)
+    report.findings += secrets.scan_profile(profile.data)
+    profile_kinds = {f.message.split(": ", 1)[-1] for f in report.findings}
+    for step in plan.steps:  # content embedded from `source:` files is not in the profile's values
+        where = f"{step.origin} (step {step.id})" if step.origin else f"step {step.id}"
+        report.findings += [f for f in secrets.scan_text(step.script, where) if f.message not in profile_kinds]
+    report.budgets = size.budgets(plan, targets)
+    report.contributors = size.contributors(plan)
+    report.findings += size.findings(plan, report.budgets)
+    for target in targets:
+        try:
+            artifact = render(plan, target)
+        except RenderError:
+            continue  # already reported by the size budget, with the sizes
+        report.findings += check_rendered(plan, artifact)
+    return report
