@@ -150,9 +150,10 @@ class Sandbox:
         isolate = ["unshare", "--mount", "--uts", "--ipc", "--pid", "--fork"]
         proc = subprocess.run(
             [*isolate, "bash", "-c", INNER, "inner", str(self.root), *command],
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True, timeout=timeout,
         )  # fmt: skip
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        # Decoded by hand: text=True would turn every "\r" into "\n" (universal newlines).
+        return Result(proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
 
     def run_script(self, script: str | bytes, *args: str) -> Result:
         """Copy a rendered script into the root and run it with bash."""

@@ -74,7 +74,7 @@ def check(config: dict[str, Any], context: Any) -> list[Problem]:
     for phase, index, item, _ in _items(config):
         step_id = _step_id(phase, index, item)
         if step_id in seen:
-            problems.append(problem(config, phase.value, f"two commands are named {item.get('name')!r}"))
+            problems.append(problem(item, "name", f"two commands are named {item.get('name')!r}"))
         seen.add(step_id)
     return problems
 

@@ -24,7 +24,7 @@ install_file() {
   chmod "$mode" "$path"
 }
 
-install_file 0755 /usr/local/lib/bootstrap/runner <<'BOOTSTRAP_EOF_98c2882517f4b0f1c07a'
+install_file 0755 /usr/local/lib/bootstrap/runner <<'BOOTSTRAP_EOF_726ce87d1327dd94a70f'
 #!/usr/bin/env bash
 # bootstrap runner 0.1.0 for profile base (target gce).
 # Runs the plan in /usr/local/lib/bootstrap/plan:
@@ -34,7 +34,7 @@ install_file 0755 /usr/local/lib/bootstrap/runner <<'BOOTSTRAP_EOF_98c2882517f4b
 #   status  print /var/lib/bootstrap/status.json
 set -euo pipefail
 umask 022
-export LC_ALL=C.UTF-8
+export LC_ALL=C.UTF-8 TZ=UTC
 
 LIB_DIR=/usr/local/lib/bootstrap
 STATE_DIR=/var/lib/bootstrap
@@ -48,11 +48,18 @@ REBOOT_EXIT=194
 mkdir -p "$STATE_DIR" /run/bootstrap "$(dirname "$LOG_FILE")"
 touch "$LOG_FILE" && chmod 0640 "$LOG_FILE"
 
+# Builtins only where we can: this runs on every boot and should cost next to nothing.
+timestamp() { printf -v "$1" '%(%Y-%m-%dT%H:%M:%SZ)T' -1; }
+
+HAVE_LOGGER=no
+if command -v logger >/dev/null 2>&1; then HAVE_LOGGER=yes; fi
+
 say() {
-  local line
-  line="$(date -u +%Y-%m-%dT%H:%M:%SZ) bootstrap: $*"
-  printf '%s\n' "$line" | tee -a "$LOG_FILE"
-  if command -v logger >/dev/null 2>&1; then
+  local now
+  timestamp now
+  printf '%s bootstrap: %s\n' "$now" "$*"
+  printf '%s bootstrap: %s\n' "$now" "$*" >>"$LOG_FILE"
+  if [ "$HAVE_LOGGER" = yes ]; then
     logger -t bootstrap -- "$*" 2>/dev/null || true
   fi
 }
@@ -67,14 +74,15 @@ now_ms() {
   fi
 }
 
+# json_string VAR TEXT: set VAR to TEXT as a JSON string (no subshell).
 json_string() {
-  local s=$1
+  local s=$2
   s=${s//\\/\\\\}
   s=${s//\"/\\\"}
   s=${s//$'\n'/\\n}
   s=${s//$'\r'/\\r}
   s=${s//$'\t'/\\t}
-  printf '"%s"' "$s"
+  printf -v "$1" '"%s"' "$s"
 }
 
 metadata_get() {
@@ -115,29 +123,31 @@ detect_instance_id() {
 
 STEP_RESULTS=()
 write_status() {
-  local state=$1 tmp
-  tmp=$(mktemp "$STATE_DIR/status.json.XXXXXX")
-  {
-    printf '{\n  "profile": %s,\n  "plan_hash": %s,\n  "target": %s,\n' \
-      "$(json_string "$PROFILE")" "$(json_string "$PLAN_HASH")" "$(json_string "$TARGET")"
-    printf '  "mode": %s,\n  "instance_id": %s,\n  "boot": %s,\n  "result": %s,\n' \
-      "$(json_string "$MODE")" "$(json_string "$INSTANCE_ID")" "$BOOT" "$(json_string "$state")"
-    printf '  "started": %s,\n  "updated": %s,\n  "steps": [' \
-      "$(json_string "$STARTED")" "$(json_string "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
-    local i
-    for i in "${!STEP_RESULTS[@]}"; do
-      [ "$i" -eq 0 ] || printf ','
-      printf '\n    %s' "${STEP_RESULTS[$i]}"
-    done
-    printf '\n  ]\n}\n'
-  } >"$tmp"
-  chmod 0644 "$tmp"
-  mv -f "$tmp" "$STATE_DIR/status.json"
+  local state=$1 now i j_profile j_instance j_state j_started j_now body
+  timestamp now
+  json_string j_profile "$PROFILE"
+  json_string j_instance "$INSTANCE_ID"
+  json_string j_state "$state"
+  json_string j_started "$STARTED"
+  json_string j_now "$now"
+  body=""
+  for i in "${!STEP_RESULTS[@]}"; do
+    [ "$i" -eq 0 ] || body+=","
+    body+=$'\n'"    ${STEP_RESULTS[$i]}"
+  done
+  printf '{\n  "profile": %s,\n  "plan_hash": "%s",\n  "target": "%s",\n  "mode": "%s",\n' \
+    "$j_profile" "$PLAN_HASH" "$TARGET" "$MODE" >"$STATE_DIR/status.json.tmp"
+  printf '  "instance_id": %s,\n  "boot": %s,\n  "result": %s,\n  "started": %s,\n  "updated": %s,\n' \
+    "$j_instance" "$BOOT" "$j_state" "$j_started" "$j_now" >>"$STATE_DIR/status.json.tmp"
+  printf '  "steps": [%s\n  ]\n}\n' "$body" >>"$STATE_DIR/status.json.tmp"
+  mv -f "$STATE_DIR/status.json.tmp" "$STATE_DIR/status.json"
 }
 
 record() { # id phase scope status exit_code duration_ms
-  STEP_RESULTS+=("$(printf '{"id": "%s", "phase": "%s", "scope": "%s", "status": "%s", "exit_code": %s, "duration_ms": %s}' \
-    "$1" "$2" "$3" "$4" "$5" "$6")")
+  local entry
+  printf -v entry '{"id": "%s", "phase": "%s", "scope": "%s", "status": "%s", "exit_code": %s, "duration_ms": %s}' \
+    "$1" "$2" "$3" "$4" "$5" "$6"
+  STEP_RESULTS+=("$entry")
   write_status running
 }
 
@@ -151,7 +161,7 @@ run_step() {
     cd /
     BOOTSTRAP_STEP=$id BOOTSTRAP_PHASE=$phase BOOTSTRAP_MODE=$MODE BOOTSTRAP_INSTANCE_ID=$INSTANCE_ID \
       bash "$LIB_DIR/steps/$id.sh" </dev/null
-  ) 2>&1 | sed -u "s/^/[$id] /" | tee -a "$LOG_FILE"
+  ) 2>&1 | sed -u "s/^/[$id] /" | tee -a "$LOG_FILE"  # one pipeline per step: worth its forks
   rc=${PIPESTATUS[0]}
   set -e
   LAST_DURATION=$(($(now_ms) - start))
@@ -240,7 +250,7 @@ main() {
   mkdir -p "$INSTANCE_DIR"
   BOOT=$(($(cat "$INSTANCE_DIR/boots" 2>/dev/null || echo 0) + 1))
   printf '%s\n' "$BOOT" >"$INSTANCE_DIR/boots"
-  STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  timestamp STARTED
   FAILED_STEP=""
   LAST_DURATION=0
   say "$MODE of profile $PROFILE (plan $PLAN_HASH) on instance $INSTANCE_ID, boot $BOOT"
@@ -257,7 +267,7 @@ main() {
 }
 
 main "$@"
-BOOTSTRAP_EOF_98c2882517f4b0f1c07a
+BOOTSTRAP_EOF_726ce87d1327dd94a70f
 
 install_file 0644 /usr/local/lib/bootstrap/lib.sh <<'BOOTSTRAP_EOF_a028535d9a1b80e2a3f6'
 # shellcheck shell=bash

@@ -1,0 +1,108 @@
+"""`bootstrap check`: secrets, size budgets, located findings, exit codes and JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bootstrap.checks import secrets
+from bootstrap.checks.run import check_profile
+from bootstrap.yamlload import load_text
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bootstrap", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "AKIAIOSFODNN7EXAMPLE",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+        '{"type": "service_account", "project_id": "p", "private_key": "-----BEGIN"}',
+        "ghp_" + "a1B2" * 9,
+        "xoxb-123456789012-abcdefghij",
+        "postgres://app:s3cret@db.internal/app",
+        "AIza" + "Sy" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",
+    ],
+)
+def test_literal_secrets_are_found_where_they_are(value: str) -> None:
+    data = load_text(f"name: x\nenv:\n  SOMETHING: {json.dumps(value)}\n", "p.yaml")
+    [finding] = secrets.scan_profile(data)
+    assert finding.severity == "error" and finding.where == "p.yaml:3:14"
+    assert "describe rights" in finding.hint
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "severity"),
+    [
+        ("DB_PASSWORD", "hunter2", "error"),
+        ("API_KEY", "abc", "error"),
+        ("SESSION_SEED", "Zx9qL2mN8vB4cX7kJ1hG5fD3sA6pQ0wE", "warning"),
+    ],
+)
+def test_secret_names_and_random_values(name: str, value: str, severity: str) -> None:
+    [finding] = secrets.scan_profile(load_text(f"name: x\nenv: {{{name}: {value}}}\n", "p.yaml"))
+    assert finding.severity == severity
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TOKEN_PATH", "aws-ssm:/team/token"),  # a reference, resolved at boot
+        ("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000"),
+        ("PYTHONPATH", "/opt/lib/python3.11/site-packages"),
+        ("GIT_SHA", "0123456789abcdef0123"),  # short hex ids are common and harmless
+        ("PASSWORD_FILE", ""),
+    ],
+)
+def test_ordinary_values_are_not_flagged(name: str, value: str) -> None:
+    assert secrets.scan_profile(load_text(f"name: x\nenv: {{{name}: {json.dumps(value)}}}\n", "p.yaml")) == []
+
+
+def test_public_ssh_keys_are_not_secrets() -> None:
+    text = "name: x\nusers: [{name: a, ssh_authorized_keys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh0ZXN0 a@b']}]\n"
+    assert secrets.scan_profile(load_text(text, "p.yaml")) == []
+
+
+def test_secret_in_a_source_file_is_found_through_the_step(write_profile, tmp_path) -> None:
+    (tmp_path / "key").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n")
+    profile = write_profile("name: x\nfiles:\n  - path: /root/.ssh/id\n    source: key\n")
+    report = check_profile(str(profile), ["bash"])
+    [finding] = [f for f in report.findings if f.check == "secrets"]
+    assert finding.where == f"{profile}:3:5 (step file-root-.ssh-id)" and not report.ok
+
+
+def test_builtin_profile_checks_clean_with_budgets() -> None:
+    report = check_profile("base", ["cloud-init", "ec2", "gce", "bash"])
+    assert report.ok and report.findings == []
+    budgets = {b.target: b for b in report.budgets}
+    assert budgets["ec2"].sent == budgets["ec2"].gzip or budgets["ec2"].raw <= 16_384
+    assert budgets["gce"].limit == 262_144 and budgets["gce"].fits
+    assert report.contributors[0][0] == "runner"
+
+
+def test_oversize_profile_is_an_error_naming_the_largest_parts(write_profile) -> None:
+    import base64
+    import os
+
+    text = base64.b64encode(os.urandom(30_000)).decode()
+    report = check_profile(str(write_profile(f"name: big\nfiles: [{{path: /etc/big, content: '{text}'}}]\n")), ["ec2"])
+    [finding] = [f for f in report.findings if f.check == "size"]
+    assert finding.severity == "error" and "16,384" in finding.message
+    assert "file-etc-big" in finding.hint
+
+
+def test_check_cli_exit_codes_and_json(write_profile) -> None:
+    assert run("check", "base", "--target", "bash").returncode == 0
+    leaky = write_profile("name: leaky\nenv: {AWS_KEY: AKIAIOSFODNN7EXAMPLE}\n", "leaky.yaml")
+    result = run("check", str(leaky), "--target", "bash")
+    assert result.returncode == 1 and f"{leaky}:2:16: error: [secrets]" in result.stdout
+    report = json.loads(run("check", "--json", str(leaky), "--target", "bash").stdout)
+    assert report[0]["ok"] is False and report[0]["findings"][0]["check"] == "secrets"
+    bad = write_profile("name: x\npakages: []\n", "bad.yaml")
+    result = run("check", str(bad))
+    assert result.returncode == 2 and "did you mean 'packages'" in result.stderr
