@@ -106,3 +106,11 @@ def test_check_cli_exit_codes_and_json(write_profile) -> None:
     bad = write_profile("name: x\npakages: []\n", "bad.yaml")
     result = run("check", str(bad))
     assert result.returncode == 2 and "did you mean 'packages'" in result.stderr
+
+
+@pytest.mark.parametrize("profile", __import__("tests.test_checks", fromlist=["PROFILES"]).PROFILES,
+                         ids=lambda p: p.rsplit("/", 1)[-1])  # fmt: skip
+def test_every_builtin_and_example_checks_clean(profile: str) -> None:
+    report = check_profile(profile, ["cloud-init", "ec2", "gce", "bash"])
+    assert [str(f) for f in report.findings if f.severity == "error"] == []
+    assert all(b.fits for b in report.budgets if b.limit)
