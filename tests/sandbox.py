@@ -23,7 +23,8 @@ from pathlib import Path
 
 STUB_NAMES = (
     "apt-get", "dpkg-query", "systemctl", "hostnamectl", "timedatectl", "mount", "umount", "curl",
-    "nvidia-smi", "lspci", "reboot", "shutdown", "modprobe", "mkfs.ext4", "blkid", "udevadm",
+    "nvidia-smi", "lspci", "reboot", "shutdown", "modprobe", "mkfs.ext4", "blkid", "udevadm", "dpkg", "mokutil",
+    "nvcc",
 )  # fmt: skip
 
 # One stub script for every name: log the call, then act per name. A test sets a stub's exit
@@ -39,7 +40,7 @@ name=${0##*/}
   done
   printf ']}\n'
 } >>/var/log/stub-calls.jsonl
-if [ -f "/stubs/out/$name" ]; then cat "/stubs/out/$name"; fi
+if [ -f "/stubs/out/$name" ]; then cat "/stubs/out/$name"; [ -f "/stubs/exit/$name" ] || exit 0; fi
 if [ -f "/stubs/exit/$name" ]; then exit "$(cat "/stubs/exit/$name")"; fi
 case "$name" in
   apt-get)
@@ -58,7 +59,14 @@ case "$name" in
       *Status*) printf 'install ok installed' ;;
       *Version*) cat "/var/lib/stub-dpkg/$pkg" | tr -d '\n' ;;
     esac ;;
-  curl) exit 7 ;;
+  curl)  # downloads (--output FILE) succeed with stub content; metadata lookups find no server
+    prev=""
+    for a in "$@"; do
+      if [ "$prev" = --output ]; then printf 'stub download\n' >"$a"; exit 0; fi
+      prev=$a
+    done
+    exit 7 ;;
+  nvidia-smi|nvcc|mokutil) exit 1 ;;  # not there unless a test gives them output and exit 0
   lspci) exit 0 ;;
 esac
 exit 0
@@ -127,6 +135,7 @@ class Sandbox:
                 shutil.copy2(source, self.root / "etc" / name)
         (self.root / "etc/hostname").write_text("sandbox\n")
         (self.root / "etc/hosts").write_text("127.0.0.1 localhost\n")
+        self.set_os("debian", "12", "Debian GNU/Linux 12 (bookworm)")
         for name in STUB_NAMES:
             stub = self.root / "stubs" / name
             stub.write_text(STUB)
@@ -144,6 +153,14 @@ class Sandbox:
         """/run is a tmpfs: a reboot empties it."""
         shutil.rmtree(self.root / "run")
         (self.root / "run").mkdir()
+
+    def set_os(self, os_id: str, version: str, pretty: str) -> None:
+        (self.root / "etc/os-release").write_text(f'ID={os_id}\nVERSION_ID="{version}"\nPRETTY_NAME="{pretty}"\n')
+
+    def install_package(self, name: str, version: str = "1.0") -> None:
+        """What the dpkg-query stub then reports as installed."""
+        (self.root / "var/lib/stub-dpkg").mkdir(parents=True, exist_ok=True)
+        (self.root / "var/lib/stub-dpkg" / name).write_text(version + "\n")
 
     # --- running -------------------------------------------------------------------------
     def run(self, *command: str, timeout: float = 60) -> Result:
