@@ -24,7 +24,7 @@ from pathlib import Path
 STUB_NAMES = (
     "apt-get", "dpkg-query", "systemctl", "hostnamectl", "timedatectl", "mount", "umount", "curl",
     "nvidia-smi", "lspci", "reboot", "shutdown", "modprobe", "mkfs.ext4", "blkid", "udevadm", "dpkg", "mokutil",
-    "nvcc",
+    "nvcc", "aws",
 )  # fmt: skip
 
 # One stub script for every name: log the call, then act per name. A test sets a stub's exit
@@ -40,6 +40,13 @@ name=${0##*/}
   done
   printf ']}\n'
 } >>/var/log/stub-calls.jsonl
+# Per-call answers: /stubs/match/NAME holds lines "SUBSTRING<TAB>EXIT<TAB>OUTPUT-FILE"; the first line
+# whose substring occurs in the arguments decides.
+if [ -f "/stubs/match/$name" ]; then
+  while IFS=$'\t' read -r pattern code file; do
+    case "$*" in *"$pattern"*) [ -z "$file" ] || cat "$file"; exit "$code" ;; esac
+  done <"/stubs/match/$name"
+fi
 if [ -f "/stubs/out/$name" ]; then cat "/stubs/out/$name"; [ -f "/stubs/exit/$name" ] || exit 0; fi
 if [ -f "/stubs/exit/$name" ]; then exit "$(cat "/stubs/exit/$name")"; fi
 case "$name" in
@@ -153,6 +160,16 @@ class Sandbox:
         """/run is a tmpfs: a reboot empties it."""
         shutil.rmtree(self.root / "run")
         (self.root / "run").mkdir()
+
+    def answer(self, name: str, pattern: str, output: str | bytes = "", exit_code: int = 0) -> None:
+        """Make stub NAME answer calls whose arguments contain PATTERN (first added wins)."""
+        folder = self.root / "stubs" / "match"
+        folder.mkdir(exist_ok=True)
+        index = len(list(folder.glob(f"{name}.*")))
+        response = folder / f"{name}.{index}"
+        response.write_bytes(output.encode() if isinstance(output, str) else output)
+        with (folder / name).open("a") as table:
+            table.write(f"{pattern}\t{exit_code}\t/stubs/match/{response.name}\n")
 
     def set_os(self, os_id: str, version: str, pretty: str) -> None:
         (self.root / "etc/os-release").write_text(f'ID={os_id}\nVERSION_ID="{version}"\nPRETTY_NAME="{pretty}"\n')

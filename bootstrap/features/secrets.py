@@ -1,0 +1,69 @@
+"""secrets: references to secret managers, resolved at boot with the instance's own identity.
+
+A profile never holds a secret value: user data and metadata are readable by anyone on the
+machine and by anyone with describe rights. Each entry names a reference; on every boot the
+step fetches it into a file (default under /run, a tmpfs: never written to disk or baked into
+an image), mode 0600, and never prints it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..plan import Phase, Scope, Step
+from ..templating import render
+from .files import OWNER
+
+KEY = "secrets"
+ORDER = 45  # after users (owners), before files and services that read them
+REFERENCE = (
+    r"^(aws-ssm:/[A-Za-z0-9_.\-/]+"
+    r"|aws-secretsmanager:[A-Za-z0-9/_+=.@\-]+"
+    r"|gcp-secretmanager:projects/[a-z0-9\-]+/secrets/[A-Za-z0-9_\-]+/versions/([0-9]+|latest))$"
+)
+SCHEMA = {
+    "type": "array",
+    "x-merge-key": "name",
+    "description": "Secrets fetched at every boot from AWS SSM Parameter Store, AWS Secrets Manager or GCP "
+    "Secret Manager into files (mode 0600), with the instance's own credentials (instance profile / service "
+    "account). Values never appear in user data, logs or the console.",
+    "examples": [[{"name": "hf-token", "from": "aws-ssm:/team/hf-token"}]],
+    "items": {
+        "type": "object",
+        "required": ["name", "from"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]{0,62}$",
+                     "x-help": "lowercase letters, digits, '.', '_' and '-'",
+                     "description": "File name under /run/bootstrap/secrets/.", "examples": ["hf-token"]},
+            "from": {"type": "string", "pattern": REFERENCE,
+                     "x-help": "a reference such as aws-ssm:/team/token, aws-secretsmanager:prod/db or "
+                     "gcp-secretmanager:projects/P/secrets/S/versions/latest; never the secret itself",
+                     "description": "Where the secret lives.", "examples": ["aws-ssm:/team/hf-token"]},
+            "path": {"type": "string", "pattern": r"^/[^\x00-\x1f]*[^/\x00-\x1f]$", "x-help": "an absolute path",
+                     "description": "Write here instead (consider what persists on disk).",
+                     "examples": ["/etc/jupyter/token"]},
+            "owner": {"type": "string", "pattern": OWNER, "x-help": "user or user:group", "default": "root:root",
+                      "description": "Who may read it.", "examples": ["alice"]},
+            "mode": {"enum": ["0400", "0440", "0600", "0640"], "default": "0600",
+                     "description": "Permissions.", "examples": ["0440"]},
+        },
+    },
+}  # fmt: skip
+
+
+def secret_path(item: dict[str, Any]) -> str:
+    return item.get("path", f"/run/bootstrap/secrets/{item['name']}")
+
+
+def steps(config: list[dict[str, Any]], context: Any) -> list[Step]:
+    if not config:
+        return []
+    secrets = [
+        {"name": s["name"], "kind": s["from"].split(":", 1)[0], "ref": s["from"].split(":", 1)[1],
+         "path": secret_path(s), "owner": s.get("owner", "root:root"), "mode": s.get("mode", "0600")}
+        for s in sorted(config, key=lambda s: s["name"])
+    ]  # fmt: skip
+    body = render("features/secrets/fetch.sh.j2", secrets=secrets)
+    return [Step("secrets", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body, f"fetch {len(secrets)} secrets",
+                 cost="network")]  # fmt: skip
