@@ -11,7 +11,7 @@ from .profile import Profile
 
 
 def build_plan(profile: Profile) -> Plan:
-    context = Context(profile_name=profile.name)
+    context = Context(profile_name=profile.name, profile=profile.data)
     plan = Plan(profile=profile.name)
     seen: dict[str, str] = {}
     for feature, config in active(profile.data):

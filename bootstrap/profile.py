@@ -184,7 +184,7 @@ def load_profile(reference: str, overrides: list[str] | tuple[str, ...] = ()) ->
     if not problems:
         from .features import Context, active
 
-        context = Context(profile_name=data["name"])
+        context = Context(profile_name=data["name"], profile=data)
         for feature, config in active(data):
             check = getattr(feature, "check", None)
             if check is not None:

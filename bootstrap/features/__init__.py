@@ -31,6 +31,7 @@ class Context:
     """What a feature may know besides its own config."""
 
     profile_name: str
+    profile: Any = None  # the whole merged profile, for checks that span features
 
 
 @cache

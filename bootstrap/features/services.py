@@ -1,0 +1,149 @@
+"""services: systemd units from the profile, and a ready-made JupyterLab, enabled and started every boot.
+
+Each command goes into a bash script (with its environment shell-quoted), and the unit only runs
+that script: systemd's own ExecStart= quoting (% specifiers, $ expansion) never sees profile text.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from ..errors import Problem
+from ..plan import Phase, Scope, Step
+from ..templating import render
+from . import problem
+from .users import NAME_HELP, USER_PATTERN
+
+KEY = "services"
+ORDER = 80  # after files, secrets, conda and mounts: a service may use any of them
+SERVICE_DIR = "/usr/local/lib/bootstrap/services"
+_PATH = {"type": "string", "pattern": r"^/[A-Za-z0-9_./+-]*$", "x-help": "an absolute path without spaces"}
+_ENV = {"type": "object", "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,127}$", "x-help": "a variable name"},
+        "additionalProperties": {"type": "string"}}  # fmt: skip
+_NAME = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,62}$", "x-help": "lowercase letters, digits and '-'"}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "systemd services, written, enabled and started (restarted when changed) on every boot, after "
+    "the network and mounts.",
+    "examples": [{"units": [{"name": "mlflow", "command": "mlflow server --port 5000", "user": "alice"}],
+                  "jupyter": {"user": "alice", "token_secret": "jupyter-token"}}],
+    "properties": {
+        "units": {
+            "type": "array",
+            "x-merge-key": "name",
+            "description": "Long-running commands as systemd services.",
+            "items": {
+                "type": "object",
+                "required": ["name", "command"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {**_NAME, "description": "Unit name (NAME.service)."},
+                    "command": {"type": "string", "minLength": 1, "description": "bash command line, run with exec."},
+                    "user": {"type": "string", "pattern": USER_PATTERN, "x-help": NAME_HELP, "default": "root"},
+                    "environment": {**_ENV, "description": "Variables for the command (data, never expanded)."},
+                    "working_directory": {**_PATH, "description": "Directory to run in."},
+                    "restart": {"enum": ["always", "on-failure", "no"], "default": "on-failure"},
+                    "after": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9@_.:-]+$",
+                              "x-help": "a systemd unit name"}, "description": "Units to start after."},
+                },
+            },
+        },
+        "jupyter": {
+            "type": "object",
+            "required": ["user"],
+            "additionalProperties": False,
+            "description": "JupyterLab as a service, bound to localhost by default (reach it through an SSH tunnel); "
+            "the token comes from a secret, never from the profile.",
+            "properties": {
+                "user": {"type": "string", "pattern": USER_PATTERN, "x-help": NAME_HELP},
+                "conda_env": {**_NAME, "description": "Run jupyter from this conda environment (/opt/conda/envs)."},
+                "port": {"type": "integer", "minimum": 1024, "maximum": 65535, "default": 8888},
+                "bind": {"enum": ["127.0.0.1", "0.0.0.0"], "default": "127.0.0.1",
+                         "description": "0.0.0.0 exposes it on every interface: put a firewall in front."},
+                "notebook_dir": {**_PATH, "description": "Default: the user's home."},
+                "token_secret": {**_NAME, "description": "Name of a `secrets` entry holding the token."},
+            },
+        },
+    },
+}  # fmt: skip
+
+
+def check(config: dict[str, Any], context: Any) -> list[Problem]:
+    jupyter = config.get("jupyter")
+    if not jupyter:
+        return []
+    problems = []
+    if jupyter.get("bind") == "0.0.0.0" and "token_secret" not in jupyter:
+        problems.append(
+            problem(
+                jupyter,
+                "bind",
+                "jupyter on 0.0.0.0 without token_secret would be open to the network",
+                "add token_secret: (a secrets entry) or keep bind: 127.0.0.1",
+            )
+        )
+    name = jupyter.get("token_secret")
+    if name:
+        secrets = {s["name"]: s for s in (context.profile or {}).get("secrets", [])}
+        if name not in secrets:
+            problems.append(
+                problem(
+                    jupyter,
+                    "token_secret",
+                    f"token_secret {name!r} is not in secrets",
+                    f"add secrets: [{{name: {name}, from: 'aws-ssm:/...'}}]",
+                )
+            )
+        elif secrets[name].get("owner", "root:root").split(":")[0] != jupyter["user"]:
+            problems.append(
+                problem(
+                    jupyter,
+                    "token_secret",
+                    f"secret {name!r} is not readable by {jupyter['user']}, who runs jupyter",
+                    f"set owner: {jupyter['user']} on that secret",
+                )
+            )
+    return problems
+
+
+def _jupyter_unit(jupyter: dict[str, Any]) -> dict[str, Any]:
+    env = jupyter.get("conda_env")
+    program = f"/opt/conda/envs/{env}/bin/jupyter" if env else "jupyter"
+    args = ["lab", "--no-browser", f"--ip={jupyter.get('bind', '127.0.0.1')}", f"--port={jupyter.get('port', 8888)}"]
+    if "notebook_dir" in jupyter:
+        args.append(f"--ServerApp.root_dir={jupyter['notebook_dir']}")
+    setup = ""
+    if "token_secret" in jupyter:  # read at service start: the token is in no file we render
+        setup = f'JUPYTER_TOKEN="$(cat /run/bootstrap/secrets/{jupyter["token_secret"]})"\nexport JUPYTER_TOKEN\n'
+    command = setup + "exec " + " ".join(shlex.quote(a) for a in [program, *args])
+    return {"name": "jupyter", "user": jupyter["user"], "environment": {}, "working_directory": None,
+            "restart": "always", "after": [], "script_body": command}  # fmt: skip
+
+
+def _unit(unit: dict[str, Any]) -> dict[str, Any]:
+    env = unit.get("environment", {})
+    exports = "".join(f"export {name}={shlex.quote(env[name])}\n" for name in sorted(env))
+    return {"name": unit["name"], "user": unit.get("user", "root"), "working_directory": unit.get("working_directory"),
+            "restart": unit.get("restart", "on-failure"), "after": sorted(unit.get("after", [])),
+            "script_body": exports + "exec " + unit["command"]}  # fmt: skip
+
+
+def steps(config: dict[str, Any], context: Any) -> list[Step]:
+    units = [_unit(u) for u in sorted(config.get("units", []), key=lambda u: u["name"])]
+    if "jupyter" in config:
+        units.append(_jupyter_unit(config["jupyter"]))
+    if not units:
+        return []
+    for unit in units:
+        unit["script"] = (
+            "#!/bin/bash\n# Written by bootstrap: the profile's service command.\n"
+            "if [ -r /etc/profile.d/bootstrap-env.sh ]; then . /etc/profile.d/bootstrap-env.sh; fi\n"
+            + unit["script_body"]
+            + "\n"
+        )
+        unit["script_path"] = f"{SERVICE_DIR}/{unit['name']}.sh"
+        unit["unit_text"] = render("features/services/unit.service.j2", unit=unit)
+    body = render("features/services/start.sh.j2", units=units)
+    return [Step("services", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body, f"run {len(units)} services")]

@@ -1,0 +1,80 @@
+"""services: units written, enabled and started every boot; restarted only when changed."""
+
+from __future__ import annotations
+
+import pytest
+
+from bootstrap.errors import ProfileError
+from bootstrap.profile import load_profile
+
+from .conftest import render_text
+from .sandbox import Sandbox
+
+PROFILE = """\
+name: svc
+users: [{name: alice}]
+secrets: [{name: jt, from: 'aws-ssm:/jt', owner: alice}]
+services:
+  units:
+    - name: web
+      command: python3 -m http.server 8000
+      user: alice
+      environment: {GREETING: "it's $HOME %n"}
+      working_directory: /srv
+  jupyter: {user: alice, token_secret: jt, conda_env: ds}
+"""
+
+
+def test_units_are_written_enabled_and_started(sandbox: Sandbox, write_profile) -> None:
+    sandbox.answer("curl", "/latest/api/token", "T")
+    sandbox.answer("curl", "placement/region", "us-east-1")
+    sandbox.set_stub("aws", output="tok")
+    result = sandbox.boot(render_text(write_profile(PROFILE), "bash"))
+    assert result.returncode == 0, result.stdout
+    unit = sandbox.read("/etc/systemd/system/web.service")
+    assert "User=alice\n" in unit and "ExecStart=/usr/local/lib/bootstrap/services/web.sh\n" in unit
+    assert "WorkingDirectory=/srv\n" in unit and "After=network-online.target local-fs.target remote-fs.target" in unit
+    shown = sandbox.run("bash", "-c", "sed -i 's/^exec /echo /' /usr/local/lib/bootstrap/services/web.sh && "
+                        "/usr/local/lib/bootstrap/services/web.sh && printf '%s' \"$GREETING\"")  # fmt: skip
+    assert "python3 -m http.server 8000" in shown.stdout
+    script = sandbox.read("/usr/local/lib/bootstrap/services/web.sh")
+    assert "export GREETING='it'\"'\"'s $HOME %n'" in script
+    jupyter = sandbox.read("/usr/local/lib/bootstrap/services/jupyter.sh")
+    assert 'JUPYTER_TOKEN="$(cat /run/bootstrap/secrets/jt)"' in jupyter
+    assert "exec /opt/conda/envs/ds/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=8888" in jupyter
+    calls = [c[1:] for c in sandbox.calls("systemctl") if c[1:] != ["enable", "bootstrap.service"]]
+    assert calls == [["daemon-reload"], ["enable", "web.service"], ["restart", "web.service"],
+                     ["daemon-reload"], ["enable", "jupyter.service"], ["restart", "jupyter.service"]]  # fmt: skip
+
+
+def test_unchanged_units_are_only_started_next_boot(sandbox: Sandbox, write_profile) -> None:
+    profile = write_profile("name: svc\nservices: {units: [{name: web, command: sleep infinity}]}\n")
+    assert sandbox.boot(render_text(profile, "bash")).returncode == 0
+    sandbox.clear_calls()
+    assert sandbox.boot().returncode == 0
+    assert [c[1:] for c in sandbox.calls("systemctl")] == [["enable", "web.service"], ["start", "web.service"]]
+    changed = write_profile("name: svc\nservices: {units: [{name: web, command: sleep 1000}]}\n")
+    sandbox.clear_calls()
+    assert sandbox.boot(render_text(changed, "bash")).returncode == 0
+    assert ["restart", "web.service"] in [c[1:] for c in sandbox.calls("systemctl")]
+
+
+@pytest.mark.parametrize(
+    ("services", "message"),
+    [
+        ("{jupyter: {user: alice, bind: 0.0.0.0}}", "would be open to the network"),
+        ("{jupyter: {user: alice, token_secret: nope}}", "token_secret 'nope' is not in secrets"),
+        ("{units: [{name: Web, command: x}]}", "'Web' is not valid"),
+        ("{units: [{name: w, command: x, working_directory: 'my dir'}]}", "an absolute path without spaces"),
+    ],
+)
+def test_service_validation(write_profile, services: str, message: str) -> None:
+    with pytest.raises(ProfileError) as caught:
+        load_profile(str(write_profile(f"name: s\nusers: [{{name: alice}}]\nservices: {services}\n")))
+    assert message in str(caught.value)
+
+
+def test_token_secret_must_be_readable_by_the_jupyter_user(write_profile) -> None:
+    text = "name: s\nsecrets: [{name: jt, from: 'aws-ssm:/jt'}]\nservices: {jupyter: {user: alice, token_secret: jt}}\n"
+    with pytest.raises(ProfileError, match="not readable by alice"):
+        load_profile(str(write_profile(text)))
