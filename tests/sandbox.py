@@ -24,7 +24,7 @@ from pathlib import Path
 STUB_NAMES = (
     "apt-get", "dpkg-query", "systemctl", "hostnamectl", "timedatectl", "mount", "umount", "curl",
     "nvidia-smi", "lspci", "reboot", "shutdown", "modprobe", "mkfs.ext4", "blkid", "udevadm", "dpkg", "mokutil",
-    "nvcc", "aws",
+    "nvcc", "aws", "ss",
 )  # fmt: skip
 
 # One stub script for every name: log the call, then act per name. A test sets a stub's exit

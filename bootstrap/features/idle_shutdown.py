@@ -1,0 +1,44 @@
+"""idle_shutdown: power off after N idle minutes, the cost policy data teams ask for.
+
+Idle means: no SSH session, no running Jupyter kernel, and every GPU under the utilisation
+threshold. A systemd timer checks every minute and logs each check (journalctl -t bootstrap-idle).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..plan import Phase, Scope, Step
+from ..templating import render
+
+KEY = "idle_shutdown"
+ORDER = 85
+CHECK_SCRIPT = "/usr/local/lib/bootstrap/idle-check"
+SCHEMA = {
+    "type": "object",
+    "required": ["after_minutes"],
+    "additionalProperties": False,
+    "description": "Power off after this many minutes with no SSH session, no running Jupyter kernel and GPU "
+    "utilisation under the threshold. The clock restarts at every boot.",
+    "examples": [{"after_minutes": 60, "gpu_threshold_percent": 5}],
+    "properties": {
+        "after_minutes": {"type": "integer", "minimum": 5, "maximum": 10080, "description": "Idle minutes."},
+        "gpu_threshold_percent": {"type": "integer", "minimum": 0, "maximum": 100, "default": 5,
+                                  "description": "A GPU busier than this counts as activity."},
+        "ssh": {"type": "boolean", "default": True, "description": "An SSH session counts as activity."},
+        "jupyter": {"type": "boolean", "default": True, "description": "A running Jupyter kernel counts."},
+    },
+}  # fmt: skip
+
+
+def steps(config: dict[str, Any], context: Any) -> list[Step]:
+    settings = {
+        "after_seconds": config["after_minutes"] * 60,
+        "gpu_threshold": config.get("gpu_threshold_percent", 5),
+        "ssh": config.get("ssh", True),
+        "jupyter": config.get("jupyter", True),
+    }
+    check = render("features/idle_shutdown/idle-check.sh.j2", **settings)
+    body = render("features/idle_shutdown/install.sh.j2", check=check, check_path=CHECK_SCRIPT)
+    return [Step("idle-shutdown", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body,
+                 f"power off after {config['after_minutes']} idle minutes")]  # fmt: skip
