@@ -24,7 +24,7 @@ from pathlib import Path
 STUB_NAMES = (
     "apt-get", "dpkg-query", "systemctl", "hostnamectl", "timedatectl", "mount", "umount", "curl",
     "nvidia-smi", "lspci", "reboot", "shutdown", "modprobe", "mkfs.ext4", "blkid", "udevadm", "dpkg", "mokutil",
-    "nvcc", "aws", "ss",
+    "nvcc", "aws", "ss", "mountpoint", "mkfs.xfs",
 )  # fmt: skip
 
 # One stub script for every name: log the call, then act per name. A test sets a stub's exit
@@ -73,7 +73,8 @@ case "$name" in
       prev=$a
     done
     exit 7 ;;
-  nvidia-smi|nvcc|mokutil) exit 1 ;;  # not there unless a test gives them output and exit 0
+  nvidia-smi|nvcc|mokutil) exit 1 ;;
+  mountpoint) exit 1 ;;  # nothing is mounted unless a test says so
   lspci) exit 0 ;;
 esac
 exit 0
@@ -140,6 +141,8 @@ class Sandbox:
             source = Path("/etc") / name
             if source.exists():
                 shutil.copy2(source, self.root / "etc" / name)
+        # Debian's awk, editor, pager... are symlinks through /etc/alternatives.
+        subprocess.run(["cp", "-a", "/etc/alternatives", str(self.root / "etc")], check=False)
         (self.root / "etc/hostname").write_text("sandbox\n")
         (self.root / "etc/hosts").write_text("127.0.0.1 localhost\n")
         self.set_os("debian", "12", "Debian GNU/Linux 12 (bookworm)")

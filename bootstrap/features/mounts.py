@@ -1,0 +1,157 @@
+"""mounts: persistent block devices, NFS/EFS, S3 (mountpoint-s3) and GCS (gcsfuse), on every boot.
+
+A block device is formatted only when it holds no filesystem (blkid), never otherwise: the data
+disk that follows a data scientist from machine to machine keeps its data. fstab entries carry
+``nofail`` and timeouts, and FUSE mounts run as services: no mount can hang the boot.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..errors import Problem
+from ..plan import Phase, Scope, Step
+from ..templating import render
+from . import problem
+from .files import OWNER
+
+KEY = "mounts"
+ORDER = 70  # after users (owners), before services (After=remote-fs.target)
+_WORD = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+FIELDS = {  # which keys each type takes (path, type, owner, mode, options are common)
+    "block": {"device", "filesystem", "format", "wait_seconds"},
+    "nfs": {"server", "export"},
+    "efs": {"file_system_id", "region"},
+    "s3": {"bucket", "prefix", "read_only"},
+    "gcs": {"bucket", "read_only"},
+}
+REQUIRED = {"block": {"device"}, "nfs": {"server", "export"}, "efs": {"file_system_id"}, "s3": {"bucket"},
+            "gcs": {"bucket"}}  # fmt: skip
+SCHEMA = {
+    "type": "array",
+    "x-merge-key": "path",
+    "description": "Filesystems mounted on every boot: a persistent disk (formatted only when empty), NFS/EFS, "
+    "or an S3/GCS bucket through FUSE. Mount points get the given owner and mode.",
+    "examples": [[{"path": "/data", "type": "block", "device": {"ebs_volume_id": "vol-0123456789abcdef0"},
+                   "owner": "alice:alice"}]],
+    "items": {
+        "type": "object",
+        "required": ["path", "type"],
+        "additionalProperties": False,
+        "properties": {
+            "path": {"type": "string", "pattern": r"^/[A-Za-z0-9_./-]*[A-Za-z0-9_.-]$",
+                     "x-help": "an absolute mount point without spaces", "examples": ["/data"]},
+            "type": {"enum": list(FIELDS), "description": "What to mount."},
+            "owner": {"type": "string", "pattern": OWNER, "x-help": "user or user:group"},
+            "mode": {"type": "string", "pattern": r"^0?[0-7]{3,4}$", "x-help": "an octal mode in quotes"},
+            "options": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_.=:/-]+$",
+                        "x-help": "a mount option such as noatime"}, "description": "Extra mount options."},
+            "device": {
+                "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+                "description": "block: which device, exactly one way.",
+                "properties": {
+                    "ebs_volume_id": {"type": "string", "pattern": r"^vol-[0-9a-f]{8,17}$", "x-help": "vol-0123..."},
+                    "gce_disk": {"type": "string", "pattern": r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$",
+                                 "x-help": "a GCE disk's device name"},
+                    "label": {"type": "string", "pattern": _WORD, "x-help": "a filesystem label"},
+                    "uuid": {"type": "string", "pattern": r"^[0-9A-Fa-f-]{8,36}$", "x-help": "a filesystem UUID"},
+                    "path": {"type": "string", "pattern": r"^/dev/[A-Za-z0-9/_.-]+$", "x-help": "a /dev path"},
+                },
+            },
+            "filesystem": {"enum": ["ext4", "xfs"], "default": "ext4"},
+            "format": {"type": "boolean", "default": True,
+                       "description": "block: create a filesystem when the device has none (never otherwise)."},
+            "wait_seconds": {"type": "integer", "minimum": 1, "maximum": 3600, "default": 300,
+                             "description": "block: how long to wait for the device to attach."},
+            "server": {"type": "string", "pattern": _WORD, "x-help": "a host name or address"},
+            "export": {"type": "string", "pattern": r"^/[A-Za-z0-9_./-]*$", "x-help": "an export path"},
+            "file_system_id": {"type": "string", "pattern": r"^fs-[0-9a-f]{8,17}$", "x-help": "fs-0123..."},
+            "region": {"type": "string", "pattern": r"^[a-z]{2}(-[a-z]+)+-[0-9]$", "x-help": "an AWS region"},
+            "bucket": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]$",
+                       "x-help": "a bucket name"},
+            "prefix": {"type": "string", "pattern": r"^[A-Za-z0-9_./-]+/$", "x-help": "a key prefix ending in /"},
+            "read_only": {"type": "boolean", "default": False},
+        },
+    },
+}  # fmt: skip
+
+
+def check(config: list[Any], context: Any) -> list[Problem]:
+    problems = []
+    seen: set[str] = set()
+    for item in config:
+        kind = item["type"]
+        for missing in sorted(REQUIRED[kind] - set(item)):
+            problems.append(problem(item, "type", f"a {kind} mount needs {missing!r}"))
+        common = {"path", "type", "owner", "mode", "options"}
+        for extra in sorted(set(item) - FIELDS[kind] - common):
+            problems.append(problem(item, extra, f"{extra!r} does not apply to a {kind} mount"))
+        if item["path"] in ("/", "/boot", "/usr", "/etc", "/var", "/home", "/proc", "/sys", "/dev", "/run"):
+            problems.append(problem(item, "path", f"refusing to mount over {item['path']}"))
+        if item["path"] in seen:
+            problems.append(problem(item, "path", f"two mounts at {item['path']}"))
+        seen.add(item["path"])
+    return problems
+
+
+def _device(device: dict[str, str]) -> str:
+    ((kind, value),) = device.items()
+    return {
+        "ebs_volume_id": f"/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_{value.replace('-', '')}",
+        "gce_disk": f"/dev/disk/by-id/google-{value}",
+        "label": f"/dev/disk/by-label/{value}",
+        "uuid": f"/dev/disk/by-uuid/{value}",
+        "path": value,
+    }[kind]
+
+
+def _slug(path: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "root"
+
+
+def _prepare(item: dict[str, Any]) -> dict[str, Any]:
+    kind, options = item["type"], list(item.get("options", []))
+    entry: dict[str, Any] = {
+        "path": item["path"],
+        "type": kind,
+        "owner": item.get("owner", ""),
+        "mode": item.get("mode", ""),
+        "unit": f"bootstrap-mount-{_slug(item['path'])}",
+    }
+    if kind == "block":
+        entry |= {
+            "device": _device(item["device"]),
+            "fs": item.get("filesystem", "ext4"),
+            "format": item.get("format", True),
+            "wait": item.get("wait_seconds", 300),
+            "options": ",".join(["defaults", "nofail", "x-systemd.device-timeout=30s", *options]),
+        }
+    elif kind in ("nfs", "efs"):
+        base = ["nfsvers=4.1", "_netdev", "nofail", "x-systemd.mount-timeout=60s"]
+        if kind == "efs":  # AWS's recommended NFS options for EFS
+            base += ["rsize=1048576", "wsize=1048576", "hard", "timeo=600", "retrans=2", "noresvport"]
+        entry |= {
+            "server": item.get("server", ""),
+            "export": item.get("export", "/"),
+            "file_system_id": item.get("file_system_id", ""),
+            "region": item.get("region", ""),
+            "options": ",".join([*base, *options]),
+        }
+    else:
+        entry |= {"bucket": item["bucket"], "prefix": item.get("prefix", ""), "read_only": item.get("read_only", False)}
+    return entry  # fmt: skip
+
+
+def steps(config: list[Any], context: Any) -> list[Step]:
+    mounts = [_prepare(item) for item in sorted(config, key=lambda i: i["path"])]
+    if not mounts:
+        return []
+    kinds = {m["type"] for m in mounts}
+    tools = render("features/mounts/tools.sh.j2", kinds=sorted(kinds),
+                   xfs=any(m.get("fs") == "xfs" for m in mounts))  # fmt: skip
+    return [
+        Step("mounts-tools", Phase.FIRST_BOOT, Scope.IMAGE, KEY, tools, "install mount tools", cost="network"),
+        Step("mounts", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, render("features/mounts/mount.sh.j2", mounts=mounts),
+             f"mount {', '.join(m['path'] for m in mounts)}"),
+    ]  # fmt: skip
