@@ -227,3 +227,12 @@ def load_file(path: str, display: str | None = None) -> Any:
     except OSError as exc:
         raise ProfileError(Problem(f"cannot read {path}: {exc.strerror}")) from None
     return load_text(decode(data, source), source)
+
+
+def plain(value: Any) -> Any:
+    """Marked data back to plain dicts and lists (for dumping or hashing)."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value

@@ -40,6 +40,18 @@ name=${0##*/}
   done
   printf ']}\n'
 } >>/var/log/stub-calls.jsonl
+# What the real tools leave behind: `aws s3 cp SRC DEST` writes DEST; `micromamba ... create -n NAME`
+# makes the environment, with a python that logs its calls too.
+if [ "$name" = aws ] && [ "${1:-}" = s3 ] && [ "${2:-}" = cp ]; then
+  cat "/stubs/out/aws" >"${!#}" 2>/dev/null; exit "$(cat /stubs/exit/aws 2>/dev/null || echo 0)"
+fi
+if [ "$name" = micromamba ] && [[ " $* " == *" create "* ]]; then
+  prev=""
+  for a in "$@"; do
+    if [ "$prev" = -n ]; then mkdir -p "/opt/conda/envs/$a/bin"; cp "$0" "/opt/conda/envs/$a/bin/python"; fi
+    prev=$a
+  done
+fi
 # Per-call answers: /stubs/match/NAME holds lines "SUBSTRING<TAB>EXIT<TAB>OUTPUT-FILE"; the first line
 # whose substring occurs in the arguments decides.
 if [ -f "/stubs/match/$name" ]; then
@@ -173,6 +185,13 @@ class Sandbox:
         response.write_bytes(output.encode() if isinstance(output, str) else output)
         with (folder / name).open("a") as table:
             table.write(f"{pattern}\t{exit_code}\t/stubs/match/{response.name}\n")
+
+    def install_stub(self, inside: str) -> None:
+        """A logging stub at any path (e.g. a program a step downloads or builds)."""
+        path = self.path(inside)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(STUB)
+        path.chmod(0o755)
 
     def set_os(self, os_id: str, version: str, pretty: str) -> None:
         (self.root / "etc/os-release").write_text(f'ID={os_id}\nVERSION_ID="{version}"\nPRETTY_NAME="{pretty}"\n')

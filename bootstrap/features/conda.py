@@ -1,0 +1,121 @@
+"""conda: micromamba (pinned, checksum-verified) under /opt/conda, and declared environments.
+
+An environment is (re)built only when its spec's hash changed (the hash is kept in the env), so a
+boot with nothing new is cheap. Specs: inline, an environment.yml or explicit lock file beside
+the profile (embedded), or a URL fetched at boot (https://, s3://, gs://) with the machine's own
+credentials. Image scope: a baked image carries the environments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import yaml
+
+from ..errors import Problem
+from ..plan import Phase, Scope, Step
+from ..templating import render
+from ..yamlload import plain
+from . import problem, source_dir
+from .users import NAME_HELP, USER_PATTERN
+
+KEY = "conda"
+ORDER = 60  # after users and secrets, before files that may live in an env and before services
+PREFIX = "/opt/conda"
+# micromamba-releases 2.0.5-0, linux-64, as pinned in public build scripts.
+MICROMAMBA = {"version": "2.0.5-0", "sha256": "cdf5a2e18d213617b6c5c32d8763b4e8fc05f8173b4f4017997683cb984357eb"}
+_ENV_NAME = {
+    "type": "string",
+    "pattern": r"^[a-z0-9][a-z0-9_-]{0,40}$",
+    "x-help": "lowercase letters, digits, '_', '-'",
+}
+SCHEMA = {
+    "type": "object",
+    "required": ["environments"],
+    "additionalProperties": False,
+    "description": "micromamba under /opt/conda and declared environments, rebuilt only when their spec changes.",
+    "examples": [{"environments": [{"name": "ds", "spec": {"dependencies": ["python=3.11", "pandas", "ipykernel"]},
+                                    "kernel": True}]}],
+    "properties": {
+        "micromamba": {"type": "object", "required": ["version", "sha256"], "additionalProperties": False,
+                       "description": "Another micromamba release, with its sha256.",
+                       "properties": {"version": {"type": "string", "pattern": r"^[0-9][0-9a-z.-]*$",
+                                                  "x-help": "a release tag such as 2.0.5-0"},
+                                      "sha256": {"type": "string", "pattern": r"^[0-9a-f]{64}$",
+                                                 "x-help": "64 hex digits"}}},
+        "channels": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_.:/-]+$",
+                     "x-help": "a channel name or URL"}, "default": ["conda-forge"],
+                     "description": "Channels for inline specs."},
+        "group": {"type": "string", "pattern": USER_PATTERN, "x-help": NAME_HELP,
+                  "description": "Make environments group-writable for this group (shared team envs)."},
+        "environments": {
+            "type": "array",
+            "x-merge-key": "name",
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": _ENV_NAME,
+                    "spec": {"type": "object", "description": "Inline environment.yml content."},
+                    "file": {"type": "string", "minLength": 1, "description": "environment.yml beside the profile."},
+                    "lock": {"type": "string", "minLength": 1, "description": "Explicit lock file beside the profile."},
+                    "url": {"type": "string", "pattern": r"^(https|s3|gs)://[^\s'\"]+$",
+                            "x-help": "an https://, s3:// or gs:// URL", "description": "Spec fetched at boot."},
+                    "kernel": {"type": "boolean", "default": False, "description": "Register as a Jupyter kernel."},
+                    "display_name": {"type": "string", "description": "Kernel display name."},
+                },
+            },
+        },
+    },
+}  # fmt: skip
+SOURCES = ("spec", "file", "lock", "url")
+
+
+def check(config: dict[str, Any], context: Any) -> list[Problem]:
+    problems = []
+    for env in config["environments"]:
+        given = [s for s in SOURCES if s in env]
+        if len(given) != 1:
+            problems.append(problem(env, "name", f"environment {env['name']!r}: give exactly one of "
+                                    + ", ".join(SOURCES)))  # fmt: skip
+        for key in ("file", "lock"):
+            if key in env and not (source_dir(env, key) / env[key]).is_file():
+                problems.append(problem(env, key, f"{key} {env[key]!r} not found beside the profile"))
+    return problems
+
+
+def _spec(env: dict[str, Any], channels: list[str]) -> tuple[str, str]:
+    """(kind, text) of an embedded spec: 'yaml' or 'lock'."""
+    if "spec" in env:
+        spec = {"name": env["name"], "channels": channels, **plain(env["spec"])}
+        return "yaml", yaml.safe_dump(spec, sort_keys=False, default_flow_style=False)
+    key = "file" if "file" in env else "lock"
+    text = (source_dir(env, key) / env[key]).read_text(encoding="utf-8")
+    return ("lock" if key == "lock" else "yaml"), text
+
+
+def steps(config: dict[str, Any], context: Any) -> list[Step]:
+    channels = list(config.get("channels", ["conda-forge"]))
+    envs = []
+    for env in sorted(config["environments"], key=lambda e: e["name"]):
+        entry = {
+            "name": env["name"],
+            "kernel": env.get("kernel", False),
+            "display_name": env.get("display_name", f"Python ({env['name']})"),
+            "url": env.get("url", ""),
+        }
+        if not entry["url"]:
+            entry["kind"], entry["text"] = _spec(env, channels)
+            entry["hash"] = hashlib.sha256(entry["text"].encode()).hexdigest()
+        envs.append(entry)  # fmt: skip
+    settings = {"prefix": PREFIX, "micromamba": config.get("micromamba", MICROMAMBA), "group": config.get("group", "")}
+    result = [Step("conda", Phase.FIRST_BOOT, Scope.IMAGE, KEY,
+                   render("features/conda/install.sh.j2", envs=envs, **settings),
+                   f"micromamba and {len(envs)} environments", cost="heavy")]  # fmt: skip
+    if any(e["url"] for e in envs):
+        result.append(Step("conda-refresh", Phase.EVERY_BOOT, Scope.INSTANCE, KEY,
+                           render("features/conda/refresh.sh.j2", envs=[e for e in envs if e["url"]], **settings),
+                           "rebuild environments whose fetched spec changed", cost="network"))  # fmt: skip
+    return result
