@@ -158,6 +158,12 @@ class Sandbox:
         (self.root / "etc/hostname").write_text("sandbox\n")
         (self.root / "etc/hosts").write_text("127.0.0.1 localhost\n")
         self.set_os("debian", "12", "Debian GNU/Linux 12 (bookworm)")
+        apt = self.root / "etc/apt/sources.list.d"
+        apt.mkdir(parents=True, exist_ok=True)
+        (apt / "debian.sources").write_text(  # as on Debian 12's cloud images
+            "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n"
+            "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+        )
         for name in STUB_NAMES:
             stub = self.root / "stubs" / name
             stub.write_text(STUB)

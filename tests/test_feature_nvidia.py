@@ -126,6 +126,15 @@ def test_secure_boot_blocking_the_module_is_reported(sandbox: Sandbox, write_pro
     assert "enroll the DKMS MOK key or disable Secure Boot" in result.stdout
 
 
+def test_a_failing_status_query_does_not_stop_later_steps(sandbox: Sandbox, write_profile) -> None:
+    sandbox.set_stub("lspci", output=H100)
+    sandbox.install_package("cuda-toolkit-13-0")
+    sandbox.answer("nvidia-smi", "--query-gpu=driver_version", "580.159.04\n")
+    sandbox.answer("nvidia-smi", "--query-gpu=index", "NVIDIA-SMI has failed\n", exit_code=9)
+    assert sandbox.boot(profile(write_profile, "commands: {every_boot: ['echo after']}\n")).returncode == 0
+    assert steps(sandbox)["nvidia-boot"] == "ok" and steps(sandbox)["cmd-every-boot-01"] == "ok"
+
+
 def test_failed_apt_install_stops_the_step(sandbox: Sandbox, write_profile) -> None:
     """A failing apt-get inside the install function must fail the step (errexit inside functions)."""
     sandbox.set_stub("lspci", output=H100)
@@ -150,3 +159,35 @@ def test_install_without_gpu_for_baking_on_cpu_builders(sandbox: Sandbox, write_
     assert result.returncode == 0, result.stdout
     assert installs(sandbox)[0][-1] == "cuda-drivers-580"
     assert sandbox.calls("modprobe") == []  # no GPU: nothing to load now
+
+
+def test_debian_gets_the_contrib_component(sandbox: Sandbox, write_profile) -> None:
+    sources = sandbox.path("/etc/apt/sources.list.d/debian.sources")
+    sources.parent.mkdir(parents=True, exist_ok=True)
+    sources.write_text("Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\n"
+                       "Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")  # fmt: skip
+    sandbox.set_stub("lspci", output=H100)
+    sandbox.set_stub("modprobe", exit_code=1)
+    assert sandbox.boot(profile(write_profile)).returncode == 0
+    added = sandbox.read("/etc/apt/sources.list.d/bootstrap-contrib.sources")
+    assert "Components: contrib\n" in added and "Suites: bookworm bookworm-updates\n" in added
+    sandbox.clear_calls()  # already enabled: nothing more is added
+    sandbox.new_instance("i-2")  # installs again (the driver still does not load): contrib is there already
+    assert sandbox.boot().returncode == 0
+    assert sandbox.status()["result"] == "rebooting"
+    assert sorted(p.name for p in sources.parent.iterdir()) == ["bootstrap-contrib.sources", "debian.sources"]
+
+
+def test_classic_sources_list_gets_contrib(sandbox: Sandbox, write_profile) -> None:
+    sandbox.path("/etc/apt/sources.list.d/debian.sources").unlink()
+    sandbox.path("/etc/apt/sources.list").write_text(
+        "deb http://deb.debian.org/debian bookworm main\n# deb-src http://x bookworm main\n"
+        "deb [arch=amd64] http://security.debian.org/debian-security bookworm-security main non-free-firmware\n"
+    )
+    sandbox.set_stub("lspci", output=H100)
+    sandbox.set_stub("modprobe", exit_code=1)
+    assert sandbox.boot(profile(write_profile)).returncode == 0
+    assert sandbox.read("/etc/apt/sources.list.d/bootstrap-contrib.list") == (
+        "deb http://deb.debian.org/debian bookworm contrib\n"
+        "deb [arch=amd64] http://security.debian.org/debian-security bookworm-security contrib\n"
+    )
