@@ -67,6 +67,15 @@ def _build_parser() -> argparse.ArgumentParser:
     _overrides(check)
     check.set_defaults(handler=_check)
 
+    test = commands.add_parser("test", help="boot a profile in a local VM (QEMU), reboot it, report each step")
+    test.add_argument("profile")
+    test.add_argument("--reboots", type=int, default=1, help="reboots after the first boot (default 1)")
+    test.add_argument("--keep", action="store_true", help="keep the VM's disk and console log")
+    test.add_argument("--timeout", type=float, default=900, help="seconds to wait for each boot (default 900)")
+    test.add_argument("--json", action="store_true", help="machine-readable report")
+    _overrides(test)
+    test.set_defaults(handler=_test)
+
     schema = commands.add_parser("schema", help="print the profile JSON Schema")
     schema.set_defaults(handler=_schema)
 
@@ -189,6 +198,49 @@ def _print_report(report: object) -> None:
     errors = sum(f.severity == "error" for f in report.findings)
     others = len(report.findings) - errors
     print(f"  {'ok' if not errors else 'FAILED'}: {errors} errors, {others} warnings\n")
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _test(args: argparse.Namespace) -> int:
+    from .localvm.proof import prove
+    from .planner import build_plan
+    from .profile import load_profile
+
+    if args.reboots < 0:
+        raise UsageError("--reboots must be 0 or more")
+    plan = build_plan(load_profile(args.profile, args.overrides))
+    proof = prove(plan, reboots=args.reboots, keep=args.keep, timeout=args.timeout, progress=_progress)
+    if args.json:
+        boots = [
+            {"result": b.result, "failed_step": b.failed_step, "seconds": round(b.seconds, 1), "steps": b.steps}
+            for b in proof.boots
+        ]
+        print(
+            json.dumps(
+                {
+                    "profile": proof.profile,
+                    "ok": proof.ok,
+                    "accelerator": proof.accelerator,
+                    "boots": boots,
+                    "problems": proof.problems,
+                },
+                indent=2,
+            )
+        )
+    else:
+        for number, boot in enumerate(proof.boots, start=1):
+            print(f"boot {number}: {boot.result} in {boot.seconds:.0f}s")
+            for step in boot.steps:
+                print(f"  {step['id']:<28} {step['phase']:<11} {step['status']:<7} {step['duration_ms']:>7} ms")
+        for problem in proof.problems:
+            print(f"problem: {problem}")
+        if proof.kept:
+            print(f"kept: {proof.kept} (disk.qcow2, serial.log)")
+        print("ok" if proof.ok else "FAILED")
+    return EXIT_OK if proof.ok else EXIT_FINDINGS
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -1,0 +1,163 @@
+"""One local VM: a qcow2 overlay on the base image, a NoCloud seed, QEMU, and its serial console.
+
+Completion comes back over the serial console: the runner prints ``BOOTSTRAP-RESULT <result>
+<failed-step>`` to /dev/console when a boot's phases end. A machine is a context manager: on
+any exit, QEMU is stopped and (unless kept) its files are removed.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import BackendError
+from .image import BaseImage
+
+RESULT = re.compile(r"BOOTSTRAP-RESULT (\S+) (\S+)")
+STEP_LINE = re.compile(r"bootstrap: step (\S+) \((\w+), (\w+)\): (ok in (\d+)ms|FAILED with exit (\d+) after (\d+)ms)")
+
+
+@dataclass
+class BootResult:
+    result: str  # ok, failed, rebooting, timeout
+    failed_step: str | None
+    seconds: float
+    steps: list[dict] = field(default_factory=list)
+    console: str = ""
+
+
+def accelerator() -> list[str]:
+    """QEMU acceleration options. KVM is used only when asked for (BOOTSTRAP_QEMU_ACCEL=kvm): on these
+    machines /dev/kvm exists but a Debian guest fails under it, while TCG works."""
+    import os
+
+    if os.environ.get("BOOTSTRAP_QEMU_ACCEL") == "kvm":
+        return ["-accel", "kvm", "-cpu", "host,-cx16"]
+    return ["-accel", "tcg", "-cpu", "max"]
+
+
+class Machine:
+    def __init__(self, base: BaseImage, user_data: bytes, *, instance_id: str, memory_mb: int = 1024,
+                 keep: bool = False, workdir: Path | None = None, disk: Path | None = None):  # fmt: skip
+        self.base = base
+        self.instance_id = instance_id
+        self.memory_mb = memory_mb
+        self.keep = keep
+        self.dir = workdir or Path(tempfile.mkdtemp(prefix="bootstrap-vm-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.disk = disk or self.dir / "disk.qcow2"
+        self.seed = self.dir / "seed.iso"
+        self.serial = self.dir / "serial.log"
+        self.monitor = self.dir / "monitor.sock"
+        self.process: subprocess.Popen[bytes] | None = None
+        if not self.disk.exists():
+            _run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base.disk), "-F", "qcow2", str(self.disk)])
+        self._write_seed(user_data)
+
+    def _write_seed(self, user_data: bytes) -> None:
+        seed = self.dir / "seed"
+        seed.mkdir(exist_ok=True)
+        (seed / "user-data").write_bytes(user_data)
+        (seed / "meta-data").write_text(f"instance-id: {self.instance_id}\nlocal-hostname: bootstrap-test\n")
+        _run(["genisoimage", "-quiet", "-output", str(self.seed), "-volid", "cidata", "-joliet", "-rock",
+              str(seed / "user-data"), str(seed / "meta-data")])  # fmt: skip
+
+    def __enter__(self) -> Machine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start(self) -> None:
+        self.serial.write_bytes(b"")
+        command = [
+            "qemu-system-x86_64", *accelerator(), "-machine", "q35", "-smp", "2", "-m", str(self.memory_mb),
+            "-nodefaults", "-display", "none", "-no-reboot",
+            "-kernel", str(self.base.kernel), "-initrd", str(self.base.initrd),
+            "-append", "root=/dev/vda rw console=ttyS0 systemd.show_status=0",
+            "-drive", f"file={self.disk},if=virtio,format=qcow2",
+            "-drive", f"file={self.seed},if=virtio,format=raw,readonly=on",
+            "-nic", "none",  # a test guest reaches no network address
+            "-serial", f"file:{self.serial}", "-monitor", f"unix:{self.monitor},server,nowait",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def console(self) -> str:
+        return self.serial.read_text(errors="replace") if self.serial.exists() else ""
+
+    def wait_for_result(self, timeout: float, progress: Callable[[str], None] | None = None) -> BootResult:
+        """Poll the console until the runner reports this boot's result (or QEMU dies, or time runs out)."""
+        start, seen, delay = time.monotonic(), 0, 0.5
+        while True:
+            text = self.console()
+            if progress:
+                for line in text[seen:].splitlines():
+                    if "bootstrap: step" in line or "BOOTSTRAP-RESULT" in line:
+                        progress(line.strip())
+                seen = len(text)
+            if match := RESULT.search(text):
+                return self._result(match.group(1), match.group(2), start, text)
+            if self.process and self.process.poll() is not None:
+                error = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                raise BackendError(f"QEMU exited ({self.process.returncode}) before bootstrap finished: {error[-500:]}"
+                                   f"\nlast console lines:\n{_tail(text)}")  # fmt: skip
+            if time.monotonic() - start > timeout:
+                return self._result("timeout", None, start, text)
+            time.sleep(delay)
+            delay = min(delay * 1.5, 3)
+
+    def _result(self, result: str, failed: str | None, start: float, text: str) -> BootResult:
+        steps = []
+        for match in STEP_LINE.finditer(text):
+            step_id, phase, scope, _, ok_ms, code, failed_ms = match.groups()
+            steps.append({"id": step_id, "phase": phase, "scope": scope, "status": "ok" if ok_ms else "failed",
+                          "exit_code": 0 if ok_ms else int(code), "duration_ms": int(ok_ms or failed_ms)})  # fmt: skip
+        return BootResult(result, None if failed in (None, "-") else failed, time.monotonic() - start, steps, text)
+
+    def power_off(self, timeout: float = 120) -> None:
+        """ACPI power-off through the monitor (needs dbus/logind in the guest), then wait for QEMU."""
+        if not self.process or self.process.poll() is not None:
+            return
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(5)
+                sock.connect(str(self.monitor))
+                _read_until_prompt(sock)  # the monitor ignores commands sent before its banner ends
+                sock.sendall(b"system_powerdown\n")
+                _read_until_prompt(sock)
+            self.process.wait(timeout)
+        except (OSError, subprocess.TimeoutExpired):
+            self.stop()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+
+
+def _read_until_prompt(sock: socket.socket) -> None:
+    data = b""
+    while b"(qemu)" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return
+        data += chunk
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _run(command: list[str]) -> None:
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BackendError(f"{command[0]} failed: {proc.stderr.strip()[-1000:]}")
