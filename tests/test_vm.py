@@ -98,3 +98,46 @@ def test_resume_after_failure_in_a_real_vm(write_profile, tmp_path) -> None:
     assert second.result == "ok", second.console[-3000:]
     assert [s["id"] for s in second.steps] == ["cmd-flaky", "cmd-after", "verify"]  # cmd-before did not run again
     assert shutil.which("qemu-system-x86_64")
+
+
+def test_data_disk_survives_a_new_instance_and_services_start(write_profile, tmp_path) -> None:
+    """The persistent data disk: formatted on the first machine, its data kept on the next one."""
+    from bootstrap.localvm.image import ensure_base_image
+    from bootstrap.localvm.machine import Machine, create_disk
+    from bootstrap.targets import render
+
+    profile = write_profile("""\
+        name: vm-data
+        users: [{name: alice}]
+        mounts:
+          - {path: /data, type: block, device: {path: /dev/disk/by-id/virtio-data}, owner: 'alice:alice',
+             mode: '0770', wait_seconds: 60}
+        services:
+          units:
+            - {name: ticker, command: "while true; do date >> /var/tmp/ticks; sleep 5; done", user: root}
+        commands:
+          every_boot:  # after the every-boot mount: the first instance writes, later ones keep it
+            - {name: seed-data, run: "test -e /data/first || cat /var/lib/cloud/data/instance-id > /data/first"}
+        verify:
+          - mountpoint -q /data
+          - grep -qx data-1 /data/first
+          - test "$(stat -c %U:%a /data)" = alice:770
+          - grep -q ' /data ext4 ' /etc/fstab
+          - systemctl is-active --quiet ticker
+        """)
+    user_data = render(build_plan(load_profile(str(profile))), "cloud-init").data
+    base = ensure_base_image(progress=lambda line: None)
+    data = create_disk(tmp_path / "data.qcow2")
+    results = []
+    for instance in ("data-1", "data-2"):  # two instances, each on a fresh root disk, one data disk
+        with Machine(base, user_data, instance_id=instance, workdir=tmp_path / instance,
+                     data_disks={"data": data}) as machine:  # fmt: skip
+            machine.start()
+            results.append(machine.wait_for_result(900))
+            machine.power_off()
+    first, second = results
+    assert first.result == "ok", first.console[-3000:]
+    assert second.result == "ok", second.console[-3000:]
+    assert "holds no filesystem: creating ext4" in first.console
+    assert "already holds ext4: keeping its data" in second.console
+    assert "creating ext4" not in second.console

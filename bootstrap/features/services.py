@@ -127,7 +127,7 @@ def _unit(unit: dict[str, Any]) -> dict[str, Any]:
     exports = "".join(f"export {name}={shlex.quote(env[name])}\n" for name in sorted(env))
     return {"name": unit["name"], "user": unit.get("user", "root"), "working_directory": unit.get("working_directory"),
             "restart": unit.get("restart", "on-failure"), "after": sorted(unit.get("after", [])),
-            "script_body": exports + "exec " + unit["command"]}  # fmt: skip
+            "script_body": exports + "exec /bin/bash -c " + shlex.quote(unit["command"])}  # fmt: skip
 
 
 def steps(config: dict[str, Any], context: Any) -> list[Step]:

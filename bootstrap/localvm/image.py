@@ -32,7 +32,7 @@ CLOUD_CFG = """\
 datasource_list: [ NoCloud, None ]
 locale: C.UTF-8
 """
-FSTAB = "/dev/vda / ext4 defaults,errors=remount-ro 0 1\n"
+FSTAB = "LABEL=bootstrap-root / ext4 defaults,errors=remount-ro 0 1\n"  # by label: extra disks may come first
 
 
 @dataclass(frozen=True)

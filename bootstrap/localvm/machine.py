@@ -45,7 +45,8 @@ def accelerator() -> list[str]:
 
 class Machine:
     def __init__(self, base: BaseImage, user_data: bytes, *, instance_id: str, memory_mb: int = 1024,
-                 keep: bool = False, workdir: Path | None = None, disk: Path | None = None):  # fmt: skip
+                 keep: bool = False, workdir: Path | None = None, disk: Path | None = None,
+                 data_disks: dict[str, Path] | None = None):  # fmt: skip
         self.base = base
         self.instance_id = instance_id
         self.memory_mb = memory_mb
@@ -57,6 +58,8 @@ class Machine:
         self.serial = self.dir / "serial.log"
         self.monitor = self.dir / "monitor.sock"
         self.process: subprocess.Popen[bytes] | None = None
+        # Extra disks by serial: the guest sees /dev/disk/by-id/virtio-SERIAL. They outlive the machine.
+        self.data_disks = data_disks or {}
         if not self.disk.exists():
             _run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base.disk), "-F", "qcow2", str(self.disk)])
         self._write_seed(user_data)
@@ -83,9 +86,12 @@ class Machine:
             "qemu-system-x86_64", *accelerator(), "-machine", "q35", "-smp", "2", "-m", str(self.memory_mb),
             "-nodefaults", "-display", "none", "-no-reboot",
             "-kernel", str(self.base.kernel), "-initrd", str(self.base.initrd),
-            "-append", "root=/dev/vda rw console=ttyS0 systemd.show_status=0",
+            "-append", "root=LABEL=bootstrap-root rw console=ttyS0 systemd.show_status=0",
             "-drive", f"file={self.disk},if=virtio,format=qcow2",
             "-drive", f"file={self.seed},if=virtio,format=raw,readonly=on",
+            *[arg for serial, path in sorted(self.data_disks.items())
+              for arg in ("-drive", f"file={path},if=none,id=disk-{serial},format=qcow2",
+                          "-device", f"virtio-blk-pci,drive=disk-{serial},serial={serial}")],
             "-nic", "none",  # a test guest reaches no network address
             "-serial", f"file:{self.serial}", "-monitor", f"unix:{self.monitor},server,nowait",
         ]  # fmt: skip
@@ -151,6 +157,12 @@ def _read_until_prompt(sock: socket.socket) -> None:
         if not chunk:
             return
         data += chunk
+
+
+def create_disk(path: Path, size: str = "1G") -> Path:
+    """An empty qcow2 disk, e.g. a persistent data disk that several machines use in turn."""
+    _run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), size])
+    return path
 
 
 def _tail(text: str, lines: int = 20) -> str:
