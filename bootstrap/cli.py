@@ -8,8 +8,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
+
+if TYPE_CHECKING:  # only for annotations: the checks are imported when a command needs them
+    from .checks.run import Report
+
 from .errors import BackendError, BootstrapError, InputError, Problem, RenderError, UsageError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_BACKEND = 0, 1, 2, 3
@@ -182,10 +187,7 @@ def _check(args: argparse.Namespace) -> int:
     return code
 
 
-def _print_report(report: object) -> None:
-    from .checks.run import Report
-
-    assert isinstance(report, Report)
+def _print_report(report: Report) -> None:
     print(f"{report.profile} ({report.path}): {report.steps} steps, plan {report.plan_hash}")
     print(f"  {'target':<11}{'raw':>9}{'gzip':>9}{'base64':>9}{'sent':>9}  limit")
     for b in report.budgets:
