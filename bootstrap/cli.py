@@ -37,6 +37,8 @@ def _overrides(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from .bake.command import add_parsers as add_bake_parsers
+    from .bake.command import guest_options
     from .targets import TARGETS
 
     parser = _Parser(prog="bootstrap", description="Compile YAML machine profiles into cloud startup code.")
@@ -78,8 +80,11 @@ def _build_parser() -> argparse.ArgumentParser:
     test.add_argument("--keep", action="store_true", help="keep the VM's disk and console log")
     test.add_argument("--timeout", type=float, default=900, help="seconds to wait for each boot (default 900)")
     test.add_argument("--json", action="store_true", help="machine-readable report")
+    guest_options(test, network_default=False)
     _overrides(test)
     test.set_defaults(handler=_test)
+
+    add_bake_parsers(commands, _overrides)
 
     schema = commands.add_parser("schema", help="print the profile JSON Schema")
     schema.set_defaults(handler=_schema)
@@ -207,14 +212,17 @@ def _progress(line: str) -> None:
 
 
 def _test(args: argparse.Namespace) -> int:
+    from .bake.command import guest_setup_from
     from .localvm.proof import prove
     from .planner import build_plan
     from .profile import load_profile
 
     if args.reboots < 0:
         raise UsageError("--reboots must be 0 or more")
-    plan = build_plan(load_profile(args.profile, args.overrides))
-    proof = prove(plan, reboots=args.reboots, keep=args.keep, timeout=args.timeout, progress=_progress)
+    profile = load_profile(args.profile, args.overrides)
+    plan = build_plan(profile)
+    setup = guest_setup_from(args, profile)
+    proof = prove(plan, reboots=args.reboots, keep=args.keep, timeout=args.timeout, progress=_progress, setup=setup)
     if args.json:
         boots = [
             {"result": b.result, "failed_step": b.failed_step, "seconds": round(b.seconds, 1), "steps": b.steps}

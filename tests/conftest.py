@@ -13,6 +13,7 @@ from bootstrap.profile import load_profile
 from bootstrap.targets import render
 
 from . import sandbox as sandbox_module
+from .aws_fakes import aws, moto_server  # noqa: F401 - fixtures for the EC2 tests
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ COMMAND_MARKER = "# The profile author's command, verbatim:\n"  # templates/feat
 
 
 def check_rendered(plan: Plan, artifact: Artifact) -> list[Finding]:
-    where = f"{plan.profile}[{artifact.target}]"
+    where = f"{plan.profile}[{artifact.target}{' bake' if artifact.bake else ''}]"
     findings: list[Finding] = []
     scripts: dict[str, str] = {}
     if artifact.target in CLOUD_INIT_TARGETS:
@@ -26,7 +26,7 @@ def check_rendered(plan: Plan, artifact: Artifact) -> list[Finding]:
         scripts.update({f"{where}/{p.filename}": p.text for p in parts if "shellscript" in p.content_type})
     else:
         scripts[f"{where}/script"] = artifact.data.decode()
-    for file in machine_files(plan, artifact.target):
+    for file in machine_files(plan, artifact.target, artifact.bake):
         if file.path != f"{LIB_DIR}/plan":
             scripts[f"{where}:{file.path}"] = file.content
     authored = {f"{where}:{LIB_DIR}/steps/{s.id}.sh": s for s in plan.steps if s.feature == "commands" and s.origin}

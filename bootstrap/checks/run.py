@@ -11,6 +11,8 @@ from ..targets import render
 from . import Finding, secrets, size
 from .output import check_rendered
 
+BAKE_TARGETS = ("cloud-init", "gce")  # what image builders boot: their bake variants are checked too
+
 
 @dataclass
 class Report:
@@ -39,9 +41,9 @@ def check_profile(reference: str, targets: list[str], overrides: list[str] | Non
     report.budgets = size.budgets(plan, targets)
     report.contributors = size.contributors(plan)
     report.findings += size.findings(plan, report.budgets)
-    for target in targets:
+    for target, bake in [(t, False) for t in targets] + [(t, True) for t in targets if t in BAKE_TARGETS]:
         try:
-            artifact = render(plan, target)
+            artifact = render(plan, target, bake=bake)
         except RenderError:
             continue  # already reported by the size budget, with the sizes
         report.findings += check_rendered(plan, artifact)

@@ -7,7 +7,6 @@ any exit, QEMU is stopped and (unless kept) its files are removed.
 
 from __future__ import annotations
 
-import re
 import shutil
 import socket
 import subprocess
@@ -16,12 +15,32 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
+from ..bake import guest
 from ..errors import BackendError
-from .image import BaseImage
 
-RESULT = re.compile(r"BOOTSTRAP-RESULT (\S+) (\S+)")
-STEP_LINE = re.compile(r"bootstrap: step (\S+) \((\w+), (\w+)\): (ok in (\d+)ms|FAILED with exit (\d+) after (\d+)ms)")
+
+class BootImage(Protocol):
+    """A disk to boot (the base image, or a golden image baked from it) and the kernel to boot it with."""
+
+    @property
+    def disk(self) -> Path: ...
+    @property
+    def kernel(self) -> Path: ...
+    @property
+    def initrd(self) -> Path: ...
+
+
+@dataclass(frozen=True)
+class GuestSetup:
+    """What a launcher adds around the rendered user data: vendor data (cloud-init merges it under the
+    user data, which stays exactly as rendered), read-only raw disks by serial (e.g. a local apt
+    repository), and networking. Test guests get no network: they must reach no address."""
+
+    vendor_data: str | None = None
+    read_only_disks: dict[str, Path] = field(default_factory=dict)
+    network: bool = False
 
 
 @dataclass
@@ -44,9 +63,9 @@ def accelerator() -> list[str]:
 
 
 class Machine:
-    def __init__(self, base: BaseImage, user_data: bytes, *, instance_id: str, memory_mb: int = 1024,
+    def __init__(self, base: BootImage, user_data: bytes, *, instance_id: str, memory_mb: int = 1024,
                  keep: bool = False, workdir: Path | None = None, disk: Path | None = None,
-                 data_disks: dict[str, Path] | None = None):  # fmt: skip
+                 data_disks: dict[str, Path] | None = None, setup: GuestSetup | None = None):  # fmt: skip
         self.base = base
         self.instance_id = instance_id
         self.memory_mb = memory_mb
@@ -60,17 +79,23 @@ class Machine:
         self.process: subprocess.Popen[bytes] | None = None
         # Extra disks by serial: the guest sees /dev/disk/by-id/virtio-SERIAL. They outlive the machine.
         self.data_disks = data_disks or {}
+        self.setup = setup or GuestSetup()
         if not self.disk.exists():
             _run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base.disk), "-F", "qcow2", str(self.disk)])
-        self._write_seed(user_data)
+        self._write_seed(user_data, self.setup.vendor_data)
 
-    def _write_seed(self, user_data: bytes) -> None:
+    def _write_seed(self, user_data: bytes, vendor_data: str | None) -> None:
+        """The NoCloud seed. Vendor data (cloud-init merges it under the user data) is where a test
+        harness puts its own setup, so that the user data stays exactly what was rendered."""
         seed = self.dir / "seed"
         seed.mkdir(exist_ok=True)
         (seed / "user-data").write_bytes(user_data)
         (seed / "meta-data").write_text(f"instance-id: {self.instance_id}\nlocal-hostname: bootstrap-test\n")
-        _run(["genisoimage", "-quiet", "-output", str(self.seed), "-volid", "cidata", "-joliet", "-rock",
-              str(seed / "user-data"), str(seed / "meta-data")])  # fmt: skip
+        files = [str(seed / "user-data"), str(seed / "meta-data")]
+        if vendor_data is not None:
+            (seed / "vendor-data").write_text(vendor_data)
+            files.append(str(seed / "vendor-data"))
+        _run(["genisoimage", "-quiet", "-output", str(self.seed), "-volid", "cidata", "-joliet", "-rock", *files])
 
     def __enter__(self) -> Machine:
         return self
@@ -92,7 +117,11 @@ class Machine:
             *[arg for serial, path in sorted(self.data_disks.items())
               for arg in ("-drive", f"file={path},if=none,id=disk-{serial},format=qcow2",
                           "-device", f"virtio-blk-pci,drive=disk-{serial},serial={serial}")],
-            "-nic", "none",  # a test guest reaches no network address
+            *[arg for serial, path in sorted(self.setup.read_only_disks.items())
+              for arg in ("-drive", f"file={path},if=none,id=ro-{serial},format=raw,readonly=on",
+                          "-device", f"virtio-blk-pci,drive=ro-{serial},serial={serial}")],
+            # Without network a guest reaches no address; with it, QEMU's user-mode NAT (no inbound).
+            "-nic", "user,model=virtio-net-pci" if self.setup.network else "none",
             "-serial", f"file:{self.serial}", "-monitor", f"unix:{self.monitor},server,nowait",
         ]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -100,7 +129,8 @@ class Machine:
     def console(self) -> str:
         return self.serial.read_text(errors="replace") if self.serial.exists() else ""
 
-    def wait_for_result(self, timeout: float, progress: Callable[[str], None] | None = None) -> BootResult:
+    def wait_for_result(self, timeout: float, progress: Callable[[str], None] | None = None,
+                        wanted: tuple[str, ...] = ("ok", "failed", "rebooting")) -> BootResult:  # fmt: skip
         """Poll the console until the runner reports this boot's result (or QEMU dies, or time runs out)."""
         start, seen, delay = time.monotonic(), 0, 0.5
         while True:
@@ -110,24 +140,26 @@ class Machine:
                     if "bootstrap: step" in line or "BOOTSTRAP-RESULT" in line:
                         progress(line.strip())
                 seen = len(text)
-            if match := RESULT.search(text):
-                return self._result(match.group(1), match.group(2), start, text)
+            if found := guest.report(text, wanted):
+                return BootResult(found.result, found.failed_step, time.monotonic() - start, found.steps, text)
             if self.process and self.process.poll() is not None:
                 error = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
                 raise BackendError(f"QEMU exited ({self.process.returncode}) before bootstrap finished: {error[-500:]}"
                                    f"\nlast console lines:\n{_tail(text)}")  # fmt: skip
             if time.monotonic() - start > timeout:
-                return self._result("timeout", None, start, text)
+                return BootResult("timeout", None, time.monotonic() - start, guest.steps(text), text)
             time.sleep(delay)
             delay = min(delay * 1.5, 3)
 
-    def _result(self, result: str, failed: str | None, start: float, text: str) -> BootResult:
-        steps = []
-        for match in STEP_LINE.finditer(text):
-            step_id, phase, scope, _, ok_ms, code, failed_ms = match.groups()
-            steps.append({"id": step_id, "phase": phase, "scope": scope, "status": "ok" if ok_ms else "failed",
-                          "exit_code": 0 if ok_ms else int(code), "duration_ms": int(ok_ms or failed_ms)})  # fmt: skip
-        return BootResult(result, None if failed in (None, "-") else failed, time.monotonic() - start, steps, text)
+    def wait_for_exit(self, timeout: float) -> bool:
+        """Wait for the guest to power itself off (QEMU exits). False when it is still running."""
+        if not self.process:
+            return True
+        try:
+            self.process.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
 
     def power_off(self, timeout: float = 120) -> None:
         """ACPI power-off through the monitor (needs dbus/logind in the guest), then wait for QEMU."""

@@ -22,6 +22,7 @@ class Artifact:
     target: str
     data: bytes
     gzipped: bool = False
+    bake: bool = False  # the builder variant
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -32,12 +33,14 @@ class Artifact:
         return base64.b64encode(self.data)
 
 
-def render(plan: Plan, target: str, *, gzip: bool = False) -> Artifact:
-    renderer = _renderers()[target]
-    return renderer(plan, gzip)
+def render(plan: Plan, target: str, *, gzip: bool = False, bake: bool = False) -> Artifact:
+    """The target's bytes. ``bake``: the builder variant (image-scope steps, then seal and power off)."""
+    artifact = _renderers()[target](plan, gzip, bake)
+    artifact.bake = bake
+    return artifact
 
 
-def _renderers() -> dict[str, Callable[[Plan, bool], Artifact]]:
+def _renderers() -> dict[str, Callable[[Plan, bool, bool], Artifact]]:
     from . import cloudinit, script
 
     return {

@@ -16,6 +16,7 @@ from ..templating import render
 
 LIB_DIR = "/usr/local/lib/bootstrap"
 RUNNER = f"{LIB_DIR}/runner"
+SEAL = f"{LIB_DIR}/seal"  # bake variant only
 
 
 @dataclass(frozen=True)
@@ -51,15 +52,21 @@ def runner_script(plan: Plan, target: str) -> str:
     return render("runner/runner.sh.j2", version=__version__, profile=plan.profile, target=target, plan_hash=plan.hash)
 
 
+def _static(name: str) -> str:
+    return (templates_dir() / "runner" / name).read_text(encoding="utf-8")
+
+
 def library() -> str:
-    return (templates_dir() / "runner" / "lib.sh").read_text(encoding="utf-8")
+    return _static("lib.sh")
 
 
-def machine_files(plan: Plan, target: str) -> list[MachineFile]:
+def machine_files(plan: Plan, target: str, bake: bool = False) -> list[MachineFile]:
     files = [
         MachineFile(RUNNER, "0755", runner_script(plan, target)),
         MachineFile(f"{LIB_DIR}/lib.sh", "0644", library()),
         MachineFile(f"{LIB_DIR}/plan", "0644", plan_table(plan)),
     ]
     files += [MachineFile(f"{LIB_DIR}/steps/{s.id}.sh", "0755", step_script(s)) for s in plan.ordered]
+    if bake:
+        files.append(MachineFile(SEAL, "0755", _static("seal.sh")))
     return files

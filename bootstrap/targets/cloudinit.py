@@ -21,7 +21,7 @@ from ..errors import RenderError
 from ..plan import Plan
 from ..templating import render
 from . import Artifact
-from .bundle import RUNNER, machine_files
+from .bundle import RUNNER, SEAL, machine_files
 from .limits import EC2_USER_DATA, describe_sizes, gzip_bytes
 
 
@@ -37,11 +37,11 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _str)
 
 
-def cloud_config(plan: Plan) -> str:
+def cloud_config(plan: Plan, bake: bool = False) -> str:
     config: dict[str, Any] = dict(plan.cloud_config)
     config["write_files"] = [
         {"path": f.path, "owner": "root:root", "permissions": f.mode, "content": f.content}
-        for f in machine_files(plan, "cloud-init")
+        for f in machine_files(plan, "cloud-init", bake)
     ]
     header = (
         "#cloud-config\n"
@@ -51,8 +51,10 @@ def cloud_config(plan: Plan) -> str:
     return header + yaml.dump(config, Dumper=_Dumper, sort_keys=False, width=1_000_000, allow_unicode=True)
 
 
-def boot_script(plan: Plan) -> str:
-    return render("targets/cloudinit-boot.sh.j2", version=__version__, profile=plan.profile, runner=RUNNER)
+def boot_script(plan: Plan, bake: bool = False) -> str:
+    return render(
+        "targets/cloudinit-boot.sh.j2", version=__version__, profile=plan.profile, runner=RUNNER, seal=SEAL, bake=bake
+    )
 
 
 def _part(content_type: str, filename: str, text: str) -> str:
@@ -82,24 +84,24 @@ def multipart(parts: list[tuple[str, str, str]]) -> str:
     return "".join(out)
 
 
-def user_data(plan: Plan) -> str:
+def user_data(plan: Plan, bake: bool = False) -> str:
     return multipart(
         [
-            ("text/cloud-config", "cloud-config.yaml", cloud_config(plan)),
-            ("text/x-shellscript-per-boot", "bootstrap-boot.sh", boot_script(plan)),
+            ("text/cloud-config", "cloud-config.yaml", cloud_config(plan, bake)),
+            ("text/x-shellscript-per-boot", "bootstrap-boot.sh", boot_script(plan, bake)),
         ]
     )
 
 
-def render_cloudinit(plan: Plan, gzip: bool = False) -> Artifact:
-    data = user_data(plan).encode()
+def render_cloudinit(plan: Plan, gzip: bool = False, bake: bool = False) -> Artifact:
+    data = user_data(plan, bake).encode()
     if gzip:
         return Artifact("cloud-init", gzip_bytes(data), gzipped=True)
     return Artifact("cloud-init", data)
 
 
-def render_ec2(plan: Plan, gzip: bool = False) -> Artifact:
-    raw = user_data(plan).encode()
+def render_ec2(plan: Plan, gzip: bool = False, bake: bool = False) -> Artifact:
+    raw = user_data(plan, bake).encode()
     if len(raw) <= EC2_USER_DATA and not gzip:
         return Artifact("ec2", raw)
     packed = gzip_bytes(raw)

@@ -10,7 +10,7 @@ from ..paths import templates_dir
 from ..plan import Plan
 from ..templating import render
 from . import Artifact
-from .bundle import LIB_DIR, RUNNER, machine_files
+from .bundle import LIB_DIR, RUNNER, SEAL, machine_files
 from .limits import GCE_METADATA_VALUE, describe_sizes
 
 
@@ -19,9 +19,9 @@ def _delimiter(content: str) -> str:
     return "BOOTSTRAP_EOF_" + hashlib.sha256(content.encode()).hexdigest()[:20]
 
 
-def payload(plan: Plan, target: str) -> str:
+def payload(plan: Plan, target: str, bake: bool = False) -> str:
     files = []
-    for file in machine_files(plan, target):
+    for file in machine_files(plan, target, bake):
         content = file.content if file.content.endswith("\n") else file.content + "\n"
         files.append({"path": file.path, "mode": file.mode, "content": content, "delimiter": _delimiter(content)})
     unit = (templates_dir() / "targets" / "bootstrap.service").read_text(encoding="utf-8")
@@ -35,17 +35,19 @@ def payload(plan: Plan, target: str) -> str:
         step_files=[f"{s.id}.sh" for s in plan.ordered],
         lib_dir=LIB_DIR,
         runner=RUNNER,
+        seal=SEAL,
         unit=unit,
         unit_delimiter=_delimiter(unit),
+        bake=bake,
     )
 
 
-def render_bash(plan: Plan, gzip: bool = False) -> Artifact:
-    return Artifact("bash", payload(plan, "bash").encode())
+def render_bash(plan: Plan, gzip: bool = False, bake: bool = False) -> Artifact:
+    return Artifact("bash", payload(plan, "bash", bake).encode())
 
 
-def render_gce(plan: Plan, gzip: bool = False) -> Artifact:
-    data = payload(plan, "gce").encode()
+def render_gce(plan: Plan, gzip: bool = False, bake: bool = False) -> Artifact:
+    data = payload(plan, "gce", bake).encode()
     if len(data) > GCE_METADATA_VALUE:
         raise RenderError(
             f"the GCE startup-script is {describe_sizes(data)}; GCE allows {GCE_METADATA_VALUE:,} bytes per "

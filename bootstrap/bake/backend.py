@@ -1,0 +1,80 @@
+"""The primitive calls a bake backend answers. The lifecycle owns order, waiting policy, cleanup.
+
+Names shared by every backend: an image is identified by its profile, the content hash of its
+image-scope steps and the source image it was built from. Tags carry these (GCE labels spell
+them with '-' instead of ':'); builder and test machines also carry a role and an expiry time
+so that ``bootstrap reap`` can remove what a killed run left behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import BackendError
+from .guest import GuestReport
+
+TAG_PROFILE = "bootstrap:profile"
+TAG_HASH = "bootstrap:image-hash"
+TAG_SOURCE = "bootstrap:source"
+TAG_ROLE = "bootstrap:role"  # builder, test, image
+TAG_EXPIRES = "bootstrap:expires"  # unix time after which reap may delete a machine
+TAG_CREATED = "bootstrap:created"
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str  # what the backend boots: an AMI id, a GCE image self link, a local base image
+    description: str
+
+
+@dataclass(frozen=True)
+class Identity:
+    profile: str
+    image_hash: str
+    source: str
+
+    def tags(self) -> dict[str, str]:
+        return {TAG_PROFILE: self.profile, TAG_HASH: self.image_hash, TAG_SOURCE: self.source}
+
+
+@dataclass
+class Instance:
+    id: str
+    role: str
+    region: str = ""
+    handle: Any = None  # the backend's own object (a local QEMU machine)
+
+
+@dataclass
+class Image:
+    id: str
+    name: str
+    region: str = ""
+    created: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)  # snapshots, sizes, paths
+
+
+class BakeStepError(BackendError):
+    """A bake failed at a named lifecycle step; the message says which and why."""
+
+    def __init__(self, step: str, message: str):
+        super().__init__(f"bake failed at step {step}: {message}")
+        self.step = step
+
+
+class Backend(Protocol):
+    name: str
+    target: str  # the render target its machines boot: cloud-init, ec2 or gce
+
+    def resolve_source(self) -> Source: ...
+    def find_image(self, identity: Identity) -> Image | None: ...
+    def launch(self, role: str, source: str, user_data: bytes, tags: dict[str, str]) -> Instance: ...
+    def wait_for_guest(self, instance: Instance, wanted: tuple[str, ...], timeout: float) -> GuestReport: ...
+    def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> Image: ...
+    def delete_instance(self, instance: Instance) -> None: ...
+    def delete_image(self, image: Image) -> None: ...
+    def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image: ...
+    def promote(self, image: Image, identity: Identity) -> None: ...
+    def list_images(self, profile: str) -> list[Image]: ...
+    def reap(self, now: float) -> list[str]: ...

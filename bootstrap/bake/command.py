@@ -1,0 +1,163 @@
+"""`bootstrap bake` and `bootstrap reap` on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from .events import Events
+
+BACKENDS = ("local", "ec2", "gce")
+
+
+def add_parsers(commands: Any, overrides: Any) -> None:
+    bake = commands.add_parser("bake", help="bake a golden machine image from a profile (local QEMU, EC2, GCE)")
+    bake.add_argument("profile")
+    _backend_options(bake)
+    bake.add_argument("--force", action="store_true", help="rebuild even if an image with this hash exists")
+    bake.add_argument("--dry-run", action="store_true", help="say what would be built; create nothing")
+    bake.add_argument("--keep", type=int, default=3, help="images kept per profile and region (default 3)")
+    bake.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION",
+                      help="ec2: also copy the image to this region (repeatable)")  # fmt: skip
+    bake.add_argument("--no-test", dest="test", action="store_false", help="skip booting the new image once")
+    bake.add_argument("--timeout", type=float, default=3600, help="seconds for the builder to finish (default 3600)")
+    bake.add_argument("--json", action="store_true", help="JSON events on stderr, the result as JSON on stdout")
+    guest_options(bake, network_default=True)
+    overrides(bake)
+    bake.set_defaults(handler=_bake)
+
+    reap = commands.add_parser("reap", help="delete builder and test machines that a killed bake left behind")
+    _backend_options(reap)
+    reap.add_argument("--json", action="store_true")
+    reap.set_defaults(handler=_reap)
+
+
+def guest_options(parser: argparse.ArgumentParser, network_default: bool) -> None:
+    """Local VM guests: network (user-mode NAT) or none, and an optional offline apt repository."""
+    group = parser.add_argument_group("local VM guest")
+    group.add_argument(
+        "--network",
+        action=argparse.BooleanOptionalAction,
+        default=network_default,
+        help=f"give the guest network access (default: {'on' if network_default else 'off'})",
+    )
+    group.add_argument(
+        "--local-apt",
+        action="store_true",
+        help="serve the profile's packages to the guest from an apt repository built on this host "
+        "(Debian 12 hosts), so package steps run without network",
+    )
+    group.add_argument("--apt-package", dest="apt_packages", action="append", default=[], metavar="PACKAGE",
+                       help="another package for the local apt repository (repeatable)")  # fmt: skip
+
+
+def guest_setup_from(args: argparse.Namespace, profile: Any) -> Any:
+    from ..localvm.aptrepo import guest_setup
+
+    packages = [str(p) for p in profile.data.get("packages", [])]
+    return guest_setup(packages, local_apt=args.local_apt, extra=args.apt_packages, network=args.network)
+
+
+def _backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", "-b", choices=BACKENDS, default="local")
+    parser.add_argument(
+        "-o", "--output", metavar="DIR", default="images", help="local: folder of golden images (default ./images)"
+    )
+    cloud = parser.add_argument_group("clouds")
+    cloud.add_argument(
+        "--source",
+        help="source image: ec2: an AMI id or ssm:/PARAMETER (e.g. ssm:/aws/service/"
+        "debian/release/12/latest/amd64); gce: projects/P/global/images/family/F",
+    )
+    cloud.add_argument("--region", help="ec2: the region to build in (default: the AWS configuration's)")
+    cloud.add_argument(
+        "--instance-type", help="ec2: builder type (default t3.small); gce: machine type (default e2-standard-2)"
+    )
+    cloud.add_argument("--subnet", help="ec2: subnet id; gce: subnetwork")
+    cloud.add_argument(
+        "--security-group",
+        dest="security_groups",
+        action="append",
+        default=[],
+        help="ec2: security group id (repeatable)",
+    )
+    cloud.add_argument("--instance-profile", help="ec2: IAM instance profile name for the builder")
+    cloud.add_argument("--project", help="gce: project id")
+    cloud.add_argument("--zone", help="gce: zone of the builder (e.g. europe-west1-b)")
+    cloud.add_argument("--family", help="gce: image family (default bootstrap-PROFILE)")
+    cloud.add_argument("--endpoint-url", help="another API endpoint (private clouds, tests); ec2 also honours "
+                       "AWS_ENDPOINT_URL, gce BOOTSTRAP_GCE_ENDPOINT")  # fmt: skip
+
+
+def make_backend(args: argparse.Namespace, progress: Any, setup: Any = None) -> Any:
+    if args.backend == "local":
+        from .local import LocalBackend
+
+        Path(args.output).mkdir(parents=True, exist_ok=True)
+        return LocalBackend(Path(args.output), progress=progress, setup=setup)
+    if args.backend == "ec2":
+        return _ec2_backend(args)
+    return _gce_backend(args)
+
+
+def _ec2_backend(args: argparse.Namespace) -> Any:
+    try:
+        import boto3
+    except ImportError as exc:
+        raise UsageError("the ec2 backend needs boto3: pip install 'bootstrap[aws]'") from exc
+    from .ec2 import Ec2Backend
+
+    session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
+    if not session.region_name:
+        raise UsageError("ec2: no region: pass --region or configure one (AWS_DEFAULT_REGION, ~/.aws/config)")
+    if not args.source:
+        raise UsageError("ec2: pass --source (an AMI id, or ssm:/aws/service/debian/release/12/latest/amd64)")
+    return Ec2Backend(region=session.region_name, source=args.source, instance_type=args.instance_type or "t3.small",
+                      subnet=args.subnet, security_groups=tuple(args.security_groups),
+                      instance_profile=args.instance_profile, regions=tuple(getattr(args, "copy_to", ())),
+                      endpoint_url=args.endpoint_url, session=session)  # fmt: skip
+
+
+def _gce_backend(args: argparse.Namespace) -> Any:
+    raise UsageError("the gce backend is not available yet")
+
+
+def _bake(args: argparse.Namespace) -> int:
+    from ..planner import build_plan
+    from ..profile import load_profile
+    from .lifecycle import BakeOptions, bake
+
+    if args.keep < 1:
+        raise UsageError("--keep must be 1 or more")
+    profile = load_profile(args.profile, args.overrides)
+    plan = build_plan(profile)
+    events = Events(as_json=args.json)
+    setup = guest_setup_from(args, profile) if args.backend == "local" else None
+    backend = make_backend(args, lambda line: events.emit("progress", line), setup)
+    options = BakeOptions(force=args.force, dry_run=args.dry_run, keep=args.keep, regions=tuple(args.copy_to),
+                          build_timeout=args.timeout, test=args.test)  # fmt: skip
+    step_lines = None if args.json else (lambda line: print("  " + line.split("bootstrap: ")[-1], file=sys.stderr))
+    result = bake(plan, backend, options, events, progress=step_lines)
+    if args.json:
+        print(json.dumps(result.summary(), indent=2))
+    elif result.status == "built" and result.image:
+        where = result.image.details.get("disk", result.image.id)
+        print(f"{result.profile}: built {result.image.id} ({where}) in {result.timings['total']:.0f}s")
+    elif result.status == "unchanged" and result.image:
+        print(f"{result.profile}: unchanged, {result.image.id}")
+    return 0
+
+
+def _reap(args: argparse.Namespace) -> int:
+    backend = make_backend(args, lambda line: None)
+    reaped = backend.reap(time.time())
+    if args.json:
+        print(json.dumps({"reaped": reaped}))
+    else:
+        print("\n".join(f"reaped {name}" for name in reaped) or "nothing to reap")
+    return 0

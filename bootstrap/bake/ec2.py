@@ -1,0 +1,246 @@
+"""The EC2 backend: AMIs baked with boto3 (imported here only).
+
+Credentials come from boto3's standard chain; ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) or
+``endpoint_url`` points it at another endpoint (tests: a moto server on 127.0.0.1). Throttling,
+5xx answers and dropped connections are retried here with jittered backoff (botocore's own
+retries are off, so that one policy, with delays we choose, applies); every wait is a bounded poll.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from ..errors import BackendError
+from . import guest
+from .backend import TAG_EXPIRES, TAG_PROFILE, TAG_ROLE, Identity, Image, Instance, Source
+from .guest import GuestReport
+from .waiting import WaitTimeout, poll, retry
+
+TRANSIENT_CODES = {
+    "RequestLimitExceeded", "Throttling", "ThrottlingException", "TooManyRequestsException", "InternalError",
+    "InternalFailure", "ServiceUnavailable", "Unavailable", "RequestTimeout", "SlowDown",
+}  # fmt: skip
+PARAMETER_PREFIX = "/bootstrap"  # promote writes /bootstrap/<profile>/latest in each region
+LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
+
+
+class Ec2Backend:
+    name = "ec2"
+    target = "ec2"
+
+    def __init__(self, *, region: str, source: str, instance_type: str = "t3.small", subnet: str | None = None,
+                 security_groups: tuple[str, ...] = (), instance_profile: str | None = None,
+                 regions: tuple[str, ...] = (), endpoint_url: str | None = None, session: Any = None,
+                 image_timeout: float = 3600, poll_first: float = 0.05, retry_first: float = 0.5):  # fmt: skip
+        import boto3
+        from botocore.config import Config
+
+        self.region = region
+        self.source = source
+        self.instance_type = instance_type
+        self.subnet = subnet
+        self.security_groups = security_groups
+        self.instance_profile = instance_profile
+        self.regions = regions
+        self.endpoint_url = endpoint_url
+        self.session = session or boto3.Session()
+        self.config = Config(retries={"mode": "standard", "total_max_attempts": 1}, user_agent_extra="bootstrap")
+        self.image_timeout = image_timeout
+        self.poll_first = poll_first
+        self.retry_first = retry_first
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self.region)
+        if key not in self._clients:
+            self._clients[key] = self.session.client(service, region_name=key[1], endpoint_url=self.endpoint_url,
+                                                     config=self.config)  # fmt: skip
+        return self._clients[key]
+
+    def call(self, service: str, operation: str, region: str | None = None, **kwargs: Any) -> Any:
+        """One API call; AWS errors become BackendErrors that name the operation."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        method = getattr(self.client(service, region), operation)
+        try:
+            return retry(lambda: method(**kwargs), transient=_transient, first=self.retry_first)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise BackendError(f"{service} {operation} in {region or self.region}: {error.get('Code')}: "
+                               f"{error.get('Message')}") from exc  # fmt: skip
+        except BotoCoreError as exc:
+            raise BackendError(f"{service} {operation} in {region or self.region}: {exc}") from exc
+
+    def _poll(self, check: Callable[[], Any], timeout: float, what: str) -> Any:
+        return poll(check, timeout=timeout, what=what, first=self.poll_first)
+
+    # -- source and lookup -------------------------------------------------------------------
+    def resolve_source(self) -> Source:
+        ami, via = self.source, ""
+        if self.source.startswith(("ssm:", "resolve:ssm:")):
+            name = self.source.split("ssm:", 1)[1]
+            ami = self.call("ssm", "get_parameter", Name=name)["Parameter"]["Value"]
+            via = f" (from SSM parameter {name})"
+        images = self.call("ec2", "describe_images", ImageIds=[ami])["Images"]
+        if not images:
+            raise BackendError(f"source image {ami}{via} does not exist in {self.region}")
+        return Source(ami, f"{ami} {images[0].get('Name', '')}{via} in {self.region}")
+
+    def _images(self, region: str, filters: list[dict]) -> list[Image]:
+        found = self.call("ec2", "describe_images", region, Owners=["self"], Filters=filters)["Images"]
+        return [self._image(data, region) for data in found if data.get("State") in ("available", "pending")]
+
+    def _image(self, data: dict, region: str) -> Image:
+        created = _epoch(data.get("CreationDate"))
+        snapshots = [m["Ebs"]["SnapshotId"] for m in data.get("BlockDeviceMappings", []) if "Ebs" in m
+                     and m["Ebs"].get("SnapshotId")]  # fmt: skip
+        return Image(data["ImageId"], data.get("Name", ""), region, created, {"snapshots": snapshots})
+
+    def find_image(self, identity: Identity) -> Image | None:
+        filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in identity.tags().items()]
+        images = sorted(self._images(self.region, filters), key=lambda i: (i.created, i.name), reverse=True)
+        return images[0] if images else None
+
+    def list_images(self, profile: str) -> list[Image]:
+        filters = [{"Name": f"tag:{TAG_PROFILE}", "Values": [profile]},
+                   {"Name": f"tag:{TAG_ROLE}", "Values": ["image"]}]  # fmt: skip
+        return [image for region in (self.region, *self.regions) for image in self._images(region, filters)]
+
+    # -- machines ----------------------------------------------------------------------------
+    def launch(self, role: str, source: str, user_data: bytes, tags: dict[str, str]) -> Instance:
+        name = f"bootstrap-{role}-{tags.get(TAG_PROFILE, '')}"
+        request: dict[str, Any] = {
+            "ImageId": source, "InstanceType": self.instance_type, "MinCount": 1, "MaxCount": 1,
+            "UserData": user_data,  # boto3 base64-encodes it
+            "InstanceInitiatedShutdownBehavior": "stop",  # a sealed builder powers off; we image it stopped
+            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": _tags({**tags, "Name": name})}],
+        }  # fmt: skip
+        if self.subnet:
+            request["SubnetId"] = self.subnet
+        if self.security_groups:
+            request["SecurityGroupIds"] = list(self.security_groups)
+        if self.instance_profile:
+            request["IamInstanceProfile"] = {"Name": self.instance_profile}
+        reservation = self.call("ec2", "run_instances", **request)
+        return Instance(reservation["Instances"][0]["InstanceId"], role, self.region)
+
+    def state(self, instance: Instance) -> str:
+        reservations = self.call("ec2", "describe_instances", InstanceIds=[instance.id])["Reservations"]
+        return reservations[0]["Instances"][0]["State"]["Name"] if reservations else "terminated"
+
+    def console(self, instance: Instance) -> str:
+        # botocore decodes the base64 Output itself (its decode_console_output handler).
+        return self.call("ec2", "get_console_output", InstanceId=instance.id, Latest=True).get("Output") or ""
+
+    def wait_for_guest(self, instance: Instance, wanted: tuple[str, ...], timeout: float,
+                       progress: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
+        """Result line on the console; for a bake ("sealed"), the stopped state as well."""
+        last = {"console": ""}
+
+        def check() -> GuestReport | None:
+            text = self.console(instance)
+            last["console"] = text
+            state = self.state(instance)
+            found = guest.report(text, wanted)
+            if found and (found.result == "failed" or "sealed" not in wanted):
+                return found
+            if state == "stopped":
+                return found or GuestReport("stopped", None, guest.steps(text), text)
+            if state in ("shutting-down", "terminated"):
+                return GuestReport(state, None, guest.steps(text), text)
+            return None
+
+        try:
+            return self._poll(check, timeout, f"{instance.role} {instance.id}")
+        except WaitTimeout:
+            return GuestReport("timeout", None, guest.steps(last["console"]), last["console"])
+
+    def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> Image:
+        answer = self.call("ec2", "create_image", InstanceId=instance.id, Name=name,
+                           Description=f"bootstrap golden image of profile {tags.get(TAG_PROFILE)}",
+                           TagSpecifications=[{"ResourceType": "image", "Tags": _tags(tags)}])  # fmt: skip
+        image = Image(answer["ImageId"], name, self.region, time.time())
+        try:
+            return self._finish_image(image, tags)
+        except BaseException:
+            self.delete_image(image)  # not returned to the lifecycle: nobody else would delete it
+            raise
+
+    def _finish_image(self, image: Image, tags: dict[str, str]) -> Image:
+        def available() -> dict | None:
+            found = self.call("ec2", "describe_images", image.region, ImageIds=[image.id])["Images"]
+            if found and found[0]["State"] == "failed":
+                raise BackendError(f"image {image.id} failed: {found[0].get('StateReason', {}).get('Message')}")
+            return found[0] if found and found[0]["State"] == "available" else None
+
+        data = self._poll(available, self.image_timeout, f"image {image.id} in {image.region}")
+        done = self._image(data, image.region)
+        resources = [done.id, *done.details["snapshots"]]  # snapshots cannot be tagged at creation (moto)
+        self.call("ec2", "create_tags", image.region, Resources=resources, Tags=_tags(tags))
+        return done
+
+    def delete_instance(self, instance: Instance) -> None:
+        self.call("ec2", "terminate_instances", instance.region or None, InstanceIds=[instance.id])
+
+    def delete_image(self, image: Image) -> None:
+        found = self.call("ec2", "describe_images", image.region, ImageIds=[image.id])["Images"]
+        snapshots = self._image(found[0], image.region).details["snapshots"] if found else []
+        snapshots += [s for s in image.details.get("snapshots", []) if s not in snapshots]
+        if found:
+            self.call("ec2", "deregister_image", image.region, ImageId=image.id)
+        for snapshot in snapshots:
+            self.call("ec2", "delete_snapshot", image.region, SnapshotId=snapshot)
+
+    def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image:
+        answer = self.call("ec2", "copy_image", region, SourceImageId=image.id, SourceRegion=image.region,
+                           Name=image.name, Description=f"copy of {image.id} from {image.region}")  # fmt: skip
+        copy = Image(answer["ImageId"], image.name, region, time.time())
+        try:
+            return self._finish_image(copy, tags)  # copies carry no tags of their own (moto ignores CopyImageTags)
+        except BaseException:
+            self.delete_image(copy)
+            raise
+
+    def promote(self, image: Image, identity: Identity) -> None:
+        self.call("ssm", "put_parameter", image.region, Name=f"{PARAMETER_PREFIX}/{identity.profile}/latest",
+                  Value=image.id, Type="String", Overwrite=True,
+                  Description=f"latest bootstrap image of {identity.profile} (hash {identity.image_hash})")  # fmt: skip
+        self.call("ec2", "create_tags", image.region, Resources=[image.id],
+                  Tags=[{"Key": "bootstrap:promoted", "Value": str(int(time.time()))}])  # fmt: skip
+
+    def reap(self, now: float) -> list[str]:
+        """Builder and test machines whose expiry tag has passed, in every region we use."""
+        reaped = []
+        for region in (self.region, *self.regions):
+            filters = [{"Name": f"tag:{TAG_ROLE}", "Values": ["builder", "test"]},
+                       {"Name": "instance-state-name", "Values": LIVE_STATES}]  # fmt: skip
+            pages = self.call("ec2", "describe_instances", region, Filters=filters)["Reservations"]
+            for data in (i for r in pages for i in r["Instances"]):
+                tags = {t["Key"]: t["Value"] for t in data.get("Tags", [])}
+                if data["State"]["Name"] != "shutting-down" and float(tags.get(TAG_EXPIRES, "0") or 0) <= now:
+                    self.call("ec2", "terminate_instances", region, InstanceIds=[data["InstanceId"]])
+                    reaped.append(f"{region}/{data['InstanceId']}")
+        return reaped
+
+
+def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def _epoch(text: str | None) -> float:
+    if not text:
+        return 0.0
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _transient(exc: Exception) -> bool:
+    from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return exc.response.get("Error", {}).get("Code") in TRANSIENT_CODES or status >= 500
+    return isinstance(exc, (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError))

@@ -1,0 +1,55 @@
+"""What a guest tells us over its console: the runner's step lines and its result lines.
+
+The runner prints ``BOOTSTRAP-RESULT <result> <failed-step or ->`` to /dev/console when a boot's
+phases end (``ok``, ``failed``, ``rebooting``); a bake's seal prints ``sealed`` before power-off.
+Every backend reads the same lines: QEMU's serial log, EC2's console output, GCE's serial port.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+RESULT = re.compile(r"BOOTSTRAP-RESULT (\S+) (\S+)")
+STEP_LINE = re.compile(
+    r"bootstrap: step (\S+) \((\w+), (\w+)\): "
+    r"(?:ok in (\d+)ms|FAILED with exit (\d+) after (\d+)ms|(baked) into this image)"
+)
+
+
+@dataclass
+class GuestReport:
+    result: str  # ok, failed, rebooting, sealed, timeout, stopped (powered off with no result line)
+    failed_step: str | None
+    steps: list[dict] = field(default_factory=list)
+    console: str = ""
+
+    def tail(self, lines: int = 20) -> str:
+        return "\n".join(self.console.splitlines()[-lines:])
+
+
+def results(console: str) -> list[tuple[str, str | None]]:
+    return [(m.group(1), None if m.group(2) == "-" else m.group(2)) for m in RESULT.finditer(console)]
+
+
+def steps(console: str) -> list[dict]:
+    found = []
+    for match in STEP_LINE.finditer(console):
+        step_id, phase, scope, ok_ms, code, failed_ms, baked = match.groups()
+        if baked:
+            status, exit_code, duration = "baked", 0, 0
+        elif ok_ms is not None:
+            status, exit_code, duration = "ok", 0, int(ok_ms)
+        else:
+            status, exit_code, duration = "failed", int(code), int(failed_ms)
+        found.append({"id": step_id, "phase": phase, "scope": scope, "status": status, "exit_code": exit_code,
+                      "duration_ms": duration})  # fmt: skip
+    return found
+
+
+def report(console: str, wanted: tuple[str, ...] = ("ok", "failed", "rebooting")) -> GuestReport | None:
+    """The first result line among ``wanted`` (a failure always counts), or None while there is none."""
+    for result, failed in results(console):
+        if result in wanted or result == "failed":
+            return GuestReport(result, failed, steps(console), console)
+    return None

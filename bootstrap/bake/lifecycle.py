@@ -1,0 +1,231 @@
+"""One bake, whatever the backend: source → launch builder → wait → image → test → copy → promote
+→ prune, with builder and test machines deleted whatever happens, and a not-yet-promoted image
+(and its copies) deleted when a later step fails. Errors name the step that failed.
+
+Copies are made before promotion, so a failed copy leaves nothing half-published.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import BackendError
+from ..plan import Phase, Plan, Scope
+from .backend import TAG_CREATED, TAG_EXPIRES, TAG_ROLE, Backend, BakeStepError, Identity, Image, Instance, Source
+from .events import Events
+from .guest import GuestReport
+
+NAME_LIMIT = 63  # GCE resource names; AMI names allow more
+
+
+@dataclass
+class BakeOptions:
+    force: bool = False
+    dry_run: bool = False
+    keep: int = 3  # newest images kept per profile and region
+    regions: tuple[str, ...] = ()  # copy the image to these regions too
+    build_timeout: float = 3600
+    test_timeout: float = 1800
+    test: bool = True  # launch the new image once and check what ran
+    machine_ttl: float = 4 * 3600  # builder and test machines older than this are fair game for reap
+
+
+@dataclass
+class BakeResult:
+    profile: str
+    status: str  # built, unchanged, planned
+    identity: Identity
+    source: Source
+    image: Image | None = None
+    copies: list[Image] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    baked_steps: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    test: GuestReport | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile, "status": self.status, "image_hash": self.identity.image_hash,
+            "source": {"id": self.source.id, "description": self.source.description},
+            "image": _image_json(self.image) if self.image else None,
+            "copies": [_image_json(c) for c in self.copies], "pruned": self.pruned,
+            "baked_steps": self.baked_steps, "timings": {k: round(v, 2) for k, v in self.timings.items()},
+        }  # fmt: skip
+
+
+def _image_json(image: Image) -> dict[str, Any]:
+    return {"id": image.id, "name": image.name, "region": image.region, **image.details}
+
+
+def image_name(profile: str, image_hash: str, now: float) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    suffix = f"-{image_hash[:12]}-{stamp}"
+    return f"bootstrap-{profile}"[: NAME_LIMIT - len(suffix)].rstrip("-") + suffix
+
+
+def baked_steps(plan: Plan) -> list[str]:
+    return [s.id for s in plan.phase(Phase.FIRST_BOOT) if s.scope == Scope.IMAGE]
+
+
+def judge_relaunch(plan: Plan, report: GuestReport) -> list[str]:
+    """An instance of the new image: baked steps skipped, instance and every-boot steps ran."""
+    if report.result != "ok":
+        failed = f" at step {report.failed_step}" if report.failed_step else ""
+        return [f"the test instance ended {report.result}{failed}; last console lines:\n{report.tail()}"]
+    status = {s["id"]: s["status"] for s in report.steps}
+    problems = []
+    for step in plan.ordered:
+        want = "baked" if step.phase == Phase.FIRST_BOOT and step.scope == Scope.IMAGE else "ok"
+        if status.get(step.id) != want:
+            problems.append(f"step {step.id}: expected {want}, got {status.get(step.id, 'nothing')}")
+    return problems
+
+
+def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
+         progress: Callable[[str], None] | None = None) -> BakeResult:  # fmt: skip
+    from ..targets import render
+
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+    source = _step("source", backend.resolve_source)
+    identity = Identity(plan.profile, plan.image_hash, source.id)
+    result = BakeResult(plan.profile, "planned", identity, source, baked_steps=baked_steps(plan))
+    existing = _step("source", lambda: backend.find_image(identity))
+    if existing and not options.force:
+        events.emit("unchanged", f"{plan.profile}: image {existing.id} already holds image hash "
+                    f"{identity.image_hash} built from {source.id}; nothing to do (--force rebuilds)",
+                    image=existing.id)  # fmt: skip
+        result.status, result.image = "unchanged", existing
+        return result
+    name = image_name(plan.profile, identity.image_hash, time.time())
+    if options.dry_run:
+        events.emit("plan", f"{plan.profile}: would launch a {backend.name} builder from {source.description}, "
+                    f"bake {len(result.baked_steps)} image-scope steps ({', '.join(result.baked_steps) or 'none'}), "
+                    f"create image {name}, {'test it, ' if options.test else ''}"
+                    f"{'copy it to ' + ', '.join(options.regions) + ', ' if options.regions else ''}"
+                    f"promote it and keep the newest {options.keep}", image_name=name, source=source.id)  # fmt: skip
+        return result
+
+    builder_data = render(plan, backend.target, bake=True).data
+    test_data = render(plan, backend.target).data
+    machines: list[Instance] = []
+    made: list[Image] = []
+    promoted = False
+    step = "launch"
+
+    def launch(role: str, image_id: str, data: bytes) -> Instance:
+        tags = {**identity.tags(), TAG_ROLE: role, TAG_EXPIRES: str(int(time.time() + options.machine_ttl))}
+        instance = backend.launch(role, image_id, data, tags)
+        machines.append(instance)
+        events.emit("launched", f"{role} {instance.id} launched", role=role, instance=instance.id)
+        return instance
+
+    def retire(instance: Instance) -> None:
+        machines.remove(instance)
+        backend.delete_instance(instance)
+        events.emit("deleted", f"{instance.role} {instance.id} deleted", instance=instance.id)
+
+    try:
+        mark = time.monotonic()
+        builder = launch("builder", source.id, builder_data)
+        step = "build"
+        events.emit("waiting", f"waiting for the builder to bake and seal (up to {options.build_timeout:.0f}s)")
+        report = backend.wait_for_guest(builder, ("sealed",), options.build_timeout, progress)
+        if report.result != "sealed":
+            why = f"step {report.failed_step} failed" if report.result == "failed" else f"it ended {report.result}"
+            raise BakeStepError("build", f"the builder did not finish: {why}; last console lines:\n{report.tail()}")
+        timings["build"] = time.monotonic() - mark
+
+        step, mark = "image", time.monotonic()
+        tags = {**identity.tags(), TAG_ROLE: "image", TAG_CREATED: str(int(time.time()))}
+        image = backend.create_image(builder, name, tags)
+        made.append(image)
+        result.image = image
+        events.emit("image", f"image {image.id} created", image=image.id)
+        retire(builder)
+        timings["image"] = time.monotonic() - mark
+
+        if options.test:
+            step, mark = "test", time.monotonic()
+            tester = launch("test", image.id, test_data)
+            result.test = backend.wait_for_guest(tester, ("ok",), options.test_timeout, progress)
+            if problems := judge_relaunch(plan, result.test):
+                raise BakeStepError("test", "the new image did not boot as expected: " + "; ".join(problems))
+            retire(tester)
+            timings["test"] = time.monotonic() - mark
+            events.emit("tested", f"image {image.id} tested: baked steps skipped, instance steps ran")
+
+        step, mark = "copy", time.monotonic()
+        for region in options.regions:
+            copy = backend.copy_image(image, region, tags)
+            made.append(copy)
+            result.copies.append(copy)
+            events.emit("copied", f"copied to {region} as {copy.id}", region=region, image=copy.id)
+        timings["copy"] = time.monotonic() - mark
+
+        step = "promote"
+        for each in [image, *result.copies]:
+            backend.promote(each, identity)
+        promoted = True
+        events.emit("promoted", f"{plan.profile}: {image.id} is now the latest image", image=image.id)
+
+        step = "prune"
+        result.pruned = prune(backend, plan.profile, options.keep, {i.id for i in made}, events)
+    except BakeStepError:
+        raise
+    except BackendError as exc:
+        raise BakeStepError(step, str(exc)) from exc
+    finally:
+        _clean_up(backend, machines, [] if promoted else made, events)
+    timings["total"] = time.monotonic() - started
+    result.status, result.timings = "built", timings
+    if record := getattr(backend, "record", None):  # backends that keep a manifest beside the image
+        test = {"result": result.test.result, "steps": result.test.steps} if result.test else None
+        record(result.image, {**result.summary(), "test": test})
+    return result
+
+
+def prune(backend: Backend, profile: str, keep: int, protected: set[str], events: Events) -> list[str]:
+    """Delete all but the newest ``keep`` images of a profile in each region (never one just made)."""
+    by_region: dict[str, list[Image]] = {}
+    for image in backend.list_images(profile):
+        by_region.setdefault(image.region, []).append(image)
+    pruned = []
+    for images in by_region.values():
+        images.sort(key=lambda i: i.created, reverse=True)
+        for image in images[keep:]:
+            if image.id in protected:
+                continue
+            backend.delete_image(image)
+            pruned.append(image.id)
+            events.emit("pruned", f"old image {image.id} deleted", image=image.id, region=image.region)
+    return pruned
+
+
+def _clean_up(backend: Backend, machines: list[Instance], images: list[Image], events: Events) -> None:
+    """Best effort, every item tried: a failure to delete one must not leak the others."""
+    for instance in list(machines):
+        try:
+            backend.delete_instance(instance)
+            events.emit("deleted", f"{instance.role} {instance.id} deleted", instance=instance.id)
+        except Exception as exc:
+            events.emit("cleanup-failed", f"could not delete {instance.role} {instance.id}: {exc}",
+                        instance=instance.id)  # fmt: skip
+    for image in reversed(images):
+        try:
+            backend.delete_image(image)
+            events.emit("deleted", f"unpublished image {image.id} deleted", image=image.id)
+        except Exception as exc:
+            events.emit("cleanup-failed", f"could not delete image {image.id}: {exc}", image=image.id)
+
+
+def _step(name: str, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except BakeStepError:
+        raise
+    except BackendError as exc:
+        raise BakeStepError(name, str(exc)) from exc

@@ -1,0 +1,217 @@
+"""The local backend: golden qcow2 images baked in QEMU from the cached Debian base image.
+
+An output folder holds, per image, ``NAME.qcow2`` (flattened, no backing file), the kernel and
+initrd it boots with, and ``NAME.json`` (its manifest); ``PROFILE-latest.qcow2`` and
+``PROFILE-latest.json`` link to the promoted one. Builder and test machines live in
+``.work/`` under the output folder and are removed with their QEMU process whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+from ..errors import BackendError
+from ..localvm.image import ensure_base_image
+from ..localvm.machine import GuestSetup, Machine, accelerator
+from .backend import TAG_HASH, TAG_PROFILE, TAG_SOURCE, Identity, Image, Instance, Source
+from .guest import GuestReport
+
+
+@dataclass(frozen=True)
+class GoldenImage:
+    """A baked image as a bootable disk (the BootImage shape the local machine takes)."""
+
+    disk: Path
+    kernel: Path
+    initrd: Path
+
+
+class LocalBackend:
+    name = "local"
+    target = "cloud-init"
+
+    def __init__(self, output: Path, *, progress: Callable[[str], None] = print, setup: GuestSetup | None = None,
+                 memory_mb: int = 1024):  # fmt: skip
+        self.output = Path(output).resolve()  # qcow2 backing files are resolved beside the overlay
+        self.progress = progress
+        self.setup = setup  # network, a local apt repository: for the builder and the test machine alike
+        self.memory_mb = memory_mb
+        self._sources: dict[str, GoldenImage] = {}
+
+    # -- source and lookup -------------------------------------------------------------------
+    def resolve_source(self) -> Source:
+        base = ensure_base_image(progress=self.progress)
+        source_id = base.folder.name
+        self._sources[source_id] = GoldenImage(base.disk, base.kernel, base.initrd)
+        return Source(source_id, f"the local Debian 12 base image {source_id} ({accelerator()[1]})")
+
+    def manifests(self) -> list[dict]:
+        found = []
+        for path in sorted(self.output.glob("*.json")):
+            if path.is_symlink():
+                continue
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and data.get("format") == "bootstrap-local-image" and \
+                    (self.output / data.get("disk", "")).exists():  # fmt: skip
+                found.append(data)
+        return found
+
+    def find_image(self, identity: Identity) -> Image | None:
+        for data in sorted(self.manifests(), key=lambda d: d["created"], reverse=True):
+            tags = data.get("tags", {})
+            if (tags.get(TAG_PROFILE), tags.get(TAG_HASH), tags.get(TAG_SOURCE)) == (
+                identity.profile, identity.image_hash, identity.source):  # fmt: skip
+                return self._image(data)
+        return None
+
+    def list_images(self, profile: str) -> list[Image]:
+        return [self._image(d) for d in self.manifests() if d.get("tags", {}).get(TAG_PROFILE) == profile]
+
+    def _image(self, data: dict) -> Image:
+        return Image(data["name"], data["name"], "", data["created"], {"disk": str(self.output / data["disk"])})
+
+    # -- machines ----------------------------------------------------------------------------
+    def _boot_image(self, image_id: str) -> GoldenImage:
+        if image_id in self._sources:
+            return self._sources[image_id]
+        data = self._manifest(image_id)
+        return GoldenImage(self.output / data["disk"], self.output / data["kernel"], self.output / data["initrd"])
+
+    def _manifest(self, name: str) -> dict:
+        try:
+            return json.loads((self.output / f"{name}.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"no local image {name} in {self.output}: {exc}") from exc
+
+    def launch(self, role: str, source: str, user_data: bytes, tags: dict[str, str]) -> Instance:
+        instance_id = f"bootstrap-{role}-{uuid.uuid4().hex[:8]}"
+        work = self.output / ".work" / instance_id
+        work.mkdir(parents=True)
+        try:
+            machine = Machine(self._boot_image(source), user_data, instance_id=instance_id, workdir=work,
+                              memory_mb=self.memory_mb, setup=self.setup)  # fmt: skip
+            (work / "tags.json").write_text(json.dumps(tags))
+            machine.start()
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            self._remove_empty_work()
+            raise
+        (work / "qemu.pid").write_text(str(machine.process.pid if machine.process else 0))
+        return Instance(instance_id, role, handle=machine)
+
+    def wait_for_guest(self, instance: Instance, wanted: tuple[str, ...], timeout: float,
+                       progress: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
+        machine: Machine = instance.handle
+        start = time.monotonic()
+        boot = machine.wait_for_result(timeout, progress=progress, wanted=wanted)
+        report = GuestReport(boot.result, boot.failed_step, boot.steps, boot.console)
+        # The guest powers itself off after sealing: the disk is final only then.
+        if boot.result == "sealed" and not machine.wait_for_exit(max(30.0, timeout - (time.monotonic() - start))):
+            report.result = "timeout"
+        return report
+
+    def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> Image:
+        machine: Machine = instance.handle
+        if machine.process and machine.process.poll() is None:
+            raise BackendError(f"{instance.id} is still running: an image of a running disk would be torn")
+        source = machine.base
+        partial = self.output / f".{name}.partial"
+        try:
+            _run(["qemu-img", "convert", "-O", "qcow2", str(machine.disk), str(partial)])
+            for suffix, path in (("vmlinuz", source.kernel), ("initrd.img", source.initrd)):
+                _link_or_copy(path, self.output / f"{name}.{suffix}")
+            os.replace(partial, self.output / f"{name}.qcow2")
+        finally:
+            partial.unlink(missing_ok=True)
+        info = json.loads(_run(["qemu-img", "info", "--output=json", str(self.output / f"{name}.qcow2")]))
+        created = time.time()
+        manifest = {
+            "format": "bootstrap-local-image", "name": name, "bootstrap": __version__, "created": created,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
+            "disk": f"{name}.qcow2", "kernel": f"{name}.vmlinuz", "initrd": f"{name}.initrd.img",
+            "sizes": {"disk_bytes": info.get("actual-size"), "virtual_bytes": info.get("virtual-size")},
+            "tags": tags,
+        }  # fmt: skip
+        (self.output / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        return self._image(manifest)
+
+    def record(self, image: Image, extra: dict) -> None:
+        """Add the lifecycle's findings (steps baked, timings, test) to an image's manifest."""
+        path = self.output / f"{image.id}.json"
+        data = json.loads(path.read_text())
+        data.update(extra)
+        path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+    def delete_instance(self, instance: Instance) -> None:
+        machine: Machine = instance.handle
+        machine.stop()
+        shutil.rmtree(machine.dir, ignore_errors=True)
+        self._remove_empty_work()
+
+    def delete_image(self, image: Image) -> None:
+        for suffix in ("qcow2", "vmlinuz", "initrd.img", "json"):
+            (self.output / f"{image.id}.{suffix}").unlink(missing_ok=True)
+
+    def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image:
+        raise BackendError("the local backend has no regions to copy to")
+
+    def promote(self, image: Image, identity: Identity) -> None:
+        for suffix in ("qcow2", "json"):
+            link = self.output / f"{identity.profile}-latest.{suffix}"
+            temporary = link.with_name(f".{link.name}.new")
+            temporary.unlink(missing_ok=True)
+            temporary.symlink_to(f"{image.id}.{suffix}")
+            os.replace(temporary, link)
+
+    def reap(self, now: float) -> list[str]:
+        """Machines a killed run left in .work/: stop their QEMU and remove their files."""
+        reaped = []
+        for work in sorted((self.output / ".work").glob("bootstrap-*")):
+            pid_file = work / "qemu.pid"
+            pid = int(pid_file.read_text() or 0) if pid_file.exists() else 0
+            if pid and _is_our_qemu(pid, work):
+                os.kill(pid, 9)
+            shutil.rmtree(work, ignore_errors=True)
+            reaped.append(work.name)
+        self._remove_empty_work()
+        return reaped
+
+    def _remove_empty_work(self) -> None:
+        with contextlib.suppress(OSError):
+            (self.output / ".work").rmdir()
+
+
+def _is_our_qemu(pid: int, work: Path) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    return "qemu-system" in command and str(work) in command
+
+
+def _link_or_copy(source: Path, destination: Path) -> None:
+    destination.unlink(missing_ok=True)
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
+def _run(command: list[str]) -> str:
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise BackendError(f"{command[0]} failed: {proc.stderr.strip()[-1000:]}")
+    return proc.stdout

@@ -1,0 +1,92 @@
+"""A local apt repository for offline test guests: ``.deb`` files from the host's apt, indexed with
+``dpkg-scanpackages``, packed into an ISO image the guest sees as a read-only disk.
+
+The host must run the guest's release (Debian 12 here) so the downloaded packages fit. Each
+package comes with its whole dependency closure; apt in the guest installs only what is missing.
+Repositories are cached by their package list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ..errors import BackendError
+from .image import cache_dir
+from .machine import GuestSetup
+
+SERIAL = "bootstrap-apt"  # the guest sees /dev/disk/by-id/virtio-bootstrap-apt
+MOUNT_POINT = "/media/bootstrap-apt"
+
+
+def build_apt_repo(packages: list[str]) -> Path:
+    """The ISO image of a repository holding ``packages`` and their dependencies (built once, cached)."""
+    key = hashlib.sha256("\n".join(sorted(packages)).encode()).hexdigest()[:16]
+    iso = cache_dir().parent / "apt-repos" / f"{key}.iso"
+    if iso.exists():
+        return iso
+    for tool in ("apt-get", "apt-cache", "dpkg-scanpackages", "genisoimage"):
+        if shutil.which(tool) is None:
+            raise BackendError(f"a local apt repository needs {tool} (apt-get install dpkg-dev genisoimage)")
+    iso.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="apt-repo-", dir=iso.parent) as work:
+        repo = Path(work) / "repo"
+        repo.mkdir()
+        names = _closure(packages)
+        _run(["apt-get", "download", "-q", *names], repo)
+        index = subprocess.run(["dpkg-scanpackages", "--multiversion", "."], cwd=repo, capture_output=True,
+                               text=True, check=False)  # fmt: skip
+        if index.returncode != 0:
+            raise BackendError(f"dpkg-scanpackages failed: {index.stderr.strip()[-1000:]}")
+        (repo / "Packages").write_text(index.stdout)
+        partial = iso.with_suffix(".partial")
+        _run(["genisoimage", "-quiet", "-output", str(partial), "-volid", "bootstrap-apt", "-rock", str(repo)], repo)
+        partial.rename(iso)
+    return iso
+
+
+def _closure(packages: list[str]) -> list[str]:
+    proc = subprocess.run(
+        ["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts", "--no-breaks",
+         "--no-replaces", "--no-enhances", *packages],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise BackendError(f"apt-cache depends failed: {proc.stderr.strip()[-1000:]}")
+    # Lines without indentation name packages; '<virtual>' ones have no .deb of their own.
+    names = {line.strip() for line in proc.stdout.splitlines() if line and not line[0].isspace()}
+    return sorted(n for n in names if not n.startswith("<"))
+
+
+def guest_setup(profile_packages: list[str], *, local_apt: bool, extra: list[str], network: bool) -> GuestSetup:
+    """The guest a command-line launch asks for: network or not, and an optional local apt repository
+    holding the profile's packages and any extra ones (for hermetic, offline proofs)."""
+    if not local_apt:
+        return GuestSetup(network=network)
+    return local_apt_setup(sorted({*profile_packages, *extra}), network)
+
+
+def local_apt_setup(packages: list[str], network: bool = False) -> GuestSetup:
+    """A guest whose apt sees only a repository of ``packages`` built on this host."""
+    return GuestSetup(vendor_data(), {SERIAL: build_apt_repo(packages)}, network)
+
+
+def vendor_data() -> str:
+    """Cloud-config for the guest: mount the repository disk and make it apt's only source (the test
+    guest has no network, so Debian's mirrors would only make apt fail)."""
+    script = (
+        f"mkdir -p {MOUNT_POINT}; mountpoint -q {MOUNT_POINT} || mount -o ro /dev/disk/by-id/virtio-{SERIAL} "
+        f"{MOUNT_POINT}; rm -f /etc/apt/sources.list /etc/apt/sources.list.d/debian.sources; "
+        f"echo 'deb [trusted=yes] file:{MOUNT_POINT} ./' > /etc/apt/sources.list.d/bootstrap-local.list"
+    )
+    return f"#cloud-config\nbootcmd:\n  - [sh, -c, {json.dumps(script)}]\n"
+
+
+def _run(command: list[str], cwd: Path) -> None:
+    proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise BackendError(f"{command[0]} failed: {proc.stderr.strip()[-1000:]}")

@@ -1,0 +1,191 @@
+"""AWS for the tests: a real moto server on 127.0.0.1, and a simulated guest.
+
+moto runs no machines: its console output is canned and its instances never stop by themselves.
+``FakeGuest`` plays the guest: when the baker reads an instance's console, it answers with the
+lines our runner would print for that instance's role (builder: the image-scope steps, then
+``sealed``, and the instance is stopped as a sealed builder powers itself off; test instance:
+baked steps skipped, the rest run), or with a fault the test asks for.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from bootstrap.plan import Phase, Plan, Scope
+
+REGION = "eu-west-1"
+SOURCE_PARAMETER = "/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2"  # moto publishes it
+
+
+@dataclass
+class MotoServer:
+    endpoint: str
+
+    def session(self) -> Any:
+        import boto3
+
+        return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+
+    def client(self, service: str, region: str = REGION) -> Any:
+        return self.session().client(service, region_name=region, endpoint_url=self.endpoint)
+
+    def reset(self) -> None:
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).read()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    pytest.importorskip("boto3")
+    server_module = pytest.importorskip("moto.server")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield MotoServer(f"http://{host}:{port}")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    moto_server.reset()
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_SSM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    return moto_server
+
+
+def console_lines(plan: Plan, role: str, fail_at: str | None = None) -> str:
+    lines = []
+    for step in plan.ordered:
+        image = step.phase == Phase.FIRST_BOOT and step.scope == Scope.IMAGE
+        where = f"{step.id} ({step.phase.value}, {step.scope.value})"
+        if role == "builder" and not image:
+            continue
+        if role == "test" and image:
+            lines.append(f"bootstrap: step {where}: baked into this image, skipped")
+            continue
+        if step.id == fail_at:
+            lines.append(f"bootstrap: step {where}: FAILED with exit 100 after 12ms")
+            lines.append(f"BOOTSTRAP-RESULT failed {step.id}")
+            return "\n".join(lines) + "\n"
+        lines.append(f"bootstrap: step {where}: ok in 5ms")
+    lines.append("BOOTSTRAP-RESULT ok -")
+    if role == "builder":
+        lines.append("bootstrap: sealing the image")
+        lines.append("BOOTSTRAP-RESULT sealed -")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class FakeGuest:
+    """Answers GetConsoleOutput for the baker's session; ``behaviour`` per role: ok, fail:<step>, silent."""
+
+    server: MotoServer
+    plan: Plan
+    behaviour: dict[str, str] = field(default_factory=lambda: {"builder": "ok", "test": "ok"})
+    user_data: dict[str, bytes] = field(default_factory=dict)
+
+    def attach(self, session: Any) -> None:
+        session.events.register("before-call.ec2.GetConsoleOutput", self._console)
+
+    def _console(self, params: dict, model: Any, **kwargs: Any) -> tuple[Any, dict]:
+        from botocore.awsrequest import AWSResponse
+
+        instance_id = params["body"]["InstanceId"]  # the serialized EC2 query
+        ec2 = self.server.client("ec2")
+        data = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        role = {t["Key"]: t["Value"] for t in data.get("Tags", [])}.get("bootstrap:role", "")
+        if instance_id not in self.user_data:
+            raw = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+            self.user_data[instance_id] = base64.b64decode(raw["UserData"]["Value"])
+        behaviour = self.behaviour.get(role, "ok")
+        text = ""
+        if behaviour != "silent":
+            text = console_lines(self.plan, role, behaviour.split(":", 1)[1] if ":" in behaviour else None)
+            if role == "builder" and data["State"]["Name"] == "running":
+                ec2.stop_instances(InstanceIds=[instance_id])  # the guest powers itself off after its result
+        output = base64.b64encode(text.encode()).decode()
+        return AWSResponse("http://fake", 200, {}, None), {"InstanceId": instance_id, "Output": output}
+
+
+class Throttle:
+    """A storm: the next ``count`` requests for ``operation`` answer 503 RequestLimitExceeded."""
+
+    def __init__(self, session: Any, operation: str, count: int):
+        self.left = count
+        self.seen = 0
+        session.events.register(f"before-send.ec2.{operation}", self._send)
+
+    def _send(self, request: Any, **kwargs: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        self.seen += 1
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        body = (b"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded."
+                b"</Message></Error></Errors><RequestID>storm</RequestID></Response>")  # fmt: skip
+        return AWSResponse(request.url, 503, {}, _Raw(body))
+
+
+class Fail:
+    """Every request for ``operation`` answers this AWS error (e.g. InsufficientInstanceCapacity)."""
+
+    def __init__(self, session: Any, service: str, operation: str, code: str, status: int = 400):
+        self.code, self.status = code, status
+        session.events.register(f"before-send.{service}.{operation}", self._send)
+
+    def _send(self, request: Any, **kwargs: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        body = f"<Response><Errors><Error><Code>{self.code}</Code><Message>injected</Message></Error></Errors>" \
+               "<RequestID>fault</RequestID></Response>"  # fmt: skip
+        return AWSResponse(request.url, self.status, {}, _Raw(body.encode()))
+
+
+class _Raw:
+    def __init__(self, body: bytes):
+        self.body = body
+
+    def stream(self, **kwargs: Any) -> Iterator[bytes]:
+        yield self.body
+
+
+class Recorder:
+    """Remembers every image the baker created and every snapshot it saw behind them."""
+
+    def __init__(self, session: Any):
+        self.images: set[str] = set()
+        self.snapshots: set[str] = set()
+        for operation in ("CreateImage", "CopyImage", "DescribeImages"):
+            session.events.register(f"after-call.ec2.{operation}", self._after)
+
+    def _after(self, parsed: dict, **kwargs: Any) -> None:
+        if "ImageId" in parsed:
+            self.images.add(parsed["ImageId"])
+        for image in parsed.get("Images", []):
+            if image["ImageId"] in self.images:
+                self.snapshots |= {m["Ebs"]["SnapshotId"] for m in image.get("BlockDeviceMappings", []) if "Ebs" in m}
+
+    def leftover_snapshots(self, server: MotoServer, regions: tuple[str, ...]) -> list[str]:
+        left = []
+        for snapshot in sorted(self.snapshots):
+            for region in regions:
+                try:
+                    server.client("ec2", region).describe_snapshots(SnapshotIds=[snapshot])
+                    left.append(snapshot)
+                except Exception as exc:  # NotFound is the good answer
+                    if "NotFound" not in str(exc):
+                        raise
+        return left

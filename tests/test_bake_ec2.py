@@ -1,0 +1,182 @@
+"""EC2 bakes through plain boto3 against a moto server on 127.0.0.1, with a simulated guest."""
+
+from __future__ import annotations
+
+import gzip
+import time
+
+import pytest
+
+from bootstrap.bake.backend import BakeStepError
+from bootstrap.bake.events import Quiet
+from bootstrap.bake.lifecycle import BakeOptions, bake
+from bootstrap.planner import build_plan
+from bootstrap.profile import load_profile
+
+from .aws_fakes import REGION, SOURCE_PARAMETER, Fail, FakeGuest, MotoServer, Recorder, Throttle
+
+PROFILE = """\
+name: ml-box
+packages: [htop]
+files: [{path: /etc/team.conf, content: "team=ml\\n"}]
+commands:
+  first_boot: [{name: hello, run: echo hello}]
+  every_boot: [{name: tick, run: date}]
+"""
+OTHER_REGION = "us-east-1"
+
+
+@pytest.fixture
+def plan(write_profile):
+    return build_plan(load_profile(str(write_profile(PROFILE))))
+
+
+def make_backend(aws: MotoServer, session, **overrides):
+    from bootstrap.bake.ec2 import Ec2Backend
+
+    settings = dict(region=REGION, source=f"ssm:{SOURCE_PARAMETER}", regions=(OTHER_REGION,),
+                    endpoint_url=aws.endpoint, session=session, poll_first=0.01, retry_first=0.001)  # fmt: skip
+    settings.update(overrides)
+    return Ec2Backend(**settings)
+
+
+def run_bake(aws: MotoServer, plan, guest_behaviour=None, options=None, setup=None):
+    session = aws.session()
+    guest = FakeGuest(aws, plan, guest_behaviour or {"builder": "ok", "test": "ok"})
+    guest.attach(session)
+    if setup:
+        setup(session)
+    backend = make_backend(aws, session)
+    events = Quiet()
+    result = bake(plan, backend, options or BakeOptions(regions=(OTHER_REGION,), build_timeout=2, test_timeout=2),
+                  events)  # fmt: skip
+    return result, guest, events
+
+
+def live_instances(aws: MotoServer) -> list[str]:
+    found = []
+    for region in (REGION, OTHER_REGION):
+        pages = aws.client("ec2", region).describe_instances(
+            Filters=[{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+        )["Reservations"]
+        found += [i["InstanceId"] for r in pages for i in r["Instances"]]
+    return found
+
+
+def own_images(aws: MotoServer) -> list[str]:
+    return [i["ImageId"] for region in (REGION, OTHER_REGION)
+            for i in aws.client("ec2", region).describe_images(Owners=["self"])["Images"]]  # fmt: skip
+
+
+def test_a_full_bake_images_tags_copies_promotes_and_leaves_no_machine(aws, plan) -> None:
+    result, guest, events = run_bake(aws, plan)
+    assert result.status == "built" and result.image and result.image.id.startswith("ami-")
+    assert result.baked_steps == ["packages", "file-etc-team.conf"]
+    ec2 = aws.client("ec2")
+    [image] = ec2.describe_images(ImageIds=[result.image.id])["Images"]
+    tags = {t["Key"]: t["Value"] for t in image["Tags"]}
+    assert tags["bootstrap:profile"] == "ml-box" and tags["bootstrap:image-hash"] == plan.image_hash
+    assert tags["bootstrap:source"].startswith("ami-") and tags["bootstrap:role"] == "image"
+    for snapshot in result.image.details["snapshots"]:  # tagged after creation (moto cannot at creation)
+        [snap] = ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"]
+        assert {t["Key"]: t["Value"] for t in snap["Tags"]}["bootstrap:profile"] == "ml-box"
+    [copy] = result.copies
+    [copied] = aws.client("ec2", OTHER_REGION).describe_images(ImageIds=[copy.id])["Images"]
+    assert {t["Key"]: t["Value"] for t in copied["Tags"]}["bootstrap:image-hash"] == plan.image_hash
+    for region, image_id in ((REGION, result.image.id), (OTHER_REGION, copy.id)):
+        parameter = aws.client("ssm", region).get_parameter(Name="/bootstrap/ml-box/latest")["Parameter"]
+        assert parameter["Value"] == image_id
+    assert live_instances(aws) == []
+    # The builder booted the bake variant of the user data (gzipped when over EC2's limit).
+    builder_data = [data for data in guest.user_data.values() if b"seal" in _plain(data)]
+    assert builder_data and b"/usr/local/lib/bootstrap/seal" in _plain(builder_data[0])
+    assert [e["event"] for e in events.history][:3] == ["launched", "waiting", "image"]
+
+
+def _plain(data: bytes) -> bytes:
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
+def test_an_unchanged_profile_is_not_rebaked_and_force_rebuilds_and_prunes(aws, plan) -> None:
+    first, _, _ = run_bake(aws, plan)
+    again, _, events = run_bake(aws, plan)
+    assert again.status == "unchanged" and again.image and again.image.id == first.image.id
+    assert "already holds image hash" in events.history[-1]["message"]
+    time.sleep(1.1)  # moto's image creation dates have one-second resolution
+    forced, _, _ = run_bake(aws, plan, options=BakeOptions(force=True, keep=1, regions=(OTHER_REGION,),
+                                                          build_timeout=5, test_timeout=5))  # fmt: skip
+    assert forced.status == "built" and forced.image.id != first.image.id
+    assert sorted(forced.pruned) == sorted([first.image.id, first.copies[0].id])
+    assert sorted(own_images(aws)) == sorted([forced.image.id, forced.copies[0].id])
+
+
+def test_dry_run_calls_no_mutating_api(aws, plan) -> None:
+    def refuse(**kwargs):
+        raise AssertionError(f"mutating call during --dry-run: {kwargs.get('event_name')}")
+
+    def setup(session):
+        for operation in ("RunInstances", "CreateImage", "CopyImage", "CreateTags", "TerminateInstances"):
+            session.events.register(f"before-call.ec2.{operation}", refuse)
+
+    result, _, events = run_bake(aws, plan, options=BakeOptions(dry_run=True), setup=setup)
+    assert result.status == "planned"
+    assert "would launch a ec2 builder from ami-" in events.history[-1]["message"]
+    assert live_instances(aws) == [] and own_images(aws) == []
+
+
+FAULTS = {
+    "launch fails": ({}, lambda s: Fail(s, "ec2", "RunInstances", "InsufficientInstanceCapacity"), "launch",
+                     "InsufficientInstanceCapacity"),
+    "guest reports failure": ({"builder": "fail:packages"}, None, "build", "step packages failed"),
+    "guest never finishes": ({"builder": "silent"}, None, "build", "it ended timeout"),
+    "image creation fails": ({}, lambda s: Fail(s, "ec2", "CreateImage", "InvalidInstanceID.Malformed"), "image",
+                             "InvalidInstanceID"),
+    "new image fails its test": ({"test": "fail:cmd-hello"}, None, "test", "ended failed at step cmd-hello"),
+    "copy fails": ({}, lambda s: Fail(s, "ec2", "CopyImage", "InvalidRequest"), "copy", "copy_image in us-east-1"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_fault_at_any_step_names_it_and_leaves_nothing_behind(aws, plan, fault) -> None:
+    behaviour, inject, step, message = FAULTS[fault]
+    recorders = []
+
+    def setup(session):
+        recorders.append(Recorder(session))
+        if inject:
+            inject(session)
+
+    with pytest.raises(BakeStepError) as caught:
+        run_bake(aws, plan, {"builder": "ok", "test": "ok", **behaviour}, setup=setup)
+    assert caught.value.step == step and message in str(caught.value)
+    assert live_instances(aws) == []
+    assert own_images(aws) == []
+    [recorder] = recorders
+    if step in ("test", "copy"):
+        assert recorder.images and recorder.snapshots  # there was something to clean up
+    assert recorder.leftover_snapshots(aws, (REGION, OTHER_REGION)) == []
+
+
+def test_a_throttling_storm_is_ridden_out(aws, plan) -> None:
+    storms = []
+    result, _, _ = run_bake(
+        aws,
+        plan,
+        setup=lambda s: storms.extend(
+            [Throttle(s, "RunInstances", 4), Throttle(s, "DescribeImages", 5), Throttle(s, "CreateImage", 3)]
+        ),
+    )
+    assert result.status == "built"
+    assert all(storm.left == 0 and storm.seen > 3 for storm in storms)
+    assert live_instances(aws) == []
+
+
+def test_reap_terminates_expired_builders_only(aws, plan) -> None:
+    backend = make_backend(aws, aws.session())
+    source = backend.resolve_source().id
+    expired = backend.launch("builder", source, b"#!/bin/sh\n", {"bootstrap:role": "builder",
+                             "bootstrap:expires": str(int(time.time()) - 10)})  # fmt: skip
+    fresh = backend.launch("test", source, b"#!/bin/sh\n", {"bootstrap:role": "test",
+                           "bootstrap:expires": str(int(time.time()) + 3600)})  # fmt: skip
+    assert backend.reap(time.time()) == [f"{REGION}/{expired.id}"]
+    assert live_instances(aws) == [fresh.id]
