@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from bootstrap.plan import Phase, Plan, Scope
+from bootstrap.plan import Plan
+
+from .guest_sim import console_lines
 
 REGION = "eu-west-1"
 SOURCE_PARAMETER = "/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2"  # moto publishes it
@@ -63,28 +65,6 @@ def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     return moto_server
-
-
-def console_lines(plan: Plan, role: str, fail_at: str | None = None) -> str:
-    lines = []
-    for step in plan.ordered:
-        image = step.phase == Phase.FIRST_BOOT and step.scope == Scope.IMAGE
-        where = f"{step.id} ({step.phase.value}, {step.scope.value})"
-        if role == "builder" and not image:
-            continue
-        if role == "test" and image:
-            lines.append(f"bootstrap: step {where}: baked into this image, skipped")
-            continue
-        if step.id == fail_at:
-            lines.append(f"bootstrap: step {where}: FAILED with exit 100 after 12ms")
-            lines.append(f"BOOTSTRAP-RESULT failed {step.id}")
-            return "\n".join(lines) + "\n"
-        lines.append(f"bootstrap: step {where}: ok in 5ms")
-    lines.append("BOOTSTRAP-RESULT ok -")
-    if role == "builder":
-        lines.append("bootstrap: sealing the image")
-        lines.append("BOOTSTRAP-RESULT sealed -")
-    return "\n".join(lines) + "\n"
 
 
 @dataclass

@@ -6,11 +6,15 @@ built once (about 2 minutes) and cached; each boot takes about 45 s under TCG on
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from bootstrap.localvm.image import missing_tools
+from bootstrap.localvm.machine import GuestSetup
 from bootstrap.localvm.proof import prove
 from bootstrap.planner import build_plan
 from bootstrap.profile import load_profile
@@ -20,10 +24,41 @@ pytestmark = [
     pytest.mark.skipif(bool(missing_tools()) or os.geteuid() != 0, reason="needs root, QEMU and mmdebstrap"),
 ]
 
+# The guest has no network: a stand-in micromamba (written by the harness's vendor data, at the
+# pinned version so that the conda step does not download one) creates environments from specs.
+MICROMAMBA_STUB = r"""#!/bin/bash
+set -eu
+echo "micromamba $*" >> /var/tmp/micromamba.log
+case "$1" in
+  --version) echo 2.0.5 ;;
+  env|create)
+    [ "$1" = env ] && shift
+    action=$1; shift
+    while [ $# -gt 0 ]; do case "$1" in -n) name=$2; shift 2 ;; -f) spec=$2; shift 2 ;; *) shift ;; esac; done
+    env="$MAMBA_ROOT_PREFIX/envs/$name"
+    if [ "$action" = remove ]; then rm -rf "$env"; exit 0; fi
+    mkdir -p "$env/bin" "$env/conda-meta"
+    ln -sf /usr/bin/python3 "$env/bin/python"
+    cp "$spec" "$env/conda-meta/spec" ;;
+  *) echo "stub micromamba: unsupported $*" >&2; exit 2 ;;
+esac
+"""
+STUB_SETUP = GuestSetup(
+    vendor_data="#cloud-config\nbootcmd:\n  - "
+    + json.dumps(
+        "mkdir -p /opt/conda/bin && cat > /opt/conda/bin/micromamba <<'STUB'\n" + MICROMAMBA_STUB + "STUB\n"
+        "chmod 0755 /opt/conda/bin/micromamba"
+    )
+    + "\n"
+)
+
 SMOKE = """\
 name: vm-smoke
 hostname: smoke.example.com
 users: [{name: alice, groups: [users], sudo: true}]
+conda:
+  group: users
+  environments: [{name: ds, spec: {dependencies: [python=3.11, numpy]}}]
 env: {GREETING: "it's $(not run)"}
 files:
   - {path: /etc/smoke.conf, content: "hello from bootstrap\\n"}
@@ -36,6 +71,10 @@ verify:
   - id alice && test -f /etc/sudoers.d/90-bootstrap-alice
   - test "$(wc -l < /var/tmp/once.log)" -eq 1
   - . /etc/profile.d/bootstrap-env.sh && test "$GREETING" = "it's \\$(not run)"
+  - /opt/conda/envs/ds/bin/python -c 'print(1)'
+  - grep -q numpy /opt/conda/envs/ds/conda-meta/spec && test -s /opt/conda/envs/ds/.bootstrap-spec-sha256
+  - test "$(stat -c %G /opt/conda/envs/ds)" = users
+  - test "$(grep -c 'env create' /var/tmp/micromamba.log)" -eq 1
 """
 
 
@@ -54,11 +93,11 @@ verify:
 
 def test_first_boot_then_reboot_in_a_real_vm(write_profile) -> None:
     plan = build_plan(load_profile(str(write_profile(SMOKE))))
-    proof = prove(plan, reboots=1, progress=lambda line: None)
+    proof = prove(plan, reboots=1, progress=lambda line: None, setup=STUB_SETUP)
     assert proof.ok, "\n".join(proof.problems)
     first, second = proof.boots
-    assert [s["id"] for s in first.steps] == ["users", "env", "file-etc-smoke.conf", "cmd-once", "hostname",
-                                              "cmd-each", "verify"]  # fmt: skip
+    assert [s["id"] for s in first.steps] == ["users", "env", "conda", "file-etc-smoke.conf", "cmd-once",
+                                              "hostname", "cmd-each", "verify"]  # fmt: skip
     assert [s["id"] for s in second.steps] == ["hostname", "cmd-each", "verify"]
 
 
@@ -134,3 +173,76 @@ def test_data_disk_survives_a_new_instance_and_services_start(write_profile, tmp
     assert "holds no filesystem: creating ext4" in first.console
     assert "already holds ext4: keeping its data" in second.console
     assert "creating ext4" not in second.console
+
+
+def _qemu_processes_under(folder) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "qemu-system" in text and str(folder) in text:
+            found.append(text)
+    return found
+
+
+def test_base_profile_boots_reboots_bakes_and_relaunches(tmp_path) -> None:
+    """The built-in base profile, its packages served by a local apt repository (no network):
+    first boot and reboot, then a bake (seal, flatten), then a new instance of the golden image."""
+    from bootstrap.bake.events import Quiet
+    from bootstrap.bake.lifecycle import BakeOptions, bake
+    from bootstrap.bake.local import LocalBackend
+    from bootstrap.localvm.aptrepo import local_apt_setup
+
+    profile = load_profile("base")
+    plan = build_plan(profile)
+    setup = local_apt_setup([str(p) for p in profile.data["packages"]])
+    proof = prove(plan, reboots=1, progress=lambda line: None, setup=setup)
+    assert proof.ok, "\n".join(proof.problems)
+    assert "packages" in [s["id"] for s in proof.boots[0].steps]
+
+    output = tmp_path / "images"
+    output.mkdir()
+    backend = LocalBackend(output, progress=lambda line: None, setup=setup)
+    result = bake(plan, backend, BakeOptions(build_timeout=900, test_timeout=900), Quiet())
+    assert result.status == "built" and result.image
+    assert result.baked_steps == ["timezone", "packages", "file-etc-motd"]
+    assert {s["id"]: s["status"] for s in result.test.steps} == {
+        "timezone": "baked", "packages": "baked", "file-etc-motd": "baked"}  # fmt: skip
+    manifest = json.loads((output / f"{result.image.id}.json").read_text())
+    assert manifest["tags"]["bootstrap:image-hash"] == plan.image_hash
+    assert manifest["baked_steps"] == result.baked_steps and manifest["timings"]["build"] > 0
+    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(output / manifest["disk"])],
+                                     capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    assert "backing-filename" not in info  # flattened: the golden image stands alone
+    assert os.readlink(output / "base-latest.qcow2") == manifest["disk"]
+    assert not (output / ".work").exists() and not _qemu_processes_under(output)
+
+    again = bake(plan, backend, BakeOptions(), Quiet())
+    assert again.status == "unchanged" and again.image.id == result.image.id
+
+
+def test_a_failed_bake_leaves_no_qemu_and_no_files(write_profile, tmp_path) -> None:
+    from bootstrap.bake.backend import BakeStepError
+    from bootstrap.bake.events import Quiet
+    from bootstrap.bake.lifecycle import BakeOptions, bake
+    from bootstrap.bake.local import LocalBackend
+
+    plan = build_plan(
+        load_profile(
+            str(
+                write_profile("""\
+        name: vm-broken-bake
+        commands:
+          first_boot: [{name: broken, run: "echo about to fail; exit 7", scope: image}]
+        """)
+            )
+        )
+    )
+    output = tmp_path / "images"
+    output.mkdir()
+    with pytest.raises(BakeStepError) as caught:
+        bake(plan, LocalBackend(output, progress=lambda line: None), BakeOptions(build_timeout=900), Quiet())
+    assert caught.value.step == "build" and "step cmd-broken failed" in str(caught.value)
+    assert list(output.iterdir()) == [] and not _qemu_processes_under(output)

@@ -24,8 +24,9 @@ TAG_CREATED = "bootstrap:created"
 
 @dataclass(frozen=True)
 class Source:
-    id: str  # what the backend boots: an AMI id, a GCE image self link, a local base image
+    id: str  # what the backend boots: an AMI id, a GCE image path, a local base image
     description: str
+    label: str = ""  # how tags name it, where the id does not fit a tag value (GCE: the image name)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from ..errors import UsageError
 from .events import Events
 
 BACKENDS = ("local", "ec2", "gce")
+DEFAULT_GCE_SOURCE = "projects/debian-cloud/global/images/family/debian-12"
 
 
 def add_parsers(commands: Any, overrides: Any) -> None:
@@ -30,6 +32,21 @@ def add_parsers(commands: Any, overrides: Any) -> None:
     guest_options(bake, network_default=True)
     overrides(bake)
     bake.set_defaults(handler=_bake)
+
+    rebuild = commands.add_parser("rebuild", help="bake every profile in a folder whose image is out of date "
+                                  "(for scheduled jobs)")  # fmt: skip
+    rebuild.add_argument("folder", nargs="?", default="profiles", help="folder of profiles (default ./profiles)")
+    _backend_options(rebuild)
+    rebuild.add_argument("--jobs", "-j", type=int, default=2, help="bakes at a time (default 2)")
+    rebuild.add_argument("--manifest", default="images.json", help="where to record images (default images.json)")
+    rebuild.add_argument("--force", action="store_true", help="rebuild every profile")
+    rebuild.add_argument("--dry-run", action="store_true", help="say what would be built; create nothing")
+    rebuild.add_argument("--keep", type=int, default=3, help="images kept per profile and region (default 3)")
+    rebuild.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION")
+    rebuild.add_argument("--timeout", type=float, default=3600, help="seconds for each builder (default 3600)")
+    rebuild.add_argument("--json", action="store_true", help="JSON events on stderr, the summary as JSON on stdout")
+    guest_options(rebuild, network_default=True)
+    rebuild.set_defaults(handler=_rebuild)
 
     reap = commands.add_parser("reap", help="delete builder and test machines that a killed bake left behind")
     _backend_options(reap)
@@ -116,7 +133,7 @@ def _ec2_backend(args: argparse.Namespace) -> Any:
     if not session.region_name:
         raise UsageError("ec2: no region: pass --region or configure one (AWS_DEFAULT_REGION, ~/.aws/config)")
     if not args.source:
-        raise UsageError("ec2: pass --source (an AMI id, or ssm:/aws/service/debian/release/12/latest/amd64)")
+        raise UsageError("ec2: pass --source: an AMI id, or ssm:/NAME of an SSM parameter holding one")
     return Ec2Backend(region=session.region_name, source=args.source, instance_type=args.instance_type or "t3.small",
                       subnet=args.subnet, security_groups=tuple(args.security_groups),
                       instance_profile=args.instance_profile, regions=tuple(getattr(args, "copy_to", ())),
@@ -124,7 +141,29 @@ def _ec2_backend(args: argparse.Namespace) -> Any:
 
 
 def _gce_backend(args: argparse.Namespace) -> Any:
-    raise UsageError("the gce backend is not available yet")
+    try:
+        from .gce import GceBackend
+    except ImportError as exc:
+        raise UsageError("the gce backend needs google-cloud-compute: pip install 'bootstrap[gcp]'") from exc
+    project = args.project or os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("CLOUDSDK_CORE_PROJECT")
+    if not project:
+        raise UsageError("gce: pass --project (or set GOOGLE_CLOUD_PROJECT)")
+    if not args.zone:
+        raise UsageError("gce: pass --zone, e.g. --zone europe-west1-b")
+    endpoint = args.endpoint_url or os.environ.get("BOOTSTRAP_GCE_ENDPOINT")
+    credentials = None
+    if os.environ.get("BOOTSTRAP_GCE_CREDENTIALS") == "anonymous":  # local stand-ins of the API only
+        from google.auth.credentials import AnonymousCredentials
+
+        credentials = AnonymousCredentials()
+    try:
+        return GceBackend(project=project, zone=args.zone, source=args.source or DEFAULT_GCE_SOURCE,
+                          machine_type=args.instance_type or "e2-standard-2", family=args.family,
+                          subnetwork=args.subnet, endpoint=endpoint, credentials=credentials)  # fmt: skip
+    except Exception as exc:  # google.auth's DefaultCredentialsError, without importing it first
+        if type(exc).__name__ == "DefaultCredentialsError":
+            raise UsageError(f"gce: no credentials: {exc}") from exc
+        raise
 
 
 def _bake(args: argparse.Namespace) -> int:
@@ -161,3 +200,45 @@ def _reap(args: argparse.Namespace) -> int:
     else:
         print("\n".join(f"reaped {name}" for name in reaped) or "nothing to reap")
     return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from .lifecycle import BakeOptions
+    from .rebuild import profile_files, rebuild, update_manifest
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder of profiles")
+    references = [str(p) for p in profile_files(folder)]
+    if not references:
+        raise UsageError(f"no profiles (*.yaml) under {folder}")
+    events = Events(as_json=args.json)
+    options = BakeOptions(force=args.force, dry_run=args.dry_run, keep=args.keep, regions=tuple(args.copy_to),
+                          build_timeout=args.timeout)  # fmt: skip
+    setup = None
+    if args.backend == "local":
+        from ..errors import BootstrapError
+        from ..localvm.aptrepo import guest_setup
+        from ..profile import load_profile
+
+        packages: set[str] = set()
+        for reference in references if args.local_apt else []:  # one repository serves the whole run
+            try:
+                packages |= {str(p) for p in load_profile(reference).data.get("packages", [])}
+            except BootstrapError:
+                continue  # a broken profile fails on its own in the run, with its message
+        setup = guest_setup(sorted(packages), local_apt=args.local_apt, extra=args.apt_packages, network=args.network)
+    outcomes = rebuild(references, lambda: make_backend(args, lambda line: None, setup), options, events,
+                       jobs=args.jobs)  # fmt: skip
+    if not args.dry_run:
+        update_manifest(Path(args.manifest), args.backend, outcomes)
+    summary = [{"profile": o.reference, "status": o.result.status if o.result else "failed",
+                "image": o.result.image.id if o.result and o.result.image else None, "error": o.error}
+               for o in outcomes]  # fmt: skip
+    if args.json:
+        print(json.dumps({"backend": args.backend, "results": summary}, indent=2))
+    else:
+        for row in summary:
+            print(f"{row['status']:<10} {row['profile']:<40} {row['image'] or row['error'].splitlines()[0]}")
+    failed = [o for o in outcomes if o.error]
+    return 1 if failed else 0

@@ -8,6 +8,7 @@ Copies are made before promotion, so a failed copy leaves nothing half-published
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,8 +62,9 @@ def _image_json(image: Image) -> dict[str, Any]:
 
 
 def image_name(profile: str, image_hash: str, now: float) -> str:
+    """Unique and sortable: hash, UTC time, and a few random digits for two bakes in one second."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
-    suffix = f"-{image_hash[:12]}-{stamp}"
+    suffix = f"-{image_hash[:12]}-{stamp}-{uuid.uuid4().hex[:4]}"
     return f"bootstrap-{profile}"[: NAME_LIMIT - len(suffix)].rstrip("-") + suffix
 
 
@@ -91,7 +93,7 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
     started = time.monotonic()
     timings: dict[str, float] = {}
     source = _step("source", backend.resolve_source)
-    identity = Identity(plan.profile, plan.image_hash, source.id)
+    identity = Identity(plan.profile, plan.image_hash, source.label or source.id)
     result = BakeResult(plan.profile, "planned", identity, source, baked_steps=baked_steps(plan))
     existing = _step("source", lambda: backend.find_image(identity))
     if existing and not options.force:

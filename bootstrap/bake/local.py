@@ -157,8 +157,7 @@ class LocalBackend:
 
     def delete_instance(self, instance: Instance) -> None:
         machine: Machine = instance.handle
-        machine.stop()
-        shutil.rmtree(machine.dir, ignore_errors=True)
+        machine.remove()
         self._remove_empty_work()
 
     def delete_image(self, image: Image) -> None:

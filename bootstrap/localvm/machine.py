@@ -75,7 +75,8 @@ class Machine:
         self.disk = disk or self.dir / "disk.qcow2"
         self.seed = self.dir / "seed.iso"
         self.serial = self.dir / "serial.log"
-        self.monitor = self.dir / "monitor.sock"
+        # Unix socket paths must stay under 108 bytes: the monitor lives in a short folder of its own.
+        self.monitor = Path(tempfile.mkdtemp(prefix="bootstrap-mon-")) / "monitor.sock"
         self.process: subprocess.Popen[bytes] | None = None
         # Extra disks by serial: the guest sees /dev/disk/by-id/virtio-SERIAL. They outlive the machine.
         self.data_disks = data_disks or {}
@@ -102,8 +103,16 @@ class Machine:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-        if not self.keep:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        if self.keep:
+            shutil.rmtree(self.monitor.parent, ignore_errors=True)  # the disk and console stay
+        else:
+            self.remove()
+
+    def remove(self) -> None:
+        """Stop QEMU and delete this machine's files (overlay, seed, console log, monitor socket)."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.monitor.parent, ignore_errors=True)
 
     def start(self) -> None:
         self.serial.write_bytes(b"")

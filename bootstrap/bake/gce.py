@@ -1,0 +1,265 @@
+"""The GCE backend: images baked with google-cloud-compute (imported here only), REST transport.
+
+Credentials: Application Default Credentials unless given. ``endpoint`` (or the environment's
+``BOOTSTRAP_GCE_ENDPOINT``) points the clients at another Compute API (tests: a stand-in on
+127.0.0.1; it must carry its scheme, or the client switches to https). Operations are waited on
+with the zone/global operations clients' ``wait`` (``ExtendedOperation.result()`` would poll the
+default Google host), and their ``error`` is checked here: an operation error without an HTTP
+status does not raise by itself. Labels spell our tags with '-' for ':'.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from ..errors import BackendError
+from . import guest
+from .backend import TAG_EXPIRES, TAG_PROFILE, TAG_ROLE, Identity, Image, Instance, Source
+from .guest import GuestReport
+from .waiting import WaitTimeout, poll, retry
+
+OPERATION_TIMEOUT = 1800
+
+
+def label(text: str) -> str:
+    """A GCE label key or value: lowercase letters, digits, '_' and '-', at most 63 characters."""
+    return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63]
+
+
+def labels(tags: dict[str, str]) -> dict[str, str]:
+    return {label(key): label(value) for key, value in tags.items()}
+
+
+class GceBackend:
+    name = "gce"
+    target = "gce"
+
+    def __init__(self, *, project: str, zone: str, source: str, machine_type: str = "e2-standard-2",
+                 family: str | None = None, subnetwork: str | None = None, endpoint: str | None = None,
+                 credentials: Any = None, poll_first: float = 0.2, retry_first: float = 0.5):  # fmt: skip
+        from google.cloud import compute_v1
+
+        self.compute = compute_v1
+        self.project, self.zone, self.source = project, zone, source
+        self.machine_type = machine_type
+        self.family = family
+        self.subnetwork = subnetwork
+        self.poll_first, self.retry_first = poll_first, retry_first
+        options = {"api_endpoint": endpoint} if endpoint else None
+        kwargs: dict[str, Any] = {"transport": "rest", "client_options": options}
+        if credentials is not None:
+            kwargs["credentials"] = credentials
+        self.instances = compute_v1.InstancesClient(**kwargs)
+        self.images = compute_v1.ImagesClient(**kwargs)
+        self.zone_operations = compute_v1.ZoneOperationsClient(**kwargs)
+        self.global_operations = compute_v1.GlobalOperationsClient(**kwargs)
+
+    # -- calls and operations ----------------------------------------------------------------
+    def call(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        from google.api_core import exceptions
+
+        try:
+            return retry(lambda: function(*args, **kwargs), transient=_transient, first=self.retry_first)
+        except exceptions.GoogleAPICallError as exc:
+            raise BackendError(f"gce {what}: {exc.code} {exc.message}") from exc
+        except exceptions.RetryError as exc:
+            raise BackendError(f"gce {what}: {exc}") from exc
+
+    def finish(self, what: str, operation: Any, zone: str | None = None) -> None:
+        """Wait for an operation to be DONE (bounded), then fail on its error, which may not have raised."""
+        name = operation.name
+        deadline = time.monotonic() + OPERATION_TIMEOUT
+        done = self.compute.Operation.Status.DONE
+        while True:
+            if zone:
+                current = self.call(f"{what} (wait)", self.zone_operations.wait, project=self.project, zone=zone,
+                                    operation=name)  # fmt: skip
+            else:
+                current = self.call(f"{what} (wait)", self.global_operations.wait, project=self.project,
+                                    operation=name)  # fmt: skip
+            if current.status == done:
+                break
+            if time.monotonic() > deadline:
+                raise BackendError(f"gce {what}: operation {name} not done after {OPERATION_TIMEOUT}s")
+        errors = list(current.error.errors) if current.error else []
+        if errors or current.http_error_status_code:
+            detail = "; ".join(f"{e.code}: {e.message}" for e in errors) or current.http_error_message
+            raise BackendError(f"gce {what}: operation {name} failed: {detail}")
+
+    # -- source and lookup -------------------------------------------------------------------
+    def resolve_source(self) -> Source:
+        match = re.fullmatch(r"projects/([^/]+)/global/images/(family/)?([^/]+)", self.source)
+        if not match:
+            raise BackendError(f"gce source {self.source!r}: expected projects/P/global/images/NAME or "
+                               "projects/P/global/images/family/F (e.g. projects/debian-cloud/global/images/family/"
+                               "debian-12)")  # fmt: skip
+        project, family, name = match.groups()
+        if family:
+            image = self.call("images.getFromFamily", self.images.get_from_family, project=project, family=name)
+        else:
+            image = self.call("images.get", self.images.get, project=project, image=name)
+        via = f" (family {name})" if family else ""
+        return Source(f"projects/{project}/global/images/{image.name}", f"{project}/{image.name}{via}",
+                      label=label(image.name))  # fmt: skip
+
+    def _list_images(self, filter_: str) -> list[Image]:
+        request = self.compute.ListImagesRequest(project=self.project, filter=filter_)
+        found = self.call("images.list", self.images.list, request=request)
+        return [self._image(i) for i in found if not (i.deprecated and i.deprecated.state == "DELETED")]
+
+    def _image(self, image: Any) -> Image:
+        created = datetime.fromisoformat(image.creation_timestamp).timestamp() if image.creation_timestamp else 0
+        return Image(image.name, image.name, "", created, {"self_link": image.self_link, "family": image.family})
+
+    def find_image(self, identity: Identity) -> Image | None:
+        terms = " AND ".join(f'labels.{k} = "{v}"' for k, v in labels(identity.tags()).items())
+        images = sorted(self._list_images(terms), key=lambda i: (i.created, i.name), reverse=True)
+        return images[0] if images else None
+
+    def list_images(self, profile: str) -> list[Image]:
+        tags = labels({TAG_PROFILE: profile, TAG_ROLE: "image"})
+        return self._list_images(" AND ".join(f'labels.{k} = "{v}"' for k, v in tags.items()))
+
+    # -- machines ----------------------------------------------------------------------------
+    def launch(self, role: str, source: str, user_data: bytes, tags: dict[str, str]) -> Instance:
+        name = label(f"bootstrap-{role}-{tags.get(TAG_PROFILE, '')}")[:54].rstrip("-") + f"-{uuid.uuid4().hex[:8]}"
+        image = source if "/" in source else f"projects/{self.project}/global/images/{source}"
+        network = {"subnetwork": self.subnetwork} if self.subnetwork else {"network": "global/networks/default"}
+        resource = {
+            "name": name, "machine_type": f"zones/{self.zone}/machineTypes/{self.machine_type}",
+            "labels": labels(tags),
+            "disks": [{"boot": True, "auto_delete": True, "initialize_params": {"source_image": image}}],
+            "network_interfaces": [network],
+            "metadata": {"items": [{"key": "startup-script", "value": user_data.decode()},
+                                   {"key": "serial-port-logging-enable", "value": "true"}]},
+        }  # fmt: skip
+        operation = self.call("instances.insert", self.instances.insert, project=self.project, zone=self.zone,
+                              instance_resource=resource)  # fmt: skip
+        instance = Instance(name, role, self.zone)
+        try:
+            self.finish("instances.insert", operation, self.zone)
+        except BackendError:
+            self._delete_quietly(instance)  # an insert that failed late may still have made something
+            raise
+        return instance
+
+    def _get(self, instance: Instance) -> Any:
+        return self.call("instances.get", self.instances.get, project=self.project, zone=self.zone,
+                         instance=instance.id)  # fmt: skip
+
+    def wait_for_guest(self, instance: Instance, wanted: tuple[str, ...], timeout: float,
+                       progress: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
+        """Result line on serial port 1; for a bake ("sealed"), the TERMINATED (powered off) state too."""
+        console = {"text": "", "next": 0}
+
+        def check() -> GuestReport | None:
+            request = self.compute.GetSerialPortOutputInstanceRequest(
+                project=self.project, zone=self.zone, instance=instance.id, port=1, start=console["next"]
+            )
+            output = self.call("instances.getSerialPortOutput", self.instances.get_serial_port_output,
+                               request=request)  # fmt: skip
+            console["text"] += output.contents
+            console["next"] = output.next_ or console["next"]
+            text = console["text"]
+            found = guest.report(text, wanted)
+            if found and (found.result == "failed" or "sealed" not in wanted):
+                return found
+            status = self._get(instance).status
+            if status == "TERMINATED":
+                return found or GuestReport("stopped", None, guest.steps(text), text)
+            return None
+
+        try:
+            return poll(check, timeout=timeout, what=f"{instance.role} {instance.id}", first=self.poll_first)
+        except WaitTimeout:
+            return GuestReport("timeout", None, guest.steps(console["text"]), console["text"])
+
+    def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> Image:
+        disk = self._get(instance).disks[0].source
+        family = self.family or label(f"bootstrap-{tags.get(TAG_PROFILE, '')}")
+        resource = {"name": name, "family": family, "source_disk": disk, "labels": labels(tags),
+                    "description": f"bootstrap golden image of profile {tags.get(TAG_PROFILE)}"}  # fmt: skip
+        operation = self.call("images.insert", self.images.insert, project=self.project, image_resource=resource)
+        try:
+            self.finish("images.insert", operation)
+            image = self.call("images.get", self.images.get, project=self.project, image=name)
+        except BackendError:
+            self._delete_image_quietly(name)
+            raise
+        return self._image(image)
+
+    def delete_instance(self, instance: Instance) -> None:
+        zone = instance.region or self.zone
+        operation = self._unless_gone("instances.delete", self.instances.delete, project=self.project, zone=zone,
+                                      instance=instance.id)  # fmt: skip
+        if operation is not None:
+            self.finish("instances.delete", operation, zone)
+
+    def delete_image(self, image: Image) -> None:
+        operation = self._unless_gone("images.delete", self.images.delete, project=self.project, image=image.id)
+        if operation is not None:
+            self.finish("images.delete", operation)
+
+    def _unless_gone(self, what: str, function: Callable[..., Any], **kwargs: Any) -> Any:
+        """A delete call; None when the resource is already gone (deleting twice is not an error)."""
+        from google.api_core import exceptions
+
+        try:
+            return self.call(what, function, **kwargs)
+        except BackendError as exc:
+            if isinstance(exc.__cause__, exceptions.NotFound):
+                return None
+            raise
+
+    def _delete_quietly(self, instance: Instance) -> None:
+        with contextlib.suppress(BackendError):
+            self.delete_instance(instance)
+
+    def _delete_image_quietly(self, name: str) -> None:
+        with contextlib.suppress(BackendError):
+            self.delete_image(Image(name, name))
+
+    def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image:
+        raise BackendError("GCE images are global: there is nothing to copy to another region")
+
+    def promote(self, image: Image, identity: Identity) -> None:
+        """The family now serves the new image; older ones in it are marked deprecated by it."""
+        family = image.details.get("family")
+        if not family:
+            return
+        replacement = image.details["self_link"]
+        request = self.compute.ListImagesRequest(project=self.project, filter=f'family = "{family}"')
+        for older in self.call("images.list", self.images.list, request=request):
+            if older.name == image.id or (older.deprecated and older.deprecated.state):
+                continue
+            status = {"state": "DEPRECATED", "replacement": replacement}
+            operation = self.call("images.deprecate", self.images.deprecate, project=self.project,
+                                  image=older.name, deprecation_status_resource=status)  # fmt: skip
+            self.finish("images.deprecate", operation)
+
+    def reap(self, now: float) -> list[str]:
+        reaped = []
+        request = self.compute.ListInstancesRequest(project=self.project, zone=self.zone)
+        for data in self.call("instances.list", self.instances.list, request=request):
+            tags = dict(data.labels)
+            if tags.get(label(TAG_ROLE)) in ("builder", "test") and float(tags.get(label(TAG_EXPIRES), 0) or 0) <= now:
+                self.delete_instance(Instance(data.name, tags[label(TAG_ROLE)], self.zone))
+                reaped.append(f"{self.zone}/{data.name}")
+        return reaped
+
+
+def _transient(exc: Exception) -> bool:
+    from google.api_core import exceptions
+
+    if isinstance(exc, (exceptions.TooManyRequests, exceptions.ServiceUnavailable, exceptions.InternalServerError,
+                        exceptions.BadGateway, exceptions.GatewayTimeout)):  # fmt: skip
+        return True
+    import requests
+
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout))

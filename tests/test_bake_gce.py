@@ -1,0 +1,213 @@
+"""GCE bakes through the real google-cloud-compute client (REST) against a stand-in on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+
+from bootstrap.bake.backend import BakeStepError
+from bootstrap.bake.events import Quiet
+from bootstrap.bake.lifecycle import BakeOptions, bake
+from bootstrap.planner import build_plan
+from bootstrap.profile import load_profile
+
+from .gce_standin import PUBLIC_FAMILY, PUBLIC_PROJECT, Compute, ComputeServer, Fault
+
+pytest.importorskip("google.cloud.compute_v1")
+
+PROFILE = """\
+name: ml-box
+packages: [htop]
+commands:
+  first_boot: [{name: hello, run: echo hello}]
+  every_boot: [{name: tick, run: date}]
+"""
+ZONE = "europe-west1-b"
+SOURCE = f"projects/{PUBLIC_PROJECT}/global/images/family/{PUBLIC_FAMILY}"
+MUTATING = ("instances.insert", "instances.delete", "instances.stop", "images.insert", "images.delete",
+            "images.deprecate", "images.labels")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server():
+    compute = Compute()
+    with ComputeServer(compute) as running:
+        yield running, compute
+
+
+@pytest.fixture
+def gce(server, write_profile):
+    running, compute = server
+    plan = build_plan(load_profile(str(write_profile(PROFILE))))
+    compute.reset()
+    return running, compute, plan
+
+
+def backend_for(running, **overrides):
+    from google.auth.credentials import AnonymousCredentials
+
+    from bootstrap.bake.gce import GceBackend
+
+    settings = dict(project="team", zone=ZONE, source=SOURCE, endpoint=running.endpoint,
+                    credentials=AnonymousCredentials(), poll_first=0.01, retry_first=0.001)  # fmt: skip
+    settings.update(overrides)
+    return GceBackend(**settings)
+
+
+def run(gce, options=None):
+    running, _, plan = gce
+    events = Quiet()
+    result = bake(plan, backend_for(running), options or BakeOptions(build_timeout=1, test_timeout=1), events)
+    return result, events
+
+
+def our_images(compute: Compute) -> list[str]:
+    return sorted(i["name"] for key, i in compute.images.items() if key.startswith("team/"))
+
+
+def test_a_full_bake_labels_the_image_in_its_family_and_deletes_its_machines(gce) -> None:
+    _, compute, plan = gce
+    result, events = run(gce)
+    assert result.status == "built" and result.image
+    image = compute.images[f"team/{result.image.id}"]
+    assert image["family"] == "bootstrap-ml-box"
+    assert image["labels"]["bootstrap-profile"] == "ml-box"
+    assert image["labels"]["bootstrap-image-hash"] == plan.image_hash
+    assert image["labels"]["bootstrap-source"] == "debian-12-bookworm-v20261101"
+    assert image["sourceDisk"].endswith("/zones/europe-west1-b/disks/" + image["sourceDisk"].rsplit("/", 1)[1])
+    assert compute.instances == {} and compute.disks == {}
+    assert result.baked_steps == ["packages"]
+    assert [e["event"] for e in events.history] == ["launched", "waiting", "image", "deleted", "launched", "deleted",
+                                                    "tested", "promoted"]  # fmt: skip
+    # The builder ran the bake variant of the startup script; the test instance the normal one.
+    inserts = [c for c in compute.calls if c == "instances.insert"]
+    assert len(inserts) == 2
+
+
+def test_builder_gets_the_bake_variant_and_the_test_instance_the_normal_one(gce) -> None:
+    _, compute, _ = gce
+    scripts: dict[str, str] = {}
+    original = compute.do_instances_insert
+
+    def spy(project, zone, query, body, error):
+        scripts[body["labels"]["bootstrap-role"]] = body["metadata"]["items"][0]["value"]
+        return original(project, zone, query=query, body=body, error=error)
+
+    compute.do_instances_insert = spy
+    run(gce)
+    assert "/usr/local/lib/bootstrap/seal" in scripts["builder"] and "runner bake" in scripts["builder"]
+    assert "/usr/local/lib/bootstrap/seal" not in scripts["test"] and "runner boot" in scripts["test"]
+
+
+def test_unchanged_skips_force_rebuilds_deprecates_the_old_and_prunes(gce) -> None:
+    _, compute, _ = gce
+    first, _ = run(gce)
+    calls_before = len(compute.calls)
+    again, _ = run(gce)
+    assert again.status == "unchanged" and again.image.id == first.image.id
+    assert not [c for c in compute.calls[calls_before:] if c in MUTATING]
+    forced, _ = run(gce, BakeOptions(force=True, keep=2, build_timeout=1, test_timeout=1))
+    assert compute.images[f"team/{first.image.id}"]["deprecated"]["state"] == "DEPRECATED"
+    assert compute.images[f"team/{first.image.id}"]["deprecated"]["replacement"].endswith(forced.image.id)
+    third, _ = run(gce, BakeOptions(force=True, keep=2, build_timeout=1, test_timeout=1))
+    assert third.pruned == [first.image.id]
+    assert our_images(compute) == sorted([forced.image.id, third.image.id])
+
+
+def test_dry_run_calls_no_mutating_api(gce) -> None:
+    _, compute, _ = gce
+    result, events = run(gce, BakeOptions(dry_run=True))
+    assert result.status == "planned" and "would launch a gce builder" in events.history[-1]["message"]
+    assert not [c for c in compute.calls if c in MUTATING]
+
+
+FAULTS = {
+    "launch refused": ({}, {"instances.insert": Fault(status=403)}, "launch", "403"),
+    "launch fails in its operation": ({}, {"instances.insert": Fault(operation_error="ZONE_RESOURCE_POOL_EXHAUSTED")},
+                                      "launch", "ZONE_RESOURCE_POOL_EXHAUSTED"),
+    "guest reports failure": ({"builder": "fail:packages"}, {}, "build", "step packages failed"),
+    "guest never finishes": ({"builder": "silent"}, {}, "build", "it ended timeout"),
+    "image creation fails quietly": ({}, {"images.insert": Fault(operation_error="QUOTA_EXCEEDED")}, "image",
+                                     "QUOTA_EXCEEDED"),
+    "new image fails its test": ({"test": "fail:cmd-hello"}, {}, "test", "ended failed at step cmd-hello"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_fault_at_any_step_names_it_and_leaves_nothing_behind(gce, fault) -> None:
+    _, compute, _ = gce
+    behaviour, faults, step, message = FAULTS[fault]
+    compute.behaviour.update(behaviour)
+    compute.faults.update(faults)
+    with pytest.raises(BakeStepError) as caught:
+        run(gce)
+    assert caught.value.step == step and message in str(caught.value)
+    assert compute.instances == {} and compute.disks == {}
+    assert our_images(compute) == []
+
+
+def test_a_throttling_storm_is_ridden_out(gce) -> None:
+    _, compute, _ = gce
+    compute.faults.update({"instances.insert": Fault(status=429, times=3), "images.insert": Fault(status=503, times=2),
+                           "instances.get": Fault(status=429, times=4)})  # fmt: skip
+    result, _ = run(gce)
+    assert result.status == "built"
+    assert all(f.times == 0 for f in compute.faults.values())
+    assert compute.instances == {}
+
+
+def test_reap_deletes_expired_machines_only(gce) -> None:
+    import time
+
+    running, compute, _ = gce
+    backend = backend_for(running)
+    source = backend.resolve_source().id
+    old = backend.launch("builder", source, b"#!/bin/sh\n", {"bootstrap:role": "builder",
+                         "bootstrap:expires": str(int(time.time()) - 5)})  # fmt: skip
+    young = backend.launch("test", source, b"#!/bin/sh\n", {"bootstrap:role": "test",
+                           "bootstrap:expires": str(int(time.time()) + 3600)})  # fmt: skip
+    assert backend.reap(time.time()) == [f"{ZONE}/{old.id}"]
+    assert list(compute.instances) == [f"{ZONE}/{young.id}"]
+
+
+def test_copying_to_regions_is_refused_for_global_images(gce) -> None:
+    with pytest.raises(BakeStepError) as caught:
+        run(gce, BakeOptions(regions=("us-east1",), build_timeout=1, test_timeout=1))
+    assert caught.value.step == "copy" and "global" in str(caught.value)
+    _, compute, _ = gce
+    assert our_images(compute) == [] and compute.instances == {}
+
+
+def test_rebuild_bakes_what_changed_and_fails_only_after_the_others(gce, tmp_path, monkeypatch, capsys) -> None:
+    import json
+
+    from bootstrap.cli import main
+
+    running, compute, _ = gce
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "alpha.yaml").write_text("name: alpha\npackages: [htop]\n")
+    (folder / "beta.yaml").write_text("name: beta\nextends: [alpha]\ncommands: {first_boot: [echo beta]}\n")
+    (folder / "gamma.yaml").write_text("name: gamma\npackages: [tmux]\n")
+    (folder / "broken.yaml").write_text("name: broken\npackages: htop\n")
+    compute.behaviour["builder:gamma"] = "fail:packages"
+    monkeypatch.setenv("BOOTSTRAP_GCE_CREDENTIALS", "anonymous")
+    manifest = tmp_path / "images.json"
+    command = ["rebuild", str(folder), "-b", "gce", "--project", "team", "--zone", ZONE, "--endpoint-url",
+               running.endpoint, "--manifest", str(manifest), "--jobs", "3", "--timeout", "5"]  # fmt: skip
+    assert main(command) == 1
+    lines = capsys.readouterr().out.splitlines()
+    statuses = {line.split()[1].rsplit("/", 1)[-1]: line.split()[0] for line in lines}
+    assert statuses == {"alpha.yaml": "built", "beta.yaml": "built", "broken.yaml": "failed", "gamma.yaml": "failed"}
+    recorded = json.loads(manifest.read_text())["profiles"]
+    assert sorted(recorded) == ["alpha", "beta"]
+    [(image_hash, entry)] = recorded["alpha"].items()
+    assert image_hash == build_plan(load_profile(str(folder / "alpha.yaml"))).image_hash
+    assert entry["gce"]["-"].startswith("bootstrap-alpha-") and entry["source"].endswith("debian-12-bookworm-v20261101")
+    assert compute.instances == {} and len(our_images(compute)) == 2
+
+    (folder / "broken.yaml").unlink()
+    del compute.behaviour["builder:gamma"]
+    assert main(command) == 0
+    statuses = {line.split()[1].rsplit("/", 1)[-1]: line.split()[0] for line in capsys.readouterr().out.splitlines()}
+    assert statuses == {"alpha.yaml": "unchanged", "beta.yaml": "unchanged", "gamma.yaml": "built"}
+    assert sorted(json.loads(manifest.read_text())["profiles"]) == ["alpha", "beta", "gamma"]
