@@ -86,7 +86,14 @@ case "$name" in
     done
     exit 7 ;;
   nvidia-smi|nvcc|mokutil) exit 1 ;;
-  mountpoint) exit 1 ;;  # nothing is mounted unless a test says so
+  # Filesystems and mounts keep state like the real tools: a formatted device reports its type,
+  # a mounted path is a mount point (nothing is, unless a step or a test mounted it).
+  mkfs.*) mkdir -p /var/lib/stub-fs; echo "${name#mkfs.}" >"/var/lib/stub-fs/$(echo "${!#}" | tr / _)" ;;
+  blkid)
+    state="/var/lib/stub-fs/$(echo "${!#}" | tr / _)"
+    if [[ " $* " == *" TYPE "* ]] && [ -f "$state" ]; then tr -d '\n' <"$state"; exit 0; fi ;;
+  mount) mkdir -p /var/lib/stub-mounts; touch "/var/lib/stub-mounts/$(echo "${!#}" | tr / _)" ;;
+  mountpoint) [ -e "/var/lib/stub-mounts/$(echo "${!#}" | tr / _)" ] && exit 0; exit 1 ;;
   lspci) exit 0 ;;
 esac
 exit 0
