@@ -180,3 +180,34 @@ def test_reap_terminates_expired_builders_only(aws, plan) -> None:
                            "bootstrap:expires": str(int(time.time()) + 3600)})  # fmt: skip
     assert backend.reap(time.time()) == [f"{REGION}/{expired.id}"]
     assert live_instances(aws) == [fresh.id]
+
+
+def test_the_command_line_plans_an_ec2_bake_against_the_endpoint(aws, write_profile, monkeypatch, capsys) -> None:
+    import json
+
+    from bootstrap.cli import main
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    profile = write_profile(PROFILE)
+    code = main(["bake", str(profile), "-b", "ec2", "--source", f"ssm:{SOURCE_PARAMETER}", "--endpoint-url",
+                 aws.endpoint, "--dry-run", "--json"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    assert summary["status"] == "planned" and summary["source"]["id"].startswith("ami-")
+    assert json.loads(captured.err.splitlines()[-1])["event"] == "plan"
+    assert main(["reap", "-b", "ec2", "--endpoint-url", aws.endpoint]) == 0
+    assert "nothing to reap" in capsys.readouterr().out
+
+
+def test_the_command_line_needs_a_source_and_a_region(monkeypatch, capsys, write_profile) -> None:
+    from bootstrap.cli import main
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    assert main(["bake", str(write_profile(PROFILE)), "-b", "ec2"]) == 2
+    assert "no region" in capsys.readouterr().err
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    assert main(["bake", str(write_profile(PROFILE)), "-b", "ec2"]) == 2
+    assert "pass --source" in capsys.readouterr().err

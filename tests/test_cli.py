@@ -89,3 +89,15 @@ def test_schema_and_list(capsys) -> None:
 def test_unreadable_and_directory_inputs(tmp_path) -> None:
     result = run("render", str(tmp_path) + "/")
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_render_imports_no_cloud_sdk() -> None:
+    """boto3 costs ~0.3 s and google-cloud-compute ~3 s to import: only their backends may."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from bootstrap.cli import main; main(['render', 'base', '-t', 'ec2', '--base64', '-o', "
+            "'/dev/null']); heavy = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'google')]; "
+            "print(heavy); sys.exit(1 if heavy else 0)")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -132,10 +132,10 @@ def _ec2_backend(args: argparse.Namespace) -> Any:
     session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
     if not session.region_name:
         raise UsageError("ec2: no region: pass --region or configure one (AWS_DEFAULT_REGION, ~/.aws/config)")
-    if not args.source:
+    if not args.source and args.command != "reap":  # reaping looks at tags, not at the source
         raise UsageError("ec2: pass --source: an AMI id, or ssm:/NAME of an SSM parameter holding one")
-    return Ec2Backend(region=session.region_name, source=args.source, instance_type=args.instance_type or "t3.small",
-                      subnet=args.subnet, security_groups=tuple(args.security_groups),
+    return Ec2Backend(region=session.region_name, source=args.source or "",
+                      instance_type=args.instance_type or "t3.small", subnet=args.subnet, security_groups=tuple(args.security_groups),
                       instance_profile=args.instance_profile, regions=tuple(getattr(args, "copy_to", ())),
                       endpoint_url=args.endpoint_url, session=session)  # fmt: skip
 
