@@ -135,7 +135,8 @@ def _ec2_backend(args: argparse.Namespace) -> Any:
     if not args.source and args.command != "reap":  # reaping looks at tags, not at the source
         raise UsageError("ec2: pass --source: an AMI id, or ssm:/NAME of an SSM parameter holding one")
     return Ec2Backend(region=session.region_name, source=args.source or "",
-                      instance_type=args.instance_type or "t3.small", subnet=args.subnet, security_groups=tuple(args.security_groups),
+                      instance_type=args.instance_type or "t3.small", subnet=args.subnet,
+                      security_groups=tuple(args.security_groups),
                       instance_profile=args.instance_profile, regions=tuple(getattr(args, "copy_to", ())),
                       endpoint_url=args.endpoint_url, session=session)  # fmt: skip
 
