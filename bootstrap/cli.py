@@ -87,6 +87,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_bake_parsers(commands, _overrides)
 
     schema = commands.add_parser("schema", help="print the profile JSON Schema")
+    schema.add_argument("--markdown", action="store_true", help="the profile reference page (docs/profiles.md)")
     schema.set_defaults(handler=_schema)
 
     listing = commands.add_parser("list", help="list built-in profiles")
@@ -254,9 +255,14 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from .schema import schema_json
+    from .schema import profile_schema, schema_json
 
-    sys.stdout.write(schema_json())
+    if args.markdown:
+        from .schema_doc import markdown
+
+        sys.stdout.write(markdown(profile_schema()))
+    else:
+        sys.stdout.write(schema_json())
     return EXIT_OK
 
 

@@ -31,3 +31,7 @@ def test_wheel_carries_templates_and_profiles(tmp_path: Path) -> None:
     where = subprocess.run([str(python), "-c", "import bootstrap.paths as p; print(p.templates_dir())"],
                            cwd=elsewhere, capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert "site-packages/bootstrap/_data/templates" in where
+    schema = subprocess.run([str(python), "-c", "import bootstrap, pathlib; print((pathlib.Path(bootstrap.__file__)"
+                             ".parent / '_data/schema/profile.schema.json').read_text())"],
+                            cwd=elsewhere, capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert schema.strip() == (REPO / "schema" / "profile.schema.json").read_text().strip()

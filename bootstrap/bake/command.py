@@ -115,7 +115,6 @@ def make_backend(args: argparse.Namespace, progress: Any, setup: Any = None) -> 
     if args.backend == "local":
         from .local import LocalBackend
 
-        Path(args.output).mkdir(parents=True, exist_ok=True)
         return LocalBackend(Path(args.output), progress=progress, setup=setup)
     if args.backend == "ec2":
         return _ec2_backend(args)

@@ -56,7 +56,7 @@ class LocalBackend:
         return Source(source_id, f"the local Debian 12 base image {source_id} ({accelerator()[1]})")
 
     def manifests(self) -> list[dict]:
-        found = []
+        found: list[dict] = []
         for path in sorted(self.output.glob("*.json")):
             if path.is_symlink():
                 continue
@@ -98,6 +98,7 @@ class LocalBackend:
 
     def launch(self, role: str, source: str, user_data: bytes, tags: dict[str, str]) -> Instance:
         instance_id = f"bootstrap-{role}-{uuid.uuid4().hex[:8]}"
+        self.output.mkdir(parents=True, exist_ok=True)  # only now: a dry run leaves no folder behind
         work = self.output / ".work" / instance_id
         work.mkdir(parents=True)
         try:

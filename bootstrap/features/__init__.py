@@ -59,3 +59,12 @@ def source_dir(config: Any, key: str) -> Path:
 def problem(config: Any, key: str, message: str, hint: str | None = None) -> Problem:
     mark = getattr(config, "value_marks", {}).get(key) or getattr(config, "mark", None)
     return Problem(message, mark, hint)
+
+
+def describe(properties: dict[str, Any], docs: dict[str, tuple[str, Any]]) -> None:
+    """Give schema properties a description and an example (kept beside the feature's schema;
+    editors show them as you type, and docs/profiles.md is generated from them)."""
+    for name, (description, example) in docs.items():
+        node = properties[name]  # a misspelt name fails at import, in every test
+        node.setdefault("description", description)
+        node.setdefault("examples", [example])

@@ -8,7 +8,7 @@ from ..errors import Mark, Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
 from ..yamlload import value_mark
-from . import problem
+from . import describe, problem
 
 KEY = "commands"
 ORDER = 90
@@ -48,6 +48,22 @@ SCHEMA = {
         "every_boot": {"type": "array", "items": _COMMAND, "description": "Every boot, after first-boot steps."},
     },
 }
+describe(
+    SCHEMA["properties"],
+    {
+        "first_boot": ("Once per instance, in order.", ["git clone https://github.com/example/project /data/project"]),
+        "every_boot": ("Every boot, after first-boot steps.", [{"name": "gpu-clocks", "run": "nvidia-smi -lgc 1410"}]),
+    },
+)
+for _variant in _COMMAND["anyOf"][1:]:
+    describe(
+        _variant["properties"],
+        {
+            "run": ("Bash, run with set -euo pipefail.", "systemctl enable --now docker"),
+            "name": ("Step id suffix (stable ids keep markers when the list changes).", "docker"),
+            "scope": ("image: baked images skip it on new instances.", "image"),
+        },
+    )
 
 
 def _items(config: dict[str, Any]) -> list[tuple[Phase, int, dict[str, Any], Mark | None]]:

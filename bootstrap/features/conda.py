@@ -17,7 +17,7 @@ from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
 from ..yamlload import plain
-from . import problem, source_dir
+from . import describe, problem, source_dir
 from .users import NAME_HELP, USER_PATTERN
 
 KEY = "conda"
@@ -70,6 +70,37 @@ SCHEMA = {
         },
     },
 }  # fmt: skip
+describe(
+    SCHEMA["properties"],
+    {
+        "micromamba": ("Another micromamba release, with its sha256.", MICROMAMBA),
+        "channels": ("Channels for inline specs.", ["conda-forge"]),
+        "group": ("Make environments group-writable for this group (shared team envs).", "data-team"),
+        "environments": (
+            "Environments, each from exactly one of spec, file, lock or url.",
+            [{"name": "ds", "spec": {"dependencies": ["python=3.11", "pandas"]}}],
+        ),
+    },
+)
+describe(
+    SCHEMA["properties"]["micromamba"]["properties"],
+    {
+        "version": ("A micromamba-releases tag.", MICROMAMBA["version"]),
+        "sha256": ("The sha256 of its linux-64 binary.", MICROMAMBA["sha256"]),
+    },
+)
+describe(
+    SCHEMA["properties"]["environments"]["items"]["properties"],
+    {
+        "name": ("Environment name: /opt/conda/envs/NAME.", "ds"),
+        "spec": ("Inline environment.yml content.", {"dependencies": ["python=3.11", "pandas", "ipykernel"]}),
+        "file": ("environment.yml beside the profile (embedded).", "environment.yml"),
+        "lock": ("Explicit lock file beside the profile (embedded).", "conda-linux-64.lock"),
+        "url": ("Spec fetched at boot with the machine's own credentials.", "s3://team-config/envs/ds.yml"),
+        "kernel": ("Register as a Jupyter kernel (needs ipykernel in the environment).", True),
+        "display_name": ("Kernel display name.", "Python (ds)"),
+    },
+)
 SOURCES = ("spec", "file", "lock", "url")
 
 

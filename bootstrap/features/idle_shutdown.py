@@ -10,6 +10,7 @@ from typing import Any
 
 from ..plan import Phase, Scope, Step
 from ..templating import render
+from . import describe
 
 KEY = "idle_shutdown"
 ORDER = 85
@@ -29,6 +30,15 @@ SCHEMA = {
         "jupyter": {"type": "boolean", "default": True, "description": "A running Jupyter kernel counts."},
     },
 }  # fmt: skip
+describe(
+    SCHEMA["properties"],
+    {
+        "after_minutes": ("Idle minutes.", 60),
+        "gpu_threshold_percent": ("A GPU busier than this counts as activity.", 5),
+        "ssh": ("An SSH session counts as activity.", True),
+        "jupyter": ("A running Jupyter kernel counts as activity.", True),
+    },
+)
 
 
 def steps(config: dict[str, Any], context: Any) -> list[Step]:

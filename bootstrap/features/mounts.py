@@ -14,7 +14,7 @@ from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..targets.bundle import LIB_DIR
 from ..templating import render
-from . import problem
+from . import describe, problem
 from .files import OWNER
 
 KEY = "mounts"
@@ -76,6 +76,37 @@ SCHEMA = {
         },
     },
 }  # fmt: skip
+describe(
+    SCHEMA["items"]["properties"],
+    {
+        "path": ("Mount point; created when missing.", "/data"),
+        "type": ("What to mount: block, nfs, efs, s3 or gcs.", "block"),
+        "owner": ("Owner of the mount point (user or user:group).", "alice:alice"),
+        "mode": ("Mode of the mount point, octal, in quotes.", "0770"),
+        "options": ("Extra mount options, added to the defaults.", ["noatime"]),
+        "device": ("block: the device, named exactly one way.", {"ebs_volume_id": "vol-0123456789abcdef0"}),
+        "filesystem": ("block: the filesystem to create on an empty device.", "ext4"),
+        "format": ("block: create a filesystem when the device has none (never otherwise).", True),
+        "wait_seconds": ("block: how long to wait for the device to attach.", 300),
+        "server": ("nfs: the server's host name or address.", "nfs.internal.example.com"),
+        "export": ("nfs: the exported path.", "/srv/team"),
+        "file_system_id": ("efs: the file system id (mounted through its regional DNS name).", "fs-0123456789abcdef0"),
+        "region": ("efs: its region (default: the instance's).", "eu-west-1"),
+        "bucket": ("s3/gcs: the bucket, mounted with mountpoint-s3 or gcsfuse.", "team-datasets"),
+        "prefix": ("s3: only this key prefix.", "raw/"),
+        "read_only": ("s3/gcs: mount read-only.", True),
+    },
+)
+describe(
+    SCHEMA["items"]["properties"]["device"]["properties"],
+    {
+        "ebs_volume_id": ("An EBS volume, found by its NVMe id under /dev/disk/by-id.", "vol-0123456789abcdef0"),
+        "gce_disk": ("A GCE disk by device name (/dev/disk/by-id/google-NAME).", "data"),
+        "label": ("A filesystem label.", "team-data"),
+        "uuid": ("A filesystem UUID.", "0f6d8e62-5a3e-4c1b-9a53-4c2f3b1d2e10"),
+        "path": ("A /dev path (stable ones, under /dev/disk/by-id, are best).", "/dev/disk/by-id/virtio-data"),
+    },
+)
 
 
 def check(config: list[Any], context: Any) -> list[Problem]:

@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
-from . import problem
+from . import describe, problem
 from .users import NAME_HELP, USER_PATTERN
 
 KEY = "services"
@@ -68,6 +68,36 @@ SCHEMA = {
         },
     },
 }  # fmt: skip
+describe(
+    SCHEMA["properties"],
+    {
+        "units": ("Long-running commands as systemd services.", [{"name": "mlflow", "command": "mlflow server"}]),
+        "jupyter": ("JupyterLab as a service, on localhost by default.", {"user": "alice", "token_secret": "jupyter"}),
+    },
+)
+describe(
+    SCHEMA["properties"]["units"]["items"]["properties"],
+    {
+        "name": ("Unit name (NAME.service).", "mlflow"),
+        "command": ("bash command line, run with exec.", "mlflow server --host 127.0.0.1 --port 5000"),
+        "user": ("Run as this user.", "alice"),
+        "environment": ("Variables for the command (data, never expanded).", {"MLFLOW_TRACKING_DIR": "/data/mlruns"}),
+        "working_directory": ("Directory to run in.", "/data"),
+        "restart": ("systemd's Restart= policy.", "on-failure"),
+        "after": ("Units to start after.", ["network-online.target"]),
+    },
+)
+describe(
+    SCHEMA["properties"]["jupyter"]["properties"],
+    {
+        "user": ("Run JupyterLab as this user (in their home by default).", "alice"),
+        "conda_env": ("Run jupyter from this conda environment (/opt/conda/envs).", "ds"),
+        "port": ("TCP port.", 8888),
+        "bind": ("Address to listen on; 0.0.0.0 exposes it on every interface.", "127.0.0.1"),
+        "notebook_dir": ("Default: the user's home.", "/data/notebooks"),
+        "token_secret": ("Name of a `secrets` entry holding the token.", "jupyter-token"),
+    },
+)
 
 
 def check(config: dict[str, Any], context: Any) -> list[Problem]:

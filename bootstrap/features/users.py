@@ -11,6 +11,7 @@ KEY = "users"
 ORDER = 40
 USER_PATTERN = r"^[a-z_][a-z0-9_-]{0,31}$"
 NAME_HELP = "lowercase letters, digits, '_' and '-', starting with a letter or '_', at most 32 characters"
+EXAMPLE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBexampleexampleexampleexample0 alice@laptop"
 SCHEMA = {
     "type": "array",
     "x-merge-key": "name",
@@ -21,7 +22,7 @@ SCHEMA = {
                 "name": "alice",
                 "groups": ["docker"],
                 "sudo": True,
-                "ssh_authorized_keys": ["ssh-ed25519 AAAAC3Nza... alice@laptop"],
+                "ssh_authorized_keys": [EXAMPLE_KEY],
             }
         ]
     ],
@@ -74,7 +75,7 @@ SCHEMA = {
                     "x-help": "one OpenSSH public key line: TYPE BASE64 [comment]",
                 },
                 "description": "Public keys for ~/.ssh/authorized_keys (instance scope; other keys kept).",
-                "examples": [["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB... alice@laptop"]],
+                "examples": [[EXAMPLE_KEY]],
             },
         },
     },

@@ -1,0 +1,73 @@
+"""docs/profiles.md, generated from the profile JSON Schema (`bootstrap schema --markdown`).
+
+One section per top-level key, in the schema's order: its description, an example, and a table
+of its fields (nested objects and list items flattened to dotted names). A test keeps the file
+in the repository equal to this output.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from .targets.cloudinit import ReadableDumper
+
+HEADER = """\
+# Profile reference
+
+Generated from the profile JSON Schema by `bootstrap schema --markdown > docs/profiles.md`; do
+not edit by hand. Editors that read `# yaml-language-server: $schema=...` (VS Code's YAML
+extension, Neovim's yamlls...) show the same descriptions and check keys as you type:
+`bootstrap schema > profile.schema.json`, or point at `schema/profile.schema.json` in this
+repository. Merge rules for `extends` are described in the README.
+"""
+
+
+def markdown(schema: dict[str, Any]) -> str:
+    out = [HEADER]
+    for key, node in schema["properties"].items():
+        out.append(f"\n## `{key}`\n\n{_text(node.get('description', ''))}\n")
+        if "examples" in node:
+            example = yaml.dump({key: node["examples"][0]}, Dumper=ReadableDumper, sort_keys=False, width=100)
+            out.append(f"\n```yaml\n{example}```\n")
+        rows = list(_fields(node, ""))
+        if rows:
+            out.append("\n| field | type | default | description | example |\n| --- | --- | --- | --- | --- |\n")
+            out += [f"| `{name}` | {kind} | {default} | {text} | {example} |\n" for name, kind, default, text, example
+                    in rows]  # fmt: skip
+    return "".join(out)
+
+
+def _fields(node: dict[str, Any], prefix: str) -> Any:
+    container = node.get("items", node) if node.get("type") == "array" else node
+    for variant in [container, *container.get("anyOf", [])]:
+        for name, sub in variant.get("properties", {}).items():
+            dotted = f"{prefix}{name}" + ("[]" if sub.get("type") == "array" and "properties" in sub.get("items", {})
+                                          else "")  # fmt: skip
+            default = f"`{_inline(sub['default'])}`" if "default" in sub else ""
+            example = f"`{_inline(sub['examples'][0])}`" if sub.get("examples") else ""
+            yield dotted, _kind(sub), default, _text(sub.get("description", "")), example
+            if "properties" in sub or "properties" in sub.get("items", {}):
+                yield from _fields(sub, dotted + ".")
+
+
+def _kind(node: dict[str, Any]) -> str:
+    if "enum" in node:
+        return " / ".join(f"`{v}`" for v in node["enum"])
+    kind = node.get("type")
+    if kind == "array":
+        return f"list of {_kind(node.get('items', {}))}"
+    if "anyOf" in node:
+        return " or ".join(_kind(v) for v in node["anyOf"])
+    return str(kind or "any")
+
+
+def _inline(value: Any) -> str:
+    """One line for a table cell: JSON, which is also YAML, keeps newlines and quotes visible."""
+    return json.dumps(value, ensure_ascii=False).replace("|", "\\|")
+
+
+def _text(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
