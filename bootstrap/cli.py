@@ -51,6 +51,8 @@ def _build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     render.add_argument("--base64", action="store_true", help="base64-encode the output (for APIs and gzip)")
     render.add_argument("--gzip", action="store_true", help="gzip the output (cloud-init targets)")
+    render.add_argument("--bake", action="store_true", help="the builder variant: image-scope steps, then seal")
+    render.add_argument("--explain", action="store_true", help="print the plan as JSON instead of the output")
     _overrides(render)
     render.set_defaults(handler=_render)
 
@@ -86,6 +88,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_bake_parsers(commands, _overrides)
 
+    diff = commands.add_parser("diff", help="what a profile change does: steps per phase, output per target")
+    diff.add_argument("old", help="profile file, or REV:path (e.g. HEAD~1:profiles/gpu.yaml)")
+    diff.add_argument("new", help="profile file, or REV:path")
+    diff.add_argument("--full", action="store_true", help="also the unified diff of each target's output")
+    diff.add_argument("--json", action="store_true")
+    diff.set_defaults(handler=_diff)
+
+    explain = commands.add_parser("explain", help="the plan as a table: step, phase, scope, feature, cost")
+    explain.add_argument("profile")
+    explain.add_argument("--json", action="store_true", help="steps with hashes and sizes, sizes per target")
+    _overrides(explain)
+    explain.set_defaults(handler=_explain)
+
     schema = commands.add_parser("schema", help="print the profile JSON Schema")
     schema.add_argument("--markdown", action="store_true", help="the profile reference page (docs/profiles.md)")
     schema.set_defaults(handler=_schema)
@@ -103,7 +118,12 @@ def _render(args: argparse.Namespace) -> int:
     if args.gzip and args.target not in ("cloud-init", "ec2"):
         raise UsageError(f"--gzip applies to the cloud-init and ec2 targets, not {args.target}")
     plan = build_plan(load_profile(args.profile, args.overrides))
-    artifact = render(plan, args.target, gzip=args.gzip)
+    if args.explain:
+        from .explain import plan_json
+
+        print(json.dumps(plan_json(plan, (args.target,)), indent=2))
+        return EXIT_OK
+    artifact = render(plan, args.target, gzip=args.gzip, bake=args.bake)
     data = artifact.base64() + b"\n" if args.base64 else artifact.data
     if artifact.gzipped and not (args.output or args.base64):
         raise UsageError("the output is gzip-compressed (binary): write it with -o FILE or use --base64")
@@ -252,6 +272,49 @@ def _test(args: argparse.Namespace) -> int:
             print(f"kept: {proof.kept} (disk.qcow2, serial.log)")
         print("ok" if proof.ok else "FAILED")
     return EXIT_OK if proof.ok else EXIT_FINDINGS
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from .diff import Revision, compare, step_diffs
+    from .planner import build_plan
+    from .profile import load_profile
+
+    with Revision(args.old) as old_path, Revision(args.new) as new_path:
+        old, new = build_plan(load_profile(old_path)), build_plan(load_profile(new_path))
+    result = compare(old, new)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return EXIT_FINDINGS if result.different else EXIT_OK
+    for verdict in result.verdicts:
+        print(f"* {verdict}")
+    for change in result.phases:
+        for kind in ("added", "removed", "changed"):
+            for step in getattr(change, kind):
+                print(f"  {change.phase:<11} {kind:<8} {step}")
+    changed = [step for change in result.phases for step in change.changed]
+    for line in step_diffs(old, new, changed):
+        print(line)
+    for target, lines in result.targets.items():
+        added = sum(line.startswith("+") for line in lines[2:])
+        removed = sum(line.startswith("-") for line in lines[2:])
+        print(f"  {target}: {f'changed ({added} lines added, {removed} removed)' if lines else 'identical'}")
+        if args.full:
+            print("\n".join(lines))
+    return EXIT_FINDINGS if result.different else EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from .explain import plan_json, table
+    from .planner import build_plan
+    from .profile import load_profile
+    from .targets import TARGETS
+
+    plan = build_plan(load_profile(args.profile, args.overrides))
+    if args.json:
+        print(json.dumps(plan_json(plan, TARGETS), indent=2))
+    else:
+        sys.stdout.write(table(plan))
+    return EXIT_OK
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -103,7 +103,7 @@ def steps(config: list[dict[str, Any]], context: Any) -> list[Step]:
             Scope.IMAGE,
             KEY,
             render("features/users/accounts.sh.j2", users=users),
-            f"create {len(users)} accounts",
+            f"create {len(users)} account{'s' if len(users) != 1 else ''}",
         )
     ]
     with_keys = [u for u in users if u["keys"]]

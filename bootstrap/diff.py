@@ -1,0 +1,148 @@
+"""`bootstrap diff OLD NEW`: what a profile change does to the machines, per phase and target.
+
+OLD and NEW are profile files or ``REV:path`` git revisions (the tree at REV is exported, so
+``extends`` and embedded files resolve as they were). Steps are compared by id and hash; the
+verdict says who picks a change up. Exit status, as diff(1): 0 same, 1 different.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .plan import Phase, Plan, Step
+from .targets.bundle import step_script
+
+TARGETS = ("cloud-init", "gce", "bash")  # ec2 is cloud-init's bytes, gzipped when large
+
+
+@dataclass
+class PhaseChange:
+    phase: str
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
+@dataclass
+class Comparison:
+    old: Plan
+    new: Plan
+    phases: list[PhaseChange]
+    targets: dict[str, list[str]]  # unified diff lines of the rendered output per target
+    verdicts: list[str]
+
+    @property
+    def different(self) -> bool:
+        return any(self.targets.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "old": {"profile": self.old.profile, "plan_hash": self.old.hash, "image_hash": self.old.image_hash},
+            "new": {"profile": self.new.profile, "plan_hash": self.new.hash, "image_hash": self.new.image_hash},
+            "different": self.different, "verdicts": self.verdicts,
+            "phases": [p.__dict__ for p in self.phases],
+            "targets": {t: {"changed": bool(lines), "diff": lines} for t, lines in self.targets.items()},
+        }  # fmt: skip
+
+
+def compare(old: Plan, new: Plan) -> Comparison:
+    from .targets import render
+
+    phases = [_phase_change(old, new, phase) for phase in Phase]
+    targets = {}
+    for target in TARGETS:
+        before = render(old, target).data.decode(errors="replace").splitlines()
+        after = render(new, target).data.decode(errors="replace").splitlines()
+        targets[target] = list(difflib.unified_diff(before, after, f"old/{target}", f"new/{target}", lineterm=""))
+    return Comparison(old, new, phases, targets, _verdicts(old, new, phases, any(targets.values())))
+
+
+def _steps(plan: Plan, phase: Phase) -> dict[str, Step]:
+    return {s.id: s for s in plan.phase(phase)}
+
+
+def _phase_change(old: Plan, new: Plan, phase: Phase) -> PhaseChange:
+    before, after = _steps(old, phase), _steps(new, phase)
+    return PhaseChange(
+        phase.value,
+        added=[i for i in after if i not in before],
+        removed=[i for i in before if i not in after],
+        changed=[i for i in after if i in before and after[i].hash != before[i].hash],
+    )
+
+
+def _verdicts(old: Plan, new: Plan, phases: list[PhaseChange], output_changed: bool) -> list[str]:
+    first, every = phases
+    verdicts = []
+    if old.image_hash != new.image_hash:
+        verdicts.append("image-scope steps changed: the golden image must be rebuilt (bootstrap bake, or the "
+                        "scheduled bootstrap rebuild)")  # fmt: skip
+    if first.any:
+        verdicts.append("first-boot steps changed: running instances are unaffected; new instances and the next "
+                        "bake pick it up")  # fmt: skip
+    if every.any:
+        verdicts.append("every-boot steps changed: running instances pick it up on their next reboot only if "
+                        "their user data (or startup-script) is updated")  # fmt: skip
+    if output_changed and not verdicts:
+        verdicts.append("no step changed, but the rendered output did (runner or packaging): harmless to running "
+                        "instances; new instances get it")  # fmt: skip
+    return verdicts or ["no change: the rendered output is identical"]
+
+
+def step_diffs(old: Plan, new: Plan, changed: list[str]) -> list[str]:
+    before = {s.id: s for s in old.ordered}
+    after = {s.id: s for s in new.ordered}
+    lines: list[str] = []
+    for step_id in changed:
+        old_text, new_text = step_script(before[step_id]).splitlines(), step_script(after[step_id]).splitlines()
+        lines += difflib.unified_diff(old_text, new_text, f"old/steps/{step_id}.sh", f"new/steps/{step_id}.sh",
+                                      lineterm="")  # fmt: skip
+    return lines
+
+
+class Revision:
+    """A ``REV:path`` profile exported from git into a temporary tree (removed on exit)."""
+
+    def __init__(self, reference: str):
+        self.reference = reference
+        self.folder: Path | None = None
+
+    def __enter__(self) -> str:
+        if ":" not in self.reference or Path(self.reference).exists():
+            return self.reference
+        revision, path = self.reference.split(":", 1)
+        top = _git(["rev-parse", "--show-toplevel"], Path.cwd()).strip()
+        prefix = _git(["rev-parse", "--show-prefix"], Path.cwd()).strip()
+        self.folder = Path(tempfile.mkdtemp(prefix="bootstrap-diff-"))
+        archive = subprocess.run(["git", "-C", top, "archive", "--format=tar", revision], capture_output=True,
+                                 check=False)  # fmt: skip
+        if archive.returncode != 0:
+            raise UsageError(f"{self.reference}: git archive {revision} failed: {archive.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", str(self.folder)], input=archive.stdout, check=True)
+        # git's REV:path is relative to the repository top, unless it starts with ./ (relative to here)
+        inside = self.folder / (prefix + path[2:] if path.startswith("./") else path)
+        if not inside.is_file():
+            raise UsageError(f"{self.reference}: no such file at {revision}")
+        return str(inside)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _git(arguments: list[str], cwd: Path) -> str:
+    proc = subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise UsageError(f"git {' '.join(arguments)}: {proc.stderr.strip() or 'not a git repository'}")
+    return proc.stdout

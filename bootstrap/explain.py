@@ -1,0 +1,62 @@
+"""The plan for reviewers: what a profile does, step by step, without reading shell.
+
+`bootstrap explain PROFILE` prints a table; `--json` (and `render --explain`) the same as data,
+with each step's hash and size and the rendered size per target.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .plan import Phase, Plan, Scope
+from .targets.bundle import step_script
+
+RUNS = {
+    (Phase.FIRST_BOOT, Scope.IMAGE): "once per instance; skipped on instances of a baked image",
+    (Phase.FIRST_BOOT, Scope.INSTANCE): "once per instance",
+    (Phase.EVERY_BOOT, Scope.INSTANCE): "every boot",
+    (Phase.EVERY_BOOT, Scope.IMAGE): "every boot",
+}
+
+
+def plan_json(plan: Plan, targets: tuple[str, ...] = ()) -> dict[str, Any]:
+    from .errors import RenderError
+    from .targets import render
+
+    sizes: dict[str, Any] = {}
+    for target in targets:
+        try:
+            artifact = render(plan, target)
+            sizes[target] = {"bytes": len(artifact.data), "gzipped": artifact.gzipped}
+        except RenderError as exc:
+            sizes[target] = {"error": str(exc)}
+    return {
+        "profile": plan.profile,
+        "plan_hash": plan.hash,
+        "image_hash": plan.image_hash,
+        "steps": [
+            {
+                "id": s.id, "phase": s.phase.value, "scope": s.scope.value, "feature": s.feature, "cost": s.cost,
+                "description": s.description, "hash": s.hash, "bytes": len(step_script(s).encode()),
+                "runs": RUNS[(s.phase, s.scope)], "origin": str(s.origin) if s.origin else None,
+            }
+            for s in plan.ordered
+        ],
+        "sizes": sizes,
+    }  # fmt: skip
+
+
+def table(plan: Plan) -> str:
+    rows = [("step", "phase", "scope", "feature", "cost", "what")]
+    rows += [(s.id, s.phase.value, s.scope.value, s.feature, s.cost, s.description) for s in plan.ordered]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)) + "  " + row[5]
+             for row in rows]  # fmt: skip
+    baked = [s.id for s in plan.ordered if s.phase == Phase.FIRST_BOOT and s.scope == Scope.IMAGE]
+    lines += [
+        "",
+        f"profile {plan.profile}: {len(plan.steps)} steps, plan {plan.hash}, image {plan.image_hash}",
+        "first boot runs once per instance, in this order; every boot runs after it on each boot;",
+        f"a baked image carries {', '.join(baked) or 'no step'} (scope image).",
+    ]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
