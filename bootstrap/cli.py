@@ -95,6 +95,13 @@ def _build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--json", action="store_true")
     diff.set_defaults(handler=_diff)
 
+    export = commands.add_parser("export", help="a Packer or Terraform template that uses the rendered user data")
+    export.add_argument("engine", choices=("packer", "terraform"))
+    export.add_argument("profile")
+    export.add_argument("-o", "--output", metavar="DIR", default=".", help="folder to write into (default .)")
+    _overrides(export)
+    export.set_defaults(handler=_export)
+
     explain = commands.add_parser("explain", help="the plan as a table: step, phase, scope, feature, cost")
     explain.add_argument("profile")
     explain.add_argument("--json", action="store_true", help="steps with hashes and sizes, sizes per target")
@@ -301,6 +308,20 @@ def _diff(args: argparse.Namespace) -> int:
         if args.full:
             print("\n".join(lines))
     return EXIT_FINDINGS if result.different else EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .planner import build_plan
+    from .profile import load_profile
+
+    plan = build_plan(load_profile(args.profile, args.overrides))
+    if args.engine == "packer":
+        from .exports.packer import export_packer as export
+    else:
+        from .exports.terraform import export_terraform as export
+    for written in export(plan, Path(args.output)):
+        print(f"wrote {written.path} ({written.what}, {written.path.stat().st_size:,} bytes)")
+    return EXIT_OK
 
 
 def _explain(args: argparse.Namespace) -> int:

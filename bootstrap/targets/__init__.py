@@ -22,7 +22,7 @@ class Artifact:
     target: str
     data: bytes
     gzipped: bool = False
-    bake: bool = False  # the builder variant
+    bake: bool | str = False  # the builder variant
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -33,14 +33,15 @@ class Artifact:
         return base64.b64encode(self.data)
 
 
-def render(plan: Plan, target: str, *, gzip: bool = False, bake: bool = False) -> Artifact:
-    """The target's bytes. ``bake``: the builder variant (image-scope steps, then seal and power off)."""
+def render(plan: Plan, target: str, *, gzip: bool = False, bake: bool | str = False) -> Artifact:
+    """The target's bytes. ``bake``: the builder variant (image-scope steps, then seal and power off);
+    ``bake="external"``: image-scope steps only, for image builders that seal and stop it themselves."""
     artifact = _renderers()[target](plan, gzip, bake)
     artifact.bake = bake
     return artifact
 
 
-def _renderers() -> dict[str, Callable[[Plan, bool, bool], Artifact]]:
+def _renderers() -> dict[str, Callable[[Plan, bool, bool | str], Artifact]]:
     from . import cloudinit, script
 
     return {

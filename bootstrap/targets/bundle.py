@@ -60,7 +60,7 @@ def library() -> str:
     return _static("lib.sh")
 
 
-def machine_files(plan: Plan, target: str, bake: bool = False) -> list[MachineFile]:
+def machine_files(plan: Plan, target: str, bake: bool | str = False) -> list[MachineFile]:
     files = [
         MachineFile(RUNNER, "0755", runner_script(plan, target)),
         MachineFile(f"{LIB_DIR}/lib.sh", "0644", library()),

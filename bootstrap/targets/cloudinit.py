@@ -37,7 +37,7 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 ReadableDumper.add_representer(str, _str)
 
 
-def cloud_config(plan: Plan, bake: bool = False) -> str:
+def cloud_config(plan: Plan, bake: bool | str = False) -> str:
     config: dict[str, Any] = dict(plan.cloud_config)
     config["write_files"] = [
         {"path": f.path, "owner": "root:root", "permissions": f.mode, "content": f.content}
@@ -51,7 +51,7 @@ def cloud_config(plan: Plan, bake: bool = False) -> str:
     return header + yaml.dump(config, Dumper=ReadableDumper, sort_keys=False, width=1_000_000, allow_unicode=True)
 
 
-def boot_script(plan: Plan, bake: bool = False) -> str:
+def boot_script(plan: Plan, bake: bool | str = False) -> str:
     return render(
         "targets/cloudinit-boot.sh.j2", version=__version__, profile=plan.profile, runner=RUNNER, seal=SEAL, bake=bake
     )
@@ -84,7 +84,7 @@ def multipart(parts: list[tuple[str, str, str]]) -> str:
     return "".join(out)
 
 
-def user_data(plan: Plan, bake: bool = False) -> str:
+def user_data(plan: Plan, bake: bool | str = False) -> str:
     return multipart(
         [
             ("text/cloud-config", "cloud-config.yaml", cloud_config(plan, bake)),
@@ -93,14 +93,14 @@ def user_data(plan: Plan, bake: bool = False) -> str:
     )
 
 
-def render_cloudinit(plan: Plan, gzip: bool = False, bake: bool = False) -> Artifact:
+def render_cloudinit(plan: Plan, gzip: bool = False, bake: bool | str = False) -> Artifact:
     data = user_data(plan, bake).encode()
     if gzip:
         return Artifact("cloud-init", gzip_bytes(data), gzipped=True)
     return Artifact("cloud-init", data)
 
 
-def render_ec2(plan: Plan, gzip: bool = False, bake: bool = False) -> Artifact:
+def render_ec2(plan: Plan, gzip: bool = False, bake: bool | str = False) -> Artifact:
     raw = user_data(plan, bake).encode()
     if len(raw) <= EC2_USER_DATA and not gzip:
         return Artifact("ec2", raw)

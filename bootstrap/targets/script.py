@@ -19,7 +19,7 @@ def _delimiter(content: str) -> str:
     return "BOOTSTRAP_EOF_" + hashlib.sha256(content.encode()).hexdigest()[:20]
 
 
-def payload(plan: Plan, target: str, bake: bool = False) -> str:
+def payload(plan: Plan, target: str, bake: bool | str = False) -> str:
     files = []
     for file in machine_files(plan, target, bake):
         content = file.content if file.content.endswith("\n") else file.content + "\n"
@@ -42,11 +42,11 @@ def payload(plan: Plan, target: str, bake: bool = False) -> str:
     )
 
 
-def render_bash(plan: Plan, gzip: bool = False, bake: bool = False) -> Artifact:
+def render_bash(plan: Plan, gzip: bool = False, bake: bool | str = False) -> Artifact:
     return Artifact("bash", payload(plan, "bash", bake).encode())
 
 
-def render_gce(plan: Plan, gzip: bool = False, bake: bool = False) -> Artifact:
+def render_gce(plan: Plan, gzip: bool = False, bake: bool | str = False) -> Artifact:
     data = payload(plan, "gce", bake).encode()
     if len(data) > GCE_METADATA_VALUE:
         raise RenderError(

@@ -2,6 +2,7 @@
 # bootstrap seal: after a bake, make this disk a clean image and power off. Runs from a unit
 # ordered after the boot's scripts, so cloud-init's own bookkeeping is complete before it is
 # wiped. Baked-step markers under /var/lib/bootstrap/image stay: instances skip those steps.
+# BOOTSTRAP_SEAL_POWEROFF=no: seal only (an outside image builder stops the machine itself).
 set -euo pipefail
 STATE_DIR=/var/lib/bootstrap
 
@@ -23,4 +24,7 @@ if command -v apt-get >/dev/null 2>&1; then
 fi
 sync
 printf 'BOOTSTRAP-RESULT sealed -\n' >/dev/console 2>/dev/null || true
+if [ "${BOOTSTRAP_SEAL_POWEROFF:-yes}" = no ]; then
+  exit 0
+fi
 if command -v systemctl >/dev/null 2>&1; then systemctl poweroff; else poweroff; fi

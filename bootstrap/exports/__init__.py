@@ -1,0 +1,44 @@
+"""Exports to the engines teams already run at scale: Packer templates and Terraform templates.
+
+Each export writes its template beside the rendered user data it uses (files, not inline
+strings, so that Packer and Terraform see a change to the profile as a change to a file).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..plan import Plan
+from ..targets import render
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    what: str
+
+
+def write(folder: Path, name: str, data: bytes, what: str) -> Written:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(data)
+    return Written(path, what)
+
+
+def user_data_files(plan: Plan, folder: Path, bake: bool | str) -> tuple[Written, Written]:
+    """The EC2 user data (gzipped when over 16 KiB) and the GCE startup script, for a variant."""
+    suffix = "bake." if bake else ""
+    ec2 = render(plan, "ec2", bake=bake)
+    gce = render(plan, "gce", bake=bake)
+    return (
+        write(folder, f"{plan.profile}.{suffix}ec2-user-data", ec2.data,
+              "EC2 user data" + (" (gzip)" if ec2.gzipped else "")),
+        write(folder, f"{plan.profile}.{suffix}gce-startup.sh", gce.data, "GCE startup script"),
+    )  # fmt: skip
+
+
+def hcl_string(text: str) -> str:
+    """An HCL string literal: JSON's escapes, with template sequences escaped too."""
+    return json.dumps(text).replace("${", "$${").replace("%{", "%%{")
