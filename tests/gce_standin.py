@@ -154,7 +154,8 @@ class Compute:
         profile = instance["labels"].get("bootstrap-profile", "")
         behaviour = self.behaviour.get(f"{role}:{profile}", self.behaviour.get(role, "ok"))
         text = ""
-        script = next((i["value"] for i in instance["metadata"].get("items", []) if i["key"] == "startup-script"), "")
+        items = {i["key"]: i["value"] for i in instance["metadata"].get("items", [])}
+        script = items.get("startup-script") or items.get("user-data", "")
         if behaviour != "silent" and "/usr/local/lib/bootstrap/plan" in script:
             rows = rows_from_script(script)
             text = console_lines(rows, role, behaviour.split(":", 1)[1] if ":" in behaviour else None)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+import yaml
+
+from bootstrap.checks import mime
 from bootstrap.plan import Phase, Plan, Scope
 
 PLAN_HEREDOC = re.compile(r"install_file 0644 /usr/local/lib/bootstrap/plan <<'(\w+)'\n(.*?)\n\1\n", re.S)
@@ -14,11 +17,15 @@ def plan_rows(plan: Plan) -> list[tuple[str, str, str]]:
 
 
 def rows_from_script(script: str) -> list[tuple[str, str, str]]:
-    """The plan table a rendered bash/gce payload installs: what its runner would run."""
-    match = PLAN_HEREDOC.search(script)
-    if not match:
-        raise ValueError("no plan in this startup script")
-    return [tuple(line.split("\t")[:3]) for line in match.group(2).splitlines() if line]  # type: ignore[misc]
+    """The plan table that rendered user data installs (a bash/gce payload, or cloud-init MIME)."""
+    if match := PLAN_HEREDOC.search(script):
+        table = match.group(2)
+    else:
+        parts, _ = mime.split(script.encode())
+        files = [f for p in parts if p.content_type == "text/cloud-config"
+                 for f in yaml.safe_load(p.text).get("write_files", [])]  # fmt: skip
+        table = next(f["content"] for f in files if f["path"] == "/usr/local/lib/bootstrap/plan")
+    return [tuple(line.split("\t")[:3]) for line in table.splitlines() if line]  # type: ignore[misc]
 
 
 def console_lines(plan: Plan | list[tuple[str, str, str]], role: str, fail_at: str | None = None) -> str:

@@ -211,3 +211,18 @@ def test_rebuild_bakes_what_changed_and_fails_only_after_the_others(gce, tmp_pat
     statuses = {line.split()[1].rsplit("/", 1)[-1]: line.split()[0] for line in capsys.readouterr().out.splitlines()}
     assert statuses == {"alpha.yaml": "unchanged", "beta.yaml": "unchanged", "gamma.yaml": "built"}
     assert sorted(json.loads(manifest.read_text())["profiles"]) == ["alpha", "beta", "gamma"]
+
+
+def test_images_with_cloud_init_get_cloud_init_user_data(gce) -> None:
+    running, compute, plan = gce
+    keys: dict[str, list[str]] = {}
+    original = compute.do_instances_insert
+
+    def spy(project, zone, query, body, error):
+        keys[body["labels"]["bootstrap-role"]] = [i["key"] for i in body["metadata"]["items"]]
+        return original(project, zone, query=query, body=body, error=error)
+
+    compute.do_instances_insert = spy
+    result = bake(plan, backend_for(running, cloud_init=True), BakeOptions(build_timeout=1, test_timeout=1), Quiet())
+    assert result.status == "built"
+    assert "user-data" in keys["builder"] and "startup-script" not in keys["builder"]

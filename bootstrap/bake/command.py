@@ -107,6 +107,8 @@ def _backend_options(parser: argparse.ArgumentParser) -> None:
     cloud.add_argument("--project", help="gce: project id")
     cloud.add_argument("--zone", help="gce: zone of the builder (e.g. europe-west1-b)")
     cloud.add_argument("--family", help="gce: image family (default bootstrap-PROFILE)")
+    cloud.add_argument("--gce-user-data", action="store_true", help="gce: pass cloud-init user data (for images "
+                       "with cloud-init, e.g. Ubuntu's) instead of a startup-script")  # fmt: skip
     cloud.add_argument("--endpoint-url", help="another API endpoint (private clouds, tests); ec2 also honours "
                        "AWS_ENDPOINT_URL, gce BOOTSTRAP_GCE_ENDPOINT")  # fmt: skip
 
@@ -159,7 +161,8 @@ def _gce_backend(args: argparse.Namespace) -> Any:
     try:
         return GceBackend(project=project, zone=args.zone, source=args.source or DEFAULT_GCE_SOURCE,
                           machine_type=args.instance_type or "e2-standard-2", family=args.family,
-                          subnetwork=args.subnet, endpoint=endpoint, credentials=credentials)  # fmt: skip
+                          subnetwork=args.subnet, endpoint=endpoint, credentials=credentials,
+                          cloud_init=args.gce_user_data)  # fmt: skip
     except Exception as exc:  # google.auth's DefaultCredentialsError, without importing it first
         if type(exc).__name__ == "DefaultCredentialsError":
             raise UsageError(f"gce: no credentials: {exc}") from exc

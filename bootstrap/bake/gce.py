@@ -38,12 +38,16 @@ def labels(tags: dict[str, str]) -> dict[str, str]:
 
 class GceBackend:
     name = "gce"
-    target = "gce"
 
     def __init__(self, *, project: str, zone: str, source: str, machine_type: str = "e2-standard-2",
                  family: str | None = None, subnetwork: str | None = None, endpoint: str | None = None,
-                 credentials: Any = None, poll_first: float = 0.2, retry_first: float = 0.5):  # fmt: skip
+                 credentials: Any = None, cloud_init: bool = False, poll_first: float = 0.2,
+                 retry_first: float = 0.5):  # fmt: skip
         from google.cloud import compute_v1
+
+        # Images with cloud-init (Ubuntu's) can take cloud-init user data instead of a startup script.
+        self.target = "cloud-init" if cloud_init else "gce"
+        self.metadata_key = "user-data" if cloud_init else "startup-script"
 
         self.compute = compute_v1
         self.project, self.zone, self.source = project, zone, source
@@ -136,7 +140,7 @@ class GceBackend:
             "labels": labels(tags),
             "disks": [{"boot": True, "auto_delete": True, "initialize_params": {"source_image": image}}],
             "network_interfaces": [network],
-            "metadata": {"items": [{"key": "startup-script", "value": user_data.decode()},
+            "metadata": {"items": [{"key": self.metadata_key, "value": user_data.decode()},
                                    {"key": "serial-port-logging-enable", "value": "true"}]},
         }  # fmt: skip
         operation = self.call("instances.insert", self.instances.insert, project=self.project, zone=self.zone,
