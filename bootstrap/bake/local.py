@@ -22,7 +22,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import BackendError
 from ..localvm.image import ensure_base_image
-from ..localvm.machine import GuestSetup, Machine, accelerator
+from ..localvm.machine import GuestSetup, Machine
 from .backend import TAG_HASH, TAG_PROFILE, TAG_SOURCE, Identity, Image, Instance, Source
 from .guest import GuestReport
 
@@ -53,7 +53,7 @@ class LocalBackend:
         base = ensure_base_image(progress=self.progress)
         source_id = base.folder.name
         self._sources[source_id] = GoldenImage(base.disk, base.kernel, base.initrd)
-        return Source(source_id, f"the local Debian 12 base image {source_id} ({accelerator()[1]})")
+        return Source(source_id, f"the local Debian 12 base image {source_id}")
 
     def manifests(self) -> list[dict]:
         found: list[dict] = []

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from ..bake import guest
 from ..errors import BackendError
+from . import accel
 
 
 class BootImage(Protocol):
@@ -52,14 +53,24 @@ class BootResult:
     console: str = ""
 
 
-def accelerator() -> list[str]:
-    """QEMU acceleration options. KVM is used only when asked for (BOOTSTRAP_QEMU_ACCEL=kvm): on these
-    machines /dev/kvm exists but a Debian guest fails under it, while TCG works."""
-    import os
+def choose_accelerator(base: BootImage) -> str:
+    """tcg or kvm for this machine (see accel.py): KVM only where a real boot of ``base`` works."""
+    from .image import cache_dir
 
-    if os.environ.get("BOOTSTRAP_QEMU_ACCEL") == "kvm":
-        return ["-accel", "kvm", "-cpu", "host,-cx16"]
-    return ["-accel", "tcg", "-cpu", "max"]
+    return accel.choose(cache_dir(), probe=lambda: _kvm_boots(base))
+
+
+def _kvm_boots(base: BootImage) -> bool:
+    with tempfile.TemporaryDirectory(prefix="bootstrap-kvm-probe-") as folder:
+        overlay, serial = Path(folder) / "probe.qcow2", Path(folder) / "serial.log"
+        _run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base.disk), "-F", "qcow2", str(overlay)])
+        command = [
+            "qemu-system-x86_64", *accel.options("kvm"), "-machine", "q35", "-smp", "2", "-m", "512",
+            "-nodefaults", "-display", "none", "-no-reboot", "-kernel", str(base.kernel), "-initrd", str(base.initrd),
+            "-append", "root=LABEL=bootstrap-root ro console=ttyS0", "-drive", f"file={overlay},if=virtio,format=qcow2",
+            "-nic", "none", "-serial", f"file:{serial}",
+        ]  # fmt: skip
+        return accel.qemu_runs(command, accel.PROBE_STAGES, serial)
 
 
 class Machine:
@@ -81,6 +92,7 @@ class Machine:
         # Extra disks by serial: the guest sees /dev/disk/by-id/virtio-SERIAL. They outlive the machine.
         self.data_disks = data_disks or {}
         self.setup = setup or GuestSetup()
+        self.accelerator = choose_accelerator(base)
         if not self.disk.exists():
             _run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base.disk), "-F", "qcow2", str(self.disk)])
         self._write_seed(user_data, self.setup.vendor_data)
@@ -117,8 +129,8 @@ class Machine:
     def start(self) -> None:
         self.serial.write_bytes(b"")
         command = [
-            "qemu-system-x86_64", *accelerator(), "-machine", "q35", "-smp", "2", "-m", str(self.memory_mb),
-            "-nodefaults", "-display", "none", "-no-reboot",
+            "qemu-system-x86_64", *accel.options(self.accelerator), "-machine", "q35", "-smp", "2",
+            "-m", str(self.memory_mb), "-nodefaults", "-display", "none", "-no-reboot",
             "-kernel", str(self.base.kernel), "-initrd", str(self.base.initrd),
             "-append", "root=LABEL=bootstrap-root rw console=ttyS0 systemd.show_status=0",
             "-drive", f"file={self.disk},if=virtio,format=qcow2",

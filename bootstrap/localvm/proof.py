@@ -14,7 +14,7 @@ from pathlib import Path
 from ..plan import Phase, Plan
 from ..targets import render
 from .image import ensure_base_image
-from .machine import BootResult, GuestSetup, Machine, accelerator
+from .machine import BootResult, GuestSetup, Machine
 
 MAX_EXTRA_BOOTS = 3  # reboots the runner itself asks for (drivers), on top of the test's own
 
@@ -36,10 +36,11 @@ def prove(plan: Plan, *, reboots: int = 1, keep: bool = False, timeout: float = 
           progress: Callable[[str], None] = print, setup: GuestSetup | None = None) -> Proof:  # fmt: skip
     base = ensure_base_image(progress=progress)
     user_data = render(plan, "cloud-init").data
-    proof = Proof(plan.profile, " ".join(accelerator()[:2]))
+    proof = Proof(plan.profile, "")
     wanted = 1 + reboots
     instance_id = f"bootstrap-test-{uuid.uuid4().hex[:8]}"
     with Machine(base, user_data, instance_id=instance_id, keep=keep, setup=setup) as machine:
+        proof.accelerator = machine.accelerator
         proof.kept = machine.dir if keep else None
         while len([b for b in proof.boots if b.result != "rebooting"]) < wanted:
             if len(proof.boots) >= wanted + MAX_EXTRA_BOOTS:
