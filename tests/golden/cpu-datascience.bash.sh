@@ -466,9 +466,9 @@ packages=(
 apt_install "${packages[@]}"
 BOOTSTRAP_EOF_1350113e1172b043d06c
 
-install_file 0755 /usr/local/lib/bootstrap/steps/users.sh <<'BOOTSTRAP_EOF_f72b0da2ca63bc8a4097'
+install_file 0755 /usr/local/lib/bootstrap/steps/users.sh <<'BOOTSTRAP_EOF_9dd9a6595825383dc78b'
 #!/usr/bin/env bash
-# bootstrap step users: create 1 accounts
+# bootstrap step users: create 1 account
 # phase first_boot, scope image, feature users, hash f76a49c2dc3711b4
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -506,7 +506,7 @@ ensure_user() {
 }
 
 ensure_user scientist /bin/bash '' yes users
-BOOTSTRAP_EOF_f72b0da2ca63bc8a4097
+BOOTSTRAP_EOF_9dd9a6595825383dc78b
 
 install_file 0755 /usr/local/lib/bootstrap/steps/conda.sh <<'BOOTSTRAP_EOF_6b5f3c275337423ead49'
 #!/usr/bin/env bash

@@ -602,9 +602,9 @@ set -e
 exit "$rc"
 BOOTSTRAP_EOF_1303b8762a2044657316
 
-install_file 0755 /usr/local/lib/bootstrap/steps/users.sh <<'BOOTSTRAP_EOF_f72b0da2ca63bc8a4097'
+install_file 0755 /usr/local/lib/bootstrap/steps/users.sh <<'BOOTSTRAP_EOF_9dd9a6595825383dc78b'
 #!/usr/bin/env bash
-# bootstrap step users: create 1 accounts
+# bootstrap step users: create 1 account
 # phase first_boot, scope image, feature users, hash f76a49c2dc3711b4
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -642,7 +642,7 @@ ensure_user() {
 }
 
 ensure_user scientist /bin/bash '' yes users
-BOOTSTRAP_EOF_f72b0da2ca63bc8a4097
+BOOTSTRAP_EOF_9dd9a6595825383dc78b
 
 install_file 0755 /usr/local/lib/bootstrap/steps/conda.sh <<'BOOTSTRAP_EOF_875778654e25e2ebaedd'
 #!/usr/bin/env bash
