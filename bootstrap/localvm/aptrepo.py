@@ -56,7 +56,7 @@ def _closure(packages: list[str]) -> list[str]:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if proc.returncode != 0:
-        raise BackendError(f"apt-cache depends failed: {proc.stderr.strip()[-1000:]}")
+        raise BackendError(f"apt-cache depends failed (apt-get update first?): {proc.stderr.strip()[-1000:]}")
     # Lines without indentation name packages; '<virtual>' ones have no .deb of their own.
     names = {line.strip() for line in proc.stdout.splitlines() if line and not line[0].isspace()}
     return sorted(n for n in names if not n.startswith("<"))
