@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bootstrap.bake.events import Quiet
 from bootstrap.bake.lifecycle import BakeOptions, bake
-from bootstrap.bake.local import GoldenImage, LocalBackend
+from bootstrap.bake.local import LocalBackend
 from bootstrap.localvm.aptrepo import local_apt_setup
 from bootstrap.localvm.image import ensure_base_image
 from bootstrap.localvm.machine import BootImage, GuestSetup, Machine
@@ -53,11 +53,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ttr-") as scratch:
         output = args.output or Path(scratch) / "images"
         output.mkdir(parents=True, exist_ok=True)
-        result = bake(plan, LocalBackend(output, progress=lambda line: None, setup=setup),
-                      BakeOptions(force=True, test=False), Quiet())  # fmt: skip
+        backend = LocalBackend(output, progress=lambda line: None, setup=setup)
+        result = bake(plan, backend, BakeOptions(force=True, test=False), Quiet())
         assert result.image is not None
-        golden = GoldenImage(output / f"{result.image.id}.qcow2", output / f"{result.image.id}.vmlinuz",
-                             output / f"{result.image.id}.initrd.img")  # fmt: skip
+        golden = backend.boot_image(result.image.id)
         base = ensure_base_image(progress=lambda line: print(line, file=sys.stderr))
         bare_plan = build_plan(load_profile(str(_bare(Path(scratch)))))
         user_data = render(plan, "cloud-init").data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -73,10 +74,11 @@ def guest_options(parser: argparse.ArgumentParser, network_default: bool) -> Non
                        help="another package for the local apt repository (repeatable)")  # fmt: skip
 
 
-def guest_setup_from(args: argparse.Namespace, profile: Any) -> Any:
+def guest_setup_from(args: argparse.Namespace, *profiles: Any) -> Any:
+    """The local guest the options ask for; a local apt repository serves every given profile's packages."""
     from ..localvm.aptrepo import guest_setup
 
-    packages = [str(p) for p in profile.data.get("packages", [])]
+    packages = sorted({str(p) for profile in profiles for p in profile.data.get("packages", [])})
     return guest_setup(packages, local_apt=args.local_apt, extra=args.apt_packages, network=args.network)
 
 
@@ -221,16 +223,13 @@ def _rebuild(args: argparse.Namespace) -> int:
     setup = None
     if args.backend == "local":
         from ..errors import BootstrapError
-        from ..localvm.aptrepo import guest_setup
         from ..profile import load_profile
 
-        packages: set[str] = set()
+        profiles = []
         for reference in references if args.local_apt else []:  # one repository serves the whole run
-            try:
-                packages |= {str(p) for p in load_profile(reference).data.get("packages", [])}
-            except BootstrapError:
-                continue  # a broken profile fails on its own in the run, with its message
-        setup = guest_setup(sorted(packages), local_apt=args.local_apt, extra=args.apt_packages, network=args.network)
+            with contextlib.suppress(BootstrapError):  # a broken profile fails on its own in the run
+                profiles.append(load_profile(reference))
+        setup = guest_setup_from(args, *profiles)
     outcomes = rebuild(references, lambda: make_backend(args, lambda line: None, setup), options, events,
                        jobs=args.jobs)  # fmt: skip
     if not args.dry_run:

@@ -126,8 +126,8 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
         return instance
 
     def retire(instance: Instance) -> None:
+        backend.delete_instance(instance)  # a failed delete stays listed: the final clean-up tries again
         machines.remove(instance)
-        backend.delete_instance(instance)
         events.emit("deleted", f"{instance.role} {instance.id} deleted", instance=instance.id)
 
     try:

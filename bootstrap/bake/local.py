@@ -84,7 +84,8 @@ class LocalBackend:
         return Image(data["name"], data["name"], "", data["created"], {"disk": str(self.output / data["disk"])})
 
     # -- machines ----------------------------------------------------------------------------
-    def _boot_image(self, image_id: str) -> GoldenImage:
+    def boot_image(self, image_id: str) -> GoldenImage:
+        """The disk, kernel and initrd that boot a source or a baked image."""
         if image_id in self._sources:
             return self._sources[image_id]
         data = self._manifest(image_id)
@@ -102,7 +103,7 @@ class LocalBackend:
         work = self.output / ".work" / instance_id
         work.mkdir(parents=True)
         try:
-            machine = Machine(self._boot_image(source), user_data, instance_id=instance_id, workdir=work,
+            machine = Machine(self.boot_image(source), user_data, instance_id=instance_id, workdir=work,
                               memory_mb=self.memory_mb, setup=self.setup)  # fmt: skip
             (work / "tags.json").write_text(json.dumps(tags))
             machine.start()
@@ -135,6 +136,9 @@ class LocalBackend:
             for suffix, path in (("vmlinuz", source.kernel), ("initrd.img", source.initrd)):
                 _link_or_copy(path, self.output / f"{name}.{suffix}")
             os.replace(partial, self.output / f"{name}.qcow2")
+        except BaseException:
+            self.delete_image(Image(name, name))  # not returned to the lifecycle: nobody else would delete it
+            raise
         finally:
             partial.unlink(missing_ok=True)
         info = json.loads(_run(["qemu-img", "info", "--output=json", str(self.output / f"{name}.qcow2")]))
