@@ -286,8 +286,9 @@ def _diff(args: argparse.Namespace) -> int:
     from .planner import build_plan
     from .profile import load_profile
 
-    with Revision(args.old) as old_path, Revision(args.new) as new_path:
-        old, new = build_plan(load_profile(old_path)), build_plan(load_profile(new_path))
+    with Revision(args.old) as old_file, Revision(args.new) as new_file:
+        old = build_plan(load_profile(old_file.path, root=old_file.root))
+        new = build_plan(load_profile(new_file.path, root=new_file.root))
     result = compare(old, new)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))

@@ -111,6 +111,12 @@ def step_diffs(old: Plan, new: Plan, changed: list[str]) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class ProfileFile:
+    path: str
+    root: Path | None = None  # the exported tree a revision's profile may read from
+
+
 class Revision:
     """A ``REV:path`` profile exported from git into a temporary tree (removed on exit)."""
 
@@ -118,9 +124,9 @@ class Revision:
         self.reference = reference
         self.folder: Path | None = None
 
-    def __enter__(self) -> str:
+    def __enter__(self) -> ProfileFile:
         if ":" not in self.reference or Path(self.reference).exists():
-            return self.reference
+            return ProfileFile(self.reference)
         revision, path = self.reference.split(":", 1)
         top = _git(["rev-parse", "--show-toplevel"], Path.cwd()).strip()
         prefix = _git(["rev-parse", "--show-prefix"], Path.cwd()).strip()
@@ -134,7 +140,7 @@ class Revision:
         inside = self.folder / (prefix + path[2:] if path.startswith("./") else path)
         if not inside.is_file():
             raise UsageError(f"{self.reference}: no such file at {revision}")
-        return str(inside)
+        return ProfileFile(str(inside), self.folder)
 
     def __exit__(self, *exc: object) -> None:
         if self.folder:

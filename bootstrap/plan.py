@@ -24,7 +24,7 @@ class Scope(str, Enum):
     INSTANCE = "instance"  # belongs to one machine: always runs on each instance
 
 
-STEP_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
+STEP_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Step:
     origin: Mark | None = field(default=None, compare=False)  # where in the profile it came from
 
     def __post_init__(self) -> None:
-        if not STEP_ID.match(self.id):
+        if not STEP_ID.fullmatch(self.id):
             raise ValueError(f"invalid step id {self.id!r}")  # a bug in a feature, not user input
 
     @property

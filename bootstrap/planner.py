@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .errors import ProfileError
+from .errors import Problem, ProfileError
 from .features import Context, active
 from .plan import Plan
 from .profile import Profile
 
 
 def build_plan(profile: Profile) -> Plan:
-    context = Context(profile_name=profile.name, profile=profile.data)
+    context = Context(profile_name=profile.name, profile=profile.data, boundary=profile.boundary)
     plan = Plan(profile=profile.name)
     seen: dict[str, str] = {}
     for feature, config in active(profile.data):
@@ -22,7 +22,27 @@ def build_plan(profile: Profile) -> Plan:
                 raise ProfileError(f"step id {step.id!r} is produced by both {seen[step.id]} and {feature.KEY}")
             seen[step.id] = feature.KEY
             plan.steps.append(step)
+        _bounded(plan, feature.KEY, profile)
         contribute = getattr(feature, "cloud_config", None)
         if contribute is not None:
             plan.cloud_config.update(contribute(config))
     return plan
+
+
+# No cloud takes more than a few hundred KiB of user data; a plan far past that is a mistake or an
+# attack (a profile that multiplies text), refused before its scripts are rendered into targets.
+MAX_PLAN_BYTES = 8 * 1024 * 1024
+
+
+def _bounded(plan: Plan, key: str, profile: Profile) -> None:
+    total = sum(len(step.script) for step in plan.steps)
+    if total > MAX_PLAN_BYTES:
+        largest = max(plan.steps, key=lambda step: len(step.script))
+        raise ProfileError(
+            Problem(
+                f"the rendered steps reach {total:,} bytes (over {MAX_PLAN_BYTES:,}) at {key!r}; "
+                f"the largest is step {largest.id} ({len(largest.script):,} bytes)",
+                largest.origin or profile.data.value_marks.get(key),
+                "fetch large content at boot instead of embedding it",
+            )
+        )

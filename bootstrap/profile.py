@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import schema
+from .boundary import Boundary
 from .errors import Mark, Problem, ProfileError, UsageError
 from .merge import merge
 from .paths import profiles_dir
@@ -26,6 +27,7 @@ class Profile:
     path: str  # the file the user named (display form)
     data: MDict
     chain: list[str] = field(default_factory=list)  # every file that contributed, parents first
+    boundary: Boundary | None = None  # where the files it names may be read from
 
     @property
     def description(self) -> str:
@@ -77,11 +79,22 @@ def _extends_list(data: MDict) -> list[tuple[str, Mark | None]]:
     raise ProfileError(Problem("extends: expected a list of profile names or paths", mark_at(data, ["extends"])))
 
 
-def _load_chain(path: Path, stack: tuple[Path, ...], chain: list[str]) -> MDict:
+def _linearize(
+    path: Path, boundary: Boundary, order: dict[Path, MDict], stack: tuple[Path, ...] = (), via: Mark | None = None
+) -> None:
+    """Every profile of the ``extends`` graph below ``path``, parents first, each file once.
+
+    Depth first, parents in the order named, then the profile itself: for a tree this is the
+    documented merge order, and a parent shared by two branches (a diamond) is loaded and merged
+    once, so deep diamonds stay linear instead of doubling at every level."""
     display = _display(path)
     if path in stack:
         cycle = " -> ".join(_display(p) for p in (*stack[stack.index(path) :], path))
-        raise ProfileError(Problem(f"extends cycle: {cycle}", Mark(display, 1, 1)))
+        raise ProfileError(
+            Problem(f"extends cycle: {cycle}", via or Mark(display, 1, 1), "remove one of these extends entries")
+        )
+    if path in order:
+        return
     data = load_file(str(path), display)
     if not isinstance(data, MDict):
         raise ProfileError(
@@ -90,13 +103,33 @@ def _load_chain(path: Path, stack: tuple[Path, ...], chain: list[str]) -> MDict:
                 getattr(data, "mark", None) or Mark(display, 1, 1),
             )
         )
-    merged: Any = MDict(mark=data.mark)
     for reference, mark in _extends_list(data):
-        parent_path = resolve(reference, path.parent, mark)
-        parent = _load_chain(parent_path, (*stack, path), chain)
-        merged = merge(merged, _without(parent, "name", "description"), schema.profile_schema())
-    chain.append(display)
-    return merge(merged, _without(data, "extends"), schema.profile_schema())
+        parent = resolve(reference, path.parent, mark)
+        if not boundary.contains(parent):
+            raise ProfileError(
+                Problem(
+                    f"extends {reference!r}: {parent} is outside the profile's repository {boundary.repository}",
+                    mark,
+                    "extend profiles inside the same repository, or built-in ones by name",
+                )
+            )
+        _linearize(parent, boundary, order, (*stack, path), mark)
+    order[path] = data
+
+
+def _load_chain(path: Path, boundary: Boundary, chain: list[str]) -> MDict:
+    order: dict[Path, MDict] = {}
+    _linearize(path, boundary, order)
+    merged: Any = MDict(mark=order[path].mark)
+    for each, data in order.items():
+        own = each == path
+        merged = merge(
+            merged,
+            _without(data, "extends") if own else _without(data, "extends", "name", "description"),
+            schema.profile_schema(),
+        )
+        chain.append(_display(each))
+    return merged
 
 
 def _without(data: MDict, *keys: str) -> MDict:
@@ -173,25 +206,28 @@ def _nul_problems(data: Any, path: list[Any], root: MDict) -> list[Problem]:
     return problems
 
 
-def load_profile(reference: str, overrides: list[str] | tuple[str, ...] = ()) -> Profile:
-    """Load, merge, override and validate a profile. Raises ProfileError listing every problem."""
+def load_profile(reference: str, overrides: list[str] | tuple[str, ...] = (), *, root: Path | None = None) -> Profile:
+    """Load, merge, override and validate a profile. Raises ProfileError listing every problem.
+
+    ``root``: the repository the profile may read from (default: its git top level, or its folder)."""
     path = resolve(reference)
+    boundary = Boundary.for_profile(path, root)
     chain: list[str] = []
-    data = _load_chain(path, (), chain)
+    data = _load_chain(path, boundary, chain)
     for assignment in overrides:
         apply_override(data, assignment)
     problems = schema.validate(data) + _nul_problems(data, [], data)
     if not problems:
         from .features import Context, active
 
-        context = Context(profile_name=data["name"], profile=data)
+        context = Context(profile_name=data["name"], profile=data, boundary=boundary)
         for feature, config in active(data):
             check = getattr(feature, "check", None)
             if check is not None:
                 problems += check(config, context)
     if problems:
         raise ProfileError(_sorted(problems))
-    return Profile(name=data["name"], path=_display(path), data=data, chain=chain)
+    return Profile(name=data["name"], path=_display(path), data=data, chain=chain, boundary=boundary)
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:

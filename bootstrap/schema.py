@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import cache
 from typing import Any
 
@@ -82,11 +83,57 @@ def schema_json() -> str:
     return json.dumps(profile_schema(), indent=2, sort_keys=False) + "\n"
 
 
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    r"""``pattern`` with JSON Schema's (ECMA-262) meaning in Python's ``re``.
+
+    ECMA's ``$`` matches only at the very end; Python's also before a final newline, so
+    ``alice\n`` would pass ``^[a-z]+$`` and then break the line of fstab or script it lands in.
+    Every unescaped ``$`` outside a character class becomes ``\Z``; ``\d``, ``\w`` and ``\s``
+    are ASCII as in ECMA without the ``u`` flag. The published schema keeps ``$``: editors are ECMA.
+    """
+    out, in_class, escaped = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            char = "\\Z"
+        out.append(char)
+    return re.compile("".join(out), re.ASCII)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Any:
+    from jsonschema import ValidationError
+
+    if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_compiled = cache(ecma_pattern)
+
+
+def _is_integer(checker: Any, instance: Any) -> bool:
+    # JSON Schema counts 60.0 as an integer; templates would print "3600.0". Only real ints are.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+@cache
+def validator_class() -> Any:
+    """Draft 2020-12 with ECMA patterns and integers that are ints."""
+    from jsonschema import Draft202012Validator, validators
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+    return validators.extend(Draft202012Validator, {"pattern": _pattern}, type_checker=checker)
+
+
 @cache
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator
-
-    return Draft202012Validator(profile_schema())
+    return validator_class()(profile_schema())
 
 
 def subschema(schema: dict[str, Any] | None, key: Any) -> dict[str, Any] | None:
@@ -166,6 +213,8 @@ def _explain(error: Any, root: Any) -> list[Problem]:
         hint = None
         if expected == "string" and isinstance(value, bool | int | float):
             hint = "YAML read this as a " + type_name(value) + "; put it in quotes to keep it as text"
+        elif expected == "integer" and isinstance(value, float) and value.is_integer():
+            hint = f"write {int(value)}, without the decimal point"
         return [Problem(f"{where}: expected a {expected}, got {type_name(value)} {value!r}", mark, hint)]
     if kind == "pattern":
         what = schema.get("x-help", f"must match {schema['pattern']}")

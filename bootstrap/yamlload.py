@@ -8,7 +8,8 @@ treat them as ordinary data.
 
 Hostile input is refused early and cheaply: files over :data:`MAX_BYTES`, non-UTF-8 bytes,
 nesting deeper than :data:`MAX_DEPTH`, alias expansion ("billion laughs") beyond
-:data:`MAX_NODES`, duplicate keys and non-string keys.
+:data:`MAX_NODES` values or :data:`MAX_EXPANDED_BYTES` bytes of text, integers too long to
+convert, duplicate keys and non-string keys.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from .errors import Mark, Problem, ProfileError
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 100_000
+# Aliases repeat text without repeating bytes in the file: bound what they expand to, not only how many.
+MAX_EXPANDED_BYTES = 2 * MAX_BYTES
 
 
 class MDict(dict):
@@ -106,6 +109,7 @@ class _Builder:
     def __init__(self, source: str):
         self.source = source
         self.count = 0
+        self.expanded = 0  # bytes of scalar text, counted each time an alias repeats it
         self.constructor = yaml.SafeLoader("")  # only its scalar constructors are used
         self.problems: list[Problem] = []
         self._active: set[int] = set()
@@ -124,7 +128,30 @@ class _Builder:
             raise ProfileError(Problem("recursive alias: a value contains itself", _mark(self.source, node.start_mark)))
         mark = _mark(self.source, node.start_mark)
         if isinstance(node, yaml.ScalarNode):
-            return self.constructor.construct_object(node)
+            self.expanded += len(node.value)
+            if self.expanded > MAX_EXPANDED_BYTES:
+                raise ProfileError(
+                    Problem(
+                        f"document expands to more than {MAX_EXPANDED_BYTES:,} bytes of text "
+                        "(aliases repeating long values?); refusing to expand it",
+                        mark,
+                    )
+                )
+            try:
+                return self.constructor.construct_object(node)
+            except ValueError as exc:  # e.g. an integer of thousands of digits (Python's conversion limit)
+                raise ProfileError(
+                    Problem(f"cannot read this value: {exc}", mark, "quote it to keep it as text")
+                ) from None
+            except yaml.YAMLError as exc:  # an unknown tag such as !python/object, bad !!binary
+                problem = getattr(exc, "problem", None) or str(exc)
+                raise ProfileError(
+                    Problem(
+                        f"cannot read this value: {problem}",
+                        mark,
+                        "profiles use plain YAML values: remove the tag or quote the value",
+                    )
+                ) from None
         self._active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):

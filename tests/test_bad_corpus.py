@@ -37,7 +37,7 @@ def test_bad_profile(name: str, capsys: pytest.CaptureFixture[str], monkeypatch:
     assert code == 2
     assert case["message"] in err, err
     if case["where"]:
-        assert f"{name}.yaml:{case['where']}: error:" in err, err
+        assert f"{case.get('file', name)}.yaml:{case['where']}: error:" in err, err
     assert "Traceback" not in err
     assert elapsed < 3, f"{name} took {elapsed:.1f}s"
 

@@ -106,7 +106,7 @@ def test_lock_and_file_specs_are_embedded(sandbox: Sandbox, write_profile, tmp_p
     [
         ("[{name: a}]", "give exactly one of spec, file, lock, url"),
         ("[{name: a, spec: {}, url: 'https://x/y.yml'}]", "give exactly one of"),
-        ("[{name: a, file: missing.yml}]", "not found beside the profile"),
+        ("[{name: a, file: missing.yml}]", "conda file 'missing.yml' not found"),
         ("[{name: a, url: 'ftp://x/y'}]", "an https://, s3:// or gs:// URL"),
     ],
 )

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ..boundary import Boundary
 from ..errors import Problem
 
 
@@ -32,6 +33,7 @@ class Context:
 
     profile_name: str
     profile: Any = None  # the whole merged profile, for checks that span features
+    boundary: Boundary | None = None  # where files the profile names may be read from
 
 
 @cache
@@ -54,6 +56,15 @@ def source_dir(config: Any, key: str) -> Path:
     if mark is None or mark.source.startswith("<"):
         return Path.cwd()
     return Path(mark.source).resolve().parent
+
+
+def source_file(config: Any, key: str, context: Context, what: str) -> Path:
+    """The file ``config[key]`` names, checked against the profile's boundary (a located
+    ProfileError when it is missing, not a regular file, or outside the repository)."""
+    if context.boundary is None:
+        raise ValueError("a feature read a file without a boundary")  # a bug: contexts carry one
+    mark = getattr(config, "value_marks", {}).get(key) or getattr(config, "mark", None)
+    return context.boundary.file(config[key], source_dir(config, key), what, mark)
 
 
 def problem(config: Any, key: str, message: str, hint: str | None = None) -> Problem:

@@ -13,11 +13,11 @@ from typing import Any
 
 import yaml
 
-from ..errors import Problem
+from ..errors import Problem, ProfileError
 from ..plan import Phase, Scope, Step
 from ..templating import render
 from ..yamlload import plain
-from . import describe, problem, source_dir
+from . import Context, describe, problem, source_file
 from .users import NAME_HELP, USER_PATTERN
 
 KEY = "conda"
@@ -102,9 +102,10 @@ describe(
     },
 )
 SOURCES = ("spec", "file", "lock", "url")
+MAX_SPEC_BYTES = 256 * 1024
 
 
-def check(config: dict[str, Any], context: Any) -> list[Problem]:
+def check(config: dict[str, Any], context: Context) -> list[Problem]:
     problems = []
     for env in config["environments"]:
         given = [s for s in SOURCES if s in env]
@@ -112,22 +113,35 @@ def check(config: dict[str, Any], context: Any) -> list[Problem]:
             problems.append(problem(env, "name", f"environment {env['name']!r}: give exactly one of "
                                     + ", ".join(SOURCES)))  # fmt: skip
         for key in ("file", "lock"):
-            if key in env and not (source_dir(env, key) / env[key]).is_file():
-                problems.append(problem(env, key, f"{key} {env[key]!r} not found beside the profile"))
+            if key in env:
+                try:
+                    path = source_file(env, key, context, f"conda {key}")
+                except ProfileError as exc:
+                    problems += exc.problems
+                    continue
+                if path.stat().st_size > MAX_SPEC_BYTES:
+                    problems.append(
+                        problem(
+                            env,
+                            key,
+                            f"conda {key} {env[key]!r} is over {MAX_SPEC_BYTES // 1024} KiB: too big for user data",
+                            "use 'url:' to fetch it at boot",
+                        )
+                    )
     return problems
 
 
-def _spec(env: dict[str, Any], channels: list[str]) -> tuple[str, str]:
+def _spec(env: dict[str, Any], channels: list[str], context: Context) -> tuple[str, str]:
     """(kind, text) of an embedded spec: 'yaml' or 'lock'."""
     if "spec" in env:
         spec = {"name": env["name"], "channels": channels, **plain(env["spec"])}
         return "yaml", yaml.safe_dump(spec, sort_keys=False, default_flow_style=False)
     key = "file" if "file" in env else "lock"
-    text = (source_dir(env, key) / env[key]).read_text(encoding="utf-8")
+    text = source_file(env, key, context, f"conda {key}").read_text(encoding="utf-8")
     return ("lock" if key == "lock" else "yaml"), text
 
 
-def steps(config: dict[str, Any], context: Any) -> list[Step]:
+def steps(config: dict[str, Any], context: Context) -> list[Step]:
     channels = list(config.get("channels", ["conda-forge"]))
     envs = []
     for env in sorted(config["environments"], key=lambda e: e["name"]):
@@ -138,7 +152,7 @@ def steps(config: dict[str, Any], context: Any) -> list[Step]:
             "url": env.get("url", ""),
         }
         if not entry["url"]:
-            entry["kind"], entry["text"] = _spec(env, channels)
+            entry["kind"], entry["text"] = _spec(env, channels, context)
             entry["hash"] = hashlib.sha256(entry["text"].encode()).hexdigest()
         envs.append(entry)  # fmt: skip
     settings = {"prefix": PREFIX, "micromamba": config.get("micromamba", MICROMAMBA), "group": config.get("group", "")}

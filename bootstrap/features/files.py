@@ -9,11 +9,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import Problem
+from ..errors import Problem, ProfileError
 from ..plan import Phase, Scope, Step
 from ..templating import render
 from ..yamlload import value_mark
-from . import problem, source_dir
+from . import Context, problem, source_file
 
 KEY = "files"
 ORDER = 60
@@ -85,11 +85,11 @@ def _normalized(path: str) -> bool:
     return posixpath.normpath(path) == path and not path.startswith("//")
 
 
-def _source_path(item: Any) -> Path:
-    return source_dir(item, "source") / item["source"]
+def _source_path(item: Any, context: Context) -> Path:
+    return source_file(item, "source", context, "source file")
 
 
-def check(config: list[Any], context: Any) -> list[Problem]:
+def check(config: list[Any], context: Context) -> list[Problem]:
     problems: list[Problem] = []
     for item in config:
         path = item["path"]
@@ -106,17 +106,12 @@ def check(config: list[Any], context: Any) -> list[Problem]:
         if has_content == has_source:
             problems.append(problem(item, "path", f"file {path}: give exactly one of 'content' or 'source'"))
         elif has_source:
-            source = _source_path(item)
-            if not source.is_file():
-                problems.append(
-                    problem(
-                        item,
-                        "source",
-                        f"source file {str(source)!r} not found",
-                        "the path is relative to the profile that names it",
-                    )
-                )
-            elif source.stat().st_size > MAX_SOURCE_BYTES:
+            try:
+                source = _source_path(item, context)
+            except ProfileError as exc:
+                problems += exc.problems
+                continue
+            if source.stat().st_size > MAX_SOURCE_BYTES:
                 problems.append(
                     problem(
                         item,
@@ -137,7 +132,7 @@ def _step_id(path: str, taken: set[str]) -> str:
     return candidate
 
 
-def steps(config: list[Any], context: Any) -> list[Step]:
+def steps(config: list[Any], context: Context) -> list[Step]:
     taken: set[str] = set()
     result = []
     for index, item in enumerate(config):
@@ -146,7 +141,8 @@ def steps(config: list[Any], context: Any) -> list[Step]:
         if "content" in item:
             spec["text"] = item["content"]
         else:
-            data = _source_path(item).read_bytes()
+            with _source_path(item, context).open("rb") as handle:
+                data = handle.read(MAX_SOURCE_BYTES + 1)
             try:
                 spec["text"] = data.decode("utf-8")
                 if "\0" in spec["text"]:
