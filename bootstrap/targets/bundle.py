@@ -48,12 +48,23 @@ def plan_table(plan: Plan) -> str:
     return "".join(f"{s.id}\t{s.phase.value}\t{s.scope.value}\t{s.hash}\n" for s in plan.ordered)
 
 
+def compact(text: str, source: str) -> str:
+    """``text`` without its whole-line comments: every byte of user data counts (EC2 takes 16 KiB),
+    and the commented source ships with bootstrap. The first line and shellcheck directives stay.
+    Only for our own runner files, which hold no heredocs or multi-line strings."""
+    lines = text.splitlines(keepends=True)
+    kept = [line for line in lines[1:] if not line.lstrip().startswith("#") or "shellcheck" in line]
+    return "".join([*lines[:1], f"# comments removed; the commented source is bootstrap's {source}\n", *kept])
+
+
 def runner_script(plan: Plan, target: str) -> str:
-    return render("runner/runner.sh.j2", version=__version__, profile=plan.profile, target=target, plan_hash=plan.hash)
+    text = render("runner/runner.sh.j2", version=__version__, profile=plan.profile, target=target,
+                  plan_hash=plan.hash)  # fmt: skip
+    return compact(text, "templates/runner/runner.sh.j2")
 
 
 def _static(name: str) -> str:
-    return (templates_dir() / "runner" / name).read_text(encoding="utf-8")
+    return compact((templates_dir() / "runner" / name).read_text(encoding="utf-8"), f"templates/runner/{name}")
 
 
 def library() -> str:

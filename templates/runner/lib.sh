@@ -99,32 +99,82 @@ fetch() {
   mv -f -- "$dest.part" "$dest"
 }
 
-# write_file PATH MODE OWNER CONTENT: write atomically, only when something differs.
-write_file() {
-  local path=$1 mode=$2 owner=$3 content=$4 tmp
-  mkdir -p -- "$(dirname -- "$path")"
-  if [ -f "$path" ] && [ "$(cat -- "$path"; printf x)" = "${content}x" ]; then
-    chmod -- "$mode" "$path"
-    chown -- "$owner" "$path"
-    return 0
-  fi
-  tmp=$(mktemp -- "$path.bootstrap.XXXXXX")
-  printf '%s' "$content" >"$tmp"
-  chmod -- "$mode" "$tmp"
-  chown -- "$owner" "$tmp"
-  mv -f -- "$tmp" "$path"
-  log "wrote $path"
+# -- writing where machine users can reach ---------------------------------------------------
+# The runner is root; a machine user controls their home. Root must never write, chown or chmod
+# through a path such a user can change (a link at ~/.ssh/authorized_keys pointing at
+# /etc/shadow, ~/.config replaced by a link to /etc). root_only tells whether a path is reached
+# through folders only root can change; where it is not, the write runs as the file's owner, with
+# that user's rights only, and a file meant for root there is refused.
+
+# root_only PATH: true when every folder on the way to PATH is owned by root and writable by no
+# one else, links are followed only where they sit in such folders (their target is checked the
+# same way), and a missing part would be created by root in such a folder (not in a shared sticky
+# folder like /tmp, where another user could plant it first). Otherwise sets UNSAFE_DIR.
+root_only() {
+  local rest=${1#/} dir=/ kind=root part path info uid mode hops=0 target
+  UNSAFE_DIR=""
+  while [ -n "$rest" ]; do
+    part=${rest%%/*}
+    if [ "$part" = "$rest" ]; then rest=""; else rest=${rest#*/}; fi
+    case "$part" in "" | .) continue ;; esac
+    if [ "$kind" = user ]; then
+      UNSAFE_DIR=$dir
+      return 1
+    fi
+    if [ "$part" = .. ]; then
+      dir=${dir%/*}
+      dir=${dir:-/}
+      path=$dir
+    else
+      path=${dir%/}/$part
+    fi
+    if ! info=$(stat -c '%u %f' -- "$path" 2>/dev/null); then
+      [ "$kind" = root ] && return 0 # root creates the rest, in a folder only root can change
+      UNSAFE_DIR=$dir
+      return 1
+    fi
+    uid=${info% *}
+    mode=$((16#${info#* }))
+    if [ "$kind" = sticky ] && [ "$uid" != 0 ]; then
+      UNSAFE_DIR=$path
+      return 1
+    fi
+    if [ $((mode & 8#170000)) -eq $((8#120000)) ]; then # a link only root could place: check its target
+      hops=$((hops + 1))
+      if [ "$hops" -gt 40 ]; then
+        UNSAFE_DIR=$path
+        return 1
+      fi
+      target=$(readlink -- "$path")
+      case "$target" in /*) dir=/ kind=root ;; esac
+      rest=${target#/}${rest:+/$rest}
+      continue
+    fi
+    dir=$path
+    if [ "$uid" != 0 ]; then
+      kind=user
+    elif [ $((mode & 8#022)) -eq 0 ]; then
+      kind=root
+    elif [ $((mode & 8#1000)) -ne 0 ]; then
+      kind=sticky
+    else
+      kind=user
+    fi
+  done
+  return 0
 }
 
-# write_file_b64 PATH MODE OWNER BASE64: the same for binary content.
-write_file_b64() {
+# _put PATH MODE OWNER: standard input into PATH, atomically, only when it differs; then mode and owner.
+_put() {
   local path=$1 mode=$2 owner=$3 tmp
   mkdir -p -- "$(dirname -- "$path")"
   tmp=$(mktemp -- "$path.bootstrap.XXXXXX")
-  printf '%s' "$4" | base64 -d >"$tmp"
-  if [ -f "$path" ] && cmp -s -- "$tmp" "$path"; then
+  cat >"$tmp"
+  if [ -f "$path" ] && [ ! -L "$path" ] && cmp -s -- "$tmp" "$path"; then
     rm -f -- "$tmp"
   else
+    chmod -- "$mode" "$tmp"
+    chown -- "$owner" "$tmp"
     mv -f -- "$tmp" "$path"
     log "wrote $path"
   fi
@@ -132,11 +182,34 @@ write_file_b64() {
   chown -- "$owner" "$path"
 }
 
-# ensure_line FILE LINE: append LINE unless FILE already has it (exact match).
-ensure_line() {
-  local file=$1 line=$2
-  touch -- "$file"
-  if ! grep -qxF -- "$line" "$file"; then
-    printf '%s\n' "$line" >>"$file"
+# as_user USER CMD...: CMD with USER's uid, primary group and groups, nothing of root's.
+as_user() {
+  local user=$1
+  shift
+  setpriv --reuid="$user" --regid="$(id -g -- "$user")" --init-groups -- "$@"
+}
+
+# put_file PATH MODE OWNER: standard input into PATH as root where only root can change the way
+# there, else as OWNER's user; refused when a user could redirect a file that root should own.
+put_file() {
+  local path=$1 user=${3%%:*}
+  if root_only "$path"; then
+    _put "$@"
+    return
   fi
+  if [ "$(id -u -- "$user" 2>/dev/null)" = 0 ]; then
+    die "refusing to write $path as root: $UNSAFE_DIR can be changed by uid $(stat -c %u -- "$UNSAFE_DIR" 2>/dev/null || echo '?'), not only root"
+  fi
+  log "writing $path as $user: $UNSAFE_DIR is not root's alone"
+  as_user "$user" bash -c "set -euo pipefail; $(declare -f _put log); _put \"\$@\"" _put "$@"
+}
+
+# write_file PATH MODE OWNER CONTENT: write atomically, only when something differs.
+write_file() {
+  printf '%s' "$4" | put_file "$1" "$2" "$3"
+}
+
+# write_file_b64 PATH MODE OWNER BASE64: the same for binary content.
+write_file_b64() {
+  printf '%s' "$4" | base64 -d | put_file "$1" "$2" "$3"
 }

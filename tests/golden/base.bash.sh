@@ -24,14 +24,9 @@ install_file() {
   chmod "$mode" "$path"
 }
 
-install_file 0755 /usr/local/lib/bootstrap/runner <<'BOOTSTRAP_EOF_ce1f5eed7627e2d2acdf'
+install_file 0755 /usr/local/lib/bootstrap/runner <<'BOOTSTRAP_EOF_6922d6049f59fc7f8c5f'
 #!/usr/bin/env bash
-# bootstrap runner 0.1.0 for profile base (target bash).
-# Runs the plan in /usr/local/lib/bootstrap/plan:
-#   boot    first-boot steps not yet done for this instance (resuming at a failed one), then
-#           every-boot steps; a step's marker is written only after it succeeds
-#   bake    image-scope first-boot steps only, marked as baked into the image
-#   status  print /var/lib/bootstrap/status.json
+# comments removed; the commented source is bootstrap's templates/runner/runner.sh.j2
 set -euo pipefail
 umask 022
 export LC_ALL=C.UTF-8 TZ=UTC
@@ -42,13 +37,11 @@ LOG_FILE=/var/log/bootstrap.log
 TARGET=bash
 PROFILE=base
 PLAN_HASH=7d3a2ebdd7f7f32f
-# A step exits with this code to say "done, now reboot"; the phase resumes after the reboot.
 REBOOT_EXIT=194
 
 mkdir -p "$STATE_DIR" /run/bootstrap "$(dirname "$LOG_FILE")"
 touch "$LOG_FILE" && chmod 0640 "$LOG_FILE"
 
-# Builtins only where we can: this runs on every boot and should cost next to nothing.
 timestamp() { printf -v "$1" '%(%Y-%m-%dT%H:%M:%SZ)T' -1; }
 
 HAVE_LOGGER=no
@@ -74,7 +67,6 @@ now_ms() {
   fi
 }
 
-# json_string VAR TEXT: set VAR to TEXT as a JSON string (no subshell).
 json_string() {
   local s=$2
   s=${s//\\/\\\\}
@@ -90,7 +82,6 @@ metadata_get() {
   curl --fail --silent --connect-timeout 1 --max-time 3 "$@" 2>/dev/null
 }
 
-# The instance id keys first-boot markers: a new instance (e.g. from a baked image) runs them again.
 detect_instance_id() {
   local id="" token f
   if [ -n "${BOOTSTRAP_INSTANCE_ID:-}" ]; then
@@ -151,7 +142,6 @@ record() { # id phase scope status exit_code duration_ms
   write_status running
 }
 
-# run_step ID PHASE SCOPE: run one step, its output prefixed and logged. Returns its exit code.
 run_step() {
   local id=$1 phase=$2 scope=$3 start rc
   say "step $id ($phase, $scope): start"
@@ -186,7 +176,6 @@ reboot_now() {
   exit 0
 }
 
-# run_phase PHASE: every step of PHASE in plan order; stops at the first failure.
 run_phase() {
   local want=$1 id phase scope hash marker rc
   while IFS=$'\t' read -r id phase scope hash; do
@@ -242,7 +231,6 @@ main() {
       return 2
       ;;
   esac
-  # One runner at a time (a GCE startup script and cloud-init may both start one).
   exec 9>/run/bootstrap/runner.lock
   flock -w 3600 9 || { say "another runner holds the lock"; return 1; }
   INSTANCE_ID=$(detect_instance_id)
@@ -267,24 +255,20 @@ main() {
 }
 
 main "$@"
-BOOTSTRAP_EOF_ce1f5eed7627e2d2acdf
+BOOTSTRAP_EOF_6922d6049f59fc7f8c5f
 
-install_file 0644 /usr/local/lib/bootstrap/lib.sh <<'BOOTSTRAP_EOF_a028535d9a1b80e2a3f6'
+install_file 0644 /usr/local/lib/bootstrap/lib.sh <<'BOOTSTRAP_EOF_34c9715fbf28a1c463bb'
 # shellcheck shell=bash
-# bootstrap step library: sourced by every step. Helpers only; nothing runs on load except
-# the environment setup below.
+# comments removed; the commented source is bootstrap's templates/runner/lib.sh
 
 export DEBIAN_FRONTEND=noninteractive
 export LC_ALL=C.UTF-8
-# Keep the caller's PATH first (cloud-init and GCE give a sane one); make sure the system dirs are there.
 export PATH="${PATH:+$PATH:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# Profile env vars are visible to steps, as they are to login shells.
 if [ -r /etc/profile.d/bootstrap-env.sh ]; then
   # shellcheck source=/dev/null
   . /etc/profile.d/bootstrap-env.sh
 fi
 
-# apt waits this long for a lock held by unattended-upgrades or cloud-init (seconds).
 BOOTSTRAP_APT_LOCK_TIMEOUT=${BOOTSTRAP_APT_LOCK_TIMEOUT:-900}
 BOOTSTRAP_RETRIES=${BOOTSTRAP_RETRIES:-5}
 BOOTSTRAP_RETRY_DELAY=${BOOTSTRAP_RETRY_DELAY:-2} # seconds before the first retry; doubles each time
@@ -301,7 +285,6 @@ die() {
   exit 1
 }
 
-# retry CMD...: run CMD up to $BOOTSTRAP_RETRIES times with exponential backoff (network, locks).
 retry() {
   local attempt=1 delay=$BOOTSTRAP_RETRY_DELAY rc
   while true; do
@@ -326,7 +309,6 @@ _apt() {
     -o Dpkg::Options::=--force-confold -y "$@"
 }
 
-# apt_update: refresh package lists once per boot (the marker lives on /run, a tmpfs).
 apt_update() {
   local marker=/run/bootstrap/apt-updated
   if [ -e "$marker" ]; then
@@ -336,7 +318,6 @@ apt_update() {
   mkdir -p /run/bootstrap && touch "$marker"
 }
 
-# pkg_installed NAME[=VERSION]: true when installed (at that version, when one is given).
 pkg_installed() {
   local name=${1%%=*} want="" status version
   case "$1" in *=*) want=${1#*=} ;; esac
@@ -349,7 +330,6 @@ pkg_installed() {
   return 0
 }
 
-# apt_install PKG...: install what is missing; nothing (and no network) when all are present.
 apt_install() {
   local missing=() pkg
   for pkg in "$@"; do
@@ -364,39 +344,77 @@ apt_install() {
   retry _apt install --no-install-recommends -- "${missing[@]}"
 }
 
-# fetch URL DEST: download with retries and backoff.
 fetch() {
   local url=$1 dest=$2
   retry curl --fail --silent --show-error --location --connect-timeout 10 --output "$dest.part" -- "$url"
   mv -f -- "$dest.part" "$dest"
 }
 
-# write_file PATH MODE OWNER CONTENT: write atomically, only when something differs.
-write_file() {
-  local path=$1 mode=$2 owner=$3 content=$4 tmp
-  mkdir -p -- "$(dirname -- "$path")"
-  if [ -f "$path" ] && [ "$(cat -- "$path"; printf x)" = "${content}x" ]; then
-    chmod -- "$mode" "$path"
-    chown -- "$owner" "$path"
-    return 0
-  fi
-  tmp=$(mktemp -- "$path.bootstrap.XXXXXX")
-  printf '%s' "$content" >"$tmp"
-  chmod -- "$mode" "$tmp"
-  chown -- "$owner" "$tmp"
-  mv -f -- "$tmp" "$path"
-  log "wrote $path"
+
+root_only() {
+  local rest=${1#/} dir=/ kind=root part path info uid mode hops=0 target
+  UNSAFE_DIR=""
+  while [ -n "$rest" ]; do
+    part=${rest%%/*}
+    if [ "$part" = "$rest" ]; then rest=""; else rest=${rest#*/}; fi
+    case "$part" in "" | .) continue ;; esac
+    if [ "$kind" = user ]; then
+      UNSAFE_DIR=$dir
+      return 1
+    fi
+    if [ "$part" = .. ]; then
+      dir=${dir%/*}
+      dir=${dir:-/}
+      path=$dir
+    else
+      path=${dir%/}/$part
+    fi
+    if ! info=$(stat -c '%u %f' -- "$path" 2>/dev/null); then
+      [ "$kind" = root ] && return 0 # root creates the rest, in a folder only root can change
+      UNSAFE_DIR=$dir
+      return 1
+    fi
+    uid=${info% *}
+    mode=$((16#${info#* }))
+    if [ "$kind" = sticky ] && [ "$uid" != 0 ]; then
+      UNSAFE_DIR=$path
+      return 1
+    fi
+    if [ $((mode & 8#170000)) -eq $((8#120000)) ]; then # a link only root could place: check its target
+      hops=$((hops + 1))
+      if [ "$hops" -gt 40 ]; then
+        UNSAFE_DIR=$path
+        return 1
+      fi
+      target=$(readlink -- "$path")
+      case "$target" in /*) dir=/ kind=root ;; esac
+      rest=${target#/}${rest:+/$rest}
+      continue
+    fi
+    dir=$path
+    if [ "$uid" != 0 ]; then
+      kind=user
+    elif [ $((mode & 8#022)) -eq 0 ]; then
+      kind=root
+    elif [ $((mode & 8#1000)) -ne 0 ]; then
+      kind=sticky
+    else
+      kind=user
+    fi
+  done
+  return 0
 }
 
-# write_file_b64 PATH MODE OWNER BASE64: the same for binary content.
-write_file_b64() {
+_put() {
   local path=$1 mode=$2 owner=$3 tmp
   mkdir -p -- "$(dirname -- "$path")"
   tmp=$(mktemp -- "$path.bootstrap.XXXXXX")
-  printf '%s' "$4" | base64 -d >"$tmp"
-  if [ -f "$path" ] && cmp -s -- "$tmp" "$path"; then
+  cat >"$tmp"
+  if [ -f "$path" ] && [ ! -L "$path" ] && cmp -s -- "$tmp" "$path"; then
     rm -f -- "$tmp"
   else
+    chmod -- "$mode" "$tmp"
+    chown -- "$owner" "$tmp"
     mv -f -- "$tmp" "$path"
     log "wrote $path"
   fi
@@ -404,15 +422,33 @@ write_file_b64() {
   chown -- "$owner" "$path"
 }
 
-# ensure_line FILE LINE: append LINE unless FILE already has it (exact match).
-ensure_line() {
-  local file=$1 line=$2
-  touch -- "$file"
-  if ! grep -qxF -- "$line" "$file"; then
-    printf '%s\n' "$line" >>"$file"
-  fi
+as_user() {
+  local user=$1
+  shift
+  setpriv --reuid="$user" --regid="$(id -g -- "$user")" --init-groups -- "$@"
 }
-BOOTSTRAP_EOF_a028535d9a1b80e2a3f6
+
+put_file() {
+  local path=$1 user=${3%%:*}
+  if root_only "$path"; then
+    _put "$@"
+    return
+  fi
+  if [ "$(id -u -- "$user" 2>/dev/null)" = 0 ]; then
+    die "refusing to write $path as root: $UNSAFE_DIR can be changed by uid $(stat -c %u -- "$UNSAFE_DIR" 2>/dev/null || echo '?'), not only root"
+  fi
+  log "writing $path as $user: $UNSAFE_DIR is not root's alone"
+  as_user "$user" bash -c "set -euo pipefail; $(declare -f _put log); _put \"\$@\"" _put "$@"
+}
+
+write_file() {
+  printf '%s' "$4" | put_file "$1" "$2" "$3"
+}
+
+write_file_b64() {
+  printf '%s' "$4" | base64 -d | put_file "$1" "$2" "$3"
+}
+BOOTSTRAP_EOF_34c9715fbf28a1c463bb
 
 install_file 0644 /usr/local/lib/bootstrap/plan <<'BOOTSTRAP_EOF_4aa5c427f7cb377cfc1d'
 timezone	first_boot	image	0cc033e671cb6ba4
