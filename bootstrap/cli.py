@@ -36,6 +36,11 @@ def _overrides(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _mode(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", default="0600", metavar="OCTAL",
+                        help="permissions of the files written (default 0600: user data may hold tokens)")  # fmt: skip
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from .bake.command import add_parsers as add_bake_parsers
     from .bake.command import guest_options
@@ -49,6 +54,7 @@ def _build_parser() -> argparse.ArgumentParser:
     render.add_argument("profile", help="profile file, or the name of a built-in profile")
     render.add_argument("--target", "-t", choices=TARGETS, default="cloud-init")
     render.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    _mode(render)
     render.add_argument("--base64", action="store_true", help="base64-encode the output (for APIs and gzip)")
     render.add_argument("--gzip", action="store_true", help="gzip the output (cloud-init targets)")
     render.add_argument("--bake", action="store_true", help="the builder variant: image-scope steps, then seal")
@@ -99,6 +105,7 @@ def _build_parser() -> argparse.ArgumentParser:
     export.add_argument("engine", choices=("packer", "terraform"))
     export.add_argument("profile")
     export.add_argument("-o", "--output", metavar="DIR", default=".", help="folder to write into (default .)")
+    _mode(export)
     _overrides(export)
     export.set_defaults(handler=_export)
 
@@ -137,7 +144,9 @@ def _render(args: argparse.Namespace) -> int:
     for note in artifact.notes:
         print(f"bootstrap: {note}", file=sys.stderr)
     if args.output:
-        Path(args.output).write_bytes(data)
+        from .output import parse_mode, write_file
+
+        write_file(Path(args.output), data, parse_mode(args.mode))
         print(f"bootstrap: wrote {args.output} ({len(data):,} bytes, target {args.target})", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
@@ -320,8 +329,15 @@ def _export(args: argparse.Namespace) -> int:
         from .exports.packer import export_packer as export
     else:
         from .exports.terraform import export_terraform as export
-    for written in export(plan, Path(args.output)):
-        print(f"wrote {written.path} ({written.what}, {written.path.stat().st_size:,} bytes)")
+    from .output import parse_mode, write_file
+
+    mode = parse_mode(args.mode)
+    folder = Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"export -o {args.output}: not a folder; name a folder to write the template into")
+    for written in export(plan, folder):
+        write_file(written.path, written.data, mode)
+        print(f"wrote {written.path} ({written.what}, {len(written.data):,} bytes)")
     return EXIT_OK
 
 

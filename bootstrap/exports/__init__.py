@@ -16,15 +16,15 @@ from ..targets import render
 
 @dataclass(frozen=True)
 class Written:
+    """One file of an export: computed here, written by the caller (atomically, see output.py)."""
+
     path: Path
     what: str
+    data: bytes
 
 
 def write(folder: Path, name: str, data: bytes, what: str) -> Written:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_bytes(data)
-    return Written(path, what)
+    return Written(folder / name, what, data)
 
 
 def user_data_files(plan: Plan, folder: Path, bake: bool | str) -> tuple[Written, Written]:
