@@ -385,9 +385,18 @@ _EXIT_CODES: dict[type[BootstrapError], int] = {
 }
 
 
+RAW_STDOUT = ("render", "schema")  # their standard output is the artifact itself, byte for byte
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from .terminal import Escaping
+
+    saved = sys.stdout, sys.stderr
+    sys.stderr = Escaping(sys.stderr)  # type: ignore[assignment]
     try:
         args = _build_parser().parse_args(argv)
+        if getattr(args, "command", None) not in RAW_STDOUT:
+            sys.stdout = Escaping(sys.stdout)  # type: ignore[assignment]
         handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
         if handler is None:
             _build_parser().print_help(sys.stderr)
@@ -403,3 +412,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    finally:
+        sys.stdout, sys.stderr = saved
