@@ -26,6 +26,7 @@ def build_plan(profile: Profile) -> Plan:
         contribute = getattr(feature, "cloud_config", None)
         if contribute is not None:
             plan.cloud_config.update(contribute(config))
+    _no_certain_credentials(plan)
     return plan
 
 
@@ -46,3 +47,17 @@ def _bounded(plan: Plan, key: str, profile: Profile) -> None:
                 "fetch large content at boot instead of embedding it",
             )
         )
+
+
+def _no_certain_credentials(plan: Plan) -> None:
+    """A private key or a cloud key pair in user data is a leak whatever else is right: refuse it
+    here, so validate and render stop it, not only check."""
+    from .checks.secrets import HINT, certain
+
+    problems = [
+        Problem(f"step {step.id} would carry a literal {leak.kind} into user data", step.origin, HINT)
+        for step in plan.steps
+        for leak in certain(step.script)
+    ]
+    if problems:
+        raise ProfileError(problems)

@@ -10,6 +10,7 @@ import pytest
 
 from bootstrap.checks import secrets
 from bootstrap.checks.run import check_profile
+from bootstrap.errors import ProfileError
 from bootstrap.yamlload import load_text
 
 
@@ -71,9 +72,13 @@ def test_public_ssh_keys_are_not_secrets() -> None:
 def test_secret_in_a_source_file_is_found_through_the_step(write_profile, tmp_path) -> None:
     (tmp_path / "key").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n")
     profile = write_profile("name: x\nfiles:\n  - path: /root/.ssh/id\n    source: key\n")
+    with pytest.raises(ProfileError) as caught:  # certainly a credential: refused before any check
+        check_profile(str(profile), ["bash"])
+    assert f"{profile}:3:5: error: step file-root-.ssh-id would carry a literal private key block" in str(caught.value)
+    (tmp_path / "key").write_text("token=ghp_" + "a1B2" * 9 + "\n")  # likely, not certain: a check finding
     report = check_profile(str(profile), ["bash"])
     [finding] = [f for f in report.findings if f.check == "secrets"]
-    assert finding.where == f"{profile}:3:5 (step file-root-.ssh-id)" and not report.ok
+    assert finding.where.startswith(f"{profile}:3:5 (step file-root-.ssh-id, its line ") and not report.ok
 
 
 def test_builtin_profile_checks_clean_with_budgets() -> None:
