@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -389,6 +390,7 @@ RAW_STDOUT = ("render", "schema")  # their standard output is the artifact itsel
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .interrupts import Interrupted, handle_signals
     from .terminal import Escaping
 
     saved = sys.stdout, sys.stderr
@@ -401,7 +403,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is None:
             _build_parser().print_help(sys.stderr)
             return EXIT_INPUT
-        return handler(args)
+        if threading.current_thread() is not threading.main_thread():
+            return handler(args)  # signal handlers belong to the main thread
+        with handle_signals():
+            return handler(args)
+    except Interrupted as exc:
+        print(f"bootstrap: {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except BootstrapError as exc:
         print(f"bootstrap: {exc}" if not isinstance(exc, InputError) else str(exc), file=sys.stderr)
         for kind, code in _EXIT_CODES.items():

@@ -10,6 +10,8 @@ powers itself off. ``faults`` injects errors.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import re
@@ -178,7 +180,9 @@ class Compute:
             return 400, _error(400, "the source disk is attached to a running instance")
         link = f"{self.base}/projects/{project}/global/images/{name}"
         if not error:
-            self.images[f"{project}/{name}"] = self._image_resource(project, body, body["sourceDisk"])
+            image = self._image_resource(project, body, body["sourceDisk"])
+            image["labelFingerprint"] = _fingerprint(image.get("labels", {}))
+            self.images[f"{project}/{name}"] = image
         return 200, self.operation(project, None, "insert", link, error)
 
     def do_images_get(self, project: str, name: str, **_: Any) -> tuple[int, dict]:
@@ -215,7 +219,10 @@ class Compute:
         image = self.images.get(f"{project}/{name}")
         if not image:
             return 404, _error(404, f"image {name} not found")
+        if body.get("labelFingerprint") != image.get("labelFingerprint"):  # as the real API: optimistic locking
+            return 412, _error(412, "Labels fingerprint either invalid or resource labels have changed")
         image["labels"] = body.get("labels", {})
+        image["labelFingerprint"] = _fingerprint(image["labels"])
         return 200, self.operation(project, None, "setLabels", name, error)
 
     # operations
@@ -252,6 +259,10 @@ ROUTES = [
 def _error(code: int, message: str) -> dict:
     reason = {404: "notFound", 409: "alreadyExists", 403: "forbidden", 429: "rateLimitExceeded"}.get(code, "error")
     return {"error": {"code": code, "message": message, "errors": [{"reason": reason, "message": message}]}}
+
+
+def _fingerprint(labels: dict) -> str:
+    return base64.b64encode(hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).digest()[:8]).decode()
 
 
 def _matches(resource: dict, expression: str) -> bool:

@@ -174,12 +174,22 @@ def test_a_throttling_storm_is_ridden_out(aws, plan) -> None:
 def test_reap_terminates_expired_builders_only(aws, plan) -> None:
     backend = make_backend(aws, aws.session())
     source = backend.resolve_source().id
-    expired = backend.launch("builder", source, b"#!/bin/sh\n", {"bootstrap:role": "builder",
-                             "bootstrap:expires": str(int(time.time()) - 10)})  # fmt: skip
-    fresh = backend.launch("test", source, b"#!/bin/sh\n", {"bootstrap:role": "test",
-                           "bootstrap:expires": str(int(time.time()) + 3600)})  # fmt: skip
-    assert backend.reap(time.time()) == [f"{REGION}/{expired.id}"]
-    assert live_instances(aws) == [fresh.id]
+    past, future = str(int(time.time()) - 10), str(int(time.time()) + 3600)
+    ours = {"bootstrap:owner": "bootstrap"}
+    machines = {
+        "expired": {**ours, "bootstrap:role": "builder", "bootstrap:expires": past},
+        "fresh": {**ours, "bootstrap:role": "test", "bootstrap:expires": future},
+        "foreign": {"bootstrap:role": "builder", "bootstrap:expires": past, "Name": "bootstrap-builder-x"},
+        "malformed": {**ours, "bootstrap:role": "builder", "bootstrap:expires": "1e999"},
+        "no-expiry": {**ours, "bootstrap:role": "test"},
+    }
+    ids = {key: backend.launch("builder", source, b"#!/bin/sh\n", tags).id for key, tags in machines.items()}
+    warnings: list[str] = []
+    assert backend.reap(time.time(), dry_run=True, warn=warnings.append) == [f"{REGION}/{ids['expired']}"]
+    assert sorted(live_instances(aws)) == sorted(ids.values())  # a dry run terminates nothing
+    assert len(warnings) == 2 and all("is not a unix time" in w for w in warnings)
+    assert backend.reap(time.time(), warn=warnings.append) == [f"{REGION}/{ids['expired']}"]
+    assert sorted(live_instances(aws)) == sorted(ids[k] for k in machines if k != "expired")
 
 
 def test_the_command_line_plans_an_ec2_bake_against_the_endpoint(aws, write_profile, monkeypatch, capsys) -> None:

@@ -161,12 +161,23 @@ def test_reap_deletes_expired_machines_only(gce) -> None:
     running, compute, _ = gce
     backend = backend_for(running)
     source = backend.resolve_source().id
-    old = backend.launch("builder", source, b"#!/bin/sh\n", {"bootstrap:role": "builder",
-                         "bootstrap:expires": str(int(time.time()) - 5)})  # fmt: skip
-    young = backend.launch("test", source, b"#!/bin/sh\n", {"bootstrap:role": "test",
-                           "bootstrap:expires": str(int(time.time()) + 3600)})  # fmt: skip
-    assert backend.reap(time.time()) == [f"{ZONE}/{old.id}"]
-    assert list(compute.instances) == [f"{ZONE}/{young.id}"]
+    past, future = str(int(time.time()) - 5), str(int(time.time()) + 3600)
+    ours = {"bootstrap:owner": "bootstrap"}
+    machines = {
+        "expired": {**ours, "bootstrap:role": "builder", "bootstrap:expires": past},
+        "young": {**ours, "bootstrap:role": "test", "bootstrap:expires": future},
+        "foreign": {"bootstrap:role": "builder", "bootstrap:expires": past},  # no ownership label: not ours
+        "malformed": {**ours, "bootstrap:role": "builder", "bootstrap:expires": "tomorrow"},
+        "no-expiry": {**ours, "bootstrap:role": "builder"},
+        "an-image-role": {**ours, "bootstrap:role": "image", "bootstrap:expires": past},
+    }
+    ids = {key: backend.launch("builder", source, b"#!/bin/sh\n", tags).id for key, tags in machines.items()}
+    warnings: list[str] = []
+    assert backend.reap(time.time(), dry_run=True, warn=warnings.append) == [f"{ZONE}/{ids['expired']}"]
+    assert len(compute.instances) == len(machines)  # a dry run deletes nothing
+    assert len(warnings) == 2 and all("is not a unix time" in w for w in warnings)
+    assert backend.reap(time.time(), warn=warnings.append) == [f"{ZONE}/{ids['expired']}"]
+    assert sorted(compute.instances) == sorted(f"{ZONE}/{ids[k]}" for k in machines if k != "expired")
 
 
 def test_copying_to_regions_is_refused_for_global_images(gce) -> None:

@@ -33,3 +33,46 @@ def test_a_dry_run_backend_creates_no_folder_and_reaps_nothing(tmp_path: Path) -
     backend = LocalBackend(tmp_path / "images", progress=lambda line: None)
     assert backend.reap(0) == [] and backend.list_images("base") == []
     assert not (tmp_path / "images").exists()
+
+
+def test_reap_takes_only_expired_machines_of_its_own(tmp_path: Path) -> None:
+    import json
+    import time
+
+    output = tmp_path / "images"
+    now = time.time()
+    ours = {"bootstrap:owner": "bootstrap", "bootstrap:role": "builder"}
+    machines = {
+        "bootstrap-builder-old": {**ours, "bootstrap:expires": str(now - 10)},
+        "bootstrap-builder-busy": {**ours, "bootstrap:expires": str(now + 3600)},  # its bake still runs
+        "bootstrap-test-odd": {**ours, "bootstrap:expires": "soon"},
+        "bootstrap-builder-foreign": {"bootstrap:role": "builder", "bootstrap:expires": str(now - 10)},
+    }
+    for name, tags in machines.items():
+        (output / ".work" / name).mkdir(parents=True)
+        (output / ".work" / name / "tags.json").write_text(json.dumps(tags))
+    backend = LocalBackend(output, progress=lambda line: None)
+    warnings: list[str] = []
+    assert backend.reap(now, dry_run=True, warn=warnings.append) == ["bootstrap-builder-old"]
+    assert len(list((output / ".work").iterdir())) == 4
+    assert backend.reap(now, warn=warnings.append) == ["bootstrap-builder-old"]
+    assert sorted(p.name for p in (output / ".work").iterdir()) == sorted(set(machines) - {"bootstrap-builder-old"})
+    assert warnings and all("bootstrap-test-odd" in w for w in warnings)
+
+
+def test_only_a_promoted_image_counts_as_built(tmp_path: Path) -> None:
+    import json
+
+    from bootstrap.bake.backend import Identity
+
+    output = tmp_path / "images"
+    output.mkdir()
+    identity = Identity("p", "0123", "base-1")
+    (output / "img-1.qcow2").write_bytes(b"")
+    manifest = {"format": "bootstrap-local-image", "name": "img-1", "disk": "img-1.qcow2", "created": 1,
+                "tags": {**identity.tags(), "bootstrap:role": "image"}}  # fmt: skip
+    (output / "img-1.json").write_text(json.dumps(manifest))
+    backend = LocalBackend(output, progress=lambda line: None)
+    assert backend.find_image(identity) is None  # a bake killed before its test: a leftover
+    backend.promote(backend.list_images("p")[0], identity)
+    assert backend.find_image(identity).id == "img-1"  # type: ignore[union-attr]

@@ -8,18 +8,24 @@ so that ``bootstrap reap`` can remove what a killed run left behind.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import BackendError
 from .guest import GuestReport
 
+TAG_OWNER = "bootstrap:owner"  # set on everything bootstrap creates; reap and prune touch nothing without it
+OWNER = "bootstrap"
 TAG_PROFILE = "bootstrap:profile"
 TAG_HASH = "bootstrap:image-hash"
 TAG_SOURCE = "bootstrap:source"
 TAG_ROLE = "bootstrap:role"  # builder, test, image
 TAG_EXPIRES = "bootstrap:expires"  # unix time after which reap may delete a machine
 TAG_CREATED = "bootstrap:created"
+TAG_PROMOTED = "bootstrap:promoted"  # an image that passed its test and was published: only these count as built
+MACHINE_ROLES = ("builder", "test")
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,7 @@ class Identity:
     source: str
 
     def tags(self) -> dict[str, str]:
-        return {TAG_PROFILE: self.profile, TAG_HASH: self.image_hash, TAG_SOURCE: self.source}
+        return {TAG_OWNER: OWNER, TAG_PROFILE: self.profile, TAG_HASH: self.image_hash, TAG_SOURCE: self.source}
 
 
 @dataclass
@@ -54,6 +60,25 @@ class Image:
     region: str = ""
     created: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)  # snapshots, sizes, paths
+
+
+def reap_verdict(tags: dict[str, str], now: float, name: str) -> tuple[bool, str | None]:
+    """(reap it?, warning) for a machine with these tags: only bootstrap's own builder and test
+    machines (ownership tag and role), and only once their expiry time has passed. A missing or
+    malformed expiry keeps the machine and says so."""
+    if tags.get(TAG_OWNER) != OWNER or tags.get(TAG_ROLE) not in MACHINE_ROLES:
+        return False, None
+    raw = tags.get(TAG_EXPIRES)
+    try:
+        expires = float(raw)  # type: ignore[arg-type]
+        if not math.isfinite(expires):
+            raise ValueError(raw)
+    except (TypeError, ValueError):
+        return (
+            False,
+            f"{name}: kept, its {TAG_EXPIRES} tag {raw!r} is not a unix time; delete it by hand if it is a leftover",
+        )
+    return expires <= now, None
 
 
 class BakeStepError(BackendError):
@@ -78,4 +103,4 @@ class Backend(Protocol):
     def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image: ...
     def promote(self, image: Image, identity: Identity) -> None: ...
     def list_images(self, profile: str) -> list[Image]: ...
-    def reap(self, now: float) -> list[str]: ...
+    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]: ...

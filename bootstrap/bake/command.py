@@ -52,6 +52,7 @@ def add_parsers(commands: Any, overrides: Any) -> None:
     reap = commands.add_parser("reap", help="delete builder and test machines that a killed bake left behind")
     _backend_options(reap)
     reap.add_argument("--json", action="store_true")
+    reap.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
     reap.set_defaults(handler=_reap)
 
 
@@ -199,11 +200,18 @@ def _bake(args: argparse.Namespace) -> int:
 
 def _reap(args: argparse.Namespace) -> int:
     backend = make_backend(args, lambda line: None)
-    reaped = backend.reap(time.time())
+    warnings: list[str] = []
+
+    def warn(line: str) -> None:
+        warnings.append(line)
+        print(f"bootstrap: warning: {line}", file=sys.stderr)
+
+    reaped = backend.reap(time.time(), dry_run=args.dry_run, warn=warn)
     if args.json:
-        print(json.dumps({"reaped": reaped}))
+        print(json.dumps({"reaped" if not args.dry_run else "would_reap": reaped, "warnings": warnings}))
     else:
-        print("\n".join(f"reaped {name}" for name in reaped) or "nothing to reap")
+        verb = "would reap" if args.dry_run else "reaped"
+        print("\n".join(f"{verb} {name}" for name in reaped) or "nothing to reap")
     return 0
 
 

@@ -13,9 +13,22 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from .. import interrupts
 from ..errors import BackendError
 from . import guest
-from .backend import TAG_EXPIRES, TAG_PROFILE, TAG_ROLE, Identity, Image, Instance, Source
+from .backend import (
+    MACHINE_ROLES,
+    OWNER,
+    TAG_OWNER,
+    TAG_PROFILE,
+    TAG_PROMOTED,
+    TAG_ROLE,
+    Identity,
+    Image,
+    Instance,  # fmt: skip
+    Source,
+    reap_verdict,
+)
 from .guest import GuestReport
 from .waiting import WaitTimeout, poll, retry
 
@@ -100,13 +113,17 @@ class Ec2Backend:
         return Image(data["ImageId"], data.get("Name", ""), region, created, {"snapshots": snapshots})
 
     def find_image(self, identity: Identity) -> Image | None:
+        """The newest promoted image of this identity: one that was made but never tested and published
+        (a killed bake) does not count as built."""
         filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in identity.tags().items()]
+        filters.append({"Name": "tag-key", "Values": [TAG_PROMOTED]})
         images = sorted(self._images(self.region, filters), key=lambda i: (i.created, i.name), reverse=True)
         return images[0] if images else None
 
     def list_images(self, profile: str) -> list[Image]:
         filters = [{"Name": f"tag:{TAG_PROFILE}", "Values": [profile]},
-                   {"Name": f"tag:{TAG_ROLE}", "Values": ["image"]}]  # fmt: skip
+                   {"Name": f"tag:{TAG_ROLE}", "Values": ["image"]},
+                   {"Name": f"tag:{TAG_OWNER}", "Values": [OWNER]}]  # fmt: skip
         return [image for region in (self.region, *self.regions) for image in self._images(region, filters)]
 
     # -- machines ----------------------------------------------------------------------------
@@ -167,7 +184,8 @@ class Ec2Backend:
         try:
             return self._finish_image(image, tags)
         except BaseException:
-            self.delete_image(image)  # not returned to the lifecycle: nobody else would delete it
+            with interrupts.cleaning():
+                self.delete_image(image)  # not returned to the lifecycle: nobody else would delete it
             raise
 
     def _finish_image(self, image: Image, tags: dict[str, str]) -> Image:
@@ -202,7 +220,8 @@ class Ec2Backend:
         try:
             return self._finish_image(copy, tags)  # copies carry no tags of their own (moto ignores CopyImageTags)
         except BaseException:
-            self.delete_image(copy)
+            with interrupts.cleaning():
+                self.delete_image(copy)
             raise
 
     def promote(self, image: Image, identity: Identity) -> None:
@@ -210,20 +229,27 @@ class Ec2Backend:
                   Value=image.id, Type="String", Overwrite=True,
                   Description=f"latest bootstrap image of {identity.profile} (hash {identity.image_hash})")  # fmt: skip
         self.call("ec2", "create_tags", image.region, Resources=[image.id],
-                  Tags=[{"Key": "bootstrap:promoted", "Value": str(int(time.time()))}])  # fmt: skip
+                  Tags=[{"Key": TAG_PROMOTED, "Value": str(int(time.time()))}])  # fmt: skip
 
-    def reap(self, now: float) -> list[str]:
-        """Builder and test machines whose expiry tag has passed, in every region we use."""
+    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]:
+        """bootstrap's own builder and test machines whose expiry has passed, in every region we use."""
         reaped = []
         for region in (self.region, *self.regions):
-            filters = [{"Name": f"tag:{TAG_ROLE}", "Values": ["builder", "test"]},
+            filters = [{"Name": f"tag:{TAG_OWNER}", "Values": [OWNER]},
+                       {"Name": f"tag:{TAG_ROLE}", "Values": list(MACHINE_ROLES)},
                        {"Name": "instance-state-name", "Values": LIVE_STATES}]  # fmt: skip
             pages = self.call("ec2", "describe_instances", region, Filters=filters)["Reservations"]
             for data in (i for r in pages for i in r["Instances"]):
+                name = f"{region}/{data['InstanceId']}"
                 tags = {t["Key"]: t["Value"] for t in data.get("Tags", [])}
-                if data["State"]["Name"] != "shutting-down" and float(tags.get(TAG_EXPIRES, "0") or 0) <= now:
+                due, warning = reap_verdict(tags, now, name)
+                if warning:
+                    warn(warning)
+                if not due or data["State"]["Name"] == "shutting-down":
+                    continue
+                if not dry_run:
                     self.call("ec2", "terminate_instances", region, InstanceIds=[data["InstanceId"]])
-                    reaped.append(f"{region}/{data['InstanceId']}")
+                reaped.append(name)
         return reaped
 
 

@@ -18,9 +18,22 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from .. import interrupts
 from ..errors import BackendError
 from . import guest
-from .backend import TAG_EXPIRES, TAG_PROFILE, TAG_ROLE, Identity, Image, Instance, Source
+from .backend import (
+    OWNER,
+    TAG_EXPIRES,
+    TAG_OWNER,
+    TAG_PROFILE,
+    TAG_PROMOTED,
+    TAG_ROLE,
+    Identity,
+    Image,
+    Instance,
+    Source,  # fmt: skip
+    reap_verdict,
+)
 from .guest import GuestReport
 from .waiting import WaitTimeout, poll, retry
 
@@ -119,15 +132,19 @@ class GceBackend:
 
     def _image(self, image: Any) -> Image:
         created = datetime.fromisoformat(image.creation_timestamp).timestamp() if image.creation_timestamp else 0
-        return Image(image.name, image.name, "", created, {"self_link": image.self_link, "family": image.family})
+        return Image(image.name, image.name, "", created,
+                     {"self_link": image.self_link, "family": image.family, "labels": dict(image.labels),
+                      "label_fingerprint": image.label_fingerprint})  # fmt: skip
 
     def find_image(self, identity: Identity) -> Image | None:
+        """The newest promoted image of this identity (an untested leftover does not count as built)."""
         terms = " AND ".join(f'labels.{k} = "{v}"' for k, v in labels(identity.tags()).items())
-        images = sorted(self._list_images(terms), key=lambda i: (i.created, i.name), reverse=True)
+        images = [i for i in self._list_images(terms) if label(TAG_PROMOTED) in i.details["labels"]]
+        images.sort(key=lambda i: (i.created, i.name), reverse=True)
         return images[0] if images else None
 
     def list_images(self, profile: str) -> list[Image]:
-        tags = labels({TAG_PROFILE: profile, TAG_ROLE: "image"})
+        tags = labels({TAG_OWNER: OWNER, TAG_PROFILE: profile, TAG_ROLE: "image"})
         return self._list_images(" AND ".join(f'labels.{k} = "{v}"' for k, v in tags.items()))
 
     # -- machines ----------------------------------------------------------------------------
@@ -193,8 +210,9 @@ class GceBackend:
         try:
             self.finish("images.insert", operation)
             image = self.call("images.get", self.images.get, project=self.project, image=name)
-        except BackendError:
-            self._delete_image_quietly(name)
+        except BaseException:  # a failure or a signal: nobody else knows this image exists
+            with interrupts.cleaning():
+                self._delete_image_quietly(name)
             raise
         return self._image(image)
 
@@ -233,7 +251,12 @@ class GceBackend:
         raise BackendError("GCE images are global: there is nothing to copy to another region")
 
     def promote(self, image: Image, identity: Identity) -> None:
-        """The family now serves the new image; older ones in it are marked deprecated by it."""
+        """Marked promoted; the family now serves the new image; older ones in it are deprecated by it."""
+        marked = {**image.details.get("labels", {}), label(TAG_PROMOTED): str(int(time.time()))}
+        request = {"labels": marked, "label_fingerprint": image.details.get("label_fingerprint", "")}
+        operation = self.call("images.setLabels", self.images.set_labels, project=self.project, resource=image.id,
+                              global_set_labels_request_resource=request)  # fmt: skip
+        self.finish("images.setLabels", operation)
         family = image.details.get("family")
         if not family:
             return
@@ -247,14 +270,22 @@ class GceBackend:
                                   image=older.name, deprecation_status_resource=status)  # fmt: skip
             self.finish("images.deprecate", operation)
 
-    def reap(self, now: float) -> list[str]:
+    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]:
+        """bootstrap's own builder and test machines in the zone whose expiry has passed."""
         reaped = []
-        request = self.compute.ListInstancesRequest(project=self.project, zone=self.zone)
+        request = self.compute.ListInstancesRequest(project=self.project, zone=self.zone,
+                                                    filter=f'labels.{label(TAG_OWNER)} = "{OWNER}"')  # fmt: skip
         for data in self.call("instances.list", self.instances.list, request=request):
-            tags = dict(data.labels)
-            if tags.get(label(TAG_ROLE)) in ("builder", "test") and float(tags.get(label(TAG_EXPIRES), 0) or 0) <= now:
-                self.delete_instance(Instance(data.name, tags[label(TAG_ROLE)], self.zone))
-                reaped.append(f"{self.zone}/{data.name}")
+            found = dict(data.labels)
+            tags = {key: found.get(label(key), "") for key in (TAG_OWNER, TAG_ROLE, TAG_EXPIRES)}
+            name = f"{self.zone}/{data.name}"
+            due, warning = reap_verdict(tags, now, name)
+            if warning:
+                warn(warning)
+            if due:
+                if not dry_run:
+                    self.delete_instance(Instance(data.name, tags[TAG_ROLE], self.zone))
+                reaped.append(name)
         return reaped
 
 

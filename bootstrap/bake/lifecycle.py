@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import interrupts
 from ..errors import BackendError
 from ..plan import Phase, Plan, Scope
 from .backend import TAG_CREATED, TAG_EXPIRES, TAG_ROLE, Backend, BakeStepError, Identity, Image, Instance, Source
@@ -32,6 +33,11 @@ class BakeOptions:
     test_timeout: float = 1800
     test: bool = True  # launch the new image once and check what ran
     machine_ttl: float = 4 * 3600  # builder and test machines older than this are fair game for reap
+
+    @property
+    def lifetime(self) -> float:
+        """How long a machine of this bake may live: never reaped while its own bake may still wait on it."""
+        return max(self.machine_ttl, self.build_timeout + self.test_timeout + 3600)
 
 
 @dataclass
@@ -119,7 +125,7 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
     step = "launch"
 
     def launch(role: str, image_id: str, data: bytes) -> Instance:
-        tags = {**identity.tags(), TAG_ROLE: role, TAG_EXPIRES: str(int(time.time() + options.machine_ttl))}
+        tags = {**identity.tags(), TAG_ROLE: role, TAG_EXPIRES: str(int(time.time() + options.lifetime))}
         instance = backend.launch(role, image_id, data, tags)
         machines.append(instance)
         events.emit("launched", f"{role} {instance.id} launched", role=role, instance=instance.id)
@@ -181,7 +187,8 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
     except BackendError as exc:
         raise BakeStepError(step, str(exc)) from exc
     finally:
-        _clean_up(backend, machines, [] if promoted else made, events)
+        with interrupts.cleaning():  # a signal now waits for this: nothing half deleted
+            _clean_up(backend, machines, [] if promoted else made, events)
     timings["total"] = time.monotonic() - started
     result.status, result.timings = "built", timings
     if record := getattr(backend, "record", None):  # backends that keep a manifest beside the image

@@ -23,7 +23,18 @@ from .. import __version__
 from ..errors import BackendError
 from ..localvm.image import ensure_base_image
 from ..localvm.machine import GuestSetup, Machine
-from .backend import TAG_HASH, TAG_PROFILE, TAG_SOURCE, Identity, Image, Instance, Source
+from .backend import (
+    OWNER,
+    TAG_HASH,
+    TAG_OWNER,
+    TAG_PROFILE,
+    TAG_SOURCE,
+    Identity,
+    Image,
+    Instance,
+    Source,
+    reap_verdict,
+)
 from .guest import GuestReport
 
 
@@ -70,15 +81,19 @@ class LocalBackend:
         return found
 
     def find_image(self, identity: Identity) -> Image | None:
+        """The newest promoted image of this identity (an untested leftover does not count as built)."""
         for data in sorted(self.manifests(), key=lambda d: d["created"], reverse=True):
             tags = data.get("tags", {})
+            if not data.get("promoted"):
+                continue
             if (tags.get(TAG_PROFILE), tags.get(TAG_HASH), tags.get(TAG_SOURCE)) == (
                 identity.profile, identity.image_hash, identity.source):  # fmt: skip
                 return self._image(data)
         return None
 
     def list_images(self, profile: str) -> list[Image]:
-        return [self._image(d) for d in self.manifests() if d.get("tags", {}).get(TAG_PROFILE) == profile]
+        mine = {TAG_PROFILE: profile, TAG_OWNER: OWNER}
+        return [self._image(d) for d in self.manifests() if mine.items() <= d.get("tags", {}).items()]
 
     def _image(self, data: dict) -> Image:
         return Image(data["name"], data["name"], "", data["created"], {"disk": str(self.output / data["disk"])})
@@ -173,6 +188,7 @@ class LocalBackend:
         raise BackendError("the local backend has no regions to copy to")
 
     def promote(self, image: Image, identity: Identity) -> None:
+        self.record(image, {"promoted": int(time.time())})
         for suffix in ("qcow2", "json"):
             link = self.output / f"{identity.profile}-latest.{suffix}"
             temporary = link.with_name(f".{link.name}.new")
@@ -180,16 +196,27 @@ class LocalBackend:
             temporary.symlink_to(f"{image.id}.{suffix}")
             os.replace(temporary, link)
 
-    def reap(self, now: float) -> list[str]:
-        """Machines a killed run left in .work/: stop their QEMU and remove their files."""
+    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]:
+        """Machines a killed run left in .work/, once past their expiry: stop their QEMU, remove their files."""
         reaped = []
         for work in sorted((self.output / ".work").glob("bootstrap-*")):
+            try:
+                tags = json.loads((work / "tags.json").read_text())
+            except (OSError, ValueError):
+                tags = {}
+            due, warning = reap_verdict(tags if isinstance(tags, dict) else {}, now, work.name)
+            if warning:
+                warn(warning)
+            if not due:
+                continue
+            reaped.append(work.name)
+            if dry_run:
+                continue
             pid_file = work / "qemu.pid"
             pid = int(pid_file.read_text() or 0) if pid_file.exists() else 0
             if pid and _is_our_qemu(pid, work):
                 os.kill(pid, 9)
             shutil.rmtree(work, ignore_errors=True)
-            reaped.append(work.name)
         self._remove_empty_work()
         return reaped
 

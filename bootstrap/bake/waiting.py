@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from .. import interrupts
 from ..errors import BackendError
 
 T = TypeVar("T")
@@ -17,7 +18,7 @@ class WaitTimeout(BackendError):
 
 
 def poll(check: Callable[[], T | None], *, timeout: float, what: str, first: float = 0.05,
-         maximum: float = 10.0, sleep: Callable[[float], None] = time.sleep) -> T:  # fmt: skip
+         maximum: float = 10.0, sleep: Callable[[float], None] = interrupts.sleep) -> T:  # fmt: skip
     """Call ``check`` until it returns something other than None; back off from ``first`` to ``maximum``."""
     deadline = time.monotonic() + timeout
     delay = first
@@ -32,8 +33,8 @@ def poll(check: Callable[[], T | None], *, timeout: float, what: str, first: flo
         delay = min(delay * 1.6, maximum)
 
 
-def retry(call: Callable[[], T], *, transient: Callable[[Exception], bool], attempts: int = 8,
-          first: float = 0.1, maximum: float = 20.0, sleep: Callable[[float], None] = time.sleep) -> T:  # fmt: skip
+def retry(call: Callable[[], T], *, transient: Callable[[Exception], bool], attempts: int = 8, first: float = 0.1,
+          maximum: float = 20.0, sleep: Callable[[float], None] = interrupts.sleep) -> T:  # fmt: skip
     """Run ``call``, retrying errors that ``transient`` accepts (throttling, 5xx) with jittered backoff."""
     delay = first
     for attempt in range(1, attempts + 1):

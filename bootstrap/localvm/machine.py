@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .. import interrupts
 from ..bake import guest
 from ..errors import BackendError
 from . import accel
@@ -114,11 +115,12 @@ class Machine:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
-        if self.keep:
-            shutil.rmtree(self.monitor.parent, ignore_errors=True)  # the disk and console stay
-        else:
-            self.remove()
+        with interrupts.cleaning():
+            self.stop()
+            if self.keep:
+                shutil.rmtree(self.monitor.parent, ignore_errors=True)  # the disk and console stay
+            else:
+                self.remove()
 
     def remove(self) -> None:
         """Stop QEMU and delete this machine's files (overlay, seed, console log, monitor socket)."""
@@ -169,7 +171,7 @@ class Machine:
                                    f"\nlast console lines:\n{_tail(text)}")  # fmt: skip
             if time.monotonic() - start > timeout:
                 return BootResult("timeout", None, time.monotonic() - start, guest.steps(text), text)
-            time.sleep(delay)
+            interrupts.sleep(delay)
             delay = min(delay * 1.5, 3)
 
     def wait_for_exit(self, timeout: float) -> bool:
