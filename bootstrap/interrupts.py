@@ -7,9 +7,10 @@ unpromoted images behind. With :func:`handle_signals`:
 * the first signal raises :class:`Interrupted` in the main thread, so every ``finally`` and
   ``with`` on the way out runs, and sets :data:`CANCELLED`, which wakes every wait in other
   threads (rebuild's bakes) through :func:`sleep`, which then raises there too;
-* a signal that arrives while the main thread is cleaning up (:func:`cleaning`) is held until the
-  clean-up is done, and every further signal only says that clean-up is under way: a second
-  Ctrl-C never aborts a clean-up silently. SIGKILL still ends everything; `bootstrap reap`
+* a signal that arrives while the main thread is in a :func:`shielded` section (a clean-up, or a
+  launch whose machine must be recorded before anything unwinds) is held until it ends, and
+  every further signal only says that clean-up is under way: a second Ctrl-C never aborts a
+  clean-up silently. SIGKILL still ends everything; `bootstrap reap`
   removes what that leaves, by its expiry tag.
 """
 
@@ -40,8 +41,8 @@ class Interrupted(BootstrapError):
         super().__init__(f"stopped by {signal.Signals(signum).name}; cleaned up what this run had created")
 
 
-def _cleaning_depth() -> int:
-    return getattr(_state, "cleaning", 0)
+def _shield_depth() -> int:
+    return getattr(_state, "shield", 0)
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
@@ -49,7 +50,11 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     first = not _received
     _received.append(signum)
     CANCELLED.set()
-    if not first or _cleaning_depth():
+    if first and _shield_depth():
+        print(f"bootstrap: {name}: stopping once the current call is done, then cleaning up", file=sys.stderr,
+              flush=True)  # fmt: skip
+        return
+    if not first:
         print(f"bootstrap: {name}: cleaning up first (machines, images, files); SIGKILL abandons the clean-up, "
               "and `bootstrap reap` then removes what it left", file=sys.stderr, flush=True)  # fmt: skip
         return
@@ -73,28 +78,29 @@ def handle_signals() -> Iterator[None]:
 
 
 @contextmanager
-def cleaning() -> Iterator[None]:
-    """Clean-up that a signal must not cut short; a signal held meanwhile is raised after it."""
-    _state.cleaning = _cleaning_depth() + 1
+def shielded() -> Iterator[None]:
+    """Work a signal must not cut short (a clean-up; a launch until its machine is recorded for
+    clean-up); a signal held meanwhile is raised after it."""
+    _state.shield = _shield_depth() + 1
     try:
         yield
     finally:
-        _state.cleaning -= 1
-    if not _state.cleaning and _received and not _raised and threading.current_thread() is threading.main_thread():
+        _state.shield -= 1
+    if not _state.shield and _received and not _raised and threading.current_thread() is threading.main_thread():
         _raised.append(_received[0])
         raise Interrupted(_received[0])
 
 
 def check() -> None:
     """Raise :class:`Interrupted` in any thread once a signal arrived, except while cleaning up."""
-    if CANCELLED.is_set() and not _cleaning_depth():
+    if CANCELLED.is_set() and not _shield_depth():
         raise Interrupted(_received[0] if _received else signal.SIGTERM)
 
 
 def sleep(seconds: float) -> None:
     """``time.sleep`` that a signal cuts short (in every thread); a real one while cleaning up, so
     that retries of a delete keep their backoff after a signal."""
-    if _cleaning_depth():
+    if _shield_depth():
         time.sleep(seconds)
         return
     check()

@@ -40,6 +40,16 @@ def render_text(reference: str | Path, target: str, *overrides: str) -> str:
     return render(plan, target).data.decode()
 
 
+@pytest.fixture(scope="module")
+def gce_server():  # type: ignore[no-untyped-def]
+    """The stand-in Compute API on 127.0.0.1 (tests/gce_standin.py), one per test module."""
+    from .gce_standin import Compute, ComputeServer
+
+    compute = Compute()
+    with ComputeServer(compute) as running:
+        yield running, compute
+
+
 @pytest.fixture
 def sandbox(tmp_path: Path) -> sandbox_module.Sandbox:
     reason = sandbox_module.available()

@@ -40,6 +40,7 @@ class Fault:
 class Compute:
     behaviour: dict[str, str] = field(default_factory=lambda: {"builder": "ok", "test": "ok"})
     faults: dict[str, Fault] = field(default_factory=dict)  # key: "instances.insert", "images.insert", ...
+    slow: dict[str, float] = field(default_factory=dict)  # seconds before answering an action it has done
     instances: dict[str, dict] = field(default_factory=dict)  # by zone/name
     disks: dict[str, dict] = field(default_factory=dict)
     images: dict[str, dict] = field(default_factory=dict)  # by project/name
@@ -99,8 +100,10 @@ class Compute:
                         fault.times -= 1
                         return fault.status, _error(fault.status, f"injected {fault.status} for {action}")
                     error = fault.operation_error if fault else ""
-                    return getattr(self, "do_" + action.replace(".", "_"))(project, *found.groups(), query=query,
-                                                                          body=body, error=error)  # fmt: skip
+                    answer = getattr(self, "do_" + action.replace(".", "_"))(project, *found.groups(), query=query,
+                                                                            body=body, error=error)  # fmt: skip
+                time.sleep(self.slow.get(action, 0))  # done, but the client hears of it only later
+                return answer
         return 404, _error(404, f"no route for {method} {rest}")
 
     # instances

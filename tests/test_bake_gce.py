@@ -10,7 +10,7 @@ from bootstrap.bake.lifecycle import BakeOptions, bake
 from bootstrap.planner import build_plan
 from bootstrap.profile import load_profile
 
-from .gce_standin import PUBLIC_FAMILY, PUBLIC_PROJECT, Compute, ComputeServer, Fault
+from .gce_standin import PUBLIC_FAMILY, PUBLIC_PROJECT, Compute, Fault
 
 pytest.importorskip("google.cloud.compute_v1")
 
@@ -27,16 +27,9 @@ MUTATING = ("instances.insert", "instances.delete", "instances.stop", "images.in
             "images.deprecate", "images.labels")  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def server():
-    compute = Compute()
-    with ComputeServer(compute) as running:
-        yield running, compute
-
-
 @pytest.fixture
-def gce(server, write_profile):
-    running, compute = server
+def gce(gce_server, write_profile):
+    running, compute = gce_server
     plan = build_plan(load_profile(str(write_profile(PROFILE))))
     compute.reset()
     return running, compute, plan

@@ -20,22 +20,15 @@ from bootstrap.errors import BackendError
 from bootstrap.planner import build_plan
 from bootstrap.profile import load_profile
 
-from .gce_standin import Compute, ComputeServer, Fault
+from .gce_standin import Fault
 from .test_bake_gce import ZONE, backend_for, our_images
 
 pytest.importorskip("google.cloud.compute_v1")
 
 
-@pytest.fixture(scope="module")
-def server():
-    compute = Compute()
-    with ComputeServer(compute) as running:
-        yield running, compute
-
-
 @pytest.fixture
-def stand_in(server):
-    running, compute = server
+def stand_in(gce_server):
+    running, compute = gce_server
     compute.reset()
     return running, compute
 
@@ -70,6 +63,18 @@ def test_sigterm_during_a_bake_deletes_the_builder_and_exits_143(stand_in, tmp_p
     assert proc.returncode == 143, err
     assert "stopped by SIGTERM" in err and "Traceback" not in err
     assert compute.instances == {} and our_images(compute) == []
+
+
+def test_a_signal_while_the_cloud_creates_a_builder_still_deletes_it(stand_in, tmp_path: Path) -> None:
+    running, compute = stand_in
+    compute.slow["instances.insert"] = 1.5  # the instance exists; the answer is still on its way
+    proc = start(running, "bake", str(write(tmp_path, "p.yaml", "name: p\npackages: [htop]\n")))
+    wait_for(lambda: compute.instances, "the builder")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "stopping once the current call is done" in err
+    assert compute.instances == {}
 
 
 def test_a_second_signal_does_not_abort_the_clean_up(stand_in, tmp_path: Path) -> None:

@@ -184,7 +184,7 @@ class Ec2Backend:
         try:
             return self._finish_image(image, tags)
         except BaseException:
-            with interrupts.cleaning():
+            with interrupts.shielded():
                 self.delete_image(image)  # not returned to the lifecycle: nobody else would delete it
             raise
 
@@ -220,7 +220,7 @@ class Ec2Backend:
         try:
             return self._finish_image(copy, tags)  # copies carry no tags of their own (moto ignores CopyImageTags)
         except BaseException:
-            with interrupts.cleaning():
+            with interrupts.shielded():
                 self.delete_image(copy)
             raise
 

@@ -211,7 +211,7 @@ class GceBackend:
             self.finish("images.insert", operation)
             image = self.call("images.get", self.images.get, project=self.project, image=name)
         except BaseException:  # a failure or a signal: nobody else knows this image exists
-            with interrupts.cleaning():
+            with interrupts.shielded():
                 self._delete_image_quietly(name)
             raise
         return self._image(image)

@@ -126,8 +126,9 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
 
     def launch(role: str, image_id: str, data: bytes) -> Instance:
         tags = {**identity.tags(), TAG_ROLE: role, TAG_EXPIRES: str(int(time.time() + options.lifetime))}
-        instance = backend.launch(role, image_id, data, tags)
-        machines.append(instance)
+        with interrupts.shielded():  # a signal mid-launch waits until the machine is listed for clean-up
+            instance = backend.launch(role, image_id, data, tags)
+            machines.append(instance)
         events.emit("launched", f"{role} {instance.id} launched", role=role, instance=instance.id)
         return instance
 
@@ -187,7 +188,7 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
     except BackendError as exc:
         raise BakeStepError(step, str(exc)) from exc
     finally:
-        with interrupts.cleaning():  # a signal now waits for this: nothing half deleted
+        with interrupts.shielded():  # a signal now waits for this: nothing half deleted
             _clean_up(backend, machines, [] if promoted else made, events)
     timings["total"] = time.monotonic() - started
     result.status, result.timings = "built", timings

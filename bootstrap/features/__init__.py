@@ -67,6 +67,22 @@ def source_file(config: Any, key: str, context: Context, what: str) -> Path:
     return context.boundary.file(config[key], source_dir(config, key), what, mark)
 
 
+def source_problems(config: Any, key: str, context: Context, what: str, limit: int, hint: str) -> list[Problem]:
+    """What is wrong with the file ``config[key]`` names: outside the boundary, missing, not a
+    regular file, or over ``limit`` bytes (too big to travel in user data; ``hint`` says what instead)."""
+    from ..errors import ProfileError
+
+    try:
+        path = source_file(config, key, context, what)
+    except ProfileError as exc:
+        return exc.problems
+    if path.stat().st_size > limit:
+        return [
+            problem(config, key, f"{what} {config[key]!r} is over {limit // 1024} KiB: too big for user data", hint)
+        ]
+    return []
+
+
 def problem(config: Any, key: str, message: str, hint: str | None = None) -> Problem:
     mark = getattr(config, "value_marks", {}).get(key) or getattr(config, "mark", None)
     return Problem(message, mark, hint)

@@ -13,11 +13,11 @@ from typing import Any
 
 import yaml
 
-from ..errors import Problem, ProfileError
+from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
 from ..yamlload import plain
-from . import Context, describe, problem, source_file
+from . import Context, describe, problem, source_file, source_problems
 from .users import NAME_HELP, USER_PATTERN
 
 KEY = "conda"
@@ -114,20 +114,8 @@ def check(config: dict[str, Any], context: Context) -> list[Problem]:
                                     + ", ".join(SOURCES)))  # fmt: skip
         for key in ("file", "lock"):
             if key in env:
-                try:
-                    path = source_file(env, key, context, f"conda {key}")
-                except ProfileError as exc:
-                    problems += exc.problems
-                    continue
-                if path.stat().st_size > MAX_SPEC_BYTES:
-                    problems.append(
-                        problem(
-                            env,
-                            key,
-                            f"conda {key} {env[key]!r} is over {MAX_SPEC_BYTES // 1024} KiB: too big for user data",
-                            "use 'url:' to fetch it at boot",
-                        )
-                    )
+                problems += source_problems(env, key, context, f"conda {key}", MAX_SPEC_BYTES,
+                                            "use 'url:' to fetch it at boot")  # fmt: skip
     return problems
 
 

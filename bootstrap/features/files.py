@@ -9,11 +9,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import Problem, ProfileError
+from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
 from ..yamlload import value_mark
-from . import Context, problem, source_file
+from . import Context, problem, source_file, source_problems
 
 KEY = "files"
 ORDER = 60
@@ -106,20 +106,8 @@ def check(config: list[Any], context: Context) -> list[Problem]:
         if has_content == has_source:
             problems.append(problem(item, "path", f"file {path}: give exactly one of 'content' or 'source'"))
         elif has_source:
-            try:
-                source = _source_path(item, context)
-            except ProfileError as exc:
-                problems += exc.problems
-                continue
-            if source.stat().st_size > MAX_SOURCE_BYTES:
-                problems.append(
-                    problem(
-                        item,
-                        "source",
-                        f"source file {str(source)!r} is over {MAX_SOURCE_BYTES // 1024} KiB: too big for user data",
-                        "fetch it at boot from object storage instead",
-                    )
-                )
+            problems += source_problems(item, "source", context, "source file", MAX_SOURCE_BYTES,
+                                        "fetch it at boot from object storage instead")  # fmt: skip
     return problems
 
 

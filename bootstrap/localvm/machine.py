@@ -115,7 +115,7 @@ class Machine:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        with interrupts.cleaning():
+        with interrupts.shielded():
             self.stop()
             if self.keep:
                 shutil.rmtree(self.monitor.parent, ignore_errors=True)  # the disk and console stay
