@@ -230,3 +230,19 @@ def test_images_with_cloud_init_get_cloud_init_user_data(gce) -> None:
     result = bake(plan, backend_for(running, cloud_init=True), BakeOptions(build_timeout=1, test_timeout=1), Quiet())
     assert result.status == "built"
     assert "user-data" in keys["builder"] and "startup-script" not in keys["builder"]
+
+
+def test_rebuild_dry_run_lists_plans_without_a_traceback(gce, tmp_path, monkeypatch, capsys) -> None:
+    from bootstrap.cli import main
+
+    running, compute, _ = gce
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "alpha.yaml").write_text("name: alpha\npackages: [htop]\n")
+    monkeypatch.setenv("BOOTSTRAP_GCE_CREDENTIALS", "anonymous")
+    code = main(["rebuild", str(folder), "-b", "gce", "--project", "team", "--zone", ZONE, "--endpoint-url",
+                 running.endpoint, "--manifest", str(tmp_path / "images.json"), "--dry-run"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.split()[:2] == ["planned", str(folder / "alpha.yaml")]
+    assert compute.instances == {} and our_images(compute) == []

@@ -1,4 +1,4 @@
-"""ruff keeps the code base clean; run as a test so CI enforces it."""
+"""ruff and mypy keep the code base clean; run as tests so CI enforces them."""
 
 from __future__ import annotations
 
@@ -19,3 +19,11 @@ def test_ruff_clean() -> None:
         pytest.skip("ruff is not installed")
     result = subprocess.run([ruff, "check", str(REPO)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_mypy_clean() -> None:
+    """Type hints checked: a Protocol whose signature drifts from its backends fails here."""
+    pytest.importorskip("mypy", reason="mypy comes with the test extras")
+    result = subprocess.run([sys.executable, "-m", "mypy", str(REPO / "bootstrap")], capture_output=True, text=True,
+                            cwd=REPO)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr

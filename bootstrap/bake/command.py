@@ -249,6 +249,7 @@ def _rebuild(args: argparse.Namespace) -> int:
         print(json.dumps({"backend": args.backend, "results": summary}, indent=2))
     else:
         for row in summary:
-            print(f"{row['status']:<10} {row['profile']:<40} {row['image'] or row['error'].splitlines()[0]}")
+            detail = row["image"] or next(iter(str(row["error"]).splitlines()), "")  # a dry run has neither
+            print(f"{row['status']:<10} {row['profile']:<40} {detail}")
     failed = [o for o in outcomes if o.error]
     return 1 if failed else 0

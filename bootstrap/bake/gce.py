@@ -177,7 +177,7 @@ class GceBackend:
     def wait_for_guest(self, instance: Instance, wanted: tuple[str, ...], timeout: float,
                        progress: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
         """Result line on serial port 1; for a bake ("sealed"), the TERMINATED (powered off) state too."""
-        console = {"text": "", "next": 0}
+        console: dict[str, Any] = {"text": "", "next": 0}
 
         def check() -> GuestReport | None:
             request = self.compute.GetSerialPortOutputInstanceRequest(

@@ -58,7 +58,8 @@ def split(data: bytes, where: str = "user-data") -> tuple[list[Part], list[Findi
                     f"content type {content_type} is unknown to cloud-init: the part would be ignored",
                 )
             )
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        payload = payload if isinstance(payload, bytes) else b""
         try:
             parts.append(Part(content_type, name, payload.decode("utf-8")))
         except UnicodeDecodeError:

@@ -12,7 +12,7 @@ from . import describe, problem
 
 KEY = "commands"
 ORDER = 90
-_COMMAND = {
+_COMMAND: dict[str, Any] = {
     "anyOf": [
         {"type": "string", "minLength": 1},
         {
@@ -37,7 +37,7 @@ _COMMAND = {
     ],
     "x-help": "a command string, or a mapping with 'run' (and optional 'name', 'scope')",
 }
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "description": "Shell snippets (bash, set -euo pipefail), each its own step. first_boot snippets run "

@@ -30,7 +30,7 @@ _ENV_NAME = {
     "pattern": r"^[a-z0-9][a-z0-9_-]{0,40}$",
     "x-help": "lowercase letters, digits, '_', '-'",
 }
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["environments"],
     "additionalProperties": False,

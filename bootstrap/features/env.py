@@ -10,7 +10,7 @@ from ..templating import render
 
 KEY = "env"
 ORDER = 50
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "object",
     "propertyNames": {
         "pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",

@@ -19,7 +19,7 @@ KEY = "files"
 ORDER = 60
 MAX_SOURCE_BYTES = 256 * 1024
 OWNER = r"^[a-z_][a-z0-9_-]{0,31}(:[a-z_][a-z0-9_-]{0,31})?$"
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "array",
     "x-merge-key": "path",
     "description": "Files to write. Written atomically and only when the content differs.",

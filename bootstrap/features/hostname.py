@@ -9,7 +9,7 @@ from ..templating import render
 
 KEY = "hostname"
 ORDER = 10
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "string",
     "maxLength": 253,
     "pattern": r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",

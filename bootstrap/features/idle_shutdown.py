@@ -15,7 +15,7 @@ from . import describe
 KEY = "idle_shutdown"
 ORDER = 85
 CHECK_SCRIPT = "/usr/local/lib/bootstrap/idle-check"
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["after_minutes"],
     "additionalProperties": False,

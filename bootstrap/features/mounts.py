@@ -29,7 +29,7 @@ FIELDS = {  # which keys each type takes (path, type, owner, mode, options are c
 }
 REQUIRED = {"block": {"device"}, "nfs": {"server", "export"}, "efs": {"file_system_id"}, "s3": {"bucket"},
             "gcs": {"bucket"}}  # fmt: skip
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "array",
     "x-merge-key": "path",
     "description": "Filesystems mounted on every boot: a persistent disk (formatted only when empty), NFS/EFS, "

@@ -28,7 +28,7 @@ CUDA_MIN_DRIVER = {
 # it; elsewhere the download is trusted on HTTPS alone (the step says which).
 KEYRING_SHA256 = {"ubuntu2404": "d2a6b11c096396d868758b86dab1823b25e14d70333f1dfa74da5ddaf6a06dba"}
 
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["driver"],
     "additionalProperties": False,

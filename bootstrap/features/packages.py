@@ -10,7 +10,7 @@ from ..templating import render
 KEY = "packages"
 ORDER = 30
 PACKAGE_PATTERN = r"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+:~_-]+)?$"
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "array",
     "items": {
         "type": "string",

@@ -21,7 +21,7 @@ REFERENCE = (
     r"|aws-secretsmanager:[A-Za-z0-9/_+=.@\-]+"
     r"|gcp-secretmanager:projects/[a-z0-9\-]+/secrets/[A-Za-z0-9_\-]+/versions/([0-9]+|latest))$"
 )
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "array",
     "x-merge-key": "name",
     "description": "Secrets fetched at every boot from AWS SSM Parameter Store, AWS Secrets Manager or GCP "

@@ -22,7 +22,7 @@ _PATH = {"type": "string", "pattern": r"^/[A-Za-z0-9_./+-]*$", "x-help": "an abs
 _ENV = {"type": "object", "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,127}$", "x-help": "a variable name"},
         "additionalProperties": {"type": "string"}}  # fmt: skip
 _NAME = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,62}$", "x-help": "lowercase letters, digits and '-'"}
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "description": "systemd services, written, enabled and started (restarted when changed) on every boot, after "

@@ -9,7 +9,7 @@ from ..templating import render
 
 KEY = "timezone"
 ORDER = 20
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "string",
     "pattern": r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$",
     "x-help": "an IANA time zone name such as UTC or Europe/Paris",

@@ -12,7 +12,7 @@ ORDER = 40
 USER_PATTERN = r"^[a-z_][a-z0-9_-]{0,31}$"
 NAME_HELP = "lowercase letters, digits, '_' and '-', starting with a letter or '_', at most 32 characters"
 EXAMPLE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBexampleexampleexampleexample0 alice@laptop"
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "array",
     "x-merge-key": "name",
     "description": "Local accounts. Existing accounts are updated (groups added, shell set), never deleted.",

@@ -13,7 +13,7 @@ from ..templating import render
 
 KEY = "verify"
 ORDER = 99  # last: after every other every-boot step
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "array",
     "items": {"type": "string", "minLength": 1},
     "description": "Shell checks run after the phases on every boot; each must exit 0. All run, and the step "
