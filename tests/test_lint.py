@@ -27,3 +27,22 @@ def test_mypy_clean() -> None:
     result = subprocess.run([sys.executable, "-m", "mypy", str(REPO / "bootstrap")], capture_output=True, text=True,
                             cwd=REPO)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_localvm_never_imports_bake() -> None:
+    """Data moves one way: bake builds on localvm (the local backend), never the reverse."""
+    import ast
+
+    offenders = []
+    for path in sorted((REPO / "bootstrap" / "localvm").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                names = [module + "." + alias.name for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            if any(name.lstrip(".").startswith("bake") or ".bake" in name for name in names):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []

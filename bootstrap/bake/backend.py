@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..console import GuestReport
 from ..errors import BackendError
-from .guest import GuestReport
 
 TAG_OWNER = "bootstrap:owner"  # set on everything bootstrap creates; reap and prune touch nothing without it
 OWNER = "bootstrap"

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from .. import console as guest
 from .. import interrupts
+from ..console import GuestReport
 from ..errors import BackendError
-from . import guest
 from .backend import (
     MACHINE_ROLES,
     OWNER,
@@ -29,7 +30,6 @@ from .backend import (
     Source,
     reap_verdict,
 )
-from .guest import GuestReport
 from .waiting import WaitTimeout, poll, retry
 
 TRANSIENT_CODES = {

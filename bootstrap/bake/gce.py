@@ -18,9 +18,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from .. import console as guest
 from .. import interrupts
+from ..console import GuestReport
 from ..errors import BackendError
-from . import guest
 from .backend import (
     OWNER,
     TAG_EXPIRES,
@@ -34,7 +35,6 @@ from .backend import (
     Source,  # fmt: skip
     reap_verdict,
 )
-from .guest import GuestReport
 from .waiting import WaitTimeout, poll, retry
 
 OPERATION_TIMEOUT = 1800

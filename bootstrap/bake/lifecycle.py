@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import interrupts
+from ..console import GuestReport
 from ..errors import BackendError
 from ..plan import Phase, Plan, Scope
 from .backend import TAG_CREATED, TAG_EXPIRES, TAG_ROLE, Backend, BakeStepError, Identity, Image, Instance, Source
 from .events import Events
-from .guest import GuestReport
 
 NAME_LIMIT = 63  # GCE resource names; AMI names allow more
 

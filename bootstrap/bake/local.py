@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
+from ..console import GuestReport
 from ..errors import BackendError
 from ..localvm.image import ensure_base_image
 from ..localvm.machine import GuestSetup, Machine
@@ -35,7 +36,6 @@ from .backend import (
     Source,
     reap_verdict,
 )
-from .guest import GuestReport
 
 
 @dataclass(frozen=True)

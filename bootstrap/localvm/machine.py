@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .. import console as guest
 from .. import interrupts
-from ..bake import guest
+from ..console import GuestReport
 from ..errors import BackendError
 from . import accel
 
@@ -43,15 +44,6 @@ class GuestSetup:
     vendor_data: str | None = None
     read_only_disks: dict[str, Path] = field(default_factory=dict)
     network: bool = False
-
-
-@dataclass
-class BootResult:
-    result: str  # ok, failed, rebooting, timeout
-    failed_step: str | None
-    seconds: float
-    steps: list[dict] = field(default_factory=list)
-    console: str = ""
 
 
 def choose_accelerator(base: BootImage) -> str:
@@ -153,7 +145,7 @@ class Machine:
         return self.serial.read_text(errors="replace") if self.serial.exists() else ""
 
     def wait_for_result(self, timeout: float, progress: Callable[[str], None] | None = None,
-                        wanted: tuple[str, ...] = ("ok", "failed", "rebooting")) -> BootResult:  # fmt: skip
+                        wanted: tuple[str, ...] = ("ok", "failed", "rebooting")) -> GuestReport:  # fmt: skip
         """Poll the console until the runner reports this boot's result (or QEMU dies, or time runs out)."""
         start, seen, delay = time.monotonic(), 0, 0.5
         while True:
@@ -164,13 +156,14 @@ class Machine:
                         progress(line.strip())
                 seen = len(text)
             if found := guest.report(text, wanted):
-                return BootResult(found.result, found.failed_step, time.monotonic() - start, found.steps, text)
+                found.seconds = time.monotonic() - start
+                return found
             if self.process and self.process.poll() is not None:
                 error = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
                 raise BackendError(f"QEMU exited ({self.process.returncode}) before bootstrap finished: {error[-500:]}"
                                    f"\nlast console lines:\n{_tail(text)}")  # fmt: skip
             if time.monotonic() - start > timeout:
-                return BootResult("timeout", None, time.monotonic() - start, guest.steps(text), text)
+                return GuestReport("timeout", None, guest.steps(text), text, time.monotonic() - start)
             interrupts.sleep(delay)
             delay = min(delay * 1.5, 3)
 

@@ -11,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..console import GuestReport
 from ..plan import Phase, Plan
 from ..targets import render
 from .image import ensure_base_image
-from .machine import BootResult, GuestSetup, Machine
+from .machine import GuestSetup, Machine
 
 MAX_EXTRA_BOOTS = 3  # reboots the runner itself asks for (drivers), on top of the test's own
 
@@ -23,7 +24,7 @@ MAX_EXTRA_BOOTS = 3  # reboots the runner itself asks for (drivers), on top of t
 class Proof:
     profile: str
     accelerator: str
-    boots: list[BootResult] = field(default_factory=list)
+    boots: list[GuestReport] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     kept: Path | None = None
 
@@ -60,7 +61,7 @@ def prove(plan: Plan, *, reboots: int = 1, keep: bool = False, timeout: float = 
     return proof
 
 
-def judge(plan: Plan, boots: list[BootResult]) -> list[str]:
+def judge(plan: Plan, boots: list[GuestReport]) -> list[str]:
     problems = []
     for number, boot in enumerate(boots, start=1):
         if boot.result == "timeout":

@@ -1,4 +1,5 @@
-"""What a guest tells us over its console: the runner's step lines and its result lines.
+"""The console protocol: what a guest tells us over its console, the runner's step lines and its
+result lines. One module below both ``localvm`` (local boots) and ``bake`` (every backend).
 
 The runner prints ``BOOTSTRAP-RESULT <result> <failed-step or ->`` to /dev/console when a boot's
 phases end (``ok``, ``failed``, ``rebooting``); a bake's seal prints ``sealed`` before power-off.
@@ -23,6 +24,7 @@ class GuestReport:
     failed_step: str | None
     steps: list[dict] = field(default_factory=list)
     console: str = ""
+    seconds: float = 0.0  # how long the boot took to report, where the reader measured it
 
     def tail(self, lines: int = 20) -> str:
         return "\n".join(self.console.splitlines()[-lines:])
