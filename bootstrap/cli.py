@@ -128,10 +128,11 @@ def _build_parser() -> argparse.ArgumentParser:
 def _render(args: argparse.Namespace) -> int:
     from .planner import build_plan
     from .profile import load_profile
-    from .targets import render
+    from .targets import TARGET_RECORDS, render
 
-    if args.gzip and args.target not in ("cloud-init", "ec2"):
-        raise UsageError(f"--gzip applies to the cloud-init and ec2 targets, not {args.target}")
+    if args.gzip and TARGET_RECORDS[args.target].gzip == "no":
+        gzipping = [name for name, record in TARGET_RECORDS.items() if record.gzip != "no"]
+        raise UsageError(f"--gzip applies to the {' and '.join(gzipping)} targets, not {args.target}")
     plan = build_plan(load_profile(args.profile, args.overrides))
     if args.explain:
         from .explain import plan_json

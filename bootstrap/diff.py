@@ -19,8 +19,6 @@ from .errors import UsageError
 from .plan import Phase, Plan, Step
 from .targets.bundle import step_script
 
-TARGETS = ("cloud-init", "gce", "bash")  # ec2 is cloud-init's bytes, gzipped when large
-
 
 @dataclass
 class PhaseChange:
@@ -57,11 +55,11 @@ class Comparison:
 
 
 def compare(old: Plan, new: Plan) -> Comparison:
-    from .targets import render
+    from .targets import TARGET_RECORDS, render
 
     phases = [_phase_change(old, new, phase) for phase in Phase]
     targets = {}
-    for target in TARGETS:
+    for target in (name for name, record in TARGET_RECORDS.items() if record.in_diff):
         before = render(old, target).data.decode(errors="replace").splitlines()
         after = render(new, target).data.decode(errors="replace").splitlines()
         targets[target] = list(difflib.unified_diff(before, after, f"old/{target}", f"new/{target}", lineterm=""))

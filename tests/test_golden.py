@@ -12,17 +12,16 @@ import pytest
 
 from bootstrap.planner import build_plan
 from bootstrap.profile import builtin_profiles, load_profile
-from bootstrap.targets import TARGETS, render
+from bootstrap.targets import TARGET_RECORDS, TARGETS, render
 
 GOLDEN = Path(__file__).parent / "golden"
-SUFFIX = {"cloud-init": "mime", "ec2": "mime.gz", "gce": "sh", "bash": "sh"}
 
 
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("name", sorted(builtin_profiles()))
 def test_golden(name: str, target: str, request: pytest.FixtureRequest) -> None:
     artifact = render(build_plan(load_profile(name)), target)
-    path = GOLDEN / f"{name}.{target}.{SUFFIX[target]}"
+    path = GOLDEN / f"{name}.{target}.{TARGET_RECORDS[target].suffix}"
     if request.config.getoption("--update-golden"):
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(artifact.data)

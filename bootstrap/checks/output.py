@@ -9,11 +9,10 @@ from dataclasses import replace
 import yaml
 
 from ..plan import Plan, Step
-from ..targets import Artifact
+from ..targets import TARGET_RECORDS, Artifact
 from ..targets.bundle import LIB_DIR, library, machine_files
 from . import Finding, cloudinit_schema, mime, shell
 
-CLOUD_INIT_TARGETS = ("cloud-init", "ec2")
 COMMAND_MARKER = "# The profile author's command, verbatim:\n"  # templates/features/commands/run.sh.j2
 
 
@@ -23,7 +22,8 @@ def check_rendered(plan: Plan, artifact: Artifact) -> list[Finding]:
     where = f"{plan.profile}[{artifact.target}{' bake' if artifact.bake else ''}]"
     findings: list[Finding] = []
     scripts: dict[str, str] = {}
-    if artifact.target in CLOUD_INIT_TARGETS:
+    target = TARGET_RECORDS[artifact.target]
+    if target.carries == "cloud-config":
         parts, structure = mime.split(artifact.data, where)
         findings += structure
         configs = [(f"{where}/{p.filename}", p.text) for p in parts if p.content_type == "text/cloud-config"]
@@ -34,8 +34,7 @@ def check_rendered(plan: Plan, artifact: Artifact) -> list[Finding]:
         text = artifact.data.decode()
         scripts[f"{where}/script"] = text
         carried = _written_by_heredocs(text)
-    carrier = "cloud-init" if artifact.target == "ec2" else artifact.target  # ec2 is cloud-init's bytes
-    for file in machine_files(plan, carrier, artifact.bake):
+    for file in machine_files(plan, target.files_of, artifact.bake):
         content = carried.get(file.path)
         if content is None or content.rstrip("\n") != file.content.rstrip("\n"):
             findings.append(Finding("error", "output", f"{where}:{file.path}",

@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 from ..errors import RenderError
 from ..planner import build_plan
 from ..profile import load_profile
-from ..targets import render
+from ..targets import TARGET_RECORDS, render
 from . import Finding, secrets, size
 from .output import check_rendered
-
-BAKE_TARGETS = ("cloud-init", "gce")  # what image builders boot: their bake variants are checked too
 
 
 @dataclass
@@ -46,7 +44,8 @@ def check_profile(reference: str, targets: list[str], overrides: list[str] | Non
     report.budgets = size.budgets(plan, targets)
     report.contributors = size.contributors(plan)
     report.findings += size.findings(plan, report.budgets)
-    for target, bake in [(t, False) for t in targets] + [(t, True) for t in targets if t in BAKE_TARGETS]:
+    variants = [(t, False) for t in targets] + [(t, True) for t in targets if TARGET_RECORDS[t].bake_checked]
+    for target, bake in variants:
         try:
             artifact = render(plan, target, bake=bake)
         except RenderError:

@@ -5,15 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..plan import Plan
-from ..targets import cloudinit, script
+from ..targets import TARGET_RECORDS, cloudinit, script
 from ..targets.bundle import machine_files
-from ..targets.limits import (
-    EC2_USER_DATA,
-    GCE_METADATA_VALUE,
-    OPENSTACK_USER_DATA,
-    base64_size,
-    gzip_bytes,
-)
+from ..targets.limits import base64_size, gzip_bytes
 from . import Finding
 
 
@@ -35,31 +29,25 @@ class Budget:
 
 def budgets(plan: Plan, targets: list[str]) -> list[Budget]:
     result = []
-    for target in targets:
-        if target in ("cloud-init", "ec2"):
+    for name in targets:
+        target = TARGET_RECORDS[name]
+        if target.carries == "cloud-config":
             raw = cloudinit.user_data(plan).encode()
         else:
-            raw = script.payload(plan, target).encode()
+            raw = script.payload(plan, name).encode()
         packed = len(gzip_bytes(raw))
-        if target == "ec2":
-            sent = len(raw) if len(raw) <= EC2_USER_DATA else packed
-            result.append(Budget(target, len(raw), packed, base64_size(sent), sent, EC2_USER_DATA,
-                                 "EC2 user data (raw, gzip applied when over)", "error"))  # fmt: skip
-        elif target == "gce":
-            result.append(Budget(target, len(raw), packed, base64_size(len(raw)), len(raw), GCE_METADATA_VALUE,
-                                 "GCE metadata value", "error"))  # fmt: skip
-        elif target == "cloud-init":
-            result.append(Budget(target, len(raw), packed, base64_size(len(raw)), len(raw), OPENSTACK_USER_DATA,
-                                 "OpenStack user data", "warning"))  # fmt: skip
-        else:  # bash: no cloud carries it; shown for reference
-            result.append(Budget(target, len(raw), packed, base64_size(len(raw)), len(raw), 0, "none", "info"))
+        over = target.limit and len(raw) > target.limit
+        sent = packed if over and target.gzip == "when over the limit" else len(raw)
+        result.append(Budget(name, len(raw), packed, base64_size(sent), sent, target.limit, target.limit_name,
+                             target.over_limit))  # fmt: skip
     return result
 
 
 def contributors(plan: Plan, top: int = 5) -> list[tuple[str, int]]:
     """The largest pieces of what every target carries: runner, library and each step."""
     sizes = [
-        (f.path.rsplit("/", 1)[-1].removesuffix(".sh"), len(f.content.encode())) for f in machine_files(plan, "ec2")
+        (f.path.rsplit("/", 1)[-1].removesuffix(".sh"), len(f.content.encode()))
+        for f in machine_files(plan, "cloud-init")
     ]
     return sorted(sizes, key=lambda item: -item[1])[:top]
 

@@ -13,8 +13,38 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..plan import Plan
+from .limits import EC2_USER_DATA, GCE_METADATA_VALUE, OPENSTACK_USER_DATA
 
-TARGETS = ("cloud-init", "ec2", "gce", "bash")
+
+@dataclass(frozen=True)
+class Target:
+    """Everything the rest of bootstrap knows about a target. Adding one: a record here and its
+    renderer in this package; checks, sizes, diff, the CLI and the golden tests read the record."""
+
+    name: str
+    carries: str  # "cloud-config": multipart MIME with write_files; "script": heredocs in one bash script
+    files_of: str  # the target whose machine files it carries (ec2 carries cloud-init's bytes)
+    limit: int  # bytes the cloud counts against its limit (0: no cloud carries it)
+    limit_name: str
+    over_limit: str  # how bad it is to be over: error where the cloud refuses, warning where only some do
+    gzip: str  # "no", "on request", "when over the limit"
+    bake_checked: bool  # image builders boot its bake variant: check that too
+    in_diff: bool  # a distinct output for `diff` (ec2 is cloud-init's bytes, gzipped when large)
+    suffix: str  # of its golden files
+
+
+TARGET_RECORDS = {
+    t.name: t
+    for t in (
+        Target("cloud-init", "cloud-config", "cloud-init", OPENSTACK_USER_DATA, "OpenStack user data", "warning",
+               "on request", True, True, "mime"),
+        Target("ec2", "cloud-config", "cloud-init", EC2_USER_DATA, "EC2 user data (raw, gzip applied when over)",
+               "error", "when over the limit", False, False, "mime.gz"),
+        Target("gce", "script", "gce", GCE_METADATA_VALUE, "GCE metadata value", "error", "no", True, True, "sh"),
+        Target("bash", "script", "bash", 0, "none", "info", "no", False, True, "sh"),
+    )
+}  # fmt: skip
+TARGETS = tuple(TARGET_RECORDS)
 
 
 @dataclass
