@@ -78,3 +78,18 @@ def test_token_secret_must_be_readable_by_the_jupyter_user(write_profile) -> Non
     text = "name: s\nsecrets: [{name: jt, from: 'aws-ssm:/jt'}]\nservices: {jupyter: {user: alice, token_secret: jt}}\n"
     with pytest.raises(ProfileError, match="not readable by alice"):
         load_profile(str(write_profile(text)))
+
+
+def test_jupyter_reads_its_token_where_the_secret_is_written(write_profile) -> None:
+    """A token secret with its own path: jupyter must read that file, not /run/bootstrap/secrets/NAME."""
+    from bootstrap.planner import build_plan
+    from bootstrap.profile import load_profile
+
+    profile = write_profile(
+        "name: j\nusers: [{name: alice}]\n"
+        "secrets: [{name: jt, from: 'aws-ssm:/team/jt', path: /home/alice/.jupyter-token, owner: alice}]\n"
+        "services: {jupyter: {user: alice, token_secret: jt}}\n"
+    )
+    [step] = [s for s in build_plan(load_profile(str(profile))).steps if s.feature == "services"]
+    assert "cat /home/alice/.jupyter-token" in step.script
+    assert "/run/bootstrap/secrets/jt" not in step.script

@@ -6,13 +6,13 @@ that script: systemd's own ExecStart= quoting (% specifiers, $ expansion) never 
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
-from ..templating import render
+from ..templating import render, shell_quote
 from . import describe, problem
+from .secrets import secret_path
 from .users import NAME_HELP, USER_PATTERN
 
 KEY = "services"
@@ -138,32 +138,34 @@ def check(config: dict[str, Any], context: Any) -> list[Problem]:
     return problems
 
 
-def _jupyter_unit(jupyter: dict[str, Any]) -> dict[str, Any]:
+def _jupyter_unit(jupyter: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
     env = jupyter.get("conda_env")
     program = f"/opt/conda/envs/{env}/bin/jupyter" if env else "jupyter"
     args = ["lab", "--no-browser", f"--ip={jupyter.get('bind', '127.0.0.1')}", f"--port={jupyter.get('port', 8888)}"]
     if "notebook_dir" in jupyter:
         args.append(f"--ServerApp.root_dir={jupyter['notebook_dir']}")
     setup = ""
-    if "token_secret" in jupyter:  # read at service start: the token is in no file we render
-        setup = f'JUPYTER_TOKEN="$(cat /run/bootstrap/secrets/{jupyter["token_secret"]})"\nexport JUPYTER_TOKEN\n'
-    command = setup + "exec " + " ".join(shlex.quote(a) for a in [program, *args])
+    if "token_secret" in jupyter:  # read at service start, from wherever that secret is written
+        token_file = secret_path(secrets[jupyter["token_secret"]])
+        setup = f'JUPYTER_TOKEN="$(cat {shell_quote(token_file)})"\nexport JUPYTER_TOKEN\n'
+    command = setup + "exec " + " ".join(shell_quote(a) for a in [program, *args])
     return {"name": "jupyter", "user": jupyter["user"], "environment": {}, "working_directory": None,
             "restart": "always", "after": [], "script_body": command}  # fmt: skip
 
 
 def _unit(unit: dict[str, Any]) -> dict[str, Any]:
     env = unit.get("environment", {})
-    exports = "".join(f"export {name}={shlex.quote(env[name])}\n" for name in sorted(env))
+    exports = "".join(f"export {name}={shell_quote(env[name])}\n" for name in sorted(env))
     return {"name": unit["name"], "user": unit.get("user", "root"), "working_directory": unit.get("working_directory"),
             "restart": unit.get("restart", "on-failure"), "after": sorted(unit.get("after", [])),
-            "script_body": exports + "exec /bin/bash -c " + shlex.quote(unit["command"])}  # fmt: skip
+            "script_body": exports + "exec /bin/bash -c " + shell_quote(unit["command"])}  # fmt: skip
 
 
 def steps(config: dict[str, Any], context: Any) -> list[Step]:
     units = [_unit(u) for u in sorted(config.get("units", []), key=lambda u: u["name"])]
     if "jupyter" in config:
-        units.append(_jupyter_unit(config["jupyter"]))
+        secrets = {s["name"]: s for s in (context.profile or {}).get("secrets", [])}  # checked to hold the token
+        units.append(_jupyter_unit(config["jupyter"], secrets))
     if not units:
         return []
     for unit in units:
