@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from ..plan import Phase, Scope, Step
-from ..templating import render
+from ..templating import render, shell_quote
 
 KEY = "env"
 ORDER = 50
@@ -29,7 +28,7 @@ def steps(config: dict[str, str], context: Any) -> list[Step]:
         return []
     names = sorted(config)
     profile_d = "# Written by bootstrap from the profile's env; edit the profile instead.\n" + "".join(
-        f"export {name}={shlex.quote(config[name])}\n" for name in names
+        f"export {name}={shell_quote(config[name])}\n" for name in names
     )
     body = render("features/env/write.sh.j2", profile_d=profile_d)
     return [Step("env", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, f"set {len(names)} environment variables")]
