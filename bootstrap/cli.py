@@ -26,23 +26,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _overrides(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="override a profile value, e.g. --set timezone=Europe/Paris (value read as YAML)",
-    )
-
-
-def _mode(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mode", default="0600", metavar="OCTAL",
-                        help="permissions of the files written (default 0600: user data may hold tokens)")  # fmt: skip
-
-
 def _build_parser() -> argparse.ArgumentParser:
+    from . import options
     from .bake.command import add_parsers as add_bake_parsers
     from .bake.command import guest_options
     from .targets import TARGETS
@@ -54,19 +39,19 @@ def _build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="render a profile for a target")
     render.add_argument("profile", help="profile file, or the name of a built-in profile")
     render.add_argument("--target", "-t", choices=TARGETS, default="cloud-init")
-    render.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
-    _mode(render)
+    options.output(render, "FILE", "write here (atomically) instead of standard output")
+    options.mode(render)
     render.add_argument("--base64", action="store_true", help="base64-encode the output (for APIs and gzip)")
     render.add_argument("--gzip", action="store_true", help="gzip the output (cloud-init targets)")
     render.add_argument("--bake", action="store_true", help="the builder variant: image-scope steps, then seal")
     render.add_argument("--explain", action="store_true", help="print the plan as JSON instead of the output")
-    _overrides(render)
+    options.overrides(render)
     render.set_defaults(handler=_render)
 
     validate = commands.add_parser("validate", help="check profiles against the schema and rules")
     validate.add_argument("profiles", nargs="+", metavar="PROFILE")
-    validate.add_argument("--json", action="store_true", help="machine-readable result")
-    _overrides(validate)
+    options.json_output(validate, "each profile's result")
+    options.overrides(validate)
     validate.set_defaults(handler=_validate)
 
     check = commands.add_parser("check", help="render and check profiles: schema, shellcheck, sizes, secrets")
@@ -79,41 +64,41 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=TARGETS,
         help="check this target (repeatable; default: all)",
     )
-    check.add_argument("--json", action="store_true", help="machine-readable report")
-    _overrides(check)
+    options.json_output(check, "the report")
+    options.overrides(check)
     check.set_defaults(handler=_check)
 
     test = commands.add_parser("test", help="boot a profile in a local VM (QEMU), reboot it, report each step")
     test.add_argument("profile")
     test.add_argument("--reboots", type=int, default=1, help="reboots after the first boot (default 1)")
-    test.add_argument("--keep", action="store_true", help="keep the VM's disk and console log")
-    test.add_argument("--timeout", type=float, default=900, help="seconds to wait for each boot (default 900)")
-    test.add_argument("--json", action="store_true", help="machine-readable report")
+    test.add_argument("--keep-vm", dest="keep_vm", action="store_true", help="keep the VM's disk and console log")
+    options.timeout(test, 900, "to wait for each boot")
+    options.json_output(test, "the report")
     guest_options(test, network_default=False)
-    _overrides(test)
+    options.overrides(test)
     test.set_defaults(handler=_test)
 
-    add_bake_parsers(commands, _overrides)
+    add_bake_parsers(commands)
 
     diff = commands.add_parser("diff", help="what a profile change does: steps per phase, output per target")
     diff.add_argument("old", help="profile file, or REV:path (e.g. HEAD~1:profiles/gpu.yaml)")
     diff.add_argument("new", help="profile file, or REV:path")
     diff.add_argument("--full", action="store_true", help="also the unified diff of each target's output")
-    diff.add_argument("--json", action="store_true")
+    options.json_output(diff, "the comparison")
     diff.set_defaults(handler=_diff)
 
     export = commands.add_parser("export", help="a Packer or Terraform template that uses the rendered user data")
     export.add_argument("engine", choices=("packer", "terraform"))
     export.add_argument("profile")
-    export.add_argument("-o", "--output", metavar="DIR", default=".", help="folder to write into (default .)")
-    _mode(export)
-    _overrides(export)
+    options.output(export, "DIR", "folder to write into (default .)", default=".")
+    options.mode(export)
+    options.overrides(export)
     export.set_defaults(handler=_export)
 
     explain = commands.add_parser("explain", help="the plan as a table: step, phase, scope, feature, cost")
     explain.add_argument("profile")
-    explain.add_argument("--json", action="store_true", help="steps with hashes and sizes, sizes per target")
-    _overrides(explain)
+    options.json_output(explain, "steps with hashes and sizes, sizes per target")
+    options.overrides(explain)
     explain.set_defaults(handler=_explain)
 
     schema = commands.add_parser("schema", help="print the profile JSON Schema")
@@ -261,7 +246,7 @@ def _test(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile, args.overrides)
     plan = build_plan(profile)
     setup = guest_setup_from(args, profile)
-    proof = prove(plan, reboots=args.reboots, keep=args.keep, timeout=args.timeout, progress=_progress, setup=setup)
+    proof = prove(plan, reboots=args.reboots, keep=args.keep_vm, timeout=args.timeout, progress=_progress, setup=setup)
     if args.json:
         boots = [
             {"result": b.result, "failed_step": b.failed_step, "seconds": round(b.seconds, 1), "steps": b.steps}

@@ -46,3 +46,14 @@ def test_localvm_never_imports_bake() -> None:
             if any(name.lstrip(".").startswith("bake") or ".bake" in name for name in names):
                 offenders.append(f"{path.name}:{node.lineno}")
     assert offenders == []
+
+
+@pytest.mark.parametrize("flag", ["--json", "--dry-run", "--force", "--keep", "--timeout", "-o", "--mode", "--set"])
+def test_shared_options_are_declared_once(flag: str) -> None:
+    """Each shared option has one declaration (bootstrap/options.py), so one meaning and one wording."""
+    declared = [
+        f"{path.relative_to(REPO)}"
+        for path in sorted((REPO / "bootstrap").rglob("*.py"))
+        if f'"{flag}"' in path.read_text()
+    ]
+    assert declared == ["bootstrap/options.py"]

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import options
 from ..errors import UsageError
 from .events import Events
 
@@ -18,20 +19,20 @@ BACKENDS = ("local", "ec2", "gce")
 DEFAULT_GCE_SOURCE = "projects/debian-cloud/global/images/family/debian-12"
 
 
-def add_parsers(commands: Any, overrides: Any) -> None:
+def add_parsers(commands: Any) -> None:
     bake = commands.add_parser("bake", help="bake a golden machine image from a profile (local QEMU, EC2, GCE)")
     bake.add_argument("profile")
     _backend_options(bake)
-    bake.add_argument("--force", action="store_true", help="rebuild even if an image with this hash exists")
-    bake.add_argument("--dry-run", action="store_true", help="say what would be built; create nothing")
-    bake.add_argument("--keep", type=int, default=3, help="images kept per profile and region (default 3)")
+    options.force(bake)
+    options.dry_run(bake, "say what would be built")
+    options.keep_images(bake)
     bake.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION",
                       help="ec2: also copy the image to this region (repeatable)")  # fmt: skip
     bake.add_argument("--no-test", dest="test", action="store_false", help="skip booting the new image once")
-    bake.add_argument("--timeout", type=float, default=3600, help="seconds for the builder to finish (default 3600)")
-    bake.add_argument("--json", action="store_true", help="JSON events on stderr, the result as JSON on stdout")
+    options.timeout(bake, 3600, "for the builder to finish")
+    options.json_output(bake, "events on stderr, the result on stdout,")
     guest_options(bake, network_default=True)
-    overrides(bake)
+    options.overrides(bake)
     bake.set_defaults(handler=_bake)
 
     rebuild = commands.add_parser("rebuild", help="bake every profile in a folder whose image is out of date "
@@ -40,19 +41,19 @@ def add_parsers(commands: Any, overrides: Any) -> None:
     _backend_options(rebuild)
     rebuild.add_argument("--jobs", "-j", type=int, default=2, help="bakes at a time (default 2)")
     rebuild.add_argument("--manifest", default="images.json", help="where to record images (default images.json)")
-    rebuild.add_argument("--force", action="store_true", help="rebuild every profile")
-    rebuild.add_argument("--dry-run", action="store_true", help="say what would be built; create nothing")
-    rebuild.add_argument("--keep", type=int, default=3, help="images kept per profile and region (default 3)")
+    options.force(rebuild)
+    options.dry_run(rebuild, "say what would be built")
+    options.keep_images(rebuild)
     rebuild.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION")
-    rebuild.add_argument("--timeout", type=float, default=3600, help="seconds for each builder (default 3600)")
-    rebuild.add_argument("--json", action="store_true", help="JSON events on stderr, the summary as JSON on stdout")
+    options.timeout(rebuild, 3600, "for each builder to finish")
+    options.json_output(rebuild, "events on stderr, the summary on stdout,")
     guest_options(rebuild, network_default=True)
     rebuild.set_defaults(handler=_rebuild)
 
     reap = commands.add_parser("reap", help="delete builder and test machines that a killed bake left behind")
     _backend_options(reap)
-    reap.add_argument("--json", action="store_true")
-    reap.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
+    options.json_output(reap, "what was (or would be) deleted")
+    options.dry_run(reap, "list what would be deleted")
     reap.set_defaults(handler=_reap)
 
 
@@ -85,9 +86,7 @@ def guest_setup_from(args: argparse.Namespace, *profiles: Any) -> Any:
 
 def _backend_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", "-b", choices=BACKENDS, default="local")
-    parser.add_argument(
-        "-o", "--output", metavar="DIR", default="images", help="local: folder of golden images (default ./images)"
-    )
+    options.output(parser, "DIR", "local: folder of golden images (default ./images)", default="images")
     cloud = parser.add_argument_group("clouds")
     cloud.add_argument(
         "--source",

@@ -1,0 +1,47 @@
+"""Command-line options shared by several commands, each declared once with one meaning
+(pip-tools' habit): a command says which it takes; the flag, type, default and wording live here."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def json_output(parser: argparse.ArgumentParser, what: str = "the result") -> None:
+    parser.add_argument("--json", action="store_true", help=f"machine-readable output: {what} as JSON")
+
+
+def dry_run(parser: argparse.ArgumentParser, what: str = "say what would be done") -> None:
+    parser.add_argument("--dry-run", action="store_true", help=f"{what}; create, change or delete nothing")
+
+
+def force(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true", help="rebuild even when an image with the same hash exists")
+
+
+def keep_images(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--keep", type=int, default=3, help="images kept per profile and region (default 3)")
+
+
+def timeout(parser: argparse.ArgumentParser, default: float, what: str) -> None:
+    parser.add_argument("--timeout", type=float, default=default, help=f"seconds {what} (default {default:.0f})")
+
+
+def output(parser: argparse.ArgumentParser, metavar: str, what: str, default: str | None = None) -> None:
+    """-o: where the command writes (a file or a folder, as ``metavar`` says)."""
+    parser.add_argument("-o", "--output", metavar=metavar, default=default, help=what)
+
+
+def mode(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", default="0600", metavar="OCTAL",
+                        help="permissions of the files written (default 0600: user data may hold tokens)")  # fmt: skip
+
+
+def overrides(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a profile value, e.g. --set timezone=Europe/Paris (value read as YAML)",
+    )
