@@ -9,9 +9,10 @@ so that ``bootstrap reap`` can remove what a killed run left behind.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ..console import GuestReport
 from ..errors import BackendError
@@ -89,19 +90,45 @@ class BakeStepError(BackendError):
         self.step = step
 
 
-class Backend(Protocol):
+class Backend(ABC):
+    """The primitive calls a backend answers. Order, waiting policy, clean-up and error wording are
+    the lifecycle's; a backend only talks to its cloud (tests: FakeBackend in tests/fake_backend.py)."""
+
     name: str
     target: str  # the render target its machines boot: cloud-init, ec2 or gce
 
+    @abstractmethod
     def resolve_source(self) -> Source: ...
-    def find_image(self, identity: Identity) -> Image | None: ...
+
+    @abstractmethod
+    def find_image(self, identity: Identity) -> Image | None:
+        """The newest promoted image of this identity, if any."""
+
+    @abstractmethod
     def launch(self, role: str, source: str, user_data: bytes, tags: dict[str, str]) -> Instance: ...
+
+    @abstractmethod
     def wait_for_guest(self, instance: Instance, wanted: tuple[str, ...], timeout: float,
                        progress: Callable[[str], None] | None = None) -> GuestReport: ...  # fmt: skip
+
+    @abstractmethod
     def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> Image: ...
+
+    @abstractmethod
     def delete_instance(self, instance: Instance) -> None: ...
+
+    @abstractmethod
     def delete_image(self, image: Image) -> None: ...
+
+    @abstractmethod
     def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image: ...
+
+    @abstractmethod
     def promote(self, image: Image, identity: Identity) -> None: ...
-    def list_images(self, profile: str) -> list[Image]: ...
+
+    @abstractmethod
+    def list_images(self, profile: str) -> list[Image]:
+        """bootstrap's own images of a profile (ownership tag and role image), in every region used."""
+
+    @abstractmethod
     def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]: ...

@@ -24,6 +24,7 @@ from .backend import (
     TAG_PROFILE,
     TAG_PROMOTED,
     TAG_ROLE,
+    Backend,
     Identity,
     Image,
     Instance,  # fmt: skip
@@ -40,7 +41,7 @@ PARAMETER_PREFIX = "/bootstrap"  # promote writes /bootstrap/<profile>/latest in
 LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 
 
-class Ec2Backend:
+class Ec2Backend(Backend):
     name = "ec2"
     target = "ec2"
 

@@ -29,6 +29,7 @@ from .backend import (
     TAG_PROFILE,
     TAG_PROMOTED,
     TAG_ROLE,
+    Backend,
     Identity,
     Image,
     Instance,
@@ -49,7 +50,7 @@ def labels(tags: dict[str, str]) -> dict[str, str]:
     return {label(key): label(value) for key, value in tags.items()}
 
 
-class GceBackend:
+class GceBackend(Backend):
     name = "gce"
 
     def __init__(self, *, project: str, zone: str, source: str, machine_type: str = "e2-standard-2",

@@ -30,6 +30,7 @@ from .backend import (
     TAG_OWNER,
     TAG_PROFILE,
     TAG_SOURCE,
+    Backend,
     Identity,
     Image,
     Instance,
@@ -47,7 +48,7 @@ class GoldenImage:
     initrd: Path
 
 
-class LocalBackend:
+class LocalBackend(Backend):
     name = "local"
     target = "cloud-init"
 

@@ -1,0 +1,106 @@
+"""An in-memory backend: the lifecycle's whole fault table runs against it in milliseconds.
+
+It answers the primitive calls the way a cloud would (machines, images, tags, promotion) and
+lets a test make any primitive fail (``faults``, optionally per role: ``"launch:test"``) or any
+guest misbehave (``behaviour``: ``ok``, ``fail:STEP``, ``silent``). The moto and Compute API
+stand-in tests keep only what is specific to each cloud's API.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+from bootstrap.bake.backend import OWNER, TAG_OWNER, TAG_PROFILE, TAG_ROLE, Backend, Identity, Image, Instance, Source
+from bootstrap.console import GuestReport
+from bootstrap.plan import Phase, Plan, Scope
+
+
+class FakeBackend(Backend):
+    name = "fake"
+    target = "cloud-init"
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.instances: dict[str, Instance] = {}
+        self.tags: dict[str, dict[str, str]] = {}
+        self.images: dict[str, Image] = {}
+        self.faults: dict[str, BaseException] = {}
+        self.behaviour: dict[str, str] = {"builder": "ok", "test": "ok"}
+        self.calls: list[str] = []
+        self._ids = itertools.count(1)
+
+    def _call(self, name: str, role: str = "") -> None:
+        self.calls.append(f"{name}:{role}" if role else name)
+        fault = self.faults.get(f"{name}:{role}") or self.faults.get(name)
+        if fault is not None:
+            raise fault
+
+    # -- the primitives ---------------------------------------------------------------------
+    def resolve_source(self) -> Source:
+        self._call("resolve_source")
+        return Source("src-1", "the fake source image")
+
+    def find_image(self, identity: Identity) -> Image | None:
+        self._call("find_image")
+        wanted = identity.tags().items()
+        found = [i for i in self.images.values() if wanted <= i.details["tags"].items() and i.details.get("promoted")]
+        return max(found, key=lambda i: i.created, default=None)
+
+    def launch(self, role: str, source: str, user_data: bytes, tags: dict[str, str]) -> Instance:
+        self._call("launch", role)
+        instance = Instance(f"i-{next(self._ids)}", role)
+        self.instances[instance.id] = instance
+        self.tags[instance.id] = tags
+        return instance
+
+    def wait_for_guest(self, instance: Instance, wanted: tuple[str, ...], timeout: float,
+                       progress: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
+        self._call("wait_for_guest", instance.role)
+        behaviour = self.behaviour[instance.role]
+        if behaviour == "silent":
+            return GuestReport("timeout", None, [], "the guest said nothing")
+        if behaviour.startswith("fail:"):
+            return GuestReport("failed", behaviour[5:], [], f"step {behaviour[5:]} failed")
+        if instance.role == "builder":
+            return GuestReport("sealed", None, [], "sealed")
+        steps = [{"id": s.id, "status": "baked" if s.phase == Phase.FIRST_BOOT and s.scope == Scope.IMAGE else "ok"}
+                 for s in self.plan.ordered]  # fmt: skip
+        return GuestReport("ok", None, steps, "ok")
+
+    def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> Image:
+        self._call("create_image")
+        image = Image(f"img-{next(self._ids)}", name, "", float(len(self.images) + 1), {"tags": dict(tags)})
+        self.images[image.id] = image
+        return image
+
+    def delete_instance(self, instance: Instance) -> None:
+        self._call("delete_instance", instance.role)
+        self.instances.pop(instance.id, None)
+
+    def delete_image(self, image: Image) -> None:
+        self._call("delete_image")
+        self.images.pop(image.id, None)
+
+    def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image:
+        self._call("copy_image")
+        copy = Image(f"img-{next(self._ids)}", image.name, region, image.created, {"tags": dict(tags)})
+        self.images[copy.id] = copy
+        return copy
+
+    def promote(self, image: Image, identity: Identity) -> None:
+        self._call("promote")
+        self.images[image.id].details["promoted"] = True
+
+    def list_images(self, profile: str) -> list[Image]:
+        self._call("list_images")
+        mine = {TAG_OWNER: OWNER, TAG_PROFILE: profile, TAG_ROLE: "image"}.items()
+        return [i for i in self.images.values() if mine <= i.details["tags"].items()]
+
+    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]:
+        self._call("reap")
+        return []
+
+    # -- what tests look at -----------------------------------------------------------------
+    def unpromoted(self) -> list[str]:
+        return sorted(i for i, image in self.images.items() if not image.details.get("promoted"))
