@@ -60,6 +60,15 @@ class UsageError(InputError):
     """The command line itself is wrong."""
 
 
+class ToolMissing(InputError):
+    """A program a command needs is not installed (shellcheck, cloud-init): the message says how to
+    install it. CLI exit 2."""
+
+    def __init__(self, tool: str, package: str):
+        super().__init__(Problem(f"{tool} is not installed", None,
+                                 f"install it: sudo apt-get install -y {package} (Debian/Ubuntu)"))  # fmt: skip
+
+
 class RenderError(BootstrapError):
     """A valid profile cannot be rendered for a target (e.g. over the cloud's size limit). Exit 1."""
 

@@ -119,3 +119,14 @@ def test_every_builtin_and_example_checks_clean(profile: str) -> None:
     report = check_profile(profile, ["cloud-init", "ec2", "gce", "bash"])
     assert [str(f) for f in report.findings if f.severity == "error"] == []
     assert all(b.fits for b in report.budgets if b.limit)
+
+
+def test_a_missing_checker_is_exit_2_with_the_install_command(monkeypatch, capsys) -> None:
+    from bootstrap.checks import shell
+    from bootstrap.cli import main
+
+    monkeypatch.setattr(shell.shutil, "which", lambda name: None)
+    assert main(["check", "base", "--target", "bash"]) == 2
+    err = capsys.readouterr().err
+    assert "shellcheck is not installed" in err and "apt-get install -y shellcheck" in err
+    assert "Traceback" not in err

@@ -15,6 +15,7 @@ import sys
 import tempfile
 from functools import cache
 
+from ..errors import ToolMissing
 from . import Finding
 
 # Runs inside a Python that has cloudinit: reads a JSON list of documents, prints a JSON list
@@ -46,8 +47,8 @@ json.dump(out, sys.stdout)
 """
 
 
-class ValidatorMissing(RuntimeError):
-    """cloud-init is not installed: `apt-get install cloud-init` (Debian/Ubuntu)."""
+class ValidatorMissing(ToolMissing):
+    """cloud-init's schema validator is not installed."""
 
 
 @cache
@@ -78,7 +79,7 @@ def validate(documents: list[tuple[str, str]]) -> list[Finding]:
                     for (where, _), problems in zip(documents, results, strict=True)
                     for path, message in problems]  # fmt: skip
     if shutil.which("cloud-init") is None:
-        raise ValidatorMissing("cloud-init is not installed; install the Debian/Ubuntu package 'cloud-init'")
+        raise ValidatorMissing("cloud-init", "cloud-init")
     findings = []
     for where, text in documents:
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as handle:

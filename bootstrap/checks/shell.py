@@ -14,20 +14,21 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ..errors import ToolMissing
 from . import Finding
 
 SEVERITY_FLOOR = "warning"
 _SEVERITY = {"error": "error", "warning": "warning", "info": "info", "style": "info"}
 
 
-class ShellcheckMissing(RuntimeError):
-    """shellcheck is not installed: `apt-get install shellcheck`."""
+class ShellcheckMissing(ToolMissing):
+    """shellcheck is not installed."""
 
 
 def check_scripts(scripts: dict[str, str], library: str | None = None) -> list[Finding]:
     """Check named bash scripts. ``library`` is the text of lib.sh, which steps source."""
     if shutil.which("shellcheck") is None:
-        raise ShellcheckMissing("shellcheck is not installed; install the Debian/Ubuntu package 'shellcheck'")
+        raise ShellcheckMissing("shellcheck", "shellcheck")
     findings: list[Finding] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
