@@ -1,0 +1,66 @@
+"""README's "Adding a feature" holds: a feature is one module and one template folder, found by the
+registry; nothing else in the package changes. Proven on a temporary copy of the package."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+MODULE = '''"""greeting: a throwaway feature for the extension test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..plan import Phase, Scope, Step
+from ..templating import render
+
+KEY = "greeting"
+ORDER = 99
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["text"],
+    "additionalProperties": False,
+    "description": "A line written to /etc/greeting.",
+    "examples": [{"text": "hello"}],
+    "properties": {"text": {"type": "string", "description": "What to write.", "examples": ["hello"]}},
+}
+
+
+def steps(config: dict[str, Any], context: Any) -> list[Step]:
+    body = render("features/greeting/write.sh.j2", text=config["text"])
+    return [Step("greeting", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, "write /etc/greeting")]
+'''
+TEMPLATE = "write_file /etc/greeting 0644 root:root {{ text | q }}\n"
+
+
+def copy_of_the_package(folder: Path) -> Path:
+    for name in ("bootstrap", "templates", "profiles", "schema"):
+        shutil.copytree(REPO / name, folder / name, ignore=shutil.ignore_patterns("__pycache__", "_data"))
+    return folder
+
+
+def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(folder), "XDG_CACHE_HOME": str(folder / ".cache")}
+    return subprocess.run([sys.executable, "-m", "bootstrap", *args], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+
+def test_a_new_feature_is_one_module_and_one_template_folder(tmp_path: Path) -> None:
+    copy = copy_of_the_package(tmp_path / "pkg")
+    (copy / "bootstrap" / "features" / "greeting.py").write_text(MODULE)
+    (copy / "templates" / "features" / "greeting").mkdir()
+    (copy / "templates" / "features" / "greeting" / "write.sh.j2").write_text(TEMPLATE)
+    (copy / "p.yaml").write_text('name: p\ngreeting: {text: "hi $(id)"}\n')
+    rendered = run(copy, "render", "p.yaml", "--target", "bash")
+    assert rendered.returncode == 0, rendered.stderr
+    assert "write_file /etc/greeting 0644 root:root 'hi $(id)'" in rendered.stdout  # quoted by the one filter
+    assert '"greeting"' in run(copy, "schema").stdout  # in the published schema and so in editors
+    misspelt = run(copy, "validate", "p.yaml", "--set", "greting.text=x")
+    assert misspelt.returncode == 2 and "did you mean 'greeting'" in misspelt.stderr
+    assert "greeting" in run(copy, "explain", "p.yaml").stdout
