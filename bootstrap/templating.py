@@ -17,6 +17,7 @@ from typing import Any
 
 import jinja2
 
+from . import layout
 from .errors import TemplateError
 from .paths import templates_dir
 
@@ -71,6 +72,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["q"] = shell_quote
     env.filters["raw"] = trusted
+    env.globals["layout"] = layout  # machine paths: {{ layout.STATE_DIR | q }}
     return env
 
 

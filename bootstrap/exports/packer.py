@@ -12,16 +12,16 @@ from pathlib import Path
 
 from .. import __version__
 from ..bake.lifecycle import baked_steps
+from ..layout import LOG_FILE, RUNNER, SEAL, STATUS_FILE
 from ..plan import Plan
-from ..targets.bundle import RUNNER, SEAL
 from . import Written, hcl_string, user_data_files, write
 
 WAIT_AND_SEAL = [
     "sudo cloud-init status --wait >/dev/null || true",
     f"sudo {RUNNER} status",
-    'sudo grep -q \'"mode": "bake"\' /var/lib/bootstrap/status.json',
-    'sudo grep -q \'"result": "ok"\' /var/lib/bootstrap/status.json || '
-    "{ echo 'bootstrap: the bake failed; see /var/log/bootstrap.log' >&2; sudo tail -n 40 /var/log/bootstrap.log; "
+    f'sudo grep -q \'"mode": "bake"\' {STATUS_FILE}',
+    f'sudo grep -q \'"result": "ok"\' {STATUS_FILE} || '
+    f"{{ echo 'bootstrap: the bake failed; see {LOG_FILE}' >&2; sudo tail -n 40 {LOG_FILE}; "
     "exit 1; }",
     f"sudo BOOTSTRAP_SEAL_POWEROFF=no {SEAL}",
 ]

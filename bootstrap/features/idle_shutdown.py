@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..layout import IDLE_CHECK
 from ..plan import Phase, Scope, Step
 from ..templating import render
 from . import describe
 
 KEY = "idle_shutdown"
 ORDER = 85
-CHECK_SCRIPT = "/usr/local/lib/bootstrap/idle-check"
+CHECK_SCRIPT = IDLE_CHECK
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["after_minutes"],

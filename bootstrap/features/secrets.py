@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import layout
 from ..plan import Phase, Scope, Step
 from ..templating import render
 from .files import OWNER
@@ -53,7 +54,7 @@ SCHEMA: dict[str, Any] = {
 
 
 def secret_path(item: dict[str, Any]) -> str:
-    return item.get("path", f"/run/bootstrap/secrets/{item['name']}")
+    return layout.secret_path(item["name"], item.get("path"))
 
 
 def steps(config: list[dict[str, Any]], context: Any) -> list[Step]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import Problem
+from ..layout import SERVICES_DIR
 from ..plan import Phase, Scope, Step
 from ..templating import render, shell_quote
 from . import describe, problem
@@ -17,7 +18,7 @@ from .users import NAME_HELP, USER_PATTERN
 
 KEY = "services"
 ORDER = 80  # after files, secrets, conda and mounts: a service may use any of them
-SERVICE_DIR = "/usr/local/lib/bootstrap/services"
+SERVICE_DIR = SERVICES_DIR
 _PATH = {"type": "string", "pattern": r"^/[A-Za-z0-9_./+-]*$", "x-help": "an absolute path without spaces"}
 _ENV = {"type": "object", "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,127}$", "x-help": "a variable name"},
         "additionalProperties": {"type": "string"}}  # fmt: skip

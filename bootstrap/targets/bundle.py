@@ -10,13 +10,10 @@ import re
 from dataclasses import dataclass
 
 from .. import __version__
+from ..layout import LIB_DIR, RUNNER, SEAL
 from ..paths import templates_dir
 from ..plan import Plan, Step
 from ..templating import render
-
-LIB_DIR = "/usr/local/lib/bootstrap"
-RUNNER = f"{LIB_DIR}/runner"
-SEAL = f"{LIB_DIR}/seal"  # bake variant only
 
 
 @dataclass(frozen=True)

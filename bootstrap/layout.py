@@ -1,0 +1,26 @@
+"""Where bootstrap keeps things on the machine: one place for every path the runner, the features,
+the targets and the exports agree on. Templates see these as ``layout`` (e.g. ``{{ layout.STATE_DIR | q }}``)."""
+
+from __future__ import annotations
+
+LIB_DIR = "/usr/local/lib/bootstrap"  # what the rendered output installs: runner, library, plan, steps
+RUNNER = f"{LIB_DIR}/runner"
+SEAL = f"{LIB_DIR}/seal"  # bake variant only
+STEPS_DIR = f"{LIB_DIR}/steps"
+SERVICES_DIR = f"{LIB_DIR}/services"  # generated service scripts
+IDLE_CHECK = f"{LIB_DIR}/idle-check"
+
+STATE_DIR = "/var/lib/bootstrap"  # markers, status, what survives reboots and bakes
+STATUS_FILE = f"{STATE_DIR}/status.json"
+NVIDIA_REPORT = f"{STATE_DIR}/nvidia.txt"
+
+RUN_DIR = "/run/bootstrap"  # this boot only (a tmpfs): locks, markers per boot, secrets
+LOCK_FILE = f"{RUN_DIR}/runner.lock"
+SECRETS_DIR = f"{RUN_DIR}/secrets"
+
+LOG_FILE = "/var/log/bootstrap.log"
+
+
+def secret_path(name: str, path: str | None = None) -> str:
+    """Where a secret is written: its own ``path``, else a private file on this boot's tmpfs."""
+    return path or f"{SECRETS_DIR}/{name}"
