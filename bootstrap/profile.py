@@ -7,6 +7,7 @@ column it came from, so that any later error can point there.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from .paths import profiles_dir
 from .yamlload import MDict, MList, load_file, load_text, mark_at
 
 PROFILE_SUFFIXES = (".yaml", ".yml")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -188,15 +190,16 @@ def apply_override(data: MDict, assignment: str) -> None:
 
 
 def _nul_problems(data: Any, path: list[Any], root: MDict) -> list[Problem]:
-    """NUL cannot travel through a shell script or a file name: refuse it at validation."""
+    """NUL cannot travel through a shell script or a file name, nor a lone surrogate (YAML's
+    "\\ud800") through UTF-8: refuse them at validation."""
     problems: list[Problem] = []
     if isinstance(data, str):
+        where = ".".join(map(str, path))
         if "\0" in data:
-            problems.append(
-                Problem(
-                    f"{'.'.join(map(str, path))}: NUL bytes cannot be represented on the machine", mark_at(root, path)
-                )
-            )
+            problems.append(Problem(f"{where}: NUL bytes cannot be represented on the machine", mark_at(root, path)))
+        if LONE_SURROGATE.search(data):
+            problems.append(Problem(f"{where}: a lone UTF-16 surrogate cannot be written as UTF-8", mark_at(root, path),
+                                    "write the character itself, or its \\U escape"))  # fmt: skip
     elif isinstance(data, dict):
         for key, value in data.items():
             problems += _nul_problems(value, [*path, key], root)

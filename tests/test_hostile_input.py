@@ -108,6 +108,13 @@ def test_values_yaml_cannot_build_are_located_errors(write_profile, value: str) 
     assert "profile.yaml:2:" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_lone_surrogate_is_a_located_error(write_profile, capsys) -> None:
+    profile = write_profile('name: p\ndescription: "a\\ud800b"\nfiles: [{path: /etc/x, content: "\\udc00"}]\n')
+    assert main(["render", str(profile), "-t", "bash"]) == 2
+    err = capsys.readouterr().err
+    assert "profile.yaml:2:" in err and "profile.yaml:3:" in err and "surrogate" in err
+
+
 def test_a_set_override_with_a_tag_is_a_usage_error(capsys) -> None:
     assert main(["render", "base", "--set", "hostname=!!python/name:os.system"]) == 2
     assert "--set" in capsys.readouterr().err
