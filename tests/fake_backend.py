@@ -2,8 +2,8 @@
 
 It answers the primitive calls the way a cloud would (machines, images, tags, promotion) and
 lets a test make any primitive fail (``faults``, optionally per role: ``"launch:test"``) or any
-guest misbehave (``behaviour``: ``ok``, ``fail:STEP``, ``silent``). The moto and Compute API
-stand-in tests keep only what is specific to each cloud's API.
+guest misbehave (``behaviour``: ``ok``, ``fail:STEP``, ``silent``, ``no-poweroff``, ``vanishes``).
+The moto and Compute API stand-in tests keep only what is specific to each cloud's API.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import itertools
 from collections.abc import Callable
 
 from bootstrap.bake.backend import OWNER, TAG_OWNER, TAG_PROFILE, TAG_ROLE, Backend, Identity, Image, Instance, Source
-from bootstrap.console import GuestReport
 from bootstrap.plan import Phase, Plan, Scope
 
 
 class FakeBackend(Backend):
     name = "fake"
     target = "cloud-init"
+    poll_first, poll_maximum = 0.001, 0.01
 
     def __init__(self, plan: Plan):
         self.plan = plan
@@ -54,19 +54,29 @@ class FakeBackend(Backend):
         self.tags[instance.id] = tags
         return instance
 
-    def wait_for_guest(self, instance: Instance, wanted: tuple[str, ...], timeout: float,
-                       progress: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
-        self._call("wait_for_guest", instance.role)
+    def console(self, instance: Instance) -> str:
+        """What the runner would print: step lines, then its result line."""
+        self._call("console", instance.role)
         behaviour = self.behaviour[instance.role]
         if behaviour == "silent":
-            return GuestReport("timeout", None, [], "the guest said nothing")
+            return "the guest says nothing of bootstrap\n"
         if behaviour.startswith("fail:"):
-            return GuestReport("failed", behaviour[5:], [], f"step {behaviour[5:]} failed")
-        if instance.role == "builder":
-            return GuestReport("sealed", None, [], "sealed")
-        steps = [{"id": s.id, "status": "baked" if s.phase == Phase.FIRST_BOOT and s.scope == Scope.IMAGE else "ok"}
+            return f"BOOTSTRAP-RESULT failed {behaviour[5:]}\n"
+        if behaviour == "vanishes":
+            return ""
+        if instance.role == "builder":  # ok, or sealed but never powering off
+            return "BOOTSTRAP-RESULT sealed -\n"
+        lines = [f"bootstrap: step {s.id} ({s.phase.value}, {s.scope.value}): "
+                 + ("baked into this image" if s.phase == Phase.FIRST_BOOT and s.scope == Scope.IMAGE else "ok in 1ms")
                  for s in self.plan.ordered]  # fmt: skip
-        return GuestReport("ok", None, steps, "ok")
+        return "\n".join([*lines, "BOOTSTRAP-RESULT ok -", ""])
+
+    def state(self, instance: Instance) -> str:
+        self._call("state", instance.role)
+        if instance.id not in self.instances or self.behaviour[instance.role] == "vanishes":
+            return "gone"
+        sealed = instance.role == "builder" and self.behaviour["builder"] == "ok"
+        return "stopped" if sealed else "running"  # a sealed builder powers itself off
 
     def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> Image:
         self._call("create_image")

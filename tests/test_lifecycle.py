@@ -46,13 +46,22 @@ FAULTS = {
     "source lookup": ({"resolve_source": BOOM}, {}, {}, "source", "injected"),
     "image lookup": ({"find_image": BOOM}, {}, {}, "source", "injected"),
     "builder launch": ({"launch:builder": BOOM}, {}, {}, "launch", "injected"),
-    "builder wait": ({"wait_for_guest:builder": BOOM}, {}, {}, "build", "injected"),
+    "builder console": ({"console:builder": BOOM}, {}, {}, "build", "injected"),
+    "builder state": ({"state:builder": BOOM}, {}, {}, "build", "injected"),
     "builder step fails": ({}, {"builder": "fail:packages"}, {}, "build", "step packages failed"),
-    "builder never reports": ({}, {"builder": "silent"}, {}, "build", "it ended timeout"),
+    "builder never reports": ({}, {"builder": "silent"}, {"build_timeout": 0.05}, "build", "it ended timeout"),
+    "sealed but never powered off": (
+        {},
+        {"builder": "no-poweroff"},
+        {"build_timeout": 0.05},
+        "build",
+        "it ended timeout",
+    ),
+    "builder vanishes": ({}, {"builder": "vanishes"}, {}, "build", "it ended gone"),
     "image creation": ({"create_image": BOOM}, {}, {}, "image", "injected"),
     "test launch": ({"launch:test": BOOM}, {}, {}, "test", "injected"),
     "test step fails": ({}, {"test": "fail:cmd-hello"}, {}, "test", "ended failed at step cmd-hello"),
-    "test never reports": ({}, {"test": "silent"}, {}, "test", "ended timeout"),
+    "test never reports": ({}, {"test": "silent"}, {"test_timeout": 0.05}, "test", "ended timeout"),
     "copy": ({"copy_image": BOOM}, {}, {"regions": ("r2", "r3")}, "copy", "injected"),
     "promotion": ({"promote": BOOM}, {}, {"regions": ("r2",)}, "promote", "injected"),
 }
@@ -91,7 +100,7 @@ def test_a_failing_clean_up_is_reported_and_the_rest_still_cleaned(fake: FakeBac
 
 
 def test_a_signal_mid_bake_cleans_up_like_an_error(fake: FakeBackend) -> None:
-    fake.faults["wait_for_guest:test"] = Interrupted(signal.SIGTERM)
+    fake.faults["console:test"] = Interrupted(signal.SIGTERM)
     with pytest.raises(Interrupted):
         run(fake)
     assert fake.instances == {} and fake.images == {}

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..console import GuestReport
 from ..errors import BackendError
 
 TAG_OWNER = "bootstrap:owner"  # set on everything bootstrap creates; reap and prune touch nothing without it
@@ -107,9 +106,16 @@ class Backend(ABC):
     @abstractmethod
     def launch(self, role: str, source: str, user_data: bytes, tags: dict[str, str]) -> Instance: ...
 
+    poll_first: float = 0.05  # seconds before the first look at a guest; waits back off from here
+    poll_maximum: float = 10.0
+
     @abstractmethod
-    def wait_for_guest(self, instance: Instance, wanted: tuple[str, ...], timeout: float,
-                       progress: Callable[[str], None] | None = None) -> GuestReport: ...  # fmt: skip
+    def console(self, instance: Instance) -> str:
+        """Everything the machine has printed on its console so far."""
+
+    @abstractmethod
+    def state(self, instance: Instance) -> str:
+        """running, stopped (powered off, disk intact) or gone (terminated or deleted)."""
 
     @abstractmethod
     def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> Image: ...

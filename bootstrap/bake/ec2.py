@@ -13,9 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .. import console as guest
 from .. import interrupts
-from ..console import GuestReport
 from ..errors import BackendError
 from .backend import (
     MACHINE_ROLES,
@@ -31,7 +29,7 @@ from .backend import (
     Source,
     reap_verdict,
 )
-from .waiting import WaitTimeout, poll, retry
+from .waiting import poll, retry
 
 TRANSIENT_CODES = {
     "RequestLimitExceeded", "Throttling", "ThrottlingException", "TooManyRequestsException", "InternalError",
@@ -148,34 +146,12 @@ class Ec2Backend(Backend):
 
     def state(self, instance: Instance) -> str:
         reservations = self.call("ec2", "describe_instances", InstanceIds=[instance.id])["Reservations"]
-        return reservations[0]["Instances"][0]["State"]["Name"] if reservations else "terminated"
+        name = reservations[0]["Instances"][0]["State"]["Name"] if reservations else "terminated"
+        return {"stopped": "stopped", "shutting-down": "gone", "terminated": "gone"}.get(name, "running")
 
     def console(self, instance: Instance) -> str:
         # botocore decodes the base64 Output itself (its decode_console_output handler).
         return self.call("ec2", "get_console_output", InstanceId=instance.id, Latest=True).get("Output") or ""
-
-    def wait_for_guest(self, instance: Instance, wanted: tuple[str, ...], timeout: float,
-                       progress: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
-        """Result line on the console; for a bake ("sealed"), the stopped state as well."""
-        last = {"console": ""}
-
-        def check() -> GuestReport | None:
-            text = self.console(instance)
-            last["console"] = text
-            state = self.state(instance)
-            found = guest.report(text, wanted)
-            if found and (found.result == "failed" or "sealed" not in wanted):
-                return found
-            if state == "stopped":
-                return found or GuestReport("stopped", None, guest.steps(text), text)
-            if state in ("shutting-down", "terminated"):
-                return GuestReport(state, None, guest.steps(text), text)
-            return None
-
-        try:
-            return self._poll(check, timeout, f"{instance.role} {instance.id}")
-        except WaitTimeout:
-            return GuestReport("timeout", None, guest.steps(last["console"]), last["console"])
 
     def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> Image:
         answer = self.call("ec2", "create_image", InstanceId=instance.id, Name=name,

@@ -18,9 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .. import console as guest
 from .. import interrupts
-from ..console import GuestReport
 from ..errors import BackendError
 from .backend import (
     OWNER,
@@ -36,7 +34,7 @@ from .backend import (
     Source,  # fmt: skip
     reap_verdict,
 )
-from .waiting import WaitTimeout, poll, retry
+from .waiting import retry
 
 OPERATION_TIMEOUT = 1800
 
@@ -69,6 +67,7 @@ class GceBackend(Backend):
         self.family = family
         self.subnetwork = subnetwork
         self.poll_first, self.retry_first = poll_first, retry_first
+        self._consoles: dict[str, tuple[str, int]] = {}  # instance -> (console so far, next offset)
         options = {"api_endpoint": endpoint} if endpoint else None
         kwargs: dict[str, Any] = {"transport": "rest", "client_options": options}
         if credentials is not None:
@@ -175,32 +174,27 @@ class GceBackend(Backend):
         return self.call("instances.get", self.instances.get, project=self.project, zone=self.zone,
                          instance=instance.id)  # fmt: skip
 
-    def wait_for_guest(self, instance: Instance, wanted: tuple[str, ...], timeout: float,
-                       progress: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
-        """Result line on serial port 1; for a bake ("sealed"), the TERMINATED (powered off) state too."""
-        console: dict[str, Any] = {"text": "", "next": 0}
+    def console(self, instance: Instance) -> str:
+        """Serial port 1, read on from where the last call stopped."""
+        text, start = self._consoles.get(instance.id, ("", 0))
+        request = self.compute.GetSerialPortOutputInstanceRequest(
+            project=self.project, zone=self.zone, instance=instance.id, port=1, start=start
+        )
+        output = self.call("instances.getSerialPortOutput", self.instances.get_serial_port_output, request=request)
+        text += output.contents
+        self._consoles[instance.id] = (text, output.next_ or start)
+        return text
 
-        def check() -> GuestReport | None:
-            request = self.compute.GetSerialPortOutputInstanceRequest(
-                project=self.project, zone=self.zone, instance=instance.id, port=1, start=console["next"]
-            )
-            output = self.call("instances.getSerialPortOutput", self.instances.get_serial_port_output,
-                               request=request)  # fmt: skip
-            console["text"] += output.contents
-            console["next"] = output.next_ or console["next"]
-            text = console["text"]
-            found = guest.report(text, wanted)
-            if found and (found.result == "failed" or "sealed" not in wanted):
-                return found
-            status = self._get(instance).status
-            if status == "TERMINATED":
-                return found or GuestReport("stopped", None, guest.steps(text), text)
-            return None
+    def state(self, instance: Instance) -> str:
+        from google.api_core import exceptions
 
         try:
-            return poll(check, timeout=timeout, what=f"{instance.role} {instance.id}", first=self.poll_first)
-        except WaitTimeout:
-            return GuestReport("timeout", None, guest.steps(console["text"]), console["text"])
+            status = self._get(instance).status
+        except BackendError as exc:
+            if isinstance(exc.__cause__, exceptions.NotFound):
+                return "gone"
+            raise
+        return "stopped" if status == "TERMINATED" else "running"  # TERMINATED: powered off, disk kept
 
     def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> Image:
         disk = self._get(instance).disks[0].source

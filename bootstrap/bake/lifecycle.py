@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import interrupts
+from .. import console, interrupts
 from ..console import GuestReport
 from ..errors import BackendError
 from ..plan import Phase, Plan, Scope
 from .backend import TAG_CREATED, TAG_EXPIRES, TAG_ROLE, Backend, BakeStepError, Identity, Image, Instance, Source
 from .events import Events
+from .waiting import WaitTimeout, poll
 
 NAME_LIMIT = 63  # GCE resource names; AMI names allow more
 
@@ -142,7 +143,7 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
         builder = launch("builder", source.id, builder_data)
         step = "build"
         events.emit("waiting", f"waiting for the builder to bake and seal (up to {options.build_timeout:.0f}s)")
-        report = backend.wait_for_guest(builder, ("sealed",), options.build_timeout, progress)
+        report = wait_for_guest(backend, builder, ("sealed",), options.build_timeout, progress)
         if report.result != "sealed":
             why = f"step {report.failed_step} failed" if report.result == "failed" else f"it ended {report.result}"
             raise BakeStepError("build", f"the builder did not finish: {why}; last console lines:\n{report.tail()}")
@@ -160,7 +161,7 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
         if options.test:
             step, mark = "test", time.monotonic()
             tester = launch("test", image.id, test_data)
-            result.test = backend.wait_for_guest(tester, ("ok",), options.test_timeout, progress)
+            result.test = wait_for_guest(backend, tester, ("ok",), options.test_timeout, progress)
             if problems := judge_relaunch(plan, result.test):
                 raise BakeStepError("test", "the new image did not boot as expected: " + "; ".join(problems))
             retire(tester)
@@ -196,6 +197,37 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
         test = {"result": result.test.result, "steps": result.test.steps} if result.test else None
         record(result.image, {**result.summary(), "test": test})
     return result
+
+
+def wait_for_guest(backend: Backend, instance: Instance, wanted: tuple[str, ...], timeout: float,
+                   progress: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
+    """The waiting policy, once for every backend: a result line among ``wanted`` ends the wait (a
+    failure always does), except for a bake ("sealed"), whose disk is final only once the machine has
+    also powered off; a machine that stops or goes without a result ends it too; so does ``timeout``."""
+    seen = {"text": ""}
+
+    def check() -> GuestReport | None:
+        text = backend.console(instance)
+        if progress:
+            for line in text[len(seen["text"]) :].splitlines():
+                if "bootstrap: step" in line or "BOOTSTRAP-RESULT" in line:
+                    progress(line.strip())
+        seen["text"] = text
+        found = console.report(text, wanted)
+        if found and (found.result == "failed" or "sealed" not in wanted):
+            return found
+        state = backend.state(instance)
+        if state == "stopped":
+            return found or GuestReport("stopped", None, console.steps(text), text)
+        if state == "gone":
+            return GuestReport("gone", None, console.steps(text), text)
+        return None
+
+    try:
+        return poll(check, timeout=timeout, what=f"{instance.role} {instance.id}", first=backend.poll_first,
+                    maximum=backend.poll_maximum)  # fmt: skip
+    except WaitTimeout:
+        return GuestReport("timeout", None, console.steps(seen["text"]), seen["text"])
 
 
 def prune(backend: Backend, profile: str, keep: int, protected: set[str], events: Events) -> list[str]:

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
-from ..console import GuestReport
 from ..errors import BackendError
 from ..localvm.image import ensure_base_image
 from ..localvm.machine import GuestSetup, Machine
@@ -49,6 +48,7 @@ class GoldenImage:
 
 
 class LocalBackend(Backend):
+    poll_first, poll_maximum = 0.5, 3.0  # a local guest boots in tens of seconds
     name = "local"
     target = "cloud-init"
 
@@ -130,16 +130,19 @@ class LocalBackend(Backend):
         (work / "qemu.pid").write_text(str(machine.process.pid if machine.process else 0))
         return Instance(instance_id, role, handle=machine)
 
-    def wait_for_guest(self, instance: Instance, wanted: tuple[str, ...], timeout: float,
-                       progress: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
+    def console(self, instance: Instance) -> str:
         machine: Machine = instance.handle
-        start = time.monotonic()
-        boot = machine.wait_for_result(timeout, progress=progress, wanted=wanted)
-        report = GuestReport(boot.result, boot.failed_step, boot.steps, boot.console)
-        # The guest powers itself off after sealing: the disk is final only then.
-        if boot.result == "sealed" and not machine.wait_for_exit(max(30.0, timeout - (time.monotonic() - start))):
-            report.result = "timeout"
-        return report
+        return machine.console()
+
+    def state(self, instance: Instance) -> str:
+        """stopped once QEMU has exited: the guest powered itself off (sealed) or crashed (an error)."""
+        machine: Machine = instance.handle
+        if machine.process is None or machine.process.poll() is None:
+            return "running" if machine.process else "gone"
+        if machine.process.returncode != 0:
+            error = machine.process.stderr.read().decode(errors="replace") if machine.process.stderr else ""
+            raise BackendError(f"QEMU exited ({machine.process.returncode}): {error[-500:]}")
+        return "stopped"
 
     def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> Image:
         machine: Machine = instance.handle
