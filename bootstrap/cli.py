@@ -23,7 +23,25 @@ EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_BACKEND = 0, 1, 2, 3
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse's own usage errors: exit 2, no traceback
-        raise UsageError(f"{self.prog}: {message}")
+        hints = [f"did you mean {close}?" for word in _unrecognized(message) if (close := self._close_option(word))]
+        raise UsageError(Problem(f"{self.prog}: {message}", None, "; ".join(hints) or None))
+
+    def _close_option(self, word: str) -> str | None:
+        """The option closest to a misspelt one, among this parser's and its subcommands'."""
+        import difflib
+
+        known = set(self._option_string_actions)
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    known |= set(sub._option_string_actions)
+        match = difflib.get_close_matches(word.split("=")[0], sorted(known), n=1, cutoff=0.6)
+        return match[0] if match else None
+
+
+def _unrecognized(message: str) -> list[str]:
+    _, found, rest = message.partition("unrecognized arguments: ")
+    return [word for word in rest.split() if word.startswith("-")] if found else []
 
 
 def _build_parser() -> argparse.ArgumentParser:

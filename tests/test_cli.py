@@ -101,3 +101,9 @@ def test_render_imports_no_cloud_sdk() -> None:
             "print(heavy); sys.exit(1 if heavy else 0)")  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_misspelt_option_gets_a_suggestion() -> None:
+    result = run("render", "base", "--targt", "bash")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "unrecognized arguments: --targt" in result.stderr and "did you mean --target?" in result.stderr
