@@ -16,6 +16,8 @@ NVIDIA_REPORT = f"{STATE_DIR}/nvidia.txt"
 
 RUN_DIR = "/run/bootstrap"  # this boot only (a tmpfs): locks, markers per boot, secrets
 LOCK_FILE = f"{RUN_DIR}/runner.lock"
+APT_MARKER = f"{RUN_DIR}/apt-updated"  # package lists refreshed this boot
+IDLE_SINCE = f"{RUN_DIR}/idle-since"  # idle shutdown: the clock restarts at every boot
 SECRETS_DIR = f"{RUN_DIR}/secrets"
 
 LOG_FILE = "/var/log/bootstrap.log"

@@ -12,7 +12,6 @@ from typing import Any
 
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
-from ..targets.bundle import LIB_DIR
 from ..templating import render
 from . import describe, problem
 from .files import OWNER
@@ -188,7 +187,7 @@ def steps(config: list[Any], context: Any) -> list[Step]:
     # first-boot steps, such as commands that clone a repository into /data, find the mounts in place.
     # The mount paths are in the script so that its hash changes with them.
     printable = re.sub(r"[^\x20-\x7e]", "?", paths)
-    first = f"# mounts: {printable}\nexec bash {LIB_DIR}/steps/mounts.sh\n"
+    first = f"# mounts: {printable}\nexec_step mounts\n"
     return [
         Step("mounts-tools", Phase.FIRST_BOOT, Scope.IMAGE, KEY, tools, "install mount tools", cost="network"),
         Step("mounts-first", Phase.FIRST_BOOT, Scope.INSTANCE, KEY, first, f"mount {paths} for first-boot steps"),

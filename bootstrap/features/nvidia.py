@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import layout
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
@@ -35,7 +36,7 @@ SCHEMA: dict[str, Any] = {
     "description": "NVIDIA driver and CUDA from NVIDIA's CUDA apt repository (Ubuntu 22.04/24.04, Debian 12). "
     "Skipped with a log line on machines without an NVIDIA GPU unless install_without_gpu is true. A driver "
     "install asks for a reboot and the phase resumes after it. Every boot: persistence mode and nvidia-smi in "
-    "/var/lib/bootstrap/nvidia.txt.",
+    f"{layout.NVIDIA_REPORT}.",
     "examples": [{"driver": "550", "cuda": "12.4", "cudnn": True}],
     "properties": {
         "driver": {"enum": list(DRIVER_BRANCHES), "description": "Driver branch.", "examples": ["550"]},

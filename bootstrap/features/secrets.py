@@ -36,7 +36,7 @@ SCHEMA: dict[str, Any] = {
         "properties": {
             "name": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]{0,62}$",
                      "x-help": "lowercase letters, digits, '.', '_' and '-'",
-                     "description": "File name under /run/bootstrap/secrets/.", "examples": ["hf-token"]},
+                     "description": f"File name under {layout.SECRETS_DIR}/.", "examples": ["hf-token"]},
             "from": {"type": "string", "pattern": REFERENCE,
                      "x-help": "a reference such as aws-ssm:/team/token, aws-secretsmanager:prod/db or "
                      "gcp-secretmanager:projects/P/secrets/S/versions/latest; never the secret itself",

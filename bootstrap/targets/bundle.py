@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from .. import __version__
 from ..layout import LIB_DIR, RUNNER, SEAL
-from ..paths import templates_dir
 from ..plan import Plan, Step
 from ..templating import render
 
@@ -60,12 +59,12 @@ def runner_script(plan: Plan, target: str) -> str:
     return compact(text, "templates/runner/runner.sh.j2")
 
 
-def _static(name: str) -> str:
-    return compact((templates_dir() / "runner" / name).read_text(encoding="utf-8"), f"templates/runner/{name}")
+def _runner_file(name: str) -> str:
+    return compact(render(f"runner/{name}"), f"templates/runner/{name}")
 
 
 def library() -> str:
-    return _static("lib.sh")
+    return _runner_file("lib.sh.j2")
 
 
 def machine_files(plan: Plan, target: str, bake: bool | str = False) -> list[MachineFile]:
@@ -76,5 +75,5 @@ def machine_files(plan: Plan, target: str, bake: bool | str = False) -> list[Mac
     ]
     files += [MachineFile(f"{LIB_DIR}/steps/{s.id}.sh", "0755", step_script(s)) for s in plan.ordered]
     if bake:
-        files.append(MachineFile(SEAL, "0755", _static("seal.sh")))
+        files.append(MachineFile(SEAL, "0755", _runner_file("seal.sh.j2")))
     return files

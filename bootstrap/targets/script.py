@@ -6,11 +6,10 @@ import hashlib
 
 from .. import __version__
 from ..errors import RenderError
-from ..paths import templates_dir
 from ..plan import Plan
 from ..templating import render
 from . import Artifact
-from .bundle import LIB_DIR, RUNNER, SEAL, machine_files
+from .bundle import RUNNER, SEAL, machine_files
 from .limits import GCE_METADATA_VALUE, describe_sizes
 
 
@@ -24,7 +23,7 @@ def payload(plan: Plan, target: str, bake: bool | str = False) -> str:
     for file in machine_files(plan, target, bake):
         content = file.content if file.content.endswith("\n") else file.content + "\n"
         files.append({"path": file.path, "mode": file.mode, "content": content, "delimiter": _delimiter(content)})
-    unit = (templates_dir() / "targets" / "bootstrap.service").read_text(encoding="utf-8")
+    unit = render("targets/bootstrap.service.j2")
     return render(
         "targets/payload.sh.j2",
         version=__version__,
@@ -33,7 +32,6 @@ def payload(plan: Plan, target: str, bake: bool | str = False) -> str:
         plan_hash=plan.hash,
         files=files,
         step_files=[f"{s.id}.sh" for s in plan.ordered],
-        lib_dir=LIB_DIR,
         runner=RUNNER,
         seal=SEAL,
         unit=unit,

@@ -257,9 +257,9 @@ main() {
 main "$@"
 BOOTSTRAP_EOF_6922d6049f59fc7f8c5f
 
-install_file 0644 /usr/local/lib/bootstrap/lib.sh <<'BOOTSTRAP_EOF_34c9715fbf28a1c463bb'
+install_file 0644 /usr/local/lib/bootstrap/lib.sh <<'BOOTSTRAP_EOF_44b112e50e8c1df53a1e'
 # shellcheck shell=bash
-# comments removed; the commented source is bootstrap's templates/runner/lib.sh
+# comments removed; the commented source is bootstrap's templates/runner/lib.sh.j2
 
 export DEBIAN_FRONTEND=noninteractive
 export LC_ALL=C.UTF-8
@@ -316,6 +316,14 @@ apt_update() {
   fi
   retry _apt update
   mkdir -p /run/bootstrap && touch "$marker"
+}
+
+apt_sources_changed() {
+  rm -f /run/bootstrap/apt-updated
+}
+
+exec_step() {
+  exec bash /usr/local/lib/bootstrap/steps"/$1.sh"
 }
 
 pkg_installed() {
@@ -448,7 +456,7 @@ write_file() {
 write_file_b64() {
   printf '%s' "$4" | base64 -d | put_file "$1" "$2" "$3"
 }
-BOOTSTRAP_EOF_34c9715fbf28a1c463bb
+BOOTSTRAP_EOF_44b112e50e8c1df53a1e
 
 install_file 0644 /usr/local/lib/bootstrap/plan <<'BOOTSTRAP_EOF_4aa5c427f7cb377cfc1d'
 timezone	first_boot	image	0cc033e671cb6ba4
