@@ -21,7 +21,7 @@ from ..plan import Phase, Scope, Step
 from ..templating import render
 
 KEY = "greeting"
-ORDER = 99
+AFTER = frozenset({"packages"})
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["text"],

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from bootstrap.features import all_features
+from bootstrap.features import all_features, in_dependency_order
 from bootstrap.plan import Phase, Scope
 from bootstrap.planner import build_plan
 from bootstrap.profile import load_profile
@@ -20,6 +22,27 @@ def test_registry_finds_every_feature_and_the_schema_has_them() -> None:
     keys = {f.KEY for f in all_features()}
     assert {"hostname", "timezone", "packages", "users", "env", "files", "commands"} <= keys
     assert keys <= set(profile_schema()["properties"])
+
+
+def test_every_feature_comes_after_what_it_declares() -> None:
+    order = [f.KEY for f in all_features()]
+    for feature in all_features():
+        for before in feature.AFTER - {"*"}:
+            assert order.index(before) < order.index(feature.KEY), (before, feature.KEY)
+    assert order[-2:] == ["commands", "verify"]  # "*": after every feature that is not itself last
+
+
+def _feature(key: str, *after: str) -> SimpleNamespace:
+    return SimpleNamespace(KEY=key, AFTER=frozenset(after))
+
+
+def test_dependency_order_ties_by_key_and_refuses_cycles_and_unknown_names() -> None:
+    order = in_dependency_order([_feature("z"), _feature("b", "z"), _feature("a"), _feature("last", "*")])  # type: ignore[list-item]
+    assert [f.KEY for f in order] == ["a", "z", "b", "last"]
+    with pytest.raises(RuntimeError, match="cycle"):
+        in_dependency_order([_feature("a", "b"), _feature("b", "a")])  # type: ignore[list-item]
+    with pytest.raises(RuntimeError, match="no feature"):
+        in_dependency_order([_feature("a", "usres")])  # type: ignore[list-item]
 
 
 def test_schema_is_valid_draft_2020_12_and_documented() -> None:

@@ -3,7 +3,8 @@
 A feature module defines:
 
 * ``KEY``: the profile key that activates it (a feature is active only when its key is present);
-* ``ORDER``: where its steps go in a phase (lower first);
+* ``AFTER``: the features whose steps go before its own in a phase (``"*"``: every feature that does not
+  itself say ``"*"``), whether or not they are active; ties go by ``KEY``;
 * ``SCHEMA``: the JSON Schema fragment for the value under ``KEY``;
 * ``steps(config, context) -> list[Step]``: pure, no I/O except reading files the profile names;
 * optionally ``cloud_config(config) -> dict``: keys for the ``#cloud-config`` part, where one of
@@ -43,7 +44,31 @@ def all_features() -> tuple[ModuleType, ...]:
         for info in pkgutil.iter_modules(__path__)
         if not info.name.startswith("_")
     ]
-    return tuple(sorted(modules, key=lambda m: (m.ORDER, m.KEY)))
+    return tuple(in_dependency_order(modules))
+
+
+def in_dependency_order(modules: list[ModuleType]) -> list[ModuleType]:
+    """Features sorted so that each comes after those in its ``AFTER`` (Kahn's algorithm; among
+    features free to go, the first by ``KEY``, so the order is stable as features are added)."""
+    by_key = {m.KEY: m for m in modules}
+    everyone = {m.KEY for m in modules if "*" not in m.AFTER}
+    needs: dict[str, set[str]] = {}
+    for module in modules:
+        named = set(module.AFTER) - {"*"}
+        unknown = named - by_key.keys()
+        if unknown:
+            raise RuntimeError(f"feature {module.KEY}: AFTER names no feature {sorted(unknown)}")
+        needs[module.KEY] = named | (everyone - {module.KEY} if "*" in module.AFTER else set())
+    ordered: list[ModuleType] = []
+    while needs:
+        ready = sorted(key for key, wanted in needs.items() if not wanted)
+        if not ready:
+            raise RuntimeError(f"features wait on each other in a cycle: {sorted(needs)}")
+        ordered.append(by_key[ready[0]])
+        del needs[ready[0]]
+        for wanted in needs.values():
+            wanted.discard(ready[0])
+    return ordered
 
 
 def active(profile: dict[str, Any]) -> list[tuple[ModuleType, Any]]:

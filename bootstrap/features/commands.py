@@ -11,7 +11,7 @@ from ..yamlload import value_mark
 from . import describe, problem
 
 KEY = "commands"
-ORDER = 90
+AFTER = frozenset({"*"})  # the author's commands may use everything declared
 _COMMAND: dict[str, Any] = {
     "anyOf": [
         {"type": "string", "minLength": 1},

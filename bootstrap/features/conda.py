@@ -21,7 +21,8 @@ from . import Context, describe, problem, source_file, source_problems
 from .users import NAME_HELP, USER_PATTERN
 
 KEY = "conda"
-ORDER = 60  # after users and secrets, before files that may live in an env and before services
+# envs have owners, may fetch with a secret (pip.conf) and may live on a mounted disk
+AFTER = frozenset({"users", "secrets", "mounts"})
 PREFIX = "/opt/conda"
 # micromamba-releases 2.0.5-0, linux-64, as pinned in public build scripts.
 MICROMAMBA = {"version": "2.0.5-0", "sha256": "cdf5a2e18d213617b6c5c32d8763b4e8fc05f8173b4f4017997683cb984357eb"}

@@ -8,7 +8,7 @@ from ..plan import Phase, Scope, Step
 from ..templating import render, shell_quote
 
 KEY = "env"
-ORDER = 50
+AFTER = frozenset({"users"})
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "propertyNames": {

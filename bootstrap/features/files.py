@@ -16,7 +16,8 @@ from ..yamlload import value_mark
 from . import Context, problem, source_file, source_problems
 
 KEY = "files"
-ORDER = 60
+# files have owners and may live in an env or on a mounted disk (not hidden under the mount)
+AFTER = frozenset({"users", "secrets", "conda", "mounts"})
 MAX_SOURCE_BYTES = 256 * 1024
 OWNER = r"^[a-z_][a-z0-9_-]{0,31}(:[a-z_][a-z0-9_-]{0,31})?$"
 SCHEMA: dict[str, Any] = {

@@ -8,7 +8,7 @@ from ..plan import Phase, Scope, Step
 from ..templating import render
 
 KEY = "hostname"
-ORDER = 10
+AFTER: frozenset[str] = frozenset()
 SCHEMA: dict[str, Any] = {
     "type": "string",
     "maxLength": 253,

@@ -14,7 +14,7 @@ from ..templating import render
 from . import describe
 
 KEY = "idle_shutdown"
-ORDER = 85
+AFTER = frozenset({"services"})  # it watches the services' activity
 CHECK_SCRIPT = IDLE_CHECK
 SCHEMA: dict[str, Any] = {
     "type": "object",

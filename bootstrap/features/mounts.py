@@ -17,7 +17,7 @@ from . import describe, problem
 from .files import OWNER
 
 KEY = "mounts"
-ORDER = 70  # after users (owners), before services (After=remote-fs.target)
+AFTER = frozenset({"users"})  # mount points have owners
 _WORD = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 FIELDS = {  # which keys each type takes (path, type, owner, mode, options are common)
     "block": {"device", "filesystem", "format", "wait_seconds"},

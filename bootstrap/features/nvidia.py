@@ -15,7 +15,7 @@ from ..templating import render
 from . import problem
 
 KEY = "nvidia"
-ORDER = 35  # after packages, before users (the docker/video groups may come from its packages)
+AFTER = frozenset({"packages"})  # its install uses the packages' tools (users come after: its groups)
 
 DRIVER_BRANCHES = ("525", "530", "535", "545", "550", "555", "560", "565", "570", "575", "580", "590")
 # CUDA toolkit -> the oldest driver branch its GA release supports on Linux (CUDA release notes,

@@ -8,7 +8,7 @@ from ..plan import Phase, Scope, Step
 from ..templating import render
 
 KEY = "packages"
-ORDER = 30
+AFTER = frozenset({"hostname", "timezone"})  # package scripts read the hostname and timezone (postfix, tzdata)
 PACKAGE_PATTERN = r"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+:~_-]+)?$"
 SCHEMA: dict[str, Any] = {
     "type": "array",

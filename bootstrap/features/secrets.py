@@ -16,7 +16,7 @@ from ..templating import render
 from .files import OWNER
 
 KEY = "secrets"
-ORDER = 45  # after users (owners), before files and services that read them
+AFTER = frozenset({"users", "mounts"})  # secrets have owners and may be written on a mounted disk
 REFERENCE = (
     r"^(aws-ssm:/[A-Za-z0-9_.\-/]+"
     r"|aws-secretsmanager:[A-Za-z0-9/_+=.@\-]+"

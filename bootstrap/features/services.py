@@ -17,7 +17,7 @@ from .secrets import secret_path
 from .users import NAME_HELP, USER_PATTERN
 
 KEY = "services"
-ORDER = 80  # after files, secrets, conda and mounts: a service may use any of them
+AFTER = frozenset({"users", "nvidia", "secrets", "env", "conda", "files", "mounts"})  # a service may use any of them
 SERVICE_DIR = SERVICES_DIR
 _PATH = {"type": "string", "pattern": r"^/[A-Za-z0-9_./+-]*$", "x-help": "an absolute path without spaces"}
 _ENV = {"type": "object", "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,127}$", "x-help": "a variable name"},

@@ -8,7 +8,7 @@ from ..plan import Phase, Scope, Step
 from ..templating import render
 
 KEY = "timezone"
-ORDER = 20
+AFTER: frozenset[str] = frozenset()
 SCHEMA: dict[str, Any] = {
     "type": "string",
     "pattern": r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$",

@@ -8,7 +8,7 @@ from ..plan import Phase, Scope, Step
 from ..templating import render
 
 KEY = "users"
-ORDER = 40
+AFTER = frozenset({"packages", "nvidia"})  # supplementary groups may come from packages (docker, video)
 USER_PATTERN = r"^[a-z_][a-z0-9_-]{0,31}$"
 NAME_HELP = "lowercase letters, digits, '_' and '-', starting with a letter or '_', at most 32 characters"
 EXAMPLE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBexampleexampleexampleexample0 alice@laptop"

@@ -12,7 +12,7 @@ from ..plan import Phase, Scope, Step
 from ..templating import render
 
 KEY = "verify"
-ORDER = 99  # last: after every other every-boot step
+AFTER = frozenset({"*", "commands"})  # last: it proves what every other step did
 SCHEMA: dict[str, Any] = {
     "type": "array",
     "items": {"type": "string", "minLength": 1},
