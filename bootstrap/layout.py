@@ -21,6 +21,13 @@ IDLE_SINCE = f"{RUN_DIR}/idle-since"  # idle shutdown: the clock restarts at eve
 SECRETS_DIR = f"{RUN_DIR}/secrets"
 
 LOG_FILE = "/var/log/bootstrap.log"
+ENV_FILE = "/etc/profile.d/bootstrap-env.sh"  # the profile's env: login shells, steps and services read it
+
+CONDA_PREFIX = "/opt/conda"  # micromamba's root: envs/NAME, specs/
+
+
+def conda_env_bin(env: str, program: str) -> str:
+    return f"{CONDA_PREFIX}/envs/{env}/bin/{program}"
 
 
 def secret_path(name: str, path: str | None = None) -> str:

@@ -210,7 +210,8 @@ def _nul_problems(data: Any, path: list[Any], root: MDict) -> list[Problem]:
 
 
 def load_profile(reference: str, overrides: list[str] | tuple[str, ...] = (), *, root: Path | None = None) -> Profile:
-    """Load, merge, override and validate a profile. Raises ProfileError listing every problem.
+    """Load, merge, override and validate a profile, and fill in the schema's defaults. Raises
+    ProfileError listing every problem.
 
     ``root``: the repository the profile may read from (default: its git top level, or its folder)."""
     path = resolve(reference)
@@ -223,6 +224,7 @@ def load_profile(reference: str, overrides: list[str] | tuple[str, ...] = (), *,
     if not problems:
         from .features import Context, active
 
+        schema.apply_defaults(data)  # once, here: checks and features read the schema's defaults
         context = Context(profile_name=data["name"], profile=data, boundary=boundary)
         for feature, config in active(data):
             check = getattr(feature, "check", None)

@@ -10,6 +10,7 @@ Schema itself, carry what we need beyond validation:
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import re
@@ -150,6 +151,35 @@ def subschema(schema: dict[str, Any] | None, key: Any) -> dict[str, Any] | None:
     return extra if isinstance(extra, dict) else None
 
 
+def apply_defaults(value: Any, schema: dict[str, Any] | None = None) -> None:
+    """Fill in, in place, every ``default`` the schema declares for a key ``value`` lacks: the one
+    place defaults live, so features read ``item["mode"]`` instead of repeating them. Follows
+    ``properties``, ``items``, the variant of ``anyOf``/``oneOf`` the value matches and the ``then``
+    of each ``allOf`` entry whose ``if`` it matches (defaults that depend on a sibling, e.g. a mount's
+    type). Call it on valid data only."""
+    schema = profile_schema() if schema is None else schema
+    if isinstance(value, list):
+        items = schema.get("items")
+        for item in value if isinstance(items, dict) else []:
+            apply_defaults(item, items)
+        return
+    if not isinstance(value, dict):
+        return
+    is_valid = validator_class()
+    for name, node in schema.get("properties", {}).items():
+        if name not in value and "default" in node:
+            value[name] = copy.deepcopy(node["default"])
+        if name in value:
+            apply_defaults(value[name], node)
+    for variant in [*schema.get("anyOf", []), *schema.get("oneOf", [])]:
+        if is_valid(variant).is_valid(value):
+            apply_defaults(value, variant)
+            break
+    for entry in schema.get("allOf", []):
+        if "if" in entry and is_valid(entry["if"]).is_valid(value):
+            apply_defaults(value, entry.get("then", {}))
+
+
 def validate(data: Any) -> list[Problem]:
     """Every schema problem of ``data`` (marked YAML), located and explained."""
     problems: list[Problem] = []
@@ -223,6 +253,8 @@ def _explain(error: Any, root: Any) -> list[Problem]:
         options = schema["enum"]
         close = suggest(str(value), options)
         hint = f"did you mean {close!r}?" if close else None
+        if not isinstance(value, str) and str(value) in options:  # driver: 550 is a number to YAML
+            hint = f"YAML read {value!r} as a number: quote it, '{value}'"
         return [Problem(f"{where}: {value!r} is not one of {', '.join(map(repr, options))}", mark, hint)]
     if kind in ("anyOf", "oneOf"):
         what = schema.get("x-help") or "a value of another shape"

@@ -46,11 +46,18 @@ def _fields(node: dict[str, Any], prefix: str) -> Any:
         for name, sub in variant.get("properties", {}).items():
             dotted = f"{prefix}{name}" + ("[]" if sub.get("type") == "array" and "properties" in sub.get("items", {})
                                           else "")  # fmt: skip
-            default = f"`{_inline(sub['default'])}`" if "default" in sub else ""
+            default = next((f"`{_inline(d['default'])}`" for d in _defaults(variant, name) if "default" in d), "")
             example = f"`{_inline(sub['examples'][0])}`" if sub.get("examples") else ""
             yield dotted, _kind(sub), default, _text(sub.get("description", "")), example
             if "properties" in sub or "properties" in sub.get("items", {}):
                 yield from _fields(sub, dotted + ".")
+
+
+def _defaults(container: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """Where ``name``'s default may be declared: its own node, or a ``then`` that depends on a sibling."""
+    nodes = [container["properties"][name]]
+    return nodes + [e["then"]["properties"][name] for e in container.get("allOf", [])
+                    if name in e.get("then", {}).get("properties", {})]  # fmt: skip
 
 
 def _kind(node: dict[str, Any]) -> str:

@@ -72,6 +72,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["q"] = shell_quote
     env.filters["raw"] = trusted
+    env.filters["qwords"] = lambda words: Quoted(" ".join(shell_quote(w) for w in words))  # a command's argv
     env.globals["layout"] = layout  # machine paths: {{ layout.STATE_DIR | q }}
     return env
 

@@ -225,6 +225,11 @@ def load_text(text: str, source: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid YAML"
         hint = None
+        opened = exc.context_mark
+        if opened is not None and mark is not None and exc.problem_mark is not None and opened.line != mark.line:
+            # an unclosed [ or { is noticed lines later: say where it opened too
+            what = next((c for word, c in (("sequence", "'['"), ("mapping", "'{'")) if word in str(exc.context)), "it")
+            hint = f"{what} opened at line {opened.line + 1}, column {opened.column + 1} is not closed"
         if "\\t" in message or "'\\t'" in message or "tab" in message:
             hint = "YAML does not allow tabs for indentation; use spaces"
         raise ProfileError(Problem(f"YAML syntax: {message}", _mark(source, mark) if mark else None, hint)) from None

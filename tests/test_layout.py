@@ -39,3 +39,11 @@ def test_no_feature_runs_another_steps_file_by_path() -> None:
     for path in (ROOT / "templates" / "features").rglob("*"):
         if path.is_file():
             assert not pattern.search(path.read_text(encoding="utf-8")), f"{path}: use exec_step ID"
+
+
+def test_features_reach_shell_only_through_the_templates_quoting_filter() -> None:
+    """Python decides values; templates lay them out, every one through | q (or | qwords)."""
+    pattern = re.compile(r"shell_quote|shlex|f\"(export|exec) |f'(export|exec) ")
+    for path in (ROOT / "bootstrap" / "features").glob("*.py"):
+        found = pattern.search(path.read_text(encoding="utf-8"))
+        assert not found, f"{path.name}: {found.group(0)!r}: render a template instead"

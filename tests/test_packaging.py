@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,3 +36,16 @@ def test_wheel_carries_templates_and_profiles(tmp_path: Path) -> None:
                              ".parent / '_data/schema/profile.schema.json').read_text())"],
                             cwd=elsewhere, capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert schema.strip() == (REPO / "schema" / "profile.schema.json").read_text().strip()
+
+
+def test_every_install_hint_names_the_distribution() -> None:
+    """A user told to `pip install 'bootstrap[aws]'` gets another project: ours is bootstrap-profiles."""
+    root = Path(__file__).resolve().parent.parent
+    name = re.search(r'^name = "([^"]+)"', (root / "pyproject.toml").read_text(), re.M)
+    assert name is not None
+    hints = []
+    for path in [*(root / "bootstrap").rglob("*.py"), *(root / "examples").rglob("*.y*ml"), root / "README.md"]:
+        found = re.finditer(r"pip install ['\"]?([A-Za-z][\w.-]*)\[", path.read_text())
+        hints += [(path.name, match.group(1)) for match in found]
+    assert hints, "the install hints moved: look for them again"
+    assert all(dist == name.group(1) for _, dist in hints), hints

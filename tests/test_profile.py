@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 
 from bootstrap.errors import ProfileError, UsageError
 from bootstrap.profile import load_profile
+from bootstrap.schema import profile_schema
 from bootstrap.yamlload import load_text
 
 
@@ -89,8 +94,8 @@ def test_extends_merge_rules(write_profile) -> None:
     assert data["packages"] == ["git", "htop", "jq"]
     assert data["env"] == {"A": "1", "B": "two", "C": "3"}
     assert [u["name"] for u in data["users"]] == ["alice", "bob", "carol"]
-    assert data["users"][0] == {"name": "alice", "groups": ["adm", "docker"], "shell": "/bin/sh"}
-    assert data["files"] == [{"path": "/etc/a", "content": "child"}]
+    assert data["users"][0] == {"name": "alice", "groups": ["adm", "docker"], "shell": "/bin/sh", "sudo": False}
+    assert [(f["path"], f["content"]) for f in data["files"]] == [("/etc/a", "child")]
 
 
 def test_null_removes_an_inherited_key(write_profile) -> None:
@@ -209,3 +214,48 @@ def test_huge_file_is_refused(tmp_path) -> None:
     path.write_text("name: x\ndescription: '" + "y" * (2 * 1024 * 1024) + "'\n")
     [message] = problems_of(path)
     assert "limited to 1,048,576 bytes" in message
+
+
+def test_schema_defaults_are_filled_in_once_at_load_and_only_where_they_apply(write_profile) -> None:
+    profile = write_profile(
+        "name: d\n"
+        "users: [{name: alice}]\n"
+        "mounts:\n"
+        "  - {path: /data, type: block, device: {label: data}}\n"
+        "  - {path: /s3, type: s3, bucket: team-data}\n"
+        "commands: {first_boot: [{run: 'true'}]}\n"
+    )
+    data = load_profile(str(profile)).data
+    assert data["users"][0] == {"name": "alice", "sudo": False, "shell": "/bin/bash"}
+    block, bucket = data["mounts"]
+    assert (block["filesystem"], block["format"], block["wait_seconds"]) == ("ext4", True, 300)
+    assert "read_only" not in block  # a type's defaults go to that type only (mounts check refuses others)
+    assert bucket["read_only"] is False and "filesystem" not in bucket
+    assert data["commands"]["first_boot"][0]["scope"] == "instance"  # through anyOf's object variant
+
+
+def _names_with_defaults(node: object) -> set[str]:
+    names: set[str] = set()
+    if isinstance(node, dict):
+        for name, sub in node.get("properties", {}).items():
+            if isinstance(sub, dict) and "default" in sub:
+                names.add(name)
+        for value in node.values():
+            names |= _names_with_defaults(value)
+    elif isinstance(node, list):
+        for value in node:
+            names |= _names_with_defaults(value)
+    return names
+
+
+def test_no_feature_repeats_a_schema_default() -> None:
+    schema = json.loads(json.dumps(profile_schema()))["properties"]
+    assert {"shell", "sudo"} <= _names_with_defaults(schema["users"])
+    features = Path(__file__).resolve().parent.parent / "bootstrap" / "features"
+    repeated = []
+    for path in features.glob("[a-z]*.py"):
+        names = _names_with_defaults(schema.get(path.stem, {}))
+        for match in re.finditer(r"\.get\(\s*['\"](\w+)['\"]\s*,[^)]*\)", path.read_text()):
+            if match.group(1) in names:
+                repeated.append(f"{path.name}: {match.group(0)}")
+    assert not repeated, "read the default the loader filled in (item[key]):\n" + "\n".join(repeated)

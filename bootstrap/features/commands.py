@@ -66,6 +66,9 @@ for _variant in _COMMAND["anyOf"][1:]:
     )
 
 
+_SCOPE_DEFAULT = _COMMAND["anyOf"][1]["properties"]["scope"]["default"]  # a one-line command's scope
+
+
 def _items(config: dict[str, Any]) -> list[tuple[Phase, int, dict[str, Any], Mark | None]]:
     result = []
     for phase in (Phase.FIRST_BOOT, Phase.EVERY_BOOT):
@@ -74,7 +77,9 @@ def _items(config: dict[str, Any]) -> list[tuple[Phase, int, dict[str, Any], Mar
             mark = value_mark(items, index - 1)
             if isinstance(item, dict):
                 mark = value_mark(item, "run") or mark
-            result.append((phase, index, {"run": item} if isinstance(item, str) else item, mark))
+            result.append(
+                (phase, index, {"run": item, "scope": _SCOPE_DEFAULT} if isinstance(item, str) else item, mark)
+            )
     return result
 
 
@@ -104,7 +109,7 @@ def steps(config: dict[str, Any], context: Any) -> list[Step]:
             Step(
                 _step_id(phase, index, item),
                 phase,
-                Scope(item.get("scope", "instance")),
+                Scope(item["scope"]),
                 KEY,
                 body,
                 first_line[:80],

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from .. import layout
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
@@ -23,7 +24,7 @@ from .users import NAME_HELP, USER_PATTERN
 KEY = "conda"
 # envs have owners, may fetch with a secret (pip.conf) and may live on a mounted disk
 AFTER = frozenset({"users", "secrets", "mounts"})
-PREFIX = "/opt/conda"
+PREFIX = layout.CONDA_PREFIX
 # micromamba-releases 2.0.5-0, linux-64, as pinned in public build scripts.
 MICROMAMBA = {"version": "2.0.5-0", "sha256": "cdf5a2e18d213617b6c5c32d8763b4e8fc05f8173b4f4017997683cb984357eb"}
 _ENV_NAME = {
@@ -40,7 +41,7 @@ SCHEMA: dict[str, Any] = {
                                     "kernel": True}]}],
     "properties": {
         "micromamba": {"type": "object", "required": ["version", "sha256"], "additionalProperties": False,
-                       "description": "Another micromamba release, with its sha256.",
+                       "description": "Another micromamba release, with its sha256.", "default": MICROMAMBA,
                        "properties": {"version": {"type": "string", "pattern": r"^[0-9][0-9a-z.-]*$",
                                                   "x-help": "a release tag such as 2.0.5-0"},
                                       "sha256": {"type": "string", "pattern": r"^[0-9a-f]{64}$",
@@ -131,20 +132,22 @@ def _spec(env: dict[str, Any], channels: list[str], context: Context) -> tuple[s
 
 
 def steps(config: dict[str, Any], context: Context) -> list[Step]:
-    channels = list(config.get("channels", ["conda-forge"]))
+    channels = list(config["channels"])
     envs = []
     for env in sorted(config["environments"], key=lambda e: e["name"]):
         entry = {
             "name": env["name"],
-            "kernel": env.get("kernel", False),
+            "kernel": "yes" if env["kernel"] else "no",
             "display_name": env.get("display_name", f"Python ({env['name']})"),
             "url": env.get("url", ""),
+            "kind": "yaml",
         }
         if not entry["url"]:
             entry["kind"], entry["text"] = _spec(env, channels, context)
             entry["hash"] = hashlib.sha256(entry["text"].encode()).hexdigest()
+        entry["spec_file"] = env["name"] + ("-lock.txt" if entry["kind"] == "lock" else ".yml")  # under specs/
         envs.append(entry)  # fmt: skip
-    settings = {"prefix": PREFIX, "micromamba": config.get("micromamba", MICROMAMBA), "group": config.get("group", "")}
+    settings = {"prefix": PREFIX, "micromamba": config["micromamba"], "group": config.get("group", "")}
     result = [Step("conda", Phase.FIRST_BOOT, Scope.IMAGE, KEY,
                    render("features/conda/install.sh.j2", envs=envs, **settings),
                    f"micromamba and {len(envs)} environments", cost="heavy")]  # fmt: skip

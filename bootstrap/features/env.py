@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import layout
 from ..plan import Phase, Scope, Step
-from ..templating import render, shell_quote
+from ..templating import render
 
 KEY = "env"
 AFTER = frozenset({"users"})
@@ -16,7 +17,7 @@ SCHEMA: dict[str, Any] = {
         "x-help": "a variable name: letters, digits and '_', not starting with a digit",
     },
     "additionalProperties": {"type": "string"},
-    "description": "Variables written, shell-quoted, to /etc/profile.d/bootstrap-env.sh: login shells and "
+    "description": f"Variables written, shell-quoted, to {layout.ENV_FILE}: login shells and "
     "later steps see them. Values are data: never expanded. "
     "Secrets do not belong here: use secrets references.",
     "examples": [{"MLFLOW_TRACKING_URI": "http://mlflow.internal:5000"}],
@@ -27,8 +28,6 @@ def steps(config: dict[str, str], context: Any) -> list[Step]:
     if not config:
         return []
     names = sorted(config)
-    profile_d = "# Written by bootstrap from the profile's env; edit the profile instead.\n" + "".join(
-        f"export {name}={shell_quote(config[name])}\n" for name in names
-    )
+    profile_d = render("features/env/profile.d.sh.j2", variables=[(name, config[name]) for name in names])
     body = render("features/env/write.sh.j2", profile_d=profile_d)
     return [Step("env", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, f"set {len(names)} environment variables")]

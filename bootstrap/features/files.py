@@ -126,7 +126,7 @@ def steps(config: list[Any], context: Context) -> list[Step]:
     result = []
     for index, item in enumerate(config):
         path = item["path"]
-        spec: dict[str, Any] = {"path": path, "mode": item.get("mode", "0644"), "owner": item.get("owner", "root:root")}
+        spec: dict[str, Any] = {"path": path, "mode": item["mode"], "owner": item["owner"]}
         if "content" in item:
             spec["text"] = item["content"]
         else:
@@ -143,8 +143,8 @@ def steps(config: list[Any], context: Context) -> list[Step]:
         result.append(
             Step(
                 _step_id(path, taken),
-                Phase(item.get("phase", "first_boot")),
-                Scope(item.get("scope", "image")),
+                Phase(item["phase"]),
+                Scope(item["scope"]),
                 KEY,
                 body,
                 f"write {path}",

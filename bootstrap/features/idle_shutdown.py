@@ -45,9 +45,9 @@ describe(
 def steps(config: dict[str, Any], context: Any) -> list[Step]:
     settings = {
         "after_seconds": config["after_minutes"] * 60,
-        "gpu_threshold": config.get("gpu_threshold_percent", 5),
-        "ssh": config.get("ssh", True),
-        "jupyter": config.get("jupyter", True),
+        "gpu_threshold": config["gpu_threshold_percent"],
+        "ssh": config["ssh"],
+        "jupyter": config["jupyter"],
     }
     check = render("features/idle_shutdown/idle-check.sh.j2", **settings)
     body = render("features/idle_shutdown/install.sh.j2", check=check, check_path=CHECK_SCRIPT)

@@ -59,10 +59,10 @@ SCHEMA: dict[str, Any] = {
                     "path": {"type": "string", "pattern": r"^/dev/[A-Za-z0-9/_.-]+$", "x-help": "a /dev path"},
                 },
             },
-            "filesystem": {"enum": ["ext4", "xfs"], "default": "ext4"},
-            "format": {"type": "boolean", "default": True,
+            "filesystem": {"enum": ["ext4", "xfs"]},
+            "format": {"type": "boolean",
                        "description": "block: create a filesystem when the device has none (never otherwise)."},
-            "wait_seconds": {"type": "integer", "minimum": 1, "maximum": 3600, "default": 300,
+            "wait_seconds": {"type": "integer", "minimum": 1, "maximum": 3600,
                              "description": "block: how long to wait for the device to attach."},
             "server": {"type": "string", "pattern": _WORD, "x-help": "a host name or address"},
             "export": {"type": "string", "pattern": r"^/[A-Za-z0-9_./-]*$", "x-help": "an export path"},
@@ -71,8 +71,15 @@ SCHEMA: dict[str, Any] = {
             "bucket": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]$",
                        "x-help": "a bucket name"},
             "prefix": {"type": "string", "pattern": r"^[A-Za-z0-9_./-]+/$", "x-help": "a key prefix ending in /"},
-            "read_only": {"type": "boolean", "default": False},
+            "read_only": {"type": "boolean"},
         },
+        "allOf": [  # defaults of the fields one type takes, filled in for that type only
+            {"if": {"properties": {"type": {"const": "block"}}},
+             "then": {"properties": {"filesystem": {"default": "ext4"}, "format": {"default": True},
+                                     "wait_seconds": {"default": 300}}}},
+            {"if": {"properties": {"type": {"enum": ["s3", "gcs"]}}},
+             "then": {"properties": {"read_only": {"default": False}}}},
+        ],
     },
 }  # fmt: skip
 describe(
@@ -153,25 +160,32 @@ def _prepare(item: dict[str, Any]) -> dict[str, Any]:
     if kind == "block":
         entry |= {
             "device": _device(item["device"]),
-            "fs": item.get("filesystem", "ext4"),
-            "format": item.get("format", True),
-            "wait": item.get("wait_seconds", 300),
+            "fs": item["filesystem"],
+            "format": "yes" if item["format"] else "no",
+            "wait": item["wait_seconds"],
             "options": ",".join(["defaults", "nofail", "x-systemd.device-timeout=30s", *options]),
         }
     elif kind in ("nfs", "efs"):
         base = ["nfsvers=4.1", "_netdev", "nofail", "x-systemd.mount-timeout=60s"]
         if kind == "efs":  # AWS's recommended NFS options for EFS
             base += ["rsize=1048576", "wsize=1048576", "hard", "timeo=600", "retrans=2", "noresvport"]
-        entry |= {
-            "server": item.get("server", ""),
-            "export": item.get("export", "/"),
-            "file_system_id": item.get("file_system_id", ""),
-            "region": item.get("region", ""),
-            "options": ",".join([*base, *options]),
-        }
+        entry["options"] = ",".join([*base, *options])
+        if kind == "nfs":
+            entry["source"] = f"{item['server']}:{item['export']}"
+        else:  # the server's name holds the region, known only on the machine unless the profile says
+            entry |= {"file_system_id": item["file_system_id"], "region": item.get("region", "")}
     else:
-        entry |= {"bucket": item["bucket"], "prefix": item.get("prefix", ""), "read_only": item.get("read_only", False)}
+        entry["command"] = " ".join(_fuse_command(item))
     return entry  # fmt: skip
+
+
+def _fuse_command(item: dict[str, Any]) -> list[str]:
+    """The FUSE mount's service command line (every part matched a pattern without spaces)."""
+    if item["type"] == "s3":
+        flags = ["--read-only"] * item["read_only"] + (["--prefix", item["prefix"]] if "prefix" in item else [])
+        return ["/usr/bin/mount-s3", "--foreground", "--allow-other", *flags, item["bucket"], item["path"]]
+    flags = ["-o", "ro"] if item["read_only"] else []
+    return ["/usr/bin/gcsfuse", "--foreground", "-o", "allow_other", *flags, item["bucket"], item["path"]]
 
 
 def steps(config: list[Any], context: Any) -> list[Step]:

@@ -73,12 +73,12 @@ def _settings(config: dict[str, Any]) -> dict[str, Any]:
     cuda = config.get("cuda", "")
     return {
         "branch": config["driver"],
-        "open": config.get("kernel_modules", "proprietary") == "open",
+        "open": config["kernel_modules"] == "open",
         "cuda": cuda,
         "cuda_package": f"cuda-toolkit-{cuda.replace('.', '-')}" if cuda else "",
-        "cudnn_package": f"cudnn9-cuda-{cuda.split('.')[0]}" if cuda and config.get("cudnn") else "",
-        "container_toolkit": bool(config.get("container_toolkit")),
-        "without_gpu": bool(config.get("install_without_gpu")),
+        "cudnn_package": f"cudnn9-cuda-{cuda.split('.')[0]}" if cuda and config["cudnn"] else "",
+        "container_toolkit": config["container_toolkit"],
+        "without_gpu": config["install_without_gpu"],
         "keyring_sha256": sorted(KEYRING_SHA256.items()),
     }
 

@@ -62,7 +62,7 @@ def steps(config: list[dict[str, Any]], context: Any) -> list[Step]:
         return []
     secrets = [
         {"name": s["name"], "kind": s["from"].split(":", 1)[0], "ref": s["from"].split(":", 1)[1],
-         "path": secret_path(s), "owner": s.get("owner", "root:root"), "mode": s.get("mode", "0600")}
+         "path": secret_path(s), "owner": s["owner"], "mode": s["mode"]}
         for s in sorted(config, key=lambda s: s["name"])
     ]  # fmt: skip
     body = render("features/secrets/fetch.sh.j2", secrets=secrets)

@@ -6,12 +6,14 @@ that script: systemd's own ExecStart= quoting (% specifiers, $ expansion) never 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..errors import Problem
-from ..layout import SERVICES_DIR
+from ..layout import CONDA_PREFIX, SERVICES_DIR, conda_env_bin
 from ..plan import Phase, Scope, Step
-from ..templating import render, shell_quote
+from ..schema import suggest
+from ..templating import render
 from . import describe, problem
 from .secrets import secret_path
 from .users import NAME_HELP, USER_PATTERN
@@ -19,6 +21,7 @@ from .users import NAME_HELP, USER_PATTERN
 KEY = "services"
 AFTER = frozenset({"users", "nvidia", "secrets", "env", "conda", "files", "mounts"})  # a service may use any of them
 SERVICE_DIR = SERVICES_DIR
+JUPYTER_PACKAGES = {"jupyterlab", "jupyter"}  # conda-forge's jupyter pulls in jupyterlab
 _PATH = {"type": "string", "pattern": r"^/[A-Za-z0-9_./+-]*$", "x-help": "an absolute path without spaces"}
 _ENV = {"type": "object", "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,127}$", "x-help": "a variable name"},
         "additionalProperties": {"type": "string"}}  # fmt: skip
@@ -59,7 +62,7 @@ SCHEMA: dict[str, Any] = {
             "the token comes from a secret, never from the profile.",
             "properties": {
                 "user": {"type": "string", "pattern": USER_PATTERN, "x-help": NAME_HELP},
-                "conda_env": {**_NAME, "description": "Run jupyter from this conda environment (/opt/conda/envs)."},
+                "conda_env": _NAME,
                 "port": {"type": "integer", "minimum": 1024, "maximum": 65535, "default": 8888},
                 "bind": {"enum": ["127.0.0.1", "0.0.0.0"], "default": "127.0.0.1",
                          "description": "0.0.0.0 exposes it on every interface: put a firewall in front."},
@@ -92,7 +95,7 @@ describe(
     SCHEMA["properties"]["jupyter"]["properties"],
     {
         "user": ("Run JupyterLab as this user (in their home by default).", "alice"),
-        "conda_env": ("Run jupyter from this conda environment (/opt/conda/envs).", "ds"),
+        "conda_env": (f"Run jupyter from this conda environment ({CONDA_PREFIX}/envs).", "ds"),
         "port": ("TCP port.", 8888),
         "bind": ("Address to listen on; 0.0.0.0 exposes it on every interface.", "127.0.0.1"),
         "notebook_dir": ("Default: the user's home.", "/data/notebooks"),
@@ -115,6 +118,7 @@ def check(config: dict[str, Any], context: Any) -> list[Problem]:
                 "add token_secret: (a secrets entry) or keep bind: 127.0.0.1",
             )
         )
+    problems += _conda_env_problems(jupyter, context)
     name = jupyter.get("token_secret")
     if name:
         secrets = {s["name"]: s for s in (context.profile or {}).get("secrets", [])}
@@ -127,7 +131,7 @@ def check(config: dict[str, Any], context: Any) -> list[Problem]:
                     f"add secrets: [{{name: {name}, from: 'aws-ssm:/...'}}]",
                 )
             )
-        elif secrets[name].get("owner", "root:root").split(":")[0] != jupyter["user"]:
+        elif secrets[name]["owner"].split(":")[0] != jupyter["user"]:
             problems.append(
                 problem(
                     jupyter,
@@ -139,27 +143,48 @@ def check(config: dict[str, Any], context: Any) -> list[Problem]:
     return problems
 
 
+def _conda_env_problems(jupyter: dict[str, Any], context: Any) -> list[Problem]:
+    """conda_env must name an environment of this profile; one spelled inline must hold jupyterlab."""
+    name = jupyter.get("conda_env")
+    if not name:
+        return []
+    envs = {e["name"]: e for e in (context.profile or {}).get("conda", {}).get("environments", [])}
+    if name not in envs:
+        close = suggest(name, envs)
+        hint = f"did you mean {close!r}?" if close else f"add conda: {{environments: [{{name: {name}, spec: ...}}]}}"
+        return [problem(jupyter, "conda_env", f"conda_env {name!r} is not in conda.environments", hint)]
+    spec = envs[name].get("spec")
+    if isinstance(spec, dict) and not _lists_jupyter(spec):
+        return [problem(jupyter, "conda_env", f"conda environment {name!r} has no jupyterlab: the service could "
+                        "never start", f"add jupyterlab to the dependencies of {name!r}")]  # fmt: skip
+    return []
+
+
+def _lists_jupyter(spec: dict[str, Any]) -> bool:
+    dependencies = spec.get("dependencies") or []
+    names = [d for d in dependencies if isinstance(d, str)]
+    names += [p for d in dependencies if isinstance(d, dict) for p in d.get("pip") or [] if isinstance(p, str)]
+    return any(re.split(r"[\s=<>!~\[]", n.strip(), maxsplit=1)[0].lower() in JUPYTER_PACKAGES for n in names)
+
+
 def _jupyter_unit(jupyter: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
     env = jupyter.get("conda_env")
-    program = f"/opt/conda/envs/{env}/bin/jupyter" if env else "jupyter"
-    args = ["lab", "--no-browser", f"--ip={jupyter.get('bind', '127.0.0.1')}", f"--port={jupyter.get('port', 8888)}"]
+    program = conda_env_bin(env, "jupyter") if env else "jupyter"
+    args = ["lab", "--no-browser", f"--ip={jupyter['bind']}", f"--port={jupyter['port']}"]
     if "notebook_dir" in jupyter:
         args.append(f"--ServerApp.root_dir={jupyter['notebook_dir']}")
-    setup = ""
+    token_file = None
     if "token_secret" in jupyter:  # read at service start, from wherever that secret is written
         token_file = secret_path(secrets[jupyter["token_secret"]])
-        setup = f'JUPYTER_TOKEN="$(cat {shell_quote(token_file)})"\nexport JUPYTER_TOKEN\n'
-    command = setup + "exec " + " ".join(shell_quote(a) for a in [program, *args])
-    return {"name": "jupyter", "user": jupyter["user"], "environment": {}, "working_directory": None,
-            "restart": "always", "after": [], "script_body": command}  # fmt: skip
+    return {"name": "jupyter", "user": jupyter["user"], "environment": [], "working_directory": None,
+            "restart": "always", "after": [], "token_file": token_file, "argv": [program, *args]}  # fmt: skip
 
 
 def _unit(unit: dict[str, Any]) -> dict[str, Any]:
     env = unit.get("environment", {})
-    exports = "".join(f"export {name}={shell_quote(env[name])}\n" for name in sorted(env))
-    return {"name": unit["name"], "user": unit.get("user", "root"), "working_directory": unit.get("working_directory"),
-            "restart": unit.get("restart", "on-failure"), "after": sorted(unit.get("after", [])),
-            "script_body": exports + "exec /bin/bash -c " + shell_quote(unit["command"])}  # fmt: skip
+    return {"name": unit["name"], "user": unit["user"], "working_directory": unit.get("working_directory"),
+            "restart": unit["restart"], "after": sorted(unit.get("after", [])), "token_file": None,
+            "environment": [(name, env[name]) for name in sorted(env)], "command": unit["command"]}  # fmt: skip
 
 
 def steps(config: dict[str, Any], context: Any) -> list[Step]:
@@ -170,12 +195,7 @@ def steps(config: dict[str, Any], context: Any) -> list[Step]:
     if not units:
         return []
     for unit in units:
-        unit["script"] = (
-            "#!/bin/bash\n# Written by bootstrap: the profile's service command.\n"
-            "if [ -r /etc/profile.d/bootstrap-env.sh ]; then . /etc/profile.d/bootstrap-env.sh; fi\n"
-            + unit["script_body"]
-            + "\n"
-        )
+        unit["script"] = render("features/services/service.sh.j2", unit=unit)
         unit["script_path"] = f"{SERVICE_DIR}/{unit['name']}.sh"
         unit["unit_text"] = render("features/services/unit.service.j2", unit=unit)
     body = render("features/services/start.sh.j2", units=units)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import Problem
 from ..plan import Phase, Scope, Step
+from ..schema import suggest
 from ..templating import render
+from ..yamlload import value_mark
 
 KEY = "timezone"
 AFTER: frozenset[str] = frozenset()
@@ -16,6 +19,20 @@ SCHEMA: dict[str, Any] = {
     "description": "IANA time zone. The step fails clearly if the image lacks that zone (install tzdata).",
     "examples": ["UTC", "Europe/Paris"],
 }
+
+
+def check(config: str, context: Any) -> list[Problem]:
+    """An IANA name, known to the tzdata bootstrap ships with (the machine's own must know it too)."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(config)  # one file read; the full list only to suggest a name
+        return []
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        pass
+    close = suggest(config, sorted(zoneinfo.available_timezones()))
+    hint = f"did you mean {close!r}?" if close else "see the TZ identifiers in the IANA time zone database"
+    return [Problem(f"{config!r} is not an IANA time zone name", value_mark(context.profile, KEY), hint)]
 
 
 def steps(config: str, context: Any) -> list[Step]:

@@ -87,8 +87,8 @@ def steps(config: list[dict[str, Any]], context: Any) -> list[Step]:
         {
             "name": u["name"],
             "groups": sorted(u.get("groups", [])),
-            "sudo": bool(u.get("sudo", False)),
-            "shell": u.get("shell", "/bin/bash"),
+            "sudo": u["sudo"],
+            "shell": u["shell"],
             "uid": u.get("uid"),
             "keys": list(u.get("ssh_authorized_keys", [])),
         }

@@ -11,12 +11,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from . import __version__
+from .. import __version__
 
 if TYPE_CHECKING:  # only for annotations: the checks are imported when a command needs them
-    from .checks.run import Report
+    from ..checks.run import Report
 
-from .errors import BackendError, BootstrapError, InputError, Problem, RenderError, UsageError
+from ..errors import BackendError, BootstrapError, InputError, Problem, RenderError, UsageError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_BACKEND = 0, 1, 2, 3
 
@@ -45,10 +45,10 @@ def _unrecognized(message: str) -> list[str]:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from . import options
-    from .bake.command import add_parsers as add_bake_parsers
-    from .bake.command import guest_options
-    from .targets import TARGETS
+    from .. import options
+    from ..targets import TARGETS
+    from .bake import add_parsers as add_bake_parsers
+    from .bake import guest_options
 
     parser = _Parser(prog="bootstrap", description="Compile YAML machine profiles into cloud startup code.")
     parser.add_argument("--version", action="version", version=f"bootstrap {__version__}")
@@ -129,16 +129,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from .planner import build_plan
-    from .profile import load_profile
-    from .targets import TARGET_RECORDS, render
+    from ..planner import build_plan
+    from ..profile import load_profile
+    from ..targets import TARGET_RECORDS, render
 
     if args.gzip and TARGET_RECORDS[args.target].gzip == "no":
         gzipping = [name for name, record in TARGET_RECORDS.items() if record.gzip != "no"]
         raise UsageError(f"--gzip applies to the {' and '.join(gzipping)} targets, not {args.target}")
     plan = build_plan(load_profile(args.profile, args.overrides))
     if args.explain:
-        from .explain import plan_json
+        from ..explain import plan_json
 
         print(json.dumps(plan_json(plan, (args.target,)), indent=2))
         return EXIT_OK
@@ -149,7 +149,7 @@ def _render(args: argparse.Namespace) -> int:
     for note in artifact.notes:
         print(f"bootstrap: {note}", file=sys.stderr)
     if args.output:
-        from .output import parse_mode, write_file
+        from ..output import parse_mode, write_file
 
         write_file(Path(args.output), data, parse_mode(args.mode))
         print(f"bootstrap: wrote {args.output} ({len(data):,} bytes, target {args.target})", file=sys.stderr)
@@ -160,8 +160,8 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .planner import build_plan
-    from .profile import load_profile
+    from ..planner import build_plan
+    from ..profile import load_profile
 
     results = []
     for reference in args.profiles:
@@ -207,8 +207,8 @@ def _problem_json(problem: Problem) -> dict[str, object]:
 def _check(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from .checks.run import check_profile
-    from .targets import TARGETS
+    from ..checks.run import check_profile
+    from ..targets import TARGETS
 
     targets = args.targets or list(TARGETS)
     code, reports = EXIT_OK, []
@@ -254,10 +254,10 @@ def _progress(line: str) -> None:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from .bake.command import guest_setup_from
-    from .localvm.proof import prove
-    from .planner import build_plan
-    from .profile import load_profile
+    from ..bake.factory import guest_setup_from
+    from ..localvm.proof import prove
+    from ..planner import build_plan
+    from ..profile import load_profile
 
     if args.reboots < 0:
         raise UsageError("--reboots must be 0 or more")
@@ -296,9 +296,9 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from .diff import Revision, compare, step_diffs
-    from .planner import build_plan
-    from .profile import load_profile
+    from ..diff import Revision, compare, step_diffs
+    from ..planner import build_plan
+    from ..profile import load_profile
 
     with Revision(args.old) as old_file, Revision(args.new) as new_file:
         old = build_plan(load_profile(old_file.path, root=old_file.root))
@@ -326,15 +326,15 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .planner import build_plan
-    from .profile import load_profile
+    from ..planner import build_plan
+    from ..profile import load_profile
 
     plan = build_plan(load_profile(args.profile, args.overrides))
     if args.engine == "packer":
-        from .exports.packer import export_packer as export
+        from ..exports.packer import export_packer as export
     else:
-        from .exports.terraform import export_terraform as export
-    from .output import parse_mode, write_file
+        from ..exports.terraform import export_terraform as export
+    from ..output import parse_mode, write_file
 
     mode = parse_mode(args.mode)
     folder = Path(args.output)
@@ -347,10 +347,10 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from .explain import plan_json, table
-    from .planner import build_plan
-    from .profile import load_profile
-    from .targets import TARGETS
+    from ..explain import plan_json, table
+    from ..planner import build_plan
+    from ..profile import load_profile
+    from ..targets import TARGETS
 
     plan = build_plan(load_profile(args.profile, args.overrides))
     if args.json:
@@ -361,10 +361,10 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from .schema import profile_schema, schema_json
+    from ..schema import profile_schema, schema_json
 
     if args.markdown:
-        from .schema_doc import markdown
+        from ..schema_doc import markdown
 
         sys.stdout.write(markdown(profile_schema()))
     else:
@@ -373,8 +373,8 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .profile import builtin_profiles
-    from .yamlload import load_file
+    from ..profile import builtin_profiles
+    from ..yamlload import load_file
 
     for name, path in builtin_profiles().items():
         data = load_file(str(path))
@@ -394,8 +394,8 @@ RAW_STDOUT = ("render", "schema")  # their standard output is the artifact itsel
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .interrupts import Interrupted, handle_signals
-    from .terminal import Escaping
+    from ..interrupts import Interrupted, handle_signals
+    from ..terminal import Escaping
 
     saved = sys.stdout, sys.stderr
     sys.stderr = Escaping(sys.stderr)  # type: ignore[assignment]

@@ -1,22 +1,19 @@
-"""`bootstrap bake` and `bootstrap reap` on the command line."""
+"""`bootstrap bake`, `rebuild` and `reap`: their options, what they print and their exit codes."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from .. import options
+from ..bake.events import Events
+from ..bake.factory import BACKENDS, guest_setup_from, make_backend
 from ..errors import UsageError
-from .events import Events
-
-BACKENDS = ("local", "ec2", "gce")
-DEFAULT_GCE_SOURCE = "projects/debian-cloud/global/images/family/debian-12"
 
 
 def add_parsers(commands: Any) -> None:
@@ -76,14 +73,6 @@ def guest_options(parser: argparse.ArgumentParser, network_default: bool) -> Non
                        help="another package for the local apt repository (repeatable)")  # fmt: skip
 
 
-def guest_setup_from(args: argparse.Namespace, *profiles: Any) -> Any:
-    """The local guest the options ask for; a local apt repository serves every given profile's packages."""
-    from ..localvm.aptrepo import guest_setup
-
-    packages = sorted({str(p) for profile in profiles for p in profile.data.get("packages", [])})
-    return guest_setup(packages, local_apt=args.local_apt, extra=args.apt_packages, network=args.network)
-
-
 def _backend_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", "-b", choices=BACKENDS, default="local")
     options.output(parser, "DIR", "local: folder of golden images (default ./images)", default="images")
@@ -115,66 +104,10 @@ def _backend_options(parser: argparse.ArgumentParser) -> None:
                        "AWS_ENDPOINT_URL, gce BOOTSTRAP_GCE_ENDPOINT")  # fmt: skip
 
 
-def make_backend(args: argparse.Namespace, progress: Any, setup: Any = None) -> Any:
-    if args.backend == "local":
-        from .local import LocalBackend
-
-        return LocalBackend(Path(args.output), progress=progress, setup=setup)
-    if args.backend == "ec2":
-        return _ec2_backend(args)
-    return _gce_backend(args)
-
-
-def _ec2_backend(args: argparse.Namespace) -> Any:
-    try:
-        import boto3
-    except ImportError as exc:
-        raise UsageError("the ec2 backend needs boto3: pip install 'bootstrap[aws]'") from exc
-    from .ec2 import Ec2Backend
-
-    session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
-    if not session.region_name:
-        raise UsageError("ec2: no region: pass --region or configure one (AWS_DEFAULT_REGION, ~/.aws/config)")
-    if not args.source and args.command != "reap":  # reaping looks at tags, not at the source
-        raise UsageError("ec2: pass --source: an AMI id, or ssm:/NAME of an SSM parameter holding one")
-    return Ec2Backend(region=session.region_name, source=args.source or "",
-                      instance_type=args.instance_type or "t3.small", subnet=args.subnet,
-                      security_groups=tuple(args.security_groups),
-                      instance_profile=args.instance_profile, regions=tuple(getattr(args, "copy_to", ())),
-                      endpoint_url=args.endpoint_url, session=session)  # fmt: skip
-
-
-def _gce_backend(args: argparse.Namespace) -> Any:
-    try:
-        from .gce import GceBackend
-    except ImportError as exc:
-        raise UsageError("the gce backend needs google-cloud-compute: pip install 'bootstrap[gcp]'") from exc
-    project = args.project or os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("CLOUDSDK_CORE_PROJECT")
-    if not project:
-        raise UsageError("gce: pass --project (or set GOOGLE_CLOUD_PROJECT)")
-    if not args.zone:
-        raise UsageError("gce: pass --zone, e.g. --zone europe-west1-b")
-    endpoint = args.endpoint_url or os.environ.get("BOOTSTRAP_GCE_ENDPOINT")
-    credentials = None
-    if os.environ.get("BOOTSTRAP_GCE_CREDENTIALS") == "anonymous":  # local stand-ins of the API only
-        from google.auth.credentials import AnonymousCredentials
-
-        credentials = AnonymousCredentials()
-    try:
-        return GceBackend(project=project, zone=args.zone, source=args.source or DEFAULT_GCE_SOURCE,
-                          machine_type=args.instance_type or "e2-standard-2", family=args.family,
-                          subnetwork=args.subnet, endpoint=endpoint, credentials=credentials,
-                          cloud_init=args.gce_user_data)  # fmt: skip
-    except Exception as exc:  # google.auth's DefaultCredentialsError, without importing it first
-        if type(exc).__name__ == "DefaultCredentialsError":
-            raise UsageError(f"gce: no credentials: {exc}") from exc
-        raise
-
-
 def _bake(args: argparse.Namespace) -> int:
+    from ..bake.lifecycle import BakeOptions, bake
     from ..planner import build_plan
     from ..profile import load_profile
-    from .lifecycle import BakeOptions, bake
 
     if args.keep < 1:
         raise UsageError("--keep must be 1 or more")
@@ -215,8 +148,8 @@ def _reap(args: argparse.Namespace) -> int:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    from .lifecycle import BakeOptions
-    from .rebuild import profile_files, rebuild, update_manifest
+    from ..bake.lifecycle import BakeOptions
+    from ..bake.rebuild import profile_files, rebuild, update_manifest
 
     folder = Path(args.folder)
     if not folder.is_dir():
