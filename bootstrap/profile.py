@@ -20,6 +20,7 @@ from .paths import profiles_dir
 from .yamlload import MDict, MList, load_file, load_text, mark_at
 
 PROFILE_SUFFIXES = (".yaml", ".yml")
+NOT_INHERITED = ("name", "description", "abstract")  # what a profile says of itself only
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -30,6 +31,10 @@ class Profile:
     data: MDict
     chain: list[str] = field(default_factory=list)  # every file that contributed, parents first
     boundary: Boundary | None = None  # where the files it names may be read from
+
+    @property
+    def abstract(self) -> bool:
+        return bool(self.data.get("abstract"))
 
     @property
     def description(self) -> str:
@@ -127,7 +132,7 @@ def _load_chain(path: Path, boundary: Boundary, chain: list[str]) -> MDict:
         own = each == path
         merged = merge(
             merged,
-            _without(data, "extends") if own else _without(data, "extends", "name", "description"),
+            _without(data, "extends") if own else _without(data, "extends", *NOT_INHERITED),
             schema.profile_schema(),
         )
         chain.append(_display(each))

@@ -57,6 +57,11 @@ def profile_schema() -> dict[str, Any]:
             "description": "One line for `bootstrap list` and reviewers.",
             "examples": ["GPU box with PyTorch and a persistent data disk"],
         },
+        "abstract": {
+            "type": "boolean",
+            "description": "Only a parent for others to extend: `bake` and `rebuild` never build it (not inherited).",
+            "examples": [True],
+        },
         "extends": {
             "type": "array",
             "items": {"type": "string", "minLength": 1},

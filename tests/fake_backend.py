@@ -37,7 +37,7 @@ class FakeBackend(Backend):
             raise fault
 
     # -- the primitives ---------------------------------------------------------------------
-    def resolve_source(self) -> Source:
+    def resolve_source(self, create: bool = True) -> Source:
         self._call("resolve_source")
         return Source("src-1", "the fake source image")
 

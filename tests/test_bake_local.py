@@ -76,3 +76,28 @@ def test_only_a_promoted_image_counts_as_built(tmp_path: Path) -> None:
     assert backend.find_image(identity) is None  # a bake killed before its test: a leftover
     backend.promote(backend.list_images("p")[0], identity)
     assert backend.find_image(identity).id == "img-1"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("command", ["bake", "rebuild"])
+def test_a_dry_run_builds_nothing_even_without_a_base_image_or_qemu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """It used to build the Debian base image first (minutes; an error without QEMU)."""
+    import time
+
+    from bootstrap.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))  # no qemu, no mmdebstrap
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "base.yaml").write_text("name: base\npackages: [jq]\n")
+    reference = str(folder / "base.yaml") if command == "bake" else str(folder)
+    started = time.monotonic()
+    assert main([command, reference, "--dry-run", "--local-apt"]) == 0
+    assert time.monotonic() - started < 30
+    out = capsys.readouterr()
+    assert "not built yet" in out.err + out.out
+    made = [p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file() and "profiles" not in p.parts]
+    assert [p for p in made if "jinja" not in str(p)] == []  # only the template bytecode cache

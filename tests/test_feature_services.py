@@ -21,7 +21,7 @@ services:
       user: alice
       environment: {GREETING: "it's $HOME %n"}
       working_directory: /srv
-  jupyter: {user: alice, token_secret: jt, conda_env: ds}
+  jupyter: {user: alice, token_secret: jt}
 """
 
 
@@ -41,10 +41,20 @@ def test_units_are_written_enabled_and_started(sandbox: Sandbox, write_profile) 
     assert "export GREETING='it'\"'\"'s $HOME %n'" in script
     jupyter = sandbox.read("/usr/local/lib/bootstrap/services/jupyter.sh")
     assert 'JUPYTER_TOKEN="$(cat /run/bootstrap/secrets/jt)"' in jupyter
-    assert "exec /opt/conda/envs/ds/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=8888" in jupyter
+    assert "exec jupyter lab --no-browser --ip=127.0.0.1 --port=8888" in jupyter
     calls = [c[1:] for c in sandbox.calls("systemctl") if c[1:] != ["enable", "bootstrap.service"]]
     assert calls == [["daemon-reload"], ["enable", "web.service"], ["restart", "web.service"],
                      ["daemon-reload"], ["enable", "jupyter.service"], ["restart", "jupyter.service"]]  # fmt: skip
+
+
+def test_jupyter_runs_from_its_conda_environment(write_profile) -> None:
+    profile = write_profile(
+        "name: svc\nconda: {environments: [{name: ds, spec: {dependencies: [jupyterlab]}}]}\n"
+        "services: {jupyter: {user: root, conda_env: ds}}\n"
+    )
+    assert "exec /opt/conda/envs/ds/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=8888" in render_text(
+        profile, "bash"
+    )
 
 
 def test_unchanged_units_are_only_started_next_boot(sandbox: Sandbox, write_profile) -> None:

@@ -49,3 +49,10 @@ def test_every_install_hint_names_the_distribution() -> None:
         hints += [(path.name, match.group(1)) for match in found]
     assert hints, "the install hints moved: look for them again"
     assert all(dist == name.group(1) for _, dist in hints), hints
+
+
+def test_benchmarks_say_they_need_the_test_extras_instead_of_a_traceback() -> None:
+    # -S: no site-packages, so none of the test extras (pytest, moto, ...) can be imported
+    proc = subprocess.run([sys.executable, "-S", str(REPO / "benchmarks" / "all.py")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "pip install -e '.[test]'" in proc.stderr

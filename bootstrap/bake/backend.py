@@ -97,7 +97,8 @@ class Backend(ABC):
     target: str  # the render target its machines boot: cloud-init, ec2 or gce
 
     @abstractmethod
-    def resolve_source(self) -> Source: ...
+    def resolve_source(self, create: bool = True) -> Source:
+        """The image builders start from. ``create=False`` (dry runs): name it without making anything."""
 
     @abstractmethod
     def find_image(self, identity: Identity) -> Image | None:

@@ -90,7 +90,7 @@ class Ec2Backend(Backend):
         return poll(check, timeout=timeout, what=what, first=self.poll_first)
 
     # -- source and lookup -------------------------------------------------------------------
-    def resolve_source(self) -> Source:
+    def resolve_source(self, create: bool = True) -> Source:  # a lookup: creates nothing
         ami, via = self.source, ""
         if self.source.startswith(("ssm:", "resolve:ssm:")):
             name = self.source.split("ssm:", 1)[1]

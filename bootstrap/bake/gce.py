@@ -110,7 +110,7 @@ class GceBackend(Backend):
             raise BackendError(f"gce {what}: operation {name} failed: {detail}")
 
     # -- source and lookup -------------------------------------------------------------------
-    def resolve_source(self) -> Source:
+    def resolve_source(self, create: bool = True) -> Source:  # a lookup: creates nothing
         match = re.fullmatch(r"projects/([^/]+)/global/images/(family/)?([^/]+)", self.source)
         if not match:
             raise BackendError(f"gce source {self.source!r}: expected projects/P/global/images/NAME or "

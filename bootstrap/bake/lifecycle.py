@@ -97,9 +97,10 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
          progress: Callable[[str], None] | None = None) -> BakeResult:  # fmt: skip
     from ..targets import render
 
+    events = events.for_profile(plan.profile)  # every line says whose it is (rebuild bakes in parallel)
     started = time.monotonic()
     timings: dict[str, float] = {}
-    source = _step("source", backend.resolve_source)
+    source = _step("source", lambda: backend.resolve_source(create=not options.dry_run))
     identity = Identity(plan.profile, plan.image_hash, source.label or source.id)
     result = BakeResult(plan.profile, "planned", identity, source, baked_steps=baked_steps(plan))
     existing = _step("source", lambda: backend.find_image(identity))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import BackendError
-from ..localvm.image import ensure_base_image
+from ..localvm.image import base_image, ensure_base_image
 from ..localvm.machine import GuestSetup, Machine
 from .backend import (
     OWNER,
@@ -61,7 +61,11 @@ class LocalBackend(Backend):
         self._sources: dict[str, GoldenImage] = {}
 
     # -- source and lookup -------------------------------------------------------------------
-    def resolve_source(self) -> Source:
+    def resolve_source(self, create: bool = True) -> Source:
+        if not create:  # the base image's name is its recipe's hash: known without building it
+            base = base_image()
+            ready = "" if base.disk.exists() else " (not built yet: a real bake builds it first, 1-2 minutes)"
+            return Source(base.folder.name, f"the local Debian 12 base image {base.folder.name}{ready}")
         base = ensure_base_image(progress=self.progress)
         source_id = base.folder.name
         self._sources[source_id] = GoldenImage(base.disk, base.kernel, base.initrd)

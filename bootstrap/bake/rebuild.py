@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..errors import BootstrapError
 from .backend import Backend
 from .events import Events
@@ -28,23 +30,78 @@ class Outcome:
     reference: str
     result: BakeResult | None = None
     error: str = ""
+    skipped: str = ""  # why it was not baked (an abstract parent)
+
+    @property
+    def status(self) -> str:
+        return self.result.status if self.result else ("skipped" if self.skipped else "failed")
 
 
-def profile_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*.y*ml") if p.suffix in (".yaml", ".yml") and p.is_file())
+# Top-level keys of a conda environment file (environment.yml, envs/ds.yml): never a profile's.
+CONDA_FILE_KEYS = frozenset({"dependencies", "channels", "prefix", "variables"})
 
 
-def rebuild(references: list[str], make_backend: Callable[[], Backend], options: BakeOptions, events: Events,
-            jobs: int = 2) -> list[Outcome]:  # fmt: skip
+def not_a_profile(path: Path) -> str:
+    """Why the YAML file at ``path`` is not a profile ("" when it is one). A profile is a mapping
+    with a ``name`` and no conda-environment keys; anything else beside the profiles in a team's
+    repository (environment.yml, CI files, compose files) is left alone. A broken or misspelt
+    profile still counts as one, so that it fails loudly instead of being skipped."""
+    from ..errors import ProfileError
+    from ..yamlload import load_file
+
+    try:
+        data = load_file(str(path))
+    except ProfileError:  # our strict reading (e.g. a CI file's `on:` key is a boolean to YAML)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.stat().st_size < 1 << 20 else None
+        except (yaml.YAMLError, UnicodeDecodeError):
+            return ""  # broken YAML named like a profile: let the bake report it
+        if not isinstance(data, dict) or "name" in data:
+            return ""
+    if not isinstance(data, dict) or "name" not in data:
+        return "no top-level name: not a profile"
+    conda = sorted(CONDA_FILE_KEYS & set(data))
+    if conda:
+        return f"a conda environment file ({', '.join(conda)}), not a profile"
+    return ""
+
+
+def profile_files(folder: Path, pattern: str = "**/*.y*ml") -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The profiles under ``folder`` matching ``pattern``, and the other YAML files with the reason."""
+    candidates = sorted(p for p in folder.glob(pattern) if p.suffix in (".yaml", ".yml") and p.is_file())
+    profiles, others = [], []
+    for path in candidates:
+        reason = not_a_profile(path)
+        if reason:
+            others.append((path, reason))
+        else:
+            profiles.append(path)
+    return profiles, others
+
+
+def rebuild(references: list[str], make_backend: Callable[[Callable[[str], None]], Backend], options: BakeOptions,
+            events: Events, jobs: int = 2) -> list[Outcome]:  # fmt: skip
+    """Bake each profile; ``make_backend(progress)`` gives each its own backend, whose progress
+    lines go out prefixed with that profile."""
     from ..planner import build_plan
     from ..profile import load_profile
 
     def one(reference: str) -> Outcome:
+        scoped = events.for_profile(reference)
         try:
-            plan = build_plan(load_profile(reference))
-            return Outcome(reference, bake(plan, make_backend(), options, events))
+            profile = load_profile(reference)
+            scoped = events.for_profile(profile.name)
+            if profile.abstract:
+                scoped.emit("skipped", "abstract: only a parent for others to extend, never baked")
+                return Outcome(reference, skipped="abstract")
+            plan = build_plan(profile)
+
+            def progress(line: str) -> None:
+                scoped.emit("progress", line)
+
+            return Outcome(reference, bake(plan, make_backend(progress), options, scoped, progress=progress))
         except BootstrapError as exc:
-            events.emit("failed", f"{reference}: {exc}", profile=reference)
+            scoped.emit("failed", str(exc))
             return Outcome(reference, error=str(exc))
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

@@ -35,6 +35,9 @@ def add_parsers(commands: Any) -> None:
     rebuild = commands.add_parser("rebuild", help="bake every profile in a folder whose image is out of date "
                                   "(for scheduled jobs)")  # fmt: skip
     rebuild.add_argument("folder", nargs="?", default="profiles", help="folder of profiles (default ./profiles)")
+    rebuild.add_argument("--glob", default="**/*.y*ml", help="which files under the folder may be profiles "
+                         "(default **/*.y*ml; a YAML file without a top-level name, or a conda environment "
+                         "file, is never one)")  # fmt: skip
     _backend_options(rebuild)
     rebuild.add_argument("--jobs", "-j", type=int, default=2, help="bakes at a time (default 2)")
     rebuild.add_argument("--manifest", default="images.json", help="where to record images (default images.json)")
@@ -112,9 +115,11 @@ def _bake(args: argparse.Namespace) -> int:
     if args.keep < 1:
         raise UsageError("--keep must be 1 or more")
     profile = load_profile(args.profile, args.overrides)
+    if profile.abstract:
+        raise UsageError(f"{profile.name} is abstract (a parent for others to extend): bake a profile that extends it")
     plan = build_plan(profile)
     events = Events(as_json=args.json)
-    setup = guest_setup_from(args, profile) if args.backend == "local" else None
+    setup = guest_setup_from(args, profile) if args.backend == "local" and not args.dry_run else None
     backend = make_backend(args, lambda line: events.emit("progress", line), setup)
     options = BakeOptions(force=args.force, dry_run=args.dry_run, keep=args.keep, regions=tuple(args.copy_to),
                           build_timeout=args.timeout, test=args.test)  # fmt: skip
@@ -154,14 +159,18 @@ def _rebuild(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder of profiles")
-    references = [str(p) for p in profile_files(folder)]
+    found, others = profile_files(folder, args.glob)
+    references = [str(p) for p in found]
     if not references:
-        raise UsageError(f"no profiles (*.yaml) under {folder}")
+        raise UsageError(f"no profiles ({args.glob}) under {folder}"
+                         + "".join(f"\n  {path}: {why}" for path, why in others))  # fmt: skip
     events = Events(as_json=args.json)
+    for path, why in others:
+        events.emit("not-a-profile", f"{path}: {why}; left alone", file=str(path))
     options = BakeOptions(force=args.force, dry_run=args.dry_run, keep=args.keep, regions=tuple(args.copy_to),
                           build_timeout=args.timeout)  # fmt: skip
     setup = None
-    if args.backend == "local":
+    if args.backend == "local" and not args.dry_run:  # a dry run builds no apt repository either
         from ..errors import BootstrapError
         from ..profile import load_profile
 
@@ -170,12 +179,12 @@ def _rebuild(args: argparse.Namespace) -> int:
             with contextlib.suppress(BootstrapError):  # a broken profile fails on its own in the run
                 profiles.append(load_profile(reference))
         setup = guest_setup_from(args, *profiles)
-    outcomes = rebuild(references, lambda: make_backend(args, lambda line: None, setup), options, events,
+    outcomes = rebuild(references, lambda progress: make_backend(args, progress, setup), options, events,
                        jobs=args.jobs)  # fmt: skip
     if not args.dry_run:
         update_manifest(Path(args.manifest), args.backend, outcomes)
-    summary = [{"profile": o.reference, "status": o.result.status if o.result else "failed",
-                "image": o.result.image.id if o.result and o.result.image else None, "error": o.error}
+    summary = [{"profile": o.reference, "status": o.status,
+                "image": o.result.image.id if o.result and o.result.image else None, "error": o.error or o.skipped}
                for o in outcomes]  # fmt: skip
     if args.json:
         print(json.dumps({"backend": args.backend, "results": summary}, indent=2))

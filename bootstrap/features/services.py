@@ -177,14 +177,16 @@ def _jupyter_unit(jupyter: dict[str, Any], secrets: dict[str, Any]) -> dict[str,
     if "token_secret" in jupyter:  # read at service start, from wherever that secret is written
         token_file = secret_path(secrets[jupyter["token_secret"]])
     return {"name": "jupyter", "user": jupyter["user"], "environment": [], "working_directory": None,
-            "restart": "always", "after": [], "token_file": token_file, "argv": [program, *args]}  # fmt: skip
+            "restart": "always", "after": [], "token_file": token_file,
+            "argv": [program, *args], "command": None}  # fmt: skip
 
 
 def _unit(unit: dict[str, Any]) -> dict[str, Any]:
     env = unit.get("environment", {})
     return {"name": unit["name"], "user": unit["user"], "working_directory": unit.get("working_directory"),
             "restart": unit["restart"], "after": sorted(unit.get("after", [])), "token_file": None,
-            "environment": [(name, env[name]) for name in sorted(env)], "command": unit["command"]}  # fmt: skip
+            "environment": [(name, env[name]) for name in sorted(env)],
+            "argv": None, "command": unit["command"]}  # fmt: skip
 
 
 def steps(config: dict[str, Any], context: Any) -> list[Step]:

@@ -74,9 +74,14 @@ def missing_tools() -> list[str]:
     return [tool for tool in TOOLS if shutil.which(tool) is None]
 
 
+def base_image() -> BaseImage:
+    """Where the base image of the current recipe is (or will be) cached."""
+    return BaseImage(cache_dir() / f"debian12-{recipe_hash()}")
+
+
 def ensure_base_image(*, rebuild: bool = False, progress: Callable[[str], None] = print) -> BaseImage:
     """The cached base image for the current recipe, built when missing (about 1-2 minutes)."""
-    image = BaseImage(cache_dir() / f"debian12-{recipe_hash()}")
+    image = base_image()
     if image.disk.exists() and image.kernel.exists() and not rebuild:
         return image
     if missing := missing_tools():
