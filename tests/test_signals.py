@@ -152,7 +152,7 @@ class RecordingBackend:
     def __init__(self) -> None:
         self.tags: dict[str, str] = {}
 
-    def resolve_source(self) -> Source:
+    def resolve_source(self, create: bool = True) -> Source:
         return Source("src", "a source")
 
     def find_image(self, identity: Identity) -> Image | None:
