@@ -67,7 +67,7 @@ def resolve(reference: str, beside: Path | None = None, mark: Mark | None = None
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    known = sorted(set(builtin_profiles()) | ({p.stem for p in base.glob("*.y*ml")} if base.is_dir() else set()))
+    known = sorted(set(builtin_profiles()) | ({p.stem for p in base.glob("[!.]*.y*ml")} if base.is_dir() else set()))
     close = schema.suggest(Path(reference).stem, known)
     hint = f"did you mean {close!r}?" if close else ("known profiles: " + ", ".join(known) if known else None)
     raise ProfileError(

@@ -123,6 +123,19 @@ def test_missing_parent_suggests(write_profile) -> None:
     assert ":2:11:" in message
 
 
+def test_a_missing_profile_lists_profiles_not_hidden_yaml_files(tmp_path, monkeypatch) -> None:
+    """In a repository root, `.pre-commit-hooks.yaml` was offered as a known profile."""
+    from bootstrap.errors import ProfileError
+    from bootstrap.profile import load_profile
+
+    (tmp_path / ".pre-commit-hooks.yaml").write_text("- id: x\n")
+    (tmp_path / "ml-box.yaml").write_text("name: ml-box\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ProfileError) as caught:
+        load_profile("zzzz")
+    assert "ml-box" in str(caught.value) and "pre-commit" not in str(caught.value)
+
+
 def test_extends_cycle(write_profile) -> None:
     write_profile("name: a\nextends: [b]\n", "a.yaml")
     write_profile("name: b\nextends: [a]\n", "b.yaml")

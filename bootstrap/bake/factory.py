@@ -13,12 +13,19 @@ BACKENDS = ("local", "ec2", "gce")
 DEFAULT_GCE_SOURCE = "projects/debian-cloud/global/images/family/debian-12"
 
 
-def guest_setup_from(args: argparse.Namespace, *profiles: Any) -> Any:
-    """The local guest the options ask for; a local apt repository serves every given profile's packages."""
-    from ..localvm.aptrepo import guest_setup
+def guest_choice(args: argparse.Namespace, *profiles: Any, instance_steps: bool = True, dry_run: bool = False) -> Any:
+    """The local guest for these profiles and options (a GuestChoice: say its lines, then build its setup).
+    With several profiles (a rebuild), each fails on its own for what no guest can give."""
+    from ..features import Needs, needs
+    from ..localvm.guest import choose_guest
 
-    packages = sorted({str(p) for profile in profiles for p in profile.data.get("packages", [])})
-    return guest_setup(packages, local_apt=args.local_apt, extra=args.apt_packages, network=args.network)
+    total = Needs()
+    for profile in profiles:
+        total |= needs(profile.data)
+    if len(profiles) > 1:
+        total = Needs(debian=total.debian)
+    return choose_guest(total, network=args.network, local_apt=args.local_apt, extra=args.apt_packages,
+                        instance_steps=instance_steps, dry_run=dry_run)  # fmt: skip
 
 
 def make_backend(args: argparse.Namespace, progress: Any, setup: Any = None) -> Any:

@@ -92,7 +92,7 @@ def _build_parser() -> argparse.ArgumentParser:
     test.add_argument("--keep-vm", dest="keep_vm", action="store_true", help="keep the VM's disk and console log")
     options.timeout(test, 900, "to wait for each boot")
     options.json_output(test, "the report")
-    guest_options(test, network_default=False)
+    guest_options(test)
     options.overrides(test)
     test.set_defaults(handler=_test)
 
@@ -254,7 +254,7 @@ def _progress(line: str) -> None:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from ..bake.factory import guest_setup_from
+    from ..bake.factory import guest_choice
     from ..localvm.proof import prove
     from ..planner import build_plan
     from ..profile import load_profile
@@ -263,7 +263,10 @@ def _test(args: argparse.Namespace) -> int:
         raise UsageError("--reboots must be 0 or more")
     profile = load_profile(args.profile, args.overrides)
     plan = build_plan(profile)
-    setup = guest_setup_from(args, profile)
+    choice = guest_choice(args, profile)  # says before booting what the guest cannot have
+    for line in choice.lines:
+        _progress(line)
+    setup = choice.setup()
     proof = prove(plan, reboots=args.reboots, keep=args.keep_vm, timeout=args.timeout, progress=_progress, setup=setup)
     if args.json:
         boots = [

@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import options
 from ..bake.events import Events
-from ..bake.factory import BACKENDS, guest_setup_from, make_backend
+from ..bake.factory import BACKENDS, guest_choice, make_backend
 from ..errors import UsageError
 
 
@@ -28,7 +28,7 @@ def add_parsers(commands: Any) -> None:
     bake.add_argument("--no-test", dest="test", action="store_false", help="skip booting the new image once")
     options.timeout(bake, 3600, "for the builder to finish")
     options.json_output(bake, "events on stderr, the result on stdout,")
-    guest_options(bake, network_default=True)
+    guest_options(bake)
     options.overrides(bake)
     bake.set_defaults(handler=_bake)
 
@@ -47,7 +47,7 @@ def add_parsers(commands: Any) -> None:
     rebuild.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION")
     options.timeout(rebuild, 3600, "for each builder to finish")
     options.json_output(rebuild, "events on stderr, the summary on stdout,")
-    guest_options(rebuild, network_default=True)
+    guest_options(rebuild)
     rebuild.set_defaults(handler=_rebuild)
 
     reap = commands.add_parser("reap", help="delete builder and test machines that a killed bake left behind")
@@ -57,20 +57,24 @@ def add_parsers(commands: Any) -> None:
     reap.set_defaults(handler=_reap)
 
 
-def guest_options(parser: argparse.ArgumentParser, network_default: bool) -> None:
-    """Local VM guests: network (user-mode NAT) or none, and an optional offline apt repository."""
+def guest_options(parser: argparse.ArgumentParser) -> None:
+    """Local VM guests: network (user-mode NAT) or none, and an optional local apt repository. By default
+    both follow what this host reaches (bake and test alike): network when a Debian mirror answers, else
+    a local repository of the packages the profile installs."""
     group = parser.add_argument_group("local VM guest")
     group.add_argument(
         "--network",
         action=argparse.BooleanOptionalAction,
-        default=network_default,
-        help=f"give the guest network access (default: {'on' if network_default else 'off'})",
+        default=None,
+        help="give the guest network access (default: when this host reaches a Debian mirror)",
     )
     group.add_argument(
         "--local-apt",
-        action="store_true",
-        help="serve the profile's packages to the guest from an apt repository built on this host "
-        "(Debian 12 hosts), so package steps run without network",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve the Debian packages the profile installs from an apt repository built on this host "
+        "(Debian 12 hosts), so package steps run without network (default: when the guest has no route to a "
+        "mirror)",
     )
     group.add_argument("--apt-package", dest="apt_packages", action="append", default=[], metavar="PACKAGE",
                        help="another package for the local apt repository (repeatable)")  # fmt: skip
@@ -119,7 +123,12 @@ def _bake(args: argparse.Namespace) -> int:
         raise UsageError(f"{profile.name} is abstract (a parent for others to extend): bake a profile that extends it")
     plan = build_plan(profile)
     events = Events(as_json=args.json)
-    setup = guest_setup_from(args, profile) if args.backend == "local" and not args.dry_run else None
+    setup = None
+    if args.backend == "local":  # decided (and said) before anything boots; a dry run builds nothing
+        choice = guest_choice(args, profile, instance_steps=args.test, dry_run=args.dry_run)
+        for line in choice.lines:
+            events.emit("progress", line)
+        setup = None if args.dry_run else choice.setup()
     backend = make_backend(args, lambda line: events.emit("progress", line), setup)
     options = BakeOptions(force=args.force, dry_run=args.dry_run, keep=args.keep, regions=tuple(args.copy_to),
                           build_timeout=args.timeout, test=args.test)  # fmt: skip
@@ -175,10 +184,13 @@ def _rebuild(args: argparse.Namespace) -> int:
         from ..profile import load_profile
 
         profiles = []
-        for reference in references if args.local_apt else []:  # one repository serves the whole run
+        for reference in references:  # one guest choice (and apt repository) serves the whole run
             with contextlib.suppress(BootstrapError):  # a broken profile fails on its own in the run
                 profiles.append(load_profile(reference))
-        setup = guest_setup_from(args, *profiles)
+        choice = guest_choice(args, *profiles)
+        for line in choice.lines:
+            events.emit("progress", line)
+        setup = choice.setup()
     outcomes = rebuild(references, lambda progress: make_backend(args, progress, setup), options, events,
                        jobs=args.jobs)  # fmt: skip
     if not args.dry_run:

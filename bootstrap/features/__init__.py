@@ -9,7 +9,9 @@ A feature module defines:
 * ``steps(config, context) -> list[Step]``: pure, no I/O except reading files the profile names;
 * optionally ``cloud_config(config) -> dict``: keys for the ``#cloud-config`` part, where one of
   cloud-init's own modules does the job well;
-* optionally ``check(config, context) -> list[Problem]``: semantic checks beyond the schema.
+* optionally ``check(config, context) -> list[Problem]``: semantic checks beyond the schema;
+* optionally ``needs(config) -> Needs``: what its steps reach outside the machine (Debian packages,
+  other downloads, a cloud's own services), so a local test says before booting what it cannot give.
 
 Adding a feature = one module here + one folder in ``templates/features/`` + an example.
 """
@@ -69,6 +71,28 @@ def in_dependency_order(modules: list[ModuleType]) -> list[ModuleType]:
         for wanted in needs.values():
             wanted.discard(ready[0])
     return ordered
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a profile's steps reach outside the machine when they run."""
+
+    debian: tuple[str, ...] = ()  # packages installed from the Debian mirror
+    internet: tuple[str, ...] = ()  # other downloads, each "feature: what, from where"
+    cloud: tuple[str, ...] = ()  # what only a cloud instance has (its metadata service, its APIs, its disks)
+
+    def __or__(self, other: Needs) -> Needs:
+        pairs = ((self.debian, other.debian), (self.internet, other.internet), (self.cloud, other.cloud))
+        return Needs(*(tuple(sorted({*mine, *theirs})) for mine, theirs in pairs))
+
+
+def needs(profile: dict[str, Any]) -> Needs:
+    """Everything the active features of a (loaded, defaults filled) profile reach outside the machine."""
+    total = Needs()
+    for feature, config in active(profile):
+        if hasattr(feature, "needs"):
+            total |= feature.needs(config)
+    return total
 
 
 def active(profile: dict[str, Any]) -> list[tuple[ModuleType, Any]]:

@@ -18,7 +18,7 @@ from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
 from ..yamlload import plain
-from . import Context, describe, problem, source_file, source_problems
+from . import Context, Needs, describe, problem, source_file, source_problems
 from .users import NAME_HELP, USER_PATTERN
 
 KEY = "conda"
@@ -156,3 +156,7 @@ def steps(config: dict[str, Any], context: Context) -> list[Step]:
                            render("features/conda/refresh.sh.j2", envs=[e for e in envs if e["url"]], **settings),
                            "rebuild environments whose fetched spec changed", cost="network"))  # fmt: skip
     return result
+
+
+def needs(config: dict[str, Any]) -> Needs:
+    return Needs(internet=("conda: micromamba from GitHub's releases and packages from the conda channels",))

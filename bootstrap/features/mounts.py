@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
-from . import describe, problem
+from . import Needs, describe, problem
 from .files import OWNER
 
 KEY = "mounts"
@@ -207,3 +207,20 @@ def steps(config: list[Any], context: Any) -> list[Step]:
         Step("mounts-first", Phase.FIRST_BOOT, Scope.INSTANCE, KEY, first, f"mount {paths} for first-boot steps"),
         Step("mounts", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, mount, f"mount {paths}"),
     ]  # fmt: skip
+
+
+CLOUD_ONLY = {"efs": "an EFS file system", "s3": "an S3 bucket and credentials for it",
+              "gcs": "a GCS bucket and credentials for it"}  # fmt: skip
+DOWNLOADS = {"s3": "mount-s3 from s3.amazonaws.com", "gcs": "gcsfuse from Google's apt repository"}
+
+
+def needs(config: list[Any]) -> Needs:
+    kinds = {item["type"] for item in config}
+    debian = {"nfs-common"} if kinds & {"nfs", "efs"} else set()
+    debian |= {"fuse"} if kinds & {"s3", "gcs"} else set()
+    debian |= {"xfsprogs"} if any(item.get("filesystem") == "xfs" for item in config) else set()
+    return Needs(
+        debian=tuple(sorted(debian)),
+        internet=tuple(f"mounts: {DOWNLOADS[kind]}" for kind in sorted(kinds & DOWNLOADS.keys())),
+        cloud=tuple(f"mounts: {CLOUD_ONLY[kind]}" for kind in sorted(kinds & CLOUD_ONLY.keys())),
+    )

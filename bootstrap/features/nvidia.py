@@ -12,7 +12,7 @@ from .. import layout
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
-from . import problem
+from . import Needs, problem
 
 KEY = "nvidia"
 AFTER = frozenset({"packages"})  # its install uses the packages' tools (users come after: its groups)
@@ -92,3 +92,10 @@ def steps(config: dict[str, Any], context: Any) -> list[Step]:
         Step("nvidia-boot", Phase.EVERY_BOOT, Scope.INSTANCE, KEY,
              render("features/nvidia/boot.sh.j2", **settings), "persistence mode, GPU status, late driver install"),
     ]  # fmt: skip
+
+
+def needs(config: dict[str, Any]) -> Needs:
+    # Without a GPU (a local guest has none) the install is skipped, unless the profile asks for it anyway.
+    if not config["install_without_gpu"]:
+        return Needs()
+    return Needs(debian=("dkms",), internet=("nvidia: the driver and CUDA from NVIDIA's apt repository",))

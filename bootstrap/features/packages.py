@@ -6,6 +6,7 @@ from typing import Any
 
 from ..plan import Phase, Scope, Step
 from ..templating import render
+from . import Needs
 
 KEY = "packages"
 AFTER = frozenset({"hostname", "timezone"})  # package scripts read the hostname and timezone (postfix, tzdata)
@@ -33,3 +34,7 @@ def steps(config: list[str], context: Any) -> list[Step]:
             "packages", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, f"install {len(config)} apt packages", cost="network"
         )
     ]
+
+
+def needs(config: list[str]) -> Needs:
+    return Needs(debian=tuple(name.split("=")[0] for name in config))

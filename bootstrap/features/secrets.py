@@ -13,6 +13,7 @@ from typing import Any
 from .. import layout
 from ..plan import Phase, Scope, Step
 from ..templating import render
+from . import Needs
 from .files import OWNER
 
 KEY = "secrets"
@@ -68,3 +69,12 @@ def steps(config: list[dict[str, Any]], context: Any) -> list[Step]:
     body = render("features/secrets/fetch.sh.j2", secrets=secrets)
     return [Step("secrets", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body, f"fetch {len(secrets)} secrets",
                  cost="network")]  # fmt: skip
+
+
+SOURCES = {"aws-ssm": "AWS SSM Parameter Store", "aws-secretsmanager": "AWS Secrets Manager",
+           "gcp-secretmanager": "GCP Secret Manager"}  # fmt: skip
+
+
+def needs(config: list[dict[str, Any]]) -> Needs:
+    kinds = sorted({secret["from"].split(":", 1)[0] for secret in config})
+    return Needs(cloud=tuple(f"secrets: the instance metadata service and {SOURCES.get(k, k)}" for k in kinds))

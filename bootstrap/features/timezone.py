@@ -9,6 +9,7 @@ from ..plan import Phase, Scope, Step
 from ..schema import suggest
 from ..templating import render
 from ..yamlload import value_mark
+from . import Needs
 
 KEY = "timezone"
 AFTER: frozenset[str] = frozenset()
@@ -38,3 +39,7 @@ def check(config: str, context: Any) -> list[Problem]:
 def steps(config: str, context: Any) -> list[Step]:
     body = render("features/timezone/set.sh.j2", timezone=config)
     return [Step("timezone", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, f"set time zone {config}")]
+
+
+def needs(config: str) -> Needs:
+    return Needs(debian=("tzdata",))  # installed when the image lacks it

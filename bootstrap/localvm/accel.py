@@ -60,7 +60,9 @@ def qemu_runs(command: list[str], stages: list[tuple[bytes, float]], serial: Pat
 
     errors = serial.with_name("qemu.stderr")
     with errors.open("wb") as stderr:
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        from .leftovers import tied
+
+        proc = subprocess.Popen(tied(command), stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         for marker, limit in stages:
             deadline = time.monotonic() + limit

@@ -62,14 +62,6 @@ def _closure(packages: list[str]) -> list[str]:
     return sorted(n for n in names if not n.startswith("<"))
 
 
-def guest_setup(profile_packages: list[str], *, local_apt: bool, extra: list[str], network: bool) -> GuestSetup:
-    """The guest a command-line launch asks for: network or not, and an optional local apt repository
-    holding the profile's packages and any extra ones (for hermetic, offline proofs)."""
-    if not local_apt:
-        return GuestSetup(network=network)
-    return local_apt_setup(sorted({*profile_packages, *extra}), network)
-
-
 def local_apt_setup(packages: list[str], network: bool = False) -> GuestSetup:
     """A guest whose apt sees only a repository of ``packages`` built on this host."""
     return GuestSetup(vendor_data(), {SERIAL: build_apt_repo(packages)}, network)

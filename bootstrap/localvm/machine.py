@@ -21,7 +21,7 @@ from .. import console as guest
 from .. import interrupts
 from ..console import GuestReport
 from ..errors import BackendError
-from . import accel
+from . import accel, leftovers
 
 
 class BootImage(Protocol):
@@ -74,21 +74,27 @@ class Machine:
         self.instance_id = instance_id
         self.memory_mb = memory_mb
         self.keep = keep
-        self.dir = workdir or Path(tempfile.mkdtemp(prefix="bootstrap-vm-"))
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.disk = disk or self.dir / "disk.qcow2"
-        self.seed = self.dir / "seed.iso"
-        self.serial = self.dir / "serial.log"
-        # Unix socket paths must stay under 108 bytes: the monitor lives in a short folder of its own.
-        self.monitor = Path(tempfile.mkdtemp(prefix="bootstrap-mon-")) / "monitor.sock"
+        leftovers.sweep()  # what earlier runs killed with SIGKILL left behind
         self.process: subprocess.Popen[bytes] | None = None
-        # Extra disks by serial: the guest sees /dev/disk/by-id/virtio-SERIAL. They outlive the machine.
-        self.data_disks = data_disks or {}
-        self.setup = setup or GuestSetup()
-        self.accelerator = choose_accelerator(base)
-        if not self.disk.exists():
-            _run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base.disk), "-F", "qcow2", str(self.disk)])
-        self._write_seed(user_data, self.setup.vendor_data)
+        self.dir = workdir or leftovers.scratch_dir("bootstrap-vm-")
+        # Unix socket paths must stay under 108 bytes: the monitor lives in a short folder of its own.
+        self.monitor = leftovers.scratch_dir("bootstrap-mon-") / "monitor.sock"
+        try:  # a signal or an error before __enter__ returns must not leave the folders behind
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.disk = disk or self.dir / "disk.qcow2"
+            self.seed = self.dir / "seed.iso"
+            self.serial = self.dir / "serial.log"
+            # Extra disks by serial: the guest sees /dev/disk/by-id/virtio-SERIAL. They outlive the machine.
+            self.data_disks = data_disks or {}
+            self.setup = setup or GuestSetup()
+            self.accelerator = choose_accelerator(base)
+            if not self.disk.exists():
+                _run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base.disk), "-F", "qcow2", str(self.disk)])
+            self._write_seed(user_data, self.setup.vendor_data)
+        except BaseException:
+            with interrupts.shielded():
+                self.remove()
+            raise
 
     def _write_seed(self, user_data: bytes, vendor_data: str | None) -> None:
         """The NoCloud seed. Vendor data (cloud-init merges it under the user data) is where a test
@@ -111,6 +117,7 @@ class Machine:
             self.stop()
             if self.keep:
                 shutil.rmtree(self.monitor.parent, ignore_errors=True)  # the disk and console stay
+                leftovers.disown(self.dir)
             else:
                 self.remove()
 
@@ -139,7 +146,7 @@ class Machine:
             "-nic", "user,model=virtio-net-pci" if self.setup.network else "none",
             "-serial", f"file:{self.serial}", "-monitor", f"unix:{self.monitor},server,nowait",
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(leftovers.tied(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def console(self) -> str:
         return self.serial.read_text(errors="replace") if self.serial.exists() else ""
