@@ -101,3 +101,133 @@ def test_terraform_templates_use_known_arguments_and_file_based_user_data(tmp_pa
     references = set(re.findall(r"\b((?:var|data\.\w+|aws_\w+|google_\w+)\.\w+)", json.dumps(document["resource"])
                                 + json.dumps(document["output"]) + json.dumps(document["data"])))  # fmt: skip
     assert references and references <= declared
+
+
+# -- what a deployed machine needs besides its user data ------------------------------------------
+
+AWS_KNOWN = {
+    "aws_iam_role": {"name", "name_prefix", "assume_role_policy", "count", "tags", "description", "path"},
+    "aws_iam_role_policy": {"name", "name_prefix", "role", "policy", "count"},
+    "aws_iam_instance_profile": {"name", "name_prefix", "role", "count", "path", "tags"},
+    "aws_instance": {"count", "availability_zone", "launch_template", "tags", "ami", "instance_type", "subnet_id"},
+    "aws_volume_attachment": {"count", "device_name", "volume_id", "instance_id", "force_detach", "skip_destroy"},
+    "google_service_account": {"count", "account_id", "display_name", "project", "description"},
+    "google_secret_manager_secret_iam_member": {"project", "secret_id", "role", "member", "condition"},
+    "google_storage_bucket_iam_member": {"bucket", "role", "member", "condition"},
+}
+AWS_BLOCK_DEVICE = {"device_name", "ebs", "no_device", "virtual_name"}
+AWS_EBS = {"volume_size", "volume_type", "encrypted", "delete_on_termination", "iops", "throughput", "kms_key_id",
+           "snapshot_id"}  # fmt: skip
+GOOGLE_DISK_ATTACHED = GOOGLE_DISK | {"source"}
+EVERYTHING = """\
+name: ml-box
+nvidia: {driver: "550", cuda: "12.4"}
+conda: {environments: [{name: ds, spec: {dependencies: [python=3.11, jupyterlab]}}]}
+secrets:
+  - {name: hf-token, from: "aws-ssm:/team/hf-token"}
+  - {name: db, from: "aws-secretsmanager:prod/db"}
+  - {name: api, from: "gcp-secretmanager:projects/team-1/secrets/api-key/versions/latest"}
+mounts:
+  - {path: /data, type: block, device: {ebs_volume_id: vol-0123456789abcdef0}}
+  - {path: /scratch, type: block, device: {gce_disk: ml-scratch}}
+  - {path: /lake, type: s3, bucket: team-lake, prefix: raw/, read_only: true}
+  - {path: /models, type: gcs, bucket: team-models}
+"""
+
+
+def terraform_of(tmp_path: Path, text: str) -> dict:
+    (tmp_path / "ml-box.yaml").write_text(text)
+    assert main(["export", "terraform", str(tmp_path / "ml-box.yaml"), "-o", str(tmp_path / "out")]) == 0
+    return json.loads((tmp_path / "out" / "ml-box.tf.json").read_text())
+
+
+def test_terraform_gives_the_machine_its_role_disk_gpu_and_data_disks(tmp_path: Path) -> None:
+    """The exports lacked all four: the machine booted, then failed to read its secrets, filled its disk,
+    waited for a GPU it did not have, or mounted nothing."""
+    document = terraform_of(tmp_path, EVERYTHING)
+    variables, resources = document["variable"], document["resource"]
+    for kind, known in AWS_KNOWN.items():
+        for body in resources.get(kind, {}).values():
+            assert set(body) <= known, kind
+    # Root disk: 10 GB + 20 for the NVIDIA stack + 10 per conda environment, on both clouds.
+    assert variables["ml_box_root_disk_gb"]["default"] == 40
+    template = resources["aws_launch_template"]["ml_box"]
+    [root] = template["block_device_mappings"]
+    assert set(root) <= AWS_BLOCK_DEVICE and set(root["ebs"]) <= AWS_EBS
+    assert root["ebs"]["volume_size"] == "${var.ml_box_root_disk_gb}"
+    instance = resources["google_compute_instance_template"]["ml_box"]
+    assert instance["disk"][0]["disk_size_gb"] == "${var.ml_box_root_disk_gb}"
+    # GPU: a GPU instance type, an accelerator that stops for host maintenance.
+    assert variables["ml_box_aws_instance_type"]["default"].startswith("g")
+    assert instance["guest_accelerator"] == [{"type": "${var.ml_box_gcp_gpu_type}",
+                                              "count": "${var.ml_box_gcp_gpu_count}"}]  # fmt: skip
+    assert instance["scheduling"]["on_host_maintenance"] == "TERMINATE"
+    # AWS: an instance profile allowed exactly the profile's secrets and bucket, unless the user names one.
+    policy = json.loads(resources["aws_iam_role_policy"]["ml_box"]["policy"])
+    allowed = {(tuple(s["Action"]), s["Resource"]) for s in policy["Statement"]}
+    assert allowed == {
+        (("ssm:GetParameter",), "arn:aws:ssm:*:*:parameter/team/hf-token"),
+        (("secretsmanager:GetSecretValue",), "arn:aws:secretsmanager:*:*:secret:prod/db-*"),
+        (("s3:ListBucket",), "arn:aws:s3:::team-lake"),
+        (("s3:GetObject",), "arn:aws:s3:::team-lake/raw/*"),  # read-only: no PutObject
+    }
+    assert resources["aws_iam_role"]["ml_box"]["count"] == '${var.ml_box_aws_instance_profile == "" ? 1 : 0}'
+    assert "var.ml_box_aws_instance_profile" in template["iam_instance_profile"]["name"]
+    # GCP: a service account granted the secret and the bucket, on the instance template.
+    assert instance["service_account"][0]["scopes"] == ["cloud-platform"]
+    [secret] = resources["google_secret_manager_secret_iam_member"].values()
+    assert (secret["project"], secret["secret_id"], secret["role"]) == (
+        "team-1", "api-key", "roles/secretmanager.secretAccessor")  # fmt: skip
+    [bucket] = resources["google_storage_bucket_iam_member"].values()
+    assert (bucket["bucket"], bucket["role"]) == ("team-models", "roles/storage.objectUser")
+    # Data disks: GCE attaches the disk under the device name the mount's by-id path expects; EC2 can
+    # only attach a volume to an instance, so an optional one (off by default) launches beside it.
+    [scratch] = [d for d in instance["disk"] if not d["boot"]]
+    assert set(scratch) <= GOOGLE_DISK_ATTACHED
+    assert scratch["device_name"] == "ml-scratch" and scratch["auto_delete"] is False
+    assert variables["ml_box_gcp_disk_ml_scratch"]["default"] == "ml-scratch"
+    [attachment] = resources["aws_volume_attachment"].values()
+    assert attachment["volume_id"] == "${var.ml_box_aws_volume_vol_0123456789abcdef0}"
+    assert variables["ml_box_aws_volume_vol_0123456789abcdef0"]["default"] == "vol-0123456789abcdef0"
+    assert variables["ml_box_aws_instance"]["default"] is False
+    # Every reference names something this document declares.
+    declared = {f"var.{name}" for name in variables}
+    declared |= {f"data.{kind}.{name}" for kind, named in document["data"].items() for name in named}
+    declared |= {f"{kind}.{name}" for kind, named in resources.items() for name in named}
+    text = json.dumps(resources) + json.dumps(document["output"]) + json.dumps(document["data"])
+    assert set(re.findall(r"\b((?:var|data\.\w+|aws_\w+|google_\w+)\.\w+)", text)) <= declared
+
+
+def test_a_profile_that_needs_nothing_gets_no_role_no_gpu_and_the_base_disk(tmp_path: Path) -> None:
+    document = terraform_of(tmp_path, "name: ml-box\npackages: [jq]\n")
+    resources = document["resource"]
+    assert not {"aws_iam_role", "google_service_account", "aws_instance", "aws_volume_attachment"} & set(resources)
+    instance = resources["google_compute_instance_template"]["ml_box"]
+    assert "guest_accelerator" not in instance and "service_account" not in instance
+    assert document["variable"]["ml_box_root_disk_gb"]["default"] == 10
+
+
+def packer_of(tmp_path: Path, reference: str) -> tuple[dict, dict]:
+    assert main(["export", "packer", reference, "-o", str(tmp_path)]) == 0
+    [written] = [p for p in tmp_path.glob("*.pkr.hcl") if p.stem.removesuffix(".pkr") == Path(reference).stem]
+    template = unquote(hcl2.loads(written.read_text()))
+    defaults = {name: body.get("default") for block in template["variable"] for name, body in block.items()}
+    sources = {kind: body for block in template["source"] for kind, named in block.items() for body in named.values()}
+    return defaults, sources
+
+
+def test_packer_bakes_the_driver_on_a_gpu_builder_with_room_for_it(tmp_path: Path) -> None:
+    (tmp_path / "ml-box.yaml").write_text('name: ml-box\nnvidia: {driver: "550"}\n')
+    defaults, sources = packer_of(tmp_path, str(tmp_path / "ml-box.yaml"))
+    assert defaults["gcp_accelerator_count"] == 1 and defaults["gcp_accelerator_type"] == "nvidia-tesla-t4"
+    assert defaults["aws_instance_type"].startswith("g") and defaults["root_disk_gb"] == 30
+    [mapping] = sources["amazon-ebs"]["launch_block_device_mappings"]
+    assert mapping["volume_size"] == "${var.root_disk_gb}"
+    assert sources["googlecompute"]["disk_size"] == "${var.root_disk_gb}"
+    assert "TERMINATE" in sources["googlecompute"]["on_host_maintenance"]
+    # gpu-pytorch says install_without_gpu: a CPU builder, but the disk still has room for CUDA and conda.
+    defaults, _ = packer_of(tmp_path, "gpu-pytorch")
+    environments = len(load_profile("gpu-pytorch").data["conda"]["environments"])
+    assert defaults["gcp_accelerator_count"] == 0 and defaults["root_disk_gb"] == 30 + 10 * environments
+    defaults, _ = packer_of(tmp_path, "base")
+    assert defaults["gcp_accelerator_count"] == 0 and defaults["aws_instance_type"] == "t3.small"

@@ -332,7 +332,8 @@ def _export(args: argparse.Namespace) -> int:
     from ..planner import build_plan
     from ..profile import load_profile
 
-    plan = build_plan(load_profile(args.profile, args.overrides))
+    profile = load_profile(args.profile, args.overrides)
+    plan = build_plan(profile)
     if args.engine == "packer":
         from ..exports.packer import export_packer as export
     else:
@@ -343,7 +344,7 @@ def _export(args: argparse.Namespace) -> int:
     folder = Path(args.output)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"export -o {args.output}: not a folder; name a folder to write the template into")
-    for written in export(plan, folder):
+    for written in export(plan, folder, profile.data):
         write_file(written.path, written.data, mode)
         print(f"wrote {written.path} ({written.what}, {len(written.data):,} bytes)")
     return EXIT_OK

@@ -9,18 +9,21 @@ of the family bootstrap-PROFILE on GCP; a variable overrides either.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..plan import Plan
 from . import Written, user_data_files, write
+from .deploy import DEFAULT_GPU, Deployment, deployment, slug
 
 
-def export_terraform(plan: Plan, folder: Path) -> list[Written]:
+def export_terraform(plan: Plan, folder: Path, profile: dict[str, Any]) -> list[Written]:
     ec2, gce = user_data_files(plan, folder, False)
     name = plan.profile
     key = name.replace("-", "_")
+    facts = deployment(profile)
     tags = {"bootstrap:profile": name, "bootstrap:plan-hash": plan.hash}
     labels = {k.replace(":", "-"): v for k, v in tags.items()}
     document: dict[str, Any] = {
@@ -29,11 +32,17 @@ def export_terraform(plan: Plan, folder: Path) -> list[Written]:
         "variable": {
             f"{key}_aws_image_id": {"type": "string", "default": "",
                                     "description": f"AMI; empty: the SSM parameter /bootstrap/{name}/latest"},
-            f"{key}_aws_instance_type": {"type": "string", "default": "t3.large"},
+            f"{key}_aws_instance_type": {"type": "string",
+                                         "default": DEFAULT_GPU["aws_instance_type"] if facts.gpu else "t3.large"},
+            f"{key}_aws_root_device": {"type": "string", "default": "/dev/xvda",
+                                       "description": "the AMI's root device name (Debian's AMIs: /dev/xvda)"},
+            f"{key}_root_disk_gb": {"type": "number", "default": facts.root_disk_gb,
+                                    "description": "root disk size in GB: room for what the profile installs"},
             f"{key}_gcp_project": {"type": "string", "description": "project that holds the baked images"},
             f"{key}_gcp_image": {"type": "string", "default": "",
                                  "description": f"image; empty: the newest of family bootstrap-{name}"},
-            f"{key}_gcp_machine_type": {"type": "string", "default": "e2-standard-4"},
+            f"{key}_gcp_machine_type": {"type": "string",
+                                        "default": DEFAULT_GPU["gcp_machine_type"] if facts.gpu else "e2-standard-4"},
         },
         "data": {
             "aws_ssm_parameter": {f"{key}_image": {"name": f"/bootstrap/{name}/latest"}},
@@ -50,6 +59,10 @@ def export_terraform(plan: Plan, folder: Path) -> list[Written]:
                     "user_data": f'${{filebase64("${{path.module}}/{ec2.path.name}")}}',
                     "update_default_version": True,
                     "metadata_options": {"http_endpoint": "enabled", "http_tokens": "required"},
+                    "block_device_mappings": [{"device_name": f"${{var.{key}_aws_root_device}}",
+                                               "ebs": {"volume_size": f"${{var.{key}_root_disk_gb}}",
+                                                       "volume_type": "gp3", "encrypted": True,
+                                                       "delete_on_termination": True}}],
                     "tag_specifications": [{"resource_type": "instance", "tags": tags},
                                            {"resource_type": "volume", "tags": tags}],
                     "tags": tags,
@@ -61,7 +74,7 @@ def export_terraform(plan: Plan, folder: Path) -> list[Written]:
                     "machine_type": f"${{var.{key}_gcp_machine_type}}",
                     "disk": [{"source_image": f'${{var.{key}_gcp_image != "" ? var.{key}_gcp_image : '
                               f"data.google_compute_image.{key}_image.self_link}}",
-                              "boot": True, "auto_delete": True}],
+                              "disk_size_gb": f"${{var.{key}_root_disk_gb}}", "boot": True, "auto_delete": True}],
                     "network_interface": [{"network": "default"}],
                     "metadata": {"startup-script": f'${{file("${{path.module}}/{gce.path.name}")}}'},
                     "labels": labels,
@@ -74,5 +87,167 @@ def export_terraform(plan: Plan, folder: Path) -> list[Written]:
             f"{key}_instance_template": {"value": f"${{google_compute_instance_template.{key}.self_link}}"},
         },
     }  # fmt: skip
+    _gpu(document, key, facts)
+    _aws_role(document, key, name, facts)
+    _gcp_account(document, key, name, facts)
+    _data_disks(document, key, name, facts, tags)
     text = json.dumps(document, indent=2) + "\n"
     return [write(folder, f"{name}.tf.json", text.encode(), "Terraform (JSON syntax)"), ec2, gce]
+
+
+def _gpu(document: dict[str, Any], key: str, facts: Deployment) -> None:
+    """A GPU profile launches with a GPU: a GPU instance type on AWS, an accelerator on GCE (which then
+    cannot live-migrate, so it stops for host maintenance)."""
+    if not facts.gpu:
+        return
+    document["variable"] |= {
+        f"{key}_gcp_gpu_type": {
+            "type": "string",
+            "default": DEFAULT_GPU["gcp_gpu"],
+            "description": "accelerator type (the profile installs the NVIDIA driver)",
+        },
+        f"{key}_gcp_gpu_count": {"type": "number", "default": 1},
+    }
+    template = document["resource"]["google_compute_instance_template"][key]
+    template["guest_accelerator"] = [{"type": f"${{var.{key}_gcp_gpu_type}}", "count": f"${{var.{key}_gcp_gpu_count}}"}]
+    template["scheduling"] = {"on_host_maintenance": "TERMINATE", "automatic_restart": True}
+
+
+def _aws_role(document: dict[str, Any], key: str, name: str, facts: Deployment) -> None:
+    """The instance profile the machine reads its secrets and buckets with: the user's, or one this
+    template creates, allowed exactly what the profile reads."""
+    if not facts.aws_role:
+        return
+    variable = f"{key}_aws_instance_profile"
+    document["variable"][variable] = {
+        "type": "string",
+        "default": "",
+        "description": "IAM instance profile; empty: the one this template creates, allowed what the profile's "
+        "secrets and buckets need (a customer-managed KMS key also needs kms:Decrypt)",
+    }
+    count = f'${{var.{variable} == "" ? 1 : 0}}'
+    assume = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    policy = {"Version": "2012-10-17", "Statement": facts.aws_statements}
+    resources = document["resource"]
+    resources["aws_iam_role"] = {
+        key: {"count": count, "name_prefix": f"bootstrap-{name}-"[:38], "assume_role_policy": json.dumps(assume)}
+    }
+    resources["aws_iam_role_policy"] = {
+        key: {
+            "count": count,
+            "name": f"bootstrap-{name}",
+            "role": f"${{aws_iam_role.{key}[0].id}}",
+            "policy": json.dumps(policy),
+        }
+    }
+    resources["aws_iam_instance_profile"] = {
+        key: {"count": count, "name_prefix": f"bootstrap-{name}-"[:38], "role": f"${{aws_iam_role.{key}[0].name}}"}
+    }
+    resources["aws_launch_template"][key]["iam_instance_profile"] = {
+        "name": f'${{var.{variable} != "" ? var.{variable} : one(aws_iam_instance_profile.{key}[*].name)}}'
+    }
+    document["output"][f"{key}_aws_policy"] = {"value": json.dumps(policy)}
+
+
+def _gcp_account(document: dict[str, Any], key: str, name: str, facts: Deployment) -> None:
+    """The service account the machine reads its secrets and buckets with, granted exactly those."""
+    if not facts.gcp_account:
+        return
+    variable = f"{key}_gcp_service_account"
+    document["variable"][variable] = {
+        "type": "string",
+        "default": "",
+        "description": "service account email; empty: one this template creates, granted what the profile's "
+        "secrets and buckets need",
+    }
+    email = f'var.{variable} != "" ? var.{variable} : one(google_service_account.{key}[*].email)'
+    account_id = ("bs-" + re.sub(r"[^a-z0-9-]", "-", name.lower()))[:30].rstrip("-").ljust(6, "0")
+    resources = document["resource"]
+    resources["google_service_account"] = {
+        key: {
+            "count": f'${{var.{variable} == "" ? 1 : 0}}',
+            "account_id": account_id,
+            "display_name": f"bootstrap {name}",
+            "project": f"${{var.{key}_gcp_project}}",
+        }
+    }
+    for grant in facts.gcp_grants:
+        member = {"role": grant.role, "member": f"serviceAccount:${{{email}}}"}
+        if grant.kind == "secret":
+            resources.setdefault("google_secret_manager_secret_iam_member", {})[f"{key}_{slug(grant.name)}"] = {
+                "project": grant.project,
+                "secret_id": grant.name,
+                **member,
+            }
+        else:
+            resources.setdefault("google_storage_bucket_iam_member", {})[f"{key}_{slug(grant.name)}"] = {
+                "bucket": grant.name,
+                **member,
+            }
+    resources["google_compute_instance_template"][key]["service_account"] = [
+        {"email": f"${{{email}}}", "scopes": ["cloud-platform"]}
+    ]
+
+
+def _data_disks(document: dict[str, Any], key: str, name: str, facts: Deployment, tags: dict[str, str]) -> None:
+    """The persistent data disks the profile mounts. GCE: attached by the instance template under the
+    device name the profile's by-id path expects. EC2: a launch template cannot attach an existing
+    volume, so an optional instance (off by default) launches in the volume's zone with it attached."""
+    variables, resources = document["variable"], document["resource"]
+    for disk in (d for d in facts.data_disks if d.cloud == "gcp"):
+        variable = f"{key}_gcp_disk_{slug(disk.ident)}"
+        variables[variable] = {
+            "type": "string",
+            "default": disk.ident,
+            "description": f"persistent disk mounted at {disk.path} (same zone as the instance)",
+        }
+        resources["google_compute_instance_template"][key]["disk"].append(
+            {
+                "source": f"${{var.{variable}}}",
+                "device_name": disk.ident,
+                "boot": False,
+                "auto_delete": False,
+                "mode": "READ_WRITE",
+            }
+        )
+    volumes = [d for d in facts.data_disks if d.cloud == "aws"]
+    if not volumes:
+        return
+    launch = f"{key}_aws_instance"
+    variables[launch] = {
+        "type": "bool",
+        "default": False,
+        "description": "launch one instance from the launch "
+        "template with the data volumes attached, in the first volume's availability zone",
+    }
+    count = f"${{var.{launch} ? 1 : 0}}"
+    first = f"{key}_aws_volume_{slug(volumes[0].ident)}"
+    document["data"]["aws_ebs_volume"] = {
+        first: {"count": count, "filter": [{"name": "volume-id", "values": [f"${{var.{first}}}"]}]}
+    }
+    resources["aws_instance"] = {
+        key: {
+            "count": count,
+            "availability_zone": f"${{data.aws_ebs_volume.{first}[0].availability_zone}}",
+            "launch_template": {"id": f"${{aws_launch_template.{key}.id}}", "version": "$Latest"},
+            "tags": tags,
+        }
+    }
+    attachments = resources.setdefault("aws_volume_attachment", {})
+    for letter, disk in zip("fghijklmnop", volumes, strict=False):
+        variable = f"{key}_aws_volume_{slug(disk.ident)}"
+        variables[variable] = {
+            "type": "string",
+            "default": disk.ident,
+            "description": f"EBS volume mounted at {disk.path}",
+        }
+        attachments[variable] = {
+            "count": count,
+            "device_name": f"/dev/sd{letter}",
+            "volume_id": f"${{var.{variable}}}",
+            "instance_id": f"${{aws_instance.{key}[0].id}}",
+        }
+    document["output"][f"{key}_aws_instance_id"] = {"value": f"${{one(aws_instance.{key}[*].id)}}"}
