@@ -82,11 +82,11 @@ def deployment(profile: dict[str, Any]) -> Deployment:
                 disks.append(DataDisk("aws", device["ebs_volume_id"], mount["path"]))
             elif "gce_disk" in device:
                 disks.append(DataDisk("gcp", device["gce_disk"], mount["path"]))
-    nvidia = profile.get("nvidia")
+    nvidia: dict[str, Any] = profile.get("nvidia") or {}
     environments = len(profile.get("conda", {}).get("environments", []))
     disk = BASE_DISK_GB + (NVIDIA_DISK_GB if nvidia else 0) + CONDA_ENV_DISK_GB * environments
     return Deployment(aws_statements=statements, gcp_grants=grants, root_disk_gb=disk, gpu=bool(nvidia),
-                      gpu_at_bake=bool(nvidia) and not nvidia["install_without_gpu"], data_disks=disks)  # fmt: skip
+                      gpu_at_bake=bool(nvidia) and not nvidia.get("install_without_gpu"), data_disks=disks)  # fmt: skip
 
 
 def _allow(actions: list[str], resource: str) -> dict[str, Any]:
