@@ -46,7 +46,8 @@ class Ec2Backend(Backend):
     def __init__(self, *, region: str, source: str, instance_type: str = "t3.small", subnet: str | None = None,
                  security_groups: tuple[str, ...] = (), instance_profile: str | None = None,
                  regions: tuple[str, ...] = (), endpoint_url: str | None = None, session: Any = None,
-                 image_timeout: float = 3600, poll_first: float = 0.05, retry_first: float = 0.5):  # fmt: skip
+                 image_timeout: float = 3600, poll_first: float = 0.05, retry_first: float = 0.5,
+                 progress: Callable[[str], None] | None = None):  # fmt: skip
         import boto3
         from botocore.config import Config
 
@@ -59,7 +60,11 @@ class Ec2Backend(Backend):
         self.regions = regions
         self.endpoint_url = endpoint_url
         self.session = session or boto3.Session()
-        self.config = Config(retries={"mode": "standard", "total_max_attempts": 1}, user_agent_extra="bootstrap")
+        # botocore's own retries off (ours say what they retry); an endpoint that never answers the
+        # connection is an error after 10 s, not botocore's 60.
+        self.config = Config(retries={"mode": "standard", "total_max_attempts": 1}, user_agent_extra="bootstrap",
+                             connect_timeout=10, read_timeout=60)  # fmt: skip
+        self.progress = progress
         self.image_timeout = image_timeout
         self.poll_first = poll_first
         self.retry_first = retry_first
@@ -78,7 +83,8 @@ class Ec2Backend(Backend):
 
         method = getattr(self.client(service, region), operation)
         try:
-            return retry(lambda: method(**kwargs), transient=_transient, first=self.retry_first)
+            return retry(lambda: method(**kwargs), transient=_transient, first=self.retry_first,
+                         what=f"{service} {operation} in {region or self.region}", say=self.progress)  # fmt: skip
         except ClientError as exc:
             error = exc.response.get("Error", {})
             raise BackendError(f"{service} {operation} in {region or self.region}: {error.get('Code')}: "

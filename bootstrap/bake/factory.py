@@ -34,11 +34,11 @@ def make_backend(args: argparse.Namespace, progress: Any, setup: Any = None) -> 
 
         return LocalBackend(Path(args.output), progress=progress, setup=setup)
     if args.backend == "ec2":
-        return _ec2_backend(args)
-    return _gce_backend(args)
+        return _ec2_backend(args, progress)
+    return _gce_backend(args, progress)
 
 
-def _ec2_backend(args: argparse.Namespace) -> Any:
+def _ec2_backend(args: argparse.Namespace, progress: Any) -> Any:
     try:
         import boto3
     except ImportError as exc:
@@ -54,10 +54,10 @@ def _ec2_backend(args: argparse.Namespace) -> Any:
                       instance_type=args.instance_type or "t3.small", subnet=args.subnet,
                       security_groups=tuple(args.security_groups),
                       instance_profile=args.instance_profile, regions=tuple(getattr(args, "copy_to", ())),
-                      endpoint_url=args.endpoint_url, session=session)  # fmt: skip
+                      endpoint_url=args.endpoint_url, session=session, progress=progress)  # fmt: skip
 
 
-def _gce_backend(args: argparse.Namespace) -> Any:
+def _gce_backend(args: argparse.Namespace, progress: Any) -> Any:
     try:
         from .gce import GceBackend
     except ImportError as exc:
@@ -77,7 +77,7 @@ def _gce_backend(args: argparse.Namespace) -> Any:
         return GceBackend(project=project, zone=args.zone, source=args.source or DEFAULT_GCE_SOURCE,
                           machine_type=args.instance_type or "e2-standard-2", family=args.family,
                           subnetwork=args.subnet, endpoint=endpoint, credentials=credentials,
-                          cloud_init=args.gce_user_data)  # fmt: skip
+                          cloud_init=args.gce_user_data, progress=progress)  # fmt: skip
     except Exception as exc:  # google.auth's DefaultCredentialsError, without importing it first
         if type(exc).__name__ == "DefaultCredentialsError":
             raise UsageError(f"gce: no credentials: {exc}") from exc

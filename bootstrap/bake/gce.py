@@ -54,7 +54,7 @@ class GceBackend(Backend):
     def __init__(self, *, project: str, zone: str, source: str, machine_type: str = "e2-standard-2",
                  family: str | None = None, subnetwork: str | None = None, endpoint: str | None = None,
                  credentials: Any = None, cloud_init: bool = False, poll_first: float = 0.2,
-                 retry_first: float = 0.5):  # fmt: skip
+                 retry_first: float = 0.5, progress: Callable[[str], None] | None = None):  # fmt: skip
         from google.cloud import compute_v1
 
         # Images with cloud-init (Ubuntu's) can take cloud-init user data instead of a startup script.
@@ -67,6 +67,7 @@ class GceBackend(Backend):
         self.family = family
         self.subnetwork = subnetwork
         self.poll_first, self.retry_first = poll_first, retry_first
+        self.progress = progress
         self._consoles: dict[str, tuple[str, int]] = {}  # instance -> (console so far, next offset)
         options = {"api_endpoint": endpoint} if endpoint else None
         kwargs: dict[str, Any] = {"transport": "rest", "client_options": options}
@@ -82,7 +83,8 @@ class GceBackend(Backend):
         from google.api_core import exceptions
 
         try:
-            return retry(lambda: function(*args, **kwargs), transient=_transient, first=self.retry_first)
+            return retry(lambda: function(*args, **kwargs), transient=_transient, first=self.retry_first,
+                         what=f"gce {what}", say=self.progress)  # fmt: skip
         except exceptions.GoogleAPICallError as exc:
             raise BackendError(f"gce {what}: {exc.code} {exc.message}") from exc
         except exceptions.RetryError as exc:

@@ -145,7 +145,7 @@ def _bake(args: argparse.Namespace) -> int:
 
 
 def _reap(args: argparse.Namespace) -> int:
-    backend = make_backend(args, lambda line: None)
+    backend = make_backend(args, lambda line: print(f"bootstrap: {line}", file=sys.stderr, flush=True))
     warnings: list[str] = []
 
     def warn(line: str) -> None:
