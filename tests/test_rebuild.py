@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bootstrap.bake.events import Events
-from bootstrap.bake.rebuild import profile_files
 from bootstrap.cli import main
+from bootstrap.discover import profile_files
 
 
 def team_repository(root: Path) -> Path:

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import BootstrapError
 from .backend import Backend
 from .events import Events
@@ -35,48 +33,6 @@ class Outcome:
     @property
     def status(self) -> str:
         return self.result.status if self.result else ("skipped" if self.skipped else "failed")
-
-
-# Top-level keys of a conda environment file (environment.yml, envs/ds.yml): never a profile's.
-CONDA_FILE_KEYS = frozenset({"dependencies", "channels", "prefix", "variables"})
-
-
-def not_a_profile(path: Path) -> str:
-    """Why the YAML file at ``path`` is not a profile ("" when it is one). A profile is a mapping
-    with a ``name`` and no conda-environment keys; anything else beside the profiles in a team's
-    repository (environment.yml, CI files, compose files) is left alone. A broken or misspelt
-    profile still counts as one, so that it fails loudly instead of being skipped."""
-    from ..errors import ProfileError
-    from ..yamlload import load_file
-
-    try:
-        data = load_file(str(path))
-    except ProfileError:  # our strict reading (e.g. a CI file's `on:` key is a boolean to YAML)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.stat().st_size < 1 << 20 else None
-        except (yaml.YAMLError, UnicodeDecodeError):
-            return ""  # broken YAML named like a profile: let the bake report it
-        if not isinstance(data, dict) or "name" in data:
-            return ""
-    if not isinstance(data, dict) or "name" not in data:
-        return "no top-level name: not a profile"
-    conda = sorted(CONDA_FILE_KEYS & set(data))
-    if conda:
-        return f"a conda environment file ({', '.join(conda)}), not a profile"
-    return ""
-
-
-def profile_files(folder: Path, pattern: str = "**/*.y*ml") -> tuple[list[Path], list[tuple[Path, str]]]:
-    """The profiles under ``folder`` matching ``pattern``, and the other YAML files with the reason."""
-    candidates = sorted(p for p in folder.glob(pattern) if p.suffix in (".yaml", ".yml") and p.is_file())
-    profiles, others = [], []
-    for path in candidates:
-        reason = not_a_profile(path)
-        if reason:
-            others.append((path, reason))
-        else:
-            profiles.append(path)
-    return profiles, others
 
 
 def rebuild(references: list[str], make_backend: Callable[[Callable[[str], None]], Backend], options: BakeOptions,

@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .. import __version__
 
@@ -163,8 +163,8 @@ def _validate(args: argparse.Namespace) -> int:
     from ..planner import build_plan
     from ..profile import load_profile
 
-    results = []
-    for reference in args.profiles:
+    results: list[dict[str, Any]] = []
+    for reference in _profiles_only(args.profiles, results, args.json):
         try:
             plan = build_plan(load_profile(reference, args.overrides))
         except InputError as exc:
@@ -192,7 +192,24 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"ok: {reference} ({len(plan.steps)} steps, plan {plan.hash})")
     if args.json:
         print(json.dumps(results, indent=2))
-    return EXIT_OK if all(r["ok"] for r in results) else EXIT_INPUT
+    return EXIT_OK if all(r.get("ok", True) for r in results) else EXIT_INPUT
+
+
+def _profiles_only(references: list[str], results: list[dict[str, Any]], as_json: bool) -> list[str]:
+    """The references that are profiles. The pre-commit hooks pass every changed YAML file under
+    profiles/, a conda environment.yml included: such files are named as skipped, not failed."""
+    from ..discover import not_a_profile
+
+    kept = []
+    for reference in references:
+        reason = not_a_profile(Path(reference)) if Path(reference).is_file() else ""
+        if reason:
+            results.append({"profile": reference, "skipped": reason})
+            if not as_json:
+                print(f"skipped: {reference}: {reason}", file=sys.stderr)
+        else:
+            kept.append(reference)
+    return kept
 
 
 def _problem_json(problem: Problem) -> dict[str, object]:
@@ -211,8 +228,8 @@ def _check(args: argparse.Namespace) -> int:
     from ..targets import TARGETS
 
     targets = args.targets or list(TARGETS)
-    code, reports = EXIT_OK, []
-    for reference in args.profiles:
+    code, reports = EXIT_OK, list[dict[str, Any]]()
+    for reference in _profiles_only(args.profiles, reports, args.json):
         try:
             report = check_profile(reference, targets, args.overrides)
         except InputError as exc:

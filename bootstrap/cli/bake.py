@@ -163,7 +163,8 @@ def _reap(args: argparse.Namespace) -> int:
 
 def _rebuild(args: argparse.Namespace) -> int:
     from ..bake.lifecycle import BakeOptions
-    from ..bake.rebuild import profile_files, rebuild, update_manifest
+    from ..bake.rebuild import rebuild, update_manifest
+    from ..discover import profile_files
 
     folder = Path(args.folder)
     if not folder.is_dir():

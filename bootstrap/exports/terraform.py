@@ -113,19 +113,22 @@ def _gpu(document: dict[str, Any], key: str, facts: Deployment) -> None:
     template["scheduling"] = {"on_host_maintenance": "TERMINATE", "automatic_restart": True}
 
 
+def _yours_or_ours(document: dict[str, Any], variable: str, description: str) -> str:
+    """Declare a variable naming the user's own identity; the count of the one this template creates
+    when it is left empty."""
+    document["variable"][variable] = {"type": "string", "default": "", "description": description}
+    return f'${{var.{variable} == "" ? 1 : 0}}'
+
+
 def _aws_role(document: dict[str, Any], key: str, name: str, facts: Deployment) -> None:
     """The instance profile the machine reads its secrets and buckets with: the user's, or one this
     template creates, allowed exactly what the profile reads."""
     if not facts.aws_role:
         return
     variable = f"{key}_aws_instance_profile"
-    document["variable"][variable] = {
-        "type": "string",
-        "default": "",
-        "description": "IAM instance profile; empty: the one this template creates, allowed what the profile's "
-        "secrets and buckets need (a customer-managed KMS key also needs kms:Decrypt)",
-    }
-    count = f'${{var.{variable} == "" ? 1 : 0}}'
+    count = _yours_or_ours(document, variable, "IAM instance profile; empty: the one this template creates, allowed "
+                           "what the profile's secrets and buckets need (a customer-managed KMS key also needs "
+                           "kms:Decrypt)")  # fmt: skip
     assume = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
@@ -157,18 +160,14 @@ def _gcp_account(document: dict[str, Any], key: str, name: str, facts: Deploymen
     if not facts.gcp_account:
         return
     variable = f"{key}_gcp_service_account"
-    document["variable"][variable] = {
-        "type": "string",
-        "default": "",
-        "description": "service account email; empty: one this template creates, granted what the profile's "
-        "secrets and buckets need",
-    }
+    count = _yours_or_ours(document, variable, "service account email; empty: one this template creates, granted "
+                           "what the profile's secrets and buckets need")  # fmt: skip
     email = f'var.{variable} != "" ? var.{variable} : one(google_service_account.{key}[*].email)'
     account_id = ("bs-" + re.sub(r"[^a-z0-9-]", "-", name.lower()))[:30].rstrip("-").ljust(6, "0")
     resources = document["resource"]
     resources["google_service_account"] = {
         key: {
-            "count": f'${{var.{variable} == "" ? 1 : 0}}',
+            "count": count,
             "account_id": account_id,
             "display_name": f"bootstrap {name}",
             "project": f"${{var.{key}_gcp_project}}",

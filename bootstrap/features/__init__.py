@@ -132,6 +132,13 @@ def source_problems(config: Any, key: str, context: Context, what: str, limit: i
     return []
 
 
+def named(singular: str, plural: str, names: list[str], limit: int = 4) -> str:
+    """'secret jupyter-token', 'environments ds, torch', 'units a, b, c, d and 2 more': for step
+    descriptions a reader of `explain` or of the rendered script recognises."""
+    shown = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    return f"{singular if len(names) == 1 else plural} {shown}"
+
+
 def problem(config: Any, key: str, message: str, hint: str | None = None) -> Problem:
     mark = getattr(config, "value_marks", {}).get(key) or getattr(config, "mark", None)
     return Problem(message, mark, hint)

@@ -18,7 +18,7 @@ from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
 from ..yamlload import plain
-from . import Context, Needs, describe, problem, source_file, source_problems
+from . import Context, Needs, describe, named, problem, source_file, source_problems
 from .users import NAME_HELP, USER_PATTERN
 
 KEY = "conda"
@@ -148,9 +148,9 @@ def steps(config: dict[str, Any], context: Context) -> list[Step]:
         entry["spec_file"] = env["name"] + ("-lock.txt" if entry["kind"] == "lock" else ".yml")  # under specs/
         envs.append(entry)  # fmt: skip
     settings = {"prefix": PREFIX, "micromamba": config["micromamba"], "group": config.get("group", "")}
-    result = [Step("conda", Phase.FIRST_BOOT, Scope.IMAGE, KEY,
-                   render("features/conda/install.sh.j2", envs=envs, **settings),
-                   f"micromamba and {len(envs)} environments", cost="heavy")]  # fmt: skip
+    what = "micromamba and " + named("environment", "environments", [e["name"] for e in envs])
+    result = [Step("conda", Phase.FIRST_BOOT, Scope.IMAGE, KEY, render("features/conda/install.sh.j2", envs=envs,
+                                                                       **settings), what, cost="heavy")]  # fmt: skip
     if any(e["url"] for e in envs):
         result.append(Step("conda-refresh", Phase.EVERY_BOOT, Scope.INSTANCE, KEY,
                            render("features/conda/refresh.sh.j2", envs=[e for e in envs if e["url"]], **settings),

@@ -13,7 +13,7 @@ from typing import Any
 from .. import layout
 from ..plan import Phase, Scope, Step
 from ..templating import render
-from . import Needs
+from . import Needs, named
 from .files import OWNER
 
 KEY = "secrets"
@@ -67,7 +67,8 @@ def steps(config: list[dict[str, Any]], context: Any) -> list[Step]:
         for s in sorted(config, key=lambda s: s["name"])
     ]  # fmt: skip
     body = render("features/secrets/fetch.sh.j2", secrets=secrets)
-    return [Step("secrets", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body, f"fetch {len(secrets)} secrets",
+    what = "fetch " + named("secret", "secrets", [s["name"] for s in secrets])
+    return [Step("secrets", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body, what,
                  cost="network")]  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from ..layout import CONDA_PREFIX, SERVICES_DIR, conda_env_bin
 from ..plan import Phase, Scope, Step
 from ..schema import suggest
 from ..templating import render
-from . import describe, problem
+from . import describe, named, problem
 from .secrets import secret_path
 from .users import NAME_HELP, USER_PATTERN
 
@@ -201,4 +201,5 @@ def steps(config: dict[str, Any], context: Any) -> list[Step]:
         unit["script_path"] = f"{SERVICE_DIR}/{unit['name']}.sh"
         unit["unit_text"] = render("features/services/unit.service.j2", unit=unit)
     body = render("features/services/start.sh.j2", units=units)
-    return [Step("services", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body, f"run {len(units)} services")]
+    what = "run " + named("service", "services", [u["name"] for u in units])
+    return [Step("services", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body, what)]

@@ -552,9 +552,9 @@ ensure_user() {
 ensure_user scientist /bin/bash '' yes users
 BOOTSTRAP_EOF_9dd9a6595825383dc78b
 
-install_file 0755 /usr/local/lib/bootstrap/steps/conda.sh <<'BOOTSTRAP_EOF_6b5f3c275337423ead49'
+install_file 0755 /usr/local/lib/bootstrap/steps/conda.sh <<'BOOTSTRAP_EOF_bda7299fde8a0e70f5d2'
 #!/usr/bin/env bash
-# bootstrap step conda: micromamba and 1 environments
+# bootstrap step conda: micromamba and environment ds
 # phase first_boot, scope image, feature conda, hash a8f1af04d5dedd1b
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -642,7 +642,7 @@ dependencies:
 - ipykernel
 '
 ensure_env ds "$MAMBA_ROOT_PREFIX/specs/"ds.yml yaml yes 'Python 3.11 (data science)'
-BOOTSTRAP_EOF_6b5f3c275337423ead49
+BOOTSTRAP_EOF_bda7299fde8a0e70f5d2
 
 install_file 0755 /usr/local/lib/bootstrap/steps/file-etc-motd.sh <<'BOOTSTRAP_EOF_0b9aae4413c57f5e6644'
 #!/usr/bin/env bash
@@ -657,9 +657,9 @@ Status: /var/lib/bootstrap/status.json (sudo /usr/local/lib/bootstrap/runner sta
 '
 BOOTSTRAP_EOF_0b9aae4413c57f5e6644
 
-install_file 0755 /usr/local/lib/bootstrap/steps/secrets.sh <<'BOOTSTRAP_EOF_f5d97861a52fb644a71b'
+install_file 0755 /usr/local/lib/bootstrap/steps/secrets.sh <<'BOOTSTRAP_EOF_e57de33a6cfc73abb89b'
 #!/usr/bin/env bash
-# bootstrap step secrets: fetch 1 secrets
+# bootstrap step secrets: fetch secret jupyter-token
 # phase every_boot, scope instance, feature secrets, hash cf7889b46f2a282d
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -732,11 +732,11 @@ install_secret() {
 mkdir -p /run/bootstrap/secrets
 chmod 0711 /run/bootstrap/secrets
 install_secret jupyter-token aws-ssm /bootstrap/jupyter-token /run/bootstrap/secrets/jupyter-token scientist 0600
-BOOTSTRAP_EOF_f5d97861a52fb644a71b
+BOOTSTRAP_EOF_e57de33a6cfc73abb89b
 
-install_file 0755 /usr/local/lib/bootstrap/steps/services.sh <<'BOOTSTRAP_EOF_d9e35d56baad920257b6'
+install_file 0755 /usr/local/lib/bootstrap/steps/services.sh <<'BOOTSTRAP_EOF_4a1686eea7e0d883f542'
 #!/usr/bin/env bash
-# bootstrap step services: run 1 services
+# bootstrap step services: run service jupyter
 # phase every_boot, scope instance, feature services, hash b25cb9807447a3e1
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -780,7 +780,7 @@ RestartSec=5
 [Install]
 WantedBy=multi-user.target
 '
-BOOTSTRAP_EOF_d9e35d56baad920257b6
+BOOTSTRAP_EOF_4a1686eea7e0d883f542
 
 install_file 0755 /usr/local/lib/bootstrap/steps/idle-shutdown.sh <<'BOOTSTRAP_EOF_c098c03e8b4aacf03c29'
 #!/usr/bin/env bash

@@ -712,9 +712,9 @@ set -euo pipefail
 exec_step mounts
 BOOTSTRAP_EOF_02a56728e05b706fb72c
 
-install_file 0755 /usr/local/lib/bootstrap/steps/conda.sh <<'BOOTSTRAP_EOF_875778654e25e2ebaedd'
+install_file 0755 /usr/local/lib/bootstrap/steps/conda.sh <<'BOOTSTRAP_EOF_5d1741c47f0d71320872'
 #!/usr/bin/env bash
-# bootstrap step conda: micromamba and 2 environments
+# bootstrap step conda: micromamba and environments ds, torch
 # phase first_boot, scope image, feature conda, hash b6e23bd97746728f
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -815,7 +815,7 @@ dependencies:
 - ipykernel
 '
 ensure_env torch "$MAMBA_ROOT_PREFIX/specs/"torch.yml yaml yes 'Python 3.11 (PyTorch, CUDA)'
-BOOTSTRAP_EOF_875778654e25e2ebaedd
+BOOTSTRAP_EOF_5d1741c47f0d71320872
 
 install_file 0755 /usr/local/lib/bootstrap/steps/file-etc-motd.sh <<'BOOTSTRAP_EOF_0b9aae4413c57f5e6644'
 #!/usr/bin/env bash
@@ -1096,9 +1096,9 @@ WantedBy=multi-user.target
 mount_block /data /dev/disk/by-label/bootstrap-data ext4 yes 300 defaults,nofail,x-systemd.device-timeout=30s scientist:scientist 0775
 BOOTSTRAP_EOF_bdeba15cbe70ca599bbf
 
-install_file 0755 /usr/local/lib/bootstrap/steps/secrets.sh <<'BOOTSTRAP_EOF_f5d97861a52fb644a71b'
+install_file 0755 /usr/local/lib/bootstrap/steps/secrets.sh <<'BOOTSTRAP_EOF_e57de33a6cfc73abb89b'
 #!/usr/bin/env bash
-# bootstrap step secrets: fetch 1 secrets
+# bootstrap step secrets: fetch secret jupyter-token
 # phase every_boot, scope instance, feature secrets, hash cf7889b46f2a282d
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -1171,11 +1171,11 @@ install_secret() {
 mkdir -p /run/bootstrap/secrets
 chmod 0711 /run/bootstrap/secrets
 install_secret jupyter-token aws-ssm /bootstrap/jupyter-token /run/bootstrap/secrets/jupyter-token scientist 0600
-BOOTSTRAP_EOF_f5d97861a52fb644a71b
+BOOTSTRAP_EOF_e57de33a6cfc73abb89b
 
-install_file 0755 /usr/local/lib/bootstrap/steps/services.sh <<'BOOTSTRAP_EOF_77c05f20c13810412405'
+install_file 0755 /usr/local/lib/bootstrap/steps/services.sh <<'BOOTSTRAP_EOF_8cf777a173cd4742ab08'
 #!/usr/bin/env bash
-# bootstrap step services: run 1 services
+# bootstrap step services: run service jupyter
 # phase every_boot, scope instance, feature services, hash 38baa639dfee87e0
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -1219,7 +1219,7 @@ RestartSec=5
 [Install]
 WantedBy=multi-user.target
 '
-BOOTSTRAP_EOF_77c05f20c13810412405
+BOOTSTRAP_EOF_8cf777a173cd4742ab08
 
 install_file 0755 /usr/local/lib/bootstrap/steps/idle-shutdown.sh <<'BOOTSTRAP_EOF_c098c03e8b4aacf03c29'
 #!/usr/bin/env bash

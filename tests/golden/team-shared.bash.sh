@@ -616,9 +616,9 @@ set -euo pipefail
 exec_step mounts
 BOOTSTRAP_EOF_f226c73b82fe9c5d9262
 
-install_file 0755 /usr/local/lib/bootstrap/steps/conda.sh <<'BOOTSTRAP_EOF_eb6be26ccdade0aa9c2b'
+install_file 0755 /usr/local/lib/bootstrap/steps/conda.sh <<'BOOTSTRAP_EOF_4220eb777e2cc5c8fdce'
 #!/usr/bin/env bash
-# bootstrap step conda: micromamba and 1 environments
+# bootstrap step conda: micromamba and environment team
 # phase first_boot, scope image, feature conda, hash 1d8710c77d1ea827
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -701,7 +701,7 @@ dependencies:
 - ipykernel
 '
 ensure_env team "$MAMBA_ROOT_PREFIX/specs/"team.yml yaml yes 'Python (team)'
-BOOTSTRAP_EOF_eb6be26ccdade0aa9c2b
+BOOTSTRAP_EOF_4220eb777e2cc5c8fdce
 
 install_file 0755 /usr/local/lib/bootstrap/steps/file-etc-motd.sh <<'BOOTSTRAP_EOF_0b9aae4413c57f5e6644'
 #!/usr/bin/env bash
