@@ -20,7 +20,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 NEEDS = ("pytest", "hypothesis", "moto", "boto3", "google.cloud.compute_v1")  # the test extras
-QUICK = ["render_startup.py", "throughput.py", "user_data_size.py", "every_boot_overhead.py", "bake_overhead.py"]
+QUICK = [
+    "render_startup.py",
+    "throughput.py",
+    "user_data_size.py",
+    "every_boot_overhead.py",
+    "bake_overhead.py",
+    "check_speed.py",
+]
 
 
 def _importable(name: str) -> bool:

@@ -16,8 +16,27 @@ import yaml
 CONDA_FILE_KEYS = frozenset({"dependencies", "channels", "prefix", "variables"})
 
 
+def another_kind(path: Path) -> str:
+    """Why the file is, positively, something other than a profile ("" otherwise): a conda environment
+    file. A file named on the command line (the hooks name every changed YAML file under profiles/)
+    is skipped only for this; anything else that does not load is a broken profile, and says so."""
+    from .errors import ProfileError
+    from .yamlload import load_file
+
+    try:
+        data = load_file(str(path))
+    except ProfileError:
+        return ""
+    return _conda_file(data)
+
+
+def _conda_file(data: object) -> str:
+    conda = sorted(CONDA_FILE_KEYS & set(data)) if isinstance(data, dict) else []
+    return f"a conda environment file ({', '.join(conda)}), not a profile" if conda else ""
+
+
 def not_a_profile(path: Path) -> str:
-    """Why the YAML file at ``path`` is not a profile ("" when it is one)."""
+    """Why the YAML file at ``path``, found in a folder, is not a profile ("" when it is one)."""
     from .errors import ProfileError
     from .schema import profile_schema
     from .yamlload import load_file
@@ -27,15 +46,14 @@ def not_a_profile(path: Path) -> str:
     except ProfileError:  # our strict reading (e.g. a CI file's `on:` key is a boolean to YAML)
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.stat().st_size < 1 << 20 else None
-        except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        except Exception:  # YAMLError, UnicodeDecodeError, RecursionError, a 5,000-digit integer...
             return ""  # broken YAML named like a profile: let validation report it
         if not isinstance(data, dict) or "name" in data:
             return ""
     if not isinstance(data, dict):
         return "not a mapping of profile keys: not a profile"
-    conda = sorted(CONDA_FILE_KEYS & set(data))
-    if conda:
-        return f"a conda environment file ({', '.join(conda)}), not a profile"
+    if reason := _conda_file(data):
+        return reason
     if "name" not in data and not set(data) & set(profile_schema()["properties"]):
         return "no top-level name nor any profile key: not a profile"
     return ""

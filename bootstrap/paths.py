@@ -1,4 +1,4 @@
-"""Where the package's data lives: ``templates/`` and ``profiles/``.
+"""Where the package's data lives (``templates/`` and ``profiles/``), and bootstrap's cache folder.
 
 In a source checkout (or an editable install) they sit at the repository's top level. A
 wheel carries them inside the package as ``bootstrap/_data/`` (see pyproject.toml), so a
@@ -7,6 +7,7 @@ plain ``pip install .`` works from any directory.
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
@@ -27,3 +28,10 @@ def templates_dir() -> Path:
 
 def profiles_dir() -> Path:
     return data_dir("profiles")
+
+
+def cache_dir(name: str) -> Path:
+    """``$XDG_CACHE_HOME/bootstrap/NAME`` (``~/.cache`` by default): base images, apt repositories,
+    template bytecode, check findings. Not created here."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "bootstrap" / name

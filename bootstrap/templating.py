@@ -19,7 +19,7 @@ import jinja2
 
 from . import layout
 from .errors import TemplateError
-from .paths import templates_dir
+from .paths import cache_dir, templates_dir
 
 
 class Quoted(str):
@@ -47,8 +47,7 @@ def _finalize(value: Any) -> Any:
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     # Compiling ~20 templates costs tens of milliseconds on every run; cache the bytecode.
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    directory = os.path.join(base, "bootstrap", "jinja")
+    directory = str(cache_dir("jinja"))
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError:

@@ -4,35 +4,53 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-import yaml
-
+from ..layout import RUNNER
 from ..plan import Plan, Step
 from ..targets import TARGET_RECORDS, Artifact
 from ..targets.bundle import LIB_DIR, library, machine_files
 from . import Finding, cloudinit_schema, mime, shell
+from .cache import FindingsCache
 
 COMMAND_MARKER = "# The profile author's command, verbatim:\n"  # templates/features/commands/run.sh.j2
 
 
+@dataclass
+class Pending:
+    """One artifact's check, waiting on the external checkers: findings so far, the scripts for shellcheck
+    and the cloud-config parts for cloud-init, batched with other artifacts' (see finish)."""
+
+    findings: list[Finding]
+    scripts: dict[str, str]
+    configs: list[tuple[str, str]]
+    authored: dict[str, Step]  # the profile author's commands, by script name, to point findings at
+
+
 def check_rendered(plan: Plan, artifact: Artifact) -> list[Finding]:
+    """Every check on one rendered artifact."""
+    return finish([prepare(plan, artifact)])[0]
+
+
+def prepare(plan: Plan, artifact: Artifact) -> Pending:
     """Checks run on what the target carries (the files cloud-init's YAML parser or the script's
     heredocs would write), after checking that those bytes are the plan's, byte for byte."""
     where = f"{plan.profile}[{artifact.target}{' bake' if artifact.bake else ''}]"
     findings: list[Finding] = []
     scripts: dict[str, str] = {}
+    configs: list[tuple[str, str]] = []
     target = TARGET_RECORDS[artifact.target]
     if target.carries == "cloud-config":
         parts, structure = mime.split(artifact.data, where)
         findings += structure
         configs = [(f"{where}/{p.filename}", p.text) for p in parts if p.content_type == "text/cloud-config"]
-        findings += cloudinit_schema.validate(configs)
         scripts.update({f"{where}/{p.filename}": p.text for p in parts if "shellscript" in p.content_type})
         carried = _written_by_cloud_config([text for _, text in configs])
     else:
         text = artifact.data.decode()
-        scripts[f"{where}/script"] = text
+        # The files it carries are checked one by one below; in the script itself their quoted
+        # heredocs are inert data, so they are blanked (line numbers kept) for shellcheck.
+        scripts[f"{where}/script"] = _blank_heredocs(text)
         carried = _written_by_heredocs(text)
     for file in machine_files(plan, target.files_of, artifact.bake):
         content = carried.get(file.path)
@@ -44,17 +62,47 @@ def check_rendered(plan: Plan, artifact: Artifact) -> list[Finding]:
         if file.path != f"{LIB_DIR}/plan":
             scripts[f"{where}:{file.path}"] = content if content is not None else file.content
     authored = {f"{where}:{LIB_DIR}/steps/{s.id}.sh": s for s in plan.steps if s.feature == "commands" and s.origin}
-    located = [_locate(f, authored, scripts) for f in shell.check_scripts(scripts, library=library())]
-    return findings + located
+    return Pending(findings, {name: _neutral(name, text, plan) for name, text in scripts.items()}, configs, authored)
+
+
+def _neutral(name: str, text: str, plan: Plan) -> str:
+    """The same program to shellcheck, in words that do not vary: the runner and the script targets
+    spell the plan hash (which any change to any step changes; a word of the same length in its
+    place) and the runner its target (`TARGET=gce`, a plain assignment of a word), so that a one-line
+    change, or another target, finds them in the cache."""
+    text = text.replace(plan.hash, "0" * len(plan.hash))
+    return TARGET_LINE.sub("TARGET=target", text, count=1) if name.endswith(f":{RUNNER}") else text
+
+
+TARGET_LINE = re.compile(r"^TARGET=[A-Za-z0-9-]+$", re.M)
+
+
+def finish(pending: list[Pending], findings_cache: FindingsCache | None = None) -> list[list[Finding]]:
+    """Run the external checkers once over every pending artifact's scripts and parts (each distinct
+    text once, cached), and hand each artifact its findings."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = findings_cache or FindingsCache()
+    scripts = {name: text for item in pending for name, text in item.scripts.items()}
+    configs = [config for item in pending for config in item.configs]
+    with ThreadPoolExecutor(max_workers=1) as pool:  # cloud-init's validator runs while shellcheck does
+        schema_run = pool.submit(cloudinit_schema.validate_each, configs, store)
+        by_script = shell.findings_by_script(scripts, library(), store) if scripts else {}
+        by_config = iter(schema_run.result())
+    results = []
+    for item in pending:
+        schema = [finding for _ in item.configs for finding in next(by_config)]
+        located = [_locate(f, item.authored, item.scripts) for name in item.scripts for f in by_script[name]]
+        results.append(item.findings + schema + located)
+    return results
 
 
 def _written_by_cloud_config(configs: list[str]) -> dict[str, str]:
     """What cloud-init's write_files would write: it reads the part with yaml.safe_load, as here."""
     files: dict[str, str] = {}
     for text in configs:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError:
+        parsed, data = cloudinit_schema.read_part(text)
+        if not parsed:
             continue  # the schema check reports it
         for entry in (data or {}).get("write_files", []) if isinstance(data, dict) else []:
             if isinstance(entry, dict) and isinstance(entry.get("content"), str):
@@ -63,6 +111,17 @@ def _written_by_cloud_config(configs: list[str]) -> dict[str, str]:
 
 
 HEREDOC = re.compile(r"^install_file (\S+) (\S+) <<'(BOOTSTRAP_EOF_[0-9a-f]+)'\n(.*?)^\3$", re.M | re.S)
+
+
+def _blank_heredocs(script: str) -> str:
+    """The script with each install_file heredoc's body replaced by as many empty lines and a fixed
+    delimiter: the same program to bash and to shellcheck, and the same text whatever the files hold."""
+
+    def blank(match: re.Match[str]) -> str:
+        head = f"install_file {match.group(1)} {match.group(2)} <<'BOOTSTRAP_EOF'\n"
+        return head + "\n" * match.group(4).count("\n") + "BOOTSTRAP_EOF"
+
+    return HEREDOC.sub(blank, script)
 
 
 def _written_by_heredocs(script: str) -> dict[str, str]:

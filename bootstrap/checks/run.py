@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import RenderError
+from ..errors import InputError, RenderError
 from ..planner import build_plan
 from ..profile import load_profile
 from ..targets import TARGET_RECORDS, render
 from . import Finding, secrets, size
-from .output import check_rendered
+from .cache import FindingsCache
+from .output import Pending, finish, prepare
 
 
 @dataclass
@@ -28,7 +29,33 @@ class Report:
 
 
 def check_profile(reference: str, targets: list[str], overrides: list[str] | None = None) -> Report:
-    profile = load_profile(reference, overrides or [])
+    [(_, result)] = check_profiles([reference], targets, overrides)
+    if isinstance(result, InputError):
+        raise result
+    return result
+
+
+def check_profiles(references: list[str], targets: list[str], overrides: list[str] | None = None,
+                   findings_cache: FindingsCache | None = None) -> list[tuple[str, Report | InputError]]:  # fmt: skip
+    """Check many profiles, sharing the work: every rendered artifact of every profile is prepared
+    first, then shellcheck and cloud-init run once over all their distinct scripts and parts."""
+    prepared: list[tuple[str, Report | InputError, list[Pending]]] = []
+    for reference in references:
+        try:
+            report, pending = _prepare(reference, targets, overrides or [])
+        except InputError as exc:
+            prepared.append((reference, exc, []))
+            continue
+        prepared.append((reference, report, pending))
+    finished = iter(finish([p for _, _, pending in prepared for p in pending], findings_cache))
+    for _, outcome, pending in prepared:
+        if isinstance(outcome, Report):
+            outcome.findings += [finding for _ in pending for finding in next(finished)]
+    return [(reference, outcome) for reference, outcome, _ in prepared]
+
+
+def _prepare(reference: str, targets: list[str], overrides: list[str]) -> tuple[Report, list[Pending]]:
+    profile = load_profile(reference, overrides)
     plan = build_plan(profile)
     report = Report(profile.name, profile.path, len(plan.steps), plan.hash)
     report.findings += secrets.scan_profile(profile.data)
@@ -40,18 +67,19 @@ def check_profile(reference: str, targets: list[str], overrides: list[str] | Non
                 continue  # already reported at the profile line that holds it
             line = step.script.count("\n", 0, leak.offset) + 1
             report.findings.append(Finding("error", "secrets", f"{shown}, its line {line})",
-                                                   f"looks like a literal {leak.kind}", secrets.HINT))  # fmt: skip
+                                           f"looks like a literal {leak.kind}", secrets.HINT))  # fmt: skip
     report.budgets = size.budgets(plan, targets)
     report.contributors = size.contributors(plan)
     report.findings += size.findings(plan, report.budgets)
     variants = [(t, False) for t in targets] + [(t, True) for t in targets if TARGET_RECORDS[t].bake_checked]
+    pending = []
     for target, bake in variants:
         try:
             artifact = render(plan, target, bake=bake)
         except RenderError:
             continue  # already reported by the size budget, with the sizes
-        report.findings += check_rendered(plan, artifact)
-    return report
+        pending.append(prepare(plan, artifact))
+    return report, pending
 
 
 def _strings(data: object) -> list[str]:

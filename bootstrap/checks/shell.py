@@ -4,56 +4,129 @@ Severity floor: ``warning``. Below it, ``info`` SC2016 ("expressions don't expan
 quotes") fires precisely where profile values containing ``$(...)`` are quoted on purpose,
 and ``style`` notes are taste. Errors and warnings are real bugs: in our templates they fail
 the tests; in a profile author's ``commands`` they are reported against the step.
+
+Speed: the runner, lib.sh and every step are the same bytes in every target (and often across a
+team's profiles), so each distinct text is checked once, its answer kept in a content-addressed
+cache (cache.py), and what is left is shared out to parallel shellcheck processes.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from ..errors import ToolMissing
 from . import Finding
+from .cache import FindingsCache, key
 
 SEVERITY_FLOOR = "warning"
+OPTIONS = ("--format=json1", f"--severity={SEVERITY_FLOOR}", "--shell=bash", "--external-sources")
 _SEVERITY = {"error": "error", "warning": "warning", "info": "info", "style": "info"}
+NAME = "\x00script\x00"  # stands for the script's name in a cached bash -n message
 
 
 class ShellcheckMissing(ToolMissing):
     """shellcheck is not installed."""
 
 
-def check_scripts(scripts: dict[str, str], library: str | None = None) -> list[Finding]:
+def check_scripts(scripts: dict[str, str], library: str | None = None,
+                  findings_cache: FindingsCache | None = None) -> list[Finding]:  # fmt: skip
     """Check named bash scripts. ``library`` is the text of lib.sh, which steps source."""
+    by_script = findings_by_script(scripts, library, findings_cache)
+    return [finding for name in scripts for finding in by_script[name]]
+
+
+def findings_by_script(scripts: dict[str, str], library: str | None = None,
+                       findings_cache: FindingsCache | None = None) -> dict[str, list[Finding]]:  # fmt: skip
+    """Each named script's findings; each distinct text checked once, or read from the cache."""
     if shutil.which("shellcheck") is None:
         raise ShellcheckMissing("shellcheck", "shellcheck")
-    findings: list[Finding] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    store = findings_cache or FindingsCache()
+    sourced = sourced_view(library) if library is not None else None
+    keys = {text: key("shellcheck", *_identity(), *OPTIONS, sourced or "", text)
+            for text in dict.fromkeys(scripts.values())}  # fmt: skip
+    answers: dict[str, list[dict[str, Any]]] = {}
+    for text, digest in keys.items():
+        if (cached := store.get(digest)) is not None:
+            answers[text] = cached
+    fresh = _check_texts([text for text in keys if text not in answers], sourced)
+    for text, answer in fresh.items():
+        store.put(keys[text], answer)
+    answers |= fresh
+    return {name: [_finding(name, raw) for raw in answers[text]] for name, text in scripts.items()}
+
+
+def sourced_view(library: str) -> str:
+    """What a step sees of lib.sh when shellcheck follows its `source` line (see interface.py)."""
+    from .interface import interface
+
+    return interface(library)
+
+
+def _finding(name: str, raw: dict[str, Any]) -> Finding:
+    where = f"{name}:{raw['line']}:{raw['column']}" if raw["check"] == "shellcheck" else name
+    return Finding(raw["severity"], raw["check"], where, raw["message"].replace(NAME, name), raw.get("hint"))
+
+
+@cache
+def _identity() -> tuple[str, str]:
+    """Which shellcheck and bash answer: a new version of either is a new cache key."""
+    binary = shutil.which("shellcheck") or ""
+    version = subprocess.run(["shellcheck", "--version"], capture_output=True, text=True).stdout
+    bash = subprocess.run(["bash", "--version"], capture_output=True, text=True).stdout.split("\n", 1)[0]
+    size = os.stat(binary).st_size if binary else 0
+    return f"{binary}:{size}:{version.strip()}", bash
+
+
+def _check_texts(texts: list[str], library: str | None) -> dict[str, list[dict[str, Any]]]:
+    """Run bash -n and shellcheck on ``texts`` (in parallel), each text's raw findings in order;
+    ``library`` is what a `source lib.sh` line reads."""
+    if not texts:
+        return {}
+    jobs = max(1, min(len(texts), os.cpu_count() or 1))
+    # Small batches, largest first, taken by whichever process is free: the cores finish together.
+    ordered = sorted(texts, key=len, reverse=True)
+    size = max(1, len(ordered) // (jobs * 3))
+    chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    with tempfile.TemporaryDirectory(prefix="bootstrap-check-") as tmp:
         folder = Path(tmp)
         if library is not None:
             (folder / "lib.sh").write_text(library)
-        paths: dict[str, str] = {}
-        for index, (name, text) in enumerate(scripts.items()):
-            path = folder / f"s{index:04d}.sh"
+        paths = {text: folder / f"s{index:04d}.sh" for index, text in enumerate(texts)}
+        for text, path in paths.items():
             path.write_text(text)
-            paths[str(path)] = name
-            syntax = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
-            if syntax.returncode != 0:
-                message = syntax.stderr.strip().replace(str(path), name)
-                findings.append(Finding("error", "bash-syntax", name, message))
-        proc = subprocess.run(
-            ["shellcheck", "--format=json1", f"--severity={SEVERITY_FLOOR}", "--shell=bash", "--external-sources",
-             f"--source-path={folder}", *paths],
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        if proc.returncode not in (0, 1):
-            raise RuntimeError(f"shellcheck failed: {proc.stderr.strip()}")
-        for comment in json.loads(proc.stdout or '{"comments": []}')["comments"]:
-            name = paths.get(comment["file"], comment["file"])
-            findings.append(Finding(_SEVERITY.get(comment["level"], "warning"), "shellcheck",
-                                    f"{name}:{comment['line']}:{comment['column']}",
-                                    f"SC{comment['code']}: {comment['message']}",
-                                    f"https://www.shellcheck.net/wiki/SC{comment['code']}"))  # fmt: skip
-    return findings
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(lambda chunk: _check_chunk(chunk, paths, folder), chunks))
+    return {text: answer for result in results for text, answer in result.items()}
+
+
+def _check_chunk(texts: list[str], paths: dict[str, Path], folder: Path) -> dict[str, list[dict[str, Any]]]:
+    answers: dict[str, list[dict[str, Any]]] = {text: [] for text in texts}
+    by_path = {str(paths[text]): text for text in texts}
+    for text in texts:
+        syntax = subprocess.run(["bash", "-n", str(paths[text])], capture_output=True, text=True)
+        if syntax.returncode != 0:
+            message = syntax.stderr.strip().replace(str(paths[text]), NAME)
+            answers[text].append({"check": "bash-syntax", "severity": "error", "line": 0, "column": 0,
+                                  "message": message})  # fmt: skip
+    proc = subprocess.run(["shellcheck", *OPTIONS, f"--source-path={folder}", *by_path], capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"shellcheck failed: {proc.stderr.strip()}")
+    comments = json.loads(proc.stdout or '{"comments": []}')["comments"]
+    for comment in sorted(comments, key=lambda c: (c["file"], c["line"], c["column"], c["code"])):
+        owner = by_path.get(comment["file"])
+        if owner is None:
+            continue  # a finding inside lib.sh, which is checked as a script of its own
+        answers[owner].append({"check": "shellcheck", "severity": _SEVERITY.get(comment["level"], "warning"),
+                              "line": comment["line"], "column": comment["column"],
+                              "message": f"SC{comment['code']}: {comment['message']}",
+                              "hint": f"https://www.shellcheck.net/wiki/SC{comment['code']}"})  # fmt: skip
+    return answers

@@ -198,11 +198,11 @@ def _validate(args: argparse.Namespace) -> int:
 def _profiles_only(references: list[str], results: list[dict[str, Any]], as_json: bool) -> list[str]:
     """The references that are profiles. The pre-commit hooks pass every changed YAML file under
     profiles/, a conda environment.yml included: such files are named as skipped, not failed."""
-    from ..discover import not_a_profile
+    from ..discover import another_kind
 
     kept = []
     for reference in references:
-        reason = not_a_profile(Path(reference)) if Path(reference).is_file() else ""
+        reason = another_kind(Path(reference)) if Path(reference).is_file() else ""
         if reason:
             results.append({"profile": reference, "skipped": reason})
             if not as_json:
@@ -224,19 +224,18 @@ def _problem_json(problem: Problem) -> dict[str, object]:
 def _check(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from ..checks.run import check_profile
+    from ..checks.run import check_profiles
     from ..targets import TARGETS
 
     targets = args.targets or list(TARGETS)
     code, reports = EXIT_OK, list[dict[str, Any]]()
-    for reference in _profiles_only(args.profiles, reports, args.json):
-        try:
-            report = check_profile(reference, targets, args.overrides)
-        except InputError as exc:
+    for reference, report in check_profiles(_profiles_only(args.profiles, reports, args.json), targets,
+                                            args.overrides):  # fmt: skip
+        if isinstance(report, InputError):
             code = EXIT_INPUT
-            reports.append({"profile": reference, "ok": False, "problems": [_problem_json(p) for p in exc.problems]})
+            reports.append({"profile": reference, "ok": False, "problems": [_problem_json(p) for p in report.problems]})
             if not args.json:
-                print(exc, file=sys.stderr)
+                print(report, file=sys.stderr)
             continue
         if not report.ok and code == EXIT_OK:
             code = EXIT_FINDINGS

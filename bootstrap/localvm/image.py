@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import paths
 from ..errors import BackendError
 
 SUITE = "bookworm"
@@ -66,8 +66,7 @@ def recipe_hash() -> str:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "bootstrap" / "images"
+    return paths.cache_dir("images")
 
 
 def missing_tools() -> list[str]:

@@ -42,7 +42,22 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 ReadableDumper.add_representer(str, _str)
 
 
+_RECENT: list[tuple[Plan, bool | str, str]] = []  # the last few (plan, variant, text): see cloud_config
+
+
 def cloud_config(plan: Plan, bake: bool | str = False) -> str:
+    """The #cloud-config part. Dumping it is most of a render, and `check` asks for the same plan's part
+    for several targets (cloud-init, ec2, their size budgets): the last few are kept, by plan object
+    (a plan is not changed once built)."""
+    for known, variant, text in _RECENT:
+        if known is plan and variant == bake:
+            return text
+    text = _cloud_config(plan, bake)
+    _RECENT[:] = [(plan, bake, text), *_RECENT[:3]]
+    return text
+
+
+def _cloud_config(plan: Plan, bake: bool | str = False) -> str:
     config: dict[str, Any] = dict(plan.cloud_config)
     config["write_files"] = [
         {"path": f.path, "owner": "root:root", "permissions": f.mode, "content": f.content}
