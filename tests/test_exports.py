@@ -1,4 +1,5 @@
-"""Packer and Terraform exports: parsed back, their file references real, their arguments known."""
+"""Packer and Terraform exports: parsed back, their file references real, what they give the machine.
+(Every attribute name is checked against the providers' own packages in test_exports_real_tools.py.)"""
 
 from __future__ import annotations
 
@@ -15,23 +16,6 @@ from bootstrap.profile import load_profile
 from bootstrap.targets import render
 
 hcl2 = pytest.importorskip("hcl2")
-
-# Arguments of the Terraform resources we emit, from the providers' documentation (aws 5.x,
-# google 5.x): every key we write must be one of them.
-AWS_LAUNCH_TEMPLATE = {
-    "name", "name_prefix", "description", "image_id", "instance_type", "user_data", "update_default_version",
-    "metadata_options", "tag_specifications", "tags", "iam_instance_profile", "key_name", "vpc_security_group_ids",
-    "network_interfaces", "block_device_mappings", "ebs_optimized", "monitoring", "default_version",
-}  # fmt: skip
-AWS_METADATA_OPTIONS = {"http_endpoint", "http_tokens", "http_put_response_hop_limit", "instance_metadata_tags",
-                        "http_protocol_ipv6"}  # fmt: skip
-AWS_TAG_SPECIFICATION = {"resource_type", "tags"}
-GOOGLE_INSTANCE_TEMPLATE = {
-    "name", "name_prefix", "description", "machine_type", "disk", "network_interface", "metadata",
-    "metadata_startup_script", "labels", "tags", "service_account", "scheduling", "guest_accelerator",
-    "lifecycle", "project", "region", "can_ip_forward",
-}  # fmt: skip
-GOOGLE_DISK = {"source_image", "boot", "auto_delete", "disk_size_gb", "disk_type", "device_name", "type", "mode"}
 
 
 def unquote(value):
@@ -81,12 +65,7 @@ def test_terraform_templates_use_known_arguments_and_file_based_user_data(tmp_pa
     assert main(["export", "terraform", "team-shared", "-o", str(tmp_path)]) == 0
     document = json.loads((tmp_path / "team-shared.tf.json").read_text())
     [template] = document["resource"]["aws_launch_template"].values()
-    assert set(template) <= AWS_LAUNCH_TEMPLATE
-    assert set(template["metadata_options"]) <= AWS_METADATA_OPTIONS
-    assert all(set(spec) <= AWS_TAG_SPECIFICATION for spec in template["tag_specifications"])
     [instance] = document["resource"]["google_compute_instance_template"].values()
-    assert set(instance) <= GOOGLE_INSTANCE_TEMPLATE
-    assert all(set(disk) <= GOOGLE_DISK for disk in instance["disk"])
     plan = build_plan(load_profile("team-shared"))
     assert template["user_data"] == '${filebase64("${path.module}/team-shared.ec2-user-data")}'
     assert (tmp_path / "team-shared.ec2-user-data").read_bytes() == render(plan, "ec2").data
@@ -105,20 +84,6 @@ def test_terraform_templates_use_known_arguments_and_file_based_user_data(tmp_pa
 
 # -- what a deployed machine needs besides its user data ------------------------------------------
 
-AWS_KNOWN = {
-    "aws_iam_role": {"name", "name_prefix", "assume_role_policy", "count", "tags", "description", "path"},
-    "aws_iam_role_policy": {"name", "name_prefix", "role", "policy", "count"},
-    "aws_iam_instance_profile": {"name", "name_prefix", "role", "count", "path", "tags"},
-    "aws_instance": {"count", "availability_zone", "launch_template", "tags", "ami", "instance_type", "subnet_id"},
-    "aws_volume_attachment": {"count", "device_name", "volume_id", "instance_id", "force_detach", "skip_destroy"},
-    "google_service_account": {"count", "account_id", "display_name", "project", "description"},
-    "google_secret_manager_secret_iam_member": {"project", "secret_id", "role", "member", "condition"},
-    "google_storage_bucket_iam_member": {"bucket", "role", "member", "condition"},
-}
-AWS_BLOCK_DEVICE = {"device_name", "ebs", "no_device", "virtual_name"}
-AWS_EBS = {"volume_size", "volume_type", "encrypted", "delete_on_termination", "iops", "throughput", "kms_key_id",
-           "snapshot_id"}  # fmt: skip
-GOOGLE_DISK_ATTACHED = GOOGLE_DISK | {"source"}
 EVERYTHING = """\
 name: ml-box
 nvidia: {driver: "550", cuda: "12.4"}
@@ -146,14 +111,10 @@ def test_terraform_gives_the_machine_its_role_disk_gpu_and_data_disks(tmp_path: 
     waited for a GPU it did not have, or mounted nothing."""
     document = terraform_of(tmp_path, EVERYTHING)
     variables, resources = document["variable"], document["resource"]
-    for kind, known in AWS_KNOWN.items():
-        for body in resources.get(kind, {}).values():
-            assert set(body) <= known, kind
     # Root disk: 10 GB + 20 for the NVIDIA stack + 10 per conda environment, on both clouds.
     assert variables["ml_box_root_disk_gb"]["default"] == 40
     template = resources["aws_launch_template"]["ml_box"]
     [root] = template["block_device_mappings"]
-    assert set(root) <= AWS_BLOCK_DEVICE and set(root["ebs"]) <= AWS_EBS
     assert root["ebs"]["volume_size"] == "${var.ml_box_root_disk_gb}"
     instance = resources["google_compute_instance_template"]["ml_box"]
     assert instance["disk"][0]["disk_size_gb"] == "${var.ml_box_root_disk_gb}"
@@ -183,7 +144,6 @@ def test_terraform_gives_the_machine_its_role_disk_gpu_and_data_disks(tmp_path: 
     # Data disks: GCE attaches the disk under the device name the mount's by-id path expects; EC2 can
     # only attach a volume to an instance, so an optional one (off by default) launches beside it.
     [scratch] = [d for d in instance["disk"] if not d["boot"]]
-    assert set(scratch) <= GOOGLE_DISK_ATTACHED
     assert scratch["device_name"] == "ml-scratch" and scratch["auto_delete"] is False
     assert variables["ml_box_gcp_disk_ml_scratch"]["default"] == "ml-scratch"
     [attachment] = resources["aws_volume_attachment"].values()
