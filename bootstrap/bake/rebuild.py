@@ -78,7 +78,9 @@ def update_manifest(path: Path, backend: str, outcomes: list[Outcome]) -> dict[s
         images = entry.setdefault(backend, {})
         for image in [result.image, *result.copies]:
             images[image.region or "-"] = image.id
-        entry["source"] = result.source.id
+        # The source is the backend's own (an AMI, a GCE image): one per backend, as the images are.
+        entry.setdefault("sources", {})[backend] = result.source.id
+        entry.pop("source", None)  # written by earlier versions for whichever backend ran last
         entry.setdefault("built", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(result.image.created or time.time())))
         entry["checked"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

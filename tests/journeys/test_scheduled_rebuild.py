@@ -82,3 +82,5 @@ def test_nightly_rebuild_on_ec2_and_gce(repo: Path, bootstrap: Run, aws, gce_ser
     manifest = json.loads((repo / "images.json").read_text())["profiles"]
     both = {profile for profile, hashes in manifest.items() if any({"ec2", "gce"} <= set(e) for e in hashes.values())}
     assert both == {"alpha", "beta"}  # the current image hash of each, built on both clouds
+    sources = [entry["sources"] for hashes in manifest.values() for entry in hashes.values() if "gce" in entry]
+    assert all(s["ec2"].startswith("ami-") and "debian" in s["gce"] for s in sources)  # each cloud's own source
