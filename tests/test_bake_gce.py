@@ -206,7 +206,8 @@ def test_rebuild_bakes_what_changed_and_fails_only_after_the_others(gce, tmp_pat
     assert sorted(recorded) == ["alpha", "beta"]
     [(image_hash, entry)] = recorded["alpha"].items()
     assert image_hash == build_plan(load_profile(str(folder / "alpha.yaml"))).image_hash
-    assert entry["gce"]["-"].startswith("bootstrap-alpha-") and entry["sources"]["gce"].endswith("debian-12-bookworm-v20261101")
+    assert entry["gce"]["-"].startswith("bootstrap-alpha-")
+    assert entry["sources"]["gce"].endswith("debian-12-bookworm-v20261101")
     assert compute.instances == {} and len(our_images(compute)) == 2
 
     (folder / "broken.yaml").unlink()

@@ -18,6 +18,7 @@ from bootstrap.localvm.machine import GuestSetup
 from bootstrap.localvm.proof import prove
 from bootstrap.planner import build_plan
 from bootstrap.profile import load_profile
+from bootstrap.targets import render
 
 pytestmark = [
     pytest.mark.vm,
@@ -228,6 +229,29 @@ def test_base_profile_boots_reboots_bakes_and_relaunches(tmp_path, monkeypatch, 
 
     again = bake(plan, backend, BakeOptions(), Quiet())
     assert again.status == "unchanged" and again.image.id == result.image.id
+
+
+def test_base_through_googles_guest_agent(monkeypatch, capsys) -> None:
+    """`bootstrap test base --target gce`: the GCE startup-script fetched and run by Google's own guest
+    agent (Debian's google-guest-agent) from a metadata server stand-in, on every boot, as on GCE; no
+    route to a mirror, so its packages come from the local apt repository. The agent's first real run
+    found a bug: the script waited for cloud-init's final stage, which waits for it (15 minutes lost)."""
+    import hashlib
+
+    from bootstrap.cli import main
+    from bootstrap.localvm.guest import MIRROR_ENV
+
+    monkeypatch.setenv(MIRROR_ENV, "127.0.0.1:9")
+    assert main(["test", "base", "--target", "gce", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["target"] == "gce"
+    assert report["client"].startswith("google_metadata_script_runner")  # read off the guest's console
+    [first, second] = report["boots"]
+    assert "packages" in [s["id"] for s in first["steps"] if s["status"] == "ok"]
+    assert "packages" not in [s["id"] for s in second["steps"] if s["status"] == "ok"]  # first boot only once
+    rendered = render(build_plan(load_profile("base")), "gce").data
+    fetched = {served["startup-script"]["sha256"] for served in report["delivered"]}
+    assert fetched == {hashlib.sha256(rendered).hexdigest()} and len(report["delivered"]) == 2  # once per boot
 
 
 def test_a_failed_bake_leaves_no_qemu_and_no_files(write_profile, tmp_path) -> None:

@@ -90,6 +90,8 @@ def _build_parser() -> argparse.ArgumentParser:
     test.add_argument("profile")
     test.add_argument("--reboots", type=int, default=1, help="reboots after the first boot (default 1)")
     test.add_argument("--keep-vm", dest="keep_vm", action="store_true", help="keep the VM's disk and console log")
+    test.add_argument("--target", "-t", choices=TARGETS, default="cloud-init",
+                      help="hand the guest the user data as this cloud does (so far: cloud-init, gce)")  # fmt: skip
     options.timeout(test, 900, "to wait for each boot")
     options.json_output(test, "the report")
     guest_options(test)
@@ -271,19 +273,24 @@ def _progress(line: str) -> None:
 
 def _test(args: argparse.Namespace) -> int:
     from ..bake.factory import guest_choice
-    from ..localvm.proof import prove
+    from ..localvm.proof import PROVABLE, prove
     from ..planner import build_plan
     from ..profile import load_profile
 
     if args.reboots < 0:
         raise UsageError("--reboots must be 0 or more")
+    if args.target not in PROVABLE:  # said before anything is built or booted
+        raise UsageError(f"a local VM cannot yet hand the guest {args.target} user data the way that cloud does; "
+                         f"it can for: {', '.join(PROVABLE)}")  # fmt: skip
     profile = load_profile(args.profile, args.overrides)
     plan = build_plan(profile)
     choice = guest_choice(args, profile)  # says before booting what the guest cannot have
     for line in choice.lines:
         _progress(line)
     setup = choice.setup()
-    proof = prove(plan, reboots=args.reboots, keep=args.keep_vm, timeout=args.timeout, progress=_progress, setup=setup)
+    _progress(f"target {args.target}: {PROVABLE[args.target]}")
+    proof = prove(plan, reboots=args.reboots, keep=args.keep_vm, timeout=args.timeout, progress=_progress, setup=setup,
+                  target=args.target)  # fmt: skip
     if args.json:
         boots = [
             {"result": b.result, "failed_step": b.failed_step, "seconds": round(b.seconds, 1), "steps": b.steps}
@@ -294,6 +301,9 @@ def _test(args: argparse.Namespace) -> int:
                 {
                     "profile": proof.profile,
                     "ok": proof.ok,
+                    "target": proof.target,
+                    "client": proof.client,
+                    "delivered": proof.delivered,
                     "accelerator": proof.accelerator,
                     "boots": boots,
                     "problems": proof.problems,
@@ -306,6 +316,11 @@ def _test(args: argparse.Namespace) -> int:
             print(f"boot {number}: {boot.result} in {boot.seconds:.0f}s")
             for step in boot.steps:
                 print(f"  {step['id']:<28} {step['phase']:<11} {step['status']:<7} {step['duration_ms']:>7} ms")
+        print(f"target {proof.target}, run by {proof.client or '(no client seen on the console)'}")
+        for served in proof.delivered:
+            script = served["startup-script"]
+            print(f"  the guest fetched {served['path']} ({served['user_agent']}): its startup-script "
+                  f"{script['size']:,} bytes, sha256 {script['sha256']}")  # fmt: skip
         for problem in proof.problems:
             print(f"problem: {problem}")
         if proof.kept:

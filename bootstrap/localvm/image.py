@@ -23,6 +23,7 @@ SUITE = "bookworm"
 PACKAGES = (
     "systemd-sysv", "udev", "dbus", "linux-image-cloud-amd64", "initramfs-tools", "cloud-init", "ifupdown",
     "isc-dhcp-client", "e2fsprogs", "util-linux", "ca-certificates", "curl",
+    "google-guest-agent",  # GCE's own client of the startup-script (`bootstrap test --target gce`)
 )  # fmt: skip
 DISK_SIZE = "3G"
 TOOLS = ("mmdebstrap", "mkfs.ext4", "qemu-img", "qemu-system-x86_64", "genisoimage")
@@ -33,6 +34,12 @@ datasource_list: [ NoCloud, None ]
 locale: C.UTF-8
 """
 FSTAB = "LABEL=bootstrap-root / ext4 defaults,errors=remount-ro 0 1\n"  # by label: extra disks may come first
+# Google's guest agent: only its startup-script runner, and only in boots that ask for it on the kernel
+# command line (systemd.wants=), as it would wait for a metadata server in every other boot. Its output
+# goes to the console too, where a test reads which client ran the script.
+GCE_UNITS_MASKED = ("google-guest-agent.service", "google-shutdown-scripts.service")
+GCE_STARTUP_UNIT = "google-startup-scripts.service"
+GCE_STARTUP_DROPIN = "[Service]\nStandardOutput=journal+console\nStandardError=journal+console\n"
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,8 @@ class BaseImage:
 
 def recipe() -> dict:
     return {"suite": SUITE, "variant": "minbase", "packages": sorted(PACKAGES), "disk": DISK_SIZE,
-            "cloud_cfg": CLOUD_CFG, "fstab": FSTAB, "version": 1}  # fmt: skip
+            "cloud_cfg": CLOUD_CFG, "fstab": FSTAB, "gce": [GCE_UNITS_MASKED, GCE_STARTUP_UNIT, GCE_STARTUP_DROPIN],
+            "version": 1}  # fmt: skip
 
 
 def recipe_hash() -> str:
@@ -112,6 +120,15 @@ def _build(work: Path, progress: Callable[[str], None]) -> None:
     (root / "etc/machine-id").write_text("")  # empty: systemd makes one per machine at boot
     (root / "etc/cloud/cloud.cfg.d/90-bootstrap-local.cfg").write_text(CLOUD_CFG)
     (root / "etc/network/interfaces.d").mkdir(parents=True, exist_ok=True)
+    units = root / "etc/systemd/system"
+    for unit in (*GCE_UNITS_MASKED, GCE_STARTUP_UNIT):
+        for link in units.glob(f"*.wants/{unit}"):  # enabled by the package's preset
+            link.unlink()
+    for unit in GCE_UNITS_MASKED:
+        (units / unit).unlink(missing_ok=True)
+        (units / unit).symlink_to("/dev/null")
+    (units / f"{GCE_STARTUP_UNIT}.d").mkdir(parents=True, exist_ok=True)
+    (units / f"{GCE_STARTUP_UNIT}.d" / "console.conf").write_text(GCE_STARTUP_DROPIN)
     kernels = sorted((root / "boot").glob("vmlinuz-*"))
     initrds = sorted((root / "boot").glob("initrd.img-*"))
     if not kernels or not initrds:

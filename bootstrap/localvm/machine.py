@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -44,6 +45,19 @@ class GuestSetup:
     vendor_data: str | None = None
     read_only_disks: dict[str, Path] = field(default_factory=dict)
     network: bool = False
+    metadata_port: int | None = None  # a host port the guest reaches as 169.254.169.254:80 (metadata.py)
+    kernel_args: tuple[str, ...] = ()  # e.g. systemd.wants=UNIT: a client this boot starts
+
+    def nic(self) -> str:
+        """QEMU's -nic: none; or user-mode NAT (no inbound), with a metadata server forwarded at the
+        link-local address the clouds use (the user network then lives in 169.254.0.0/16, where
+        guestfwd may name it), and outbound blocked when the guest gets no network."""
+        if self.metadata_port is None:
+            return "user,model=virtio-net-pci" if self.network else "none"
+        restrict = "" if self.network else ",restrict=on"
+        relay = f"{sys.executable} -m bootstrap.localvm.relay {self.metadata_port}"  # one per connection
+        return (f"user,model=virtio-net-pci,net=169.254.0.0/16,host=169.254.0.2{restrict},"
+                f"guestfwd=tcp:169.254.169.254:80-cmd:{relay}")  # fmt: skip
 
 
 def choose_accelerator(base: BootImage) -> str:
@@ -133,7 +147,8 @@ class Machine:
             "qemu-system-x86_64", *accel.options(self.accelerator), "-machine", "q35", "-smp", "2",
             "-m", str(self.memory_mb), "-nodefaults", "-display", "none", "-no-reboot",
             "-kernel", str(self.base.kernel), "-initrd", str(self.base.initrd),
-            "-append", "root=LABEL=bootstrap-root rw console=ttyS0 systemd.show_status=0",
+            "-append", " ".join(["root=LABEL=bootstrap-root rw console=ttyS0 systemd.show_status=0",
+                                 *self.setup.kernel_args]),
             "-drive", f"file={self.disk},if=virtio,format=qcow2",
             "-drive", f"file={self.seed},if=virtio,format=raw,readonly=on",
             *[arg for serial, path in sorted(self.data_disks.items())
@@ -142,8 +157,7 @@ class Machine:
             *[arg for serial, path in sorted(self.setup.read_only_disks.items())
               for arg in ("-drive", f"file={path},if=none,id=ro-{serial},format=raw,readonly=on",
                           "-device", f"virtio-blk-pci,drive=ro-{serial},serial={serial}")],
-            # Without network a guest reaches no address; with it, QEMU's user-mode NAT (no inbound).
-            "-nic", "user,model=virtio-net-pci" if self.setup.network else "none",
+            "-nic", self.setup.nic(),
             "-serial", f"file:{self.serial}", "-monitor", f"unix:{self.monitor},server,nowait",
         ]  # fmt: skip
         self.process = subprocess.Popen(leftovers.tied(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -1311,10 +1311,14 @@ for step in /usr/local/lib/bootstrap/steps/*.sh; do
   esac
 done
 
-# On images with cloud-init, let it finish first (it may create users or write files we use).
-if [ -e /run/cloud-init/enabled ]; then
+# On images with cloud-init, let its config stage finish first (it may create users or write files
+# we use). Not its final stage: that one waits for multi-user.target, which waits for this script.
+if [ -e /run/cloud-init/enabled ] && command -v systemctl >/dev/null 2>&1; then
   for _ in $(seq 1 180); do
-    [ -e /run/cloud-init/result.json ] && break
+    [ "$(systemctl show -p LoadState --value cloud-config.service 2>/dev/null)" = loaded ] || break
+    case "$(systemctl show -p ActiveState --value cloud-config.service 2>/dev/null)" in
+      active | failed) break ;;
+    esac
     sleep 5
   done
 fi
