@@ -40,6 +40,7 @@ FSTAB = "LABEL=bootstrap-root / ext4 defaults,errors=remount-ro 0 1\n"  # by lab
 GCE_UNITS_MASKED = ("google-guest-agent.service", "google-shutdown-scripts.service")
 GCE_STARTUP_UNIT = "google-startup-scripts.service"
 GCE_STARTUP_DROPIN = "[Service]\nStandardOutput=journal+console\nStandardError=journal+console\n"
+GCE_PRESET = "".join(f"disable {unit}\n" for unit in (*GCE_UNITS_MASKED, GCE_STARTUP_UNIT))
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,8 @@ class BaseImage:
 
 def recipe() -> dict:
     return {"suite": SUITE, "variant": "minbase", "packages": sorted(PACKAGES), "disk": DISK_SIZE,
-            "cloud_cfg": CLOUD_CFG, "fstab": FSTAB, "gce": [GCE_UNITS_MASKED, GCE_STARTUP_UNIT, GCE_STARTUP_DROPIN],
-            "version": 1}  # fmt: skip
+            "cloud_cfg": CLOUD_CFG, "fstab": FSTAB,
+            "gce": [GCE_UNITS_MASKED, GCE_STARTUP_UNIT, GCE_STARTUP_DROPIN, GCE_PRESET], "version": 2}  # fmt: skip
 
 
 def recipe_hash() -> str:
@@ -121,9 +122,14 @@ def _build(work: Path, progress: Callable[[str], None]) -> None:
     (root / "etc/cloud/cloud.cfg.d/90-bootstrap-local.cfg").write_text(CLOUD_CFG)
     (root / "etc/network/interfaces.d").mkdir(parents=True, exist_ok=True)
     units = root / "etc/systemd/system"
+    # systemd applies presets on a machine's first boot (the empty machine-id): the package's would
+    # enable the runner again, and every boot without a metadata server would wait for it.
+    (root / "etc/systemd/system-preset").mkdir(parents=True, exist_ok=True)
+    (root / "etc/systemd/system-preset/10-bootstrap-gce.preset").write_text(GCE_PRESET)
     for unit in (*GCE_UNITS_MASKED, GCE_STARTUP_UNIT):
-        for link in units.glob(f"*.wants/{unit}"):  # enabled by the package's preset
-            link.unlink()
+        for wants in units.glob("*.wants"):  # enabled by the package's preset when it was installed
+            if (wants / unit).is_symlink():  # a link to /lib/...: dangling on this host, so not glob()bed
+                (wants / unit).unlink()
     for unit in GCE_UNITS_MASKED:
         (units / unit).unlink(missing_ok=True)
         (units / unit).symlink_to("/dev/null")
