@@ -81,8 +81,10 @@ def test_gce_refuses_over_the_metadata_limit(write_profile) -> None:
 def test_gce_script_waits_for_cloud_init_and_bash_installs_a_unit() -> None:
     gce = render(plan_of("base"), "gce").data.decode()
     bash = render(plan_of("base"), "bash").data.decode()
-    assert "/run/cloud-init/result.json" in gce and "bootstrap.service" not in gce
-    assert "systemctl enable bootstrap.service" in bash and "/run/cloud-init/result.json" not in bash
+    # cloud-init's config stage, not its final one: that waits for multi-user.target, which waits for us.
+    assert "cloud-config.service" in gce and "/run/cloud-init/result.json" not in gce
+    assert "bootstrap.service" not in gce
+    assert "systemctl enable bootstrap.service" in bash and "cloud-config.service" not in bash
     for script in (gce, bash):
         assert script.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in script
 
