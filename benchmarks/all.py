@@ -1,7 +1,7 @@
 """Every benchmark, one after another, each printing its figure and its target.
 
     python benchmarks/all.py          # the quick ones (about a minute)
-    python benchmarks/all.py --vm     # also time-to-ready of a baked local image (several minutes)
+    python benchmarks/all.py --vm     # also time to ready of a baked local image and per target (20 minutes)
     python benchmarks/all.py --long   # also the injection property at 10,000 examples (about 40 minutes)
 
 They use the test suite's stand-ins (moto, the GCE Compute stand-in, pytest for the property), so
@@ -28,6 +28,7 @@ QUICK = [
     "bake_overhead.py",
     "check_speed.py",
 ]
+VM = ["time_to_ready.py", "targets_ready.py"]
 
 
 def _importable(name: str) -> bool:
@@ -39,7 +40,7 @@ def _importable(name: str) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--vm", action="store_true", help="include time_to_ready.py (QEMU, minutes)")
+    parser.add_argument("--vm", action="store_true", help="include time_to_ready.py and targets_ready.py (QEMU)")
     parser.add_argument("--long", action="store_true", help="include injection.py (10,000 examples)")
     args = parser.parse_args()
     missing = [name for name in NEEDS if not _importable(name)]
@@ -47,7 +48,7 @@ def main() -> int:
         print(f"benchmarks: {', '.join(missing)} missing: they use the test suite's stand-ins; install the test "
               f"extras first: {sys.executable} -m pip install -e '.[test]'", file=sys.stderr)  # fmt: skip
         return 2
-    chosen = QUICK + (["time_to_ready.py"] if args.vm else []) + (["injection.py"] if args.long else [])
+    chosen = QUICK + (VM if args.vm else []) + (["injection.py"] if args.long else [])
     missed = []
     for script in chosen:
         print(f"== {script}", flush=True)

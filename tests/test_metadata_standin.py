@@ -1,6 +1,7 @@
-"""The GCE metadata server stand-in that `bootstrap test --target gce` hands the guest's agent, answered
-as GCE does: the header required, attributes as JSON or one by one, what was served recorded; reached
-through the per-connection relay QEMU starts."""
+"""The metadata server stand-ins `bootstrap test --target ec2|gce|gce-user-data` hands the guest's clients,
+answered as the clouds do (GCE: the header required, attributes as JSON or one by one; EC2: IMDSv2 with
+tokens required, the tree cloud-init crawls), what was served recorded; reached through the
+per-connection relay QEMU starts."""
 
 from __future__ import annotations
 
@@ -10,11 +11,9 @@ import sys
 import urllib.error
 import urllib.request
 
-import pytest
-
 from bootstrap.cli import main
 from bootstrap.localvm.machine import GuestSetup
-from bootstrap.localvm.metadata import MetadataServer
+from bootstrap.localvm.metadata import GUEST_MAC, Ec2Metadata, GceMetadata
 
 
 def get(port: int, path: str, flavor: bool = True) -> tuple[int, bytes]:
@@ -29,7 +28,7 @@ def get(port: int, path: str, flavor: bool = True) -> tuple[int, bytes]:
 
 
 def test_answers_what_the_agent_and_the_runner_read() -> None:
-    with MetadataServer({"startup-script": "echo hi\n"}, "4242") as server:
+    with GceMetadata({"startup-script": "echo hi\n"}, "4242") as server:
         assert get(server.port, "instance/attributes/?recursive=true&alt=json&timeout_sec=10&last_etag=NONE") == (
             200, json.dumps({"startup-script": "echo hi\n"}).encode())  # fmt: skip
         assert get(server.port, "instance/attributes/startup-script") == (200, b"echo hi\n")
@@ -42,7 +41,7 @@ def test_answers_what_the_agent_and_the_runner_read() -> None:
 
 
 def test_the_relay_carries_one_connection_on_standard_input_and_output() -> None:
-    with MetadataServer({"startup-script": "echo hi\n"}, "1") as server:
+    with GceMetadata({"startup-script": "echo hi\n"}, "1") as server:
         request = b"GET /computeMetadata/v1/instance/id HTTP/1.1\r\nHost: m\r\nMetadata-Flavor: Google\r\n\r\n"
         answer = subprocess.run([sys.executable, "-m", "bootstrap.localvm.relay", str(server.port)], input=request,
                                 capture_output=True, timeout=30)  # fmt: skip
@@ -57,7 +56,60 @@ def test_the_guest_reaches_it_at_the_link_local_address_and_nothing_else_without
     assert GuestSetup().nic() == "none"
 
 
-@pytest.mark.parametrize("target", ["ec2", "bash"])
-def test_a_target_the_local_vm_cannot_hand_over_yet_is_exit_2_before_booting(target: str, capsys) -> None:
-    assert main(["test", "base", "--target", target]) == 2
-    assert "it can for: cloud-init, gce" in capsys.readouterr().err
+def imds(port: int, path: str, token: str | None = None, method: str = "GET",
+         headers: dict[str, str] | None = None) -> tuple[int, bytes]:  # fmt: skip
+    headers = {**({"X-aws-ec2-metadata-token": token} if token else {}), **(headers or {})}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, b""
+
+
+def test_imds_is_v2_only_and_serves_the_user_data_bytes_as_rendered() -> None:
+    gzipped = b"\x1f\x8b\x08\x00binary user data"
+    with Ec2Metadata(gzipped, "i-0123456789abcdef0") as server:
+        assert imds(server.port, "/latest/meta-data/instance-id")[0] == 401  # IMDSv1 refused (HttpTokens=required)
+        assert imds(server.port, "/latest/api/token", method="PUT")[0] == 400  # no TTL header
+        status, token = imds(server.port, "/latest/api/token", method="PUT",
+                             headers={"X-aws-ec2-metadata-token-ttl-seconds": "21600"})  # fmt: skip
+        assert status == 200 and token
+        assert imds(server.port, "/latest/meta-data/instance-id", "not-a-token")[0] == 401
+        assert imds(server.port, "/2021-03-23/meta-data/instance-id", token.decode()) == (200, b"i-0123456789abcdef0")
+        assert imds(server.port, "/latest/user-data", token.decode()) == (200, gzipped)  # byte for byte
+        assert [s.path for s in server.fetched("/user-data")] == ["/latest/user-data"]
+
+
+def test_imds_lists_the_tree_cloud_init_crawls() -> None:
+    with Ec2Metadata(None, "i-0abc") as server:
+        token = imds(server.port, "/latest/api/token", method="PUT",
+                     headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})[1].decode()  # fmt: skip
+        listing = imds(server.port, "/2021-03-23/meta-data/", token)[1].decode().splitlines()
+        assert "instance-id" in listing and "placement/" in listing and "network/" in listing
+        assert imds(server.port, f"/latest/meta-data/network/interfaces/macs/{GUEST_MAC}/device-number", token) == (
+            200, b"0")  # fmt: skip
+        assert imds(server.port, "/latest/meta-data/placement/region", token) == (200, b"eu-west-1")
+        document = json.loads(imds(server.port, "/latest/dynamic/instance-identity/document", token)[1])
+        assert document["instanceId"] == "i-0abc" and document["region"] == "eu-west-1"
+        assert imds(server.port, "/latest/user-data", token)[0] == 404  # none given: as EC2
+        assert imds(server.port, "/latest/meta-data/nothing/here", token)[0] == 404
+
+
+def test_gce_answers_what_cloud_inits_gce_datasource_reads() -> None:
+    with GceMetadata({"user-data": "#cloud-config\n"}, "77") as server:
+        assert get(server.port, "instance/id") == (200, b"77")
+        assert get(server.port, "instance/zone")[1].endswith(b"/zones/europe-west1-b")
+        assert get(server.port, "instance/hostname")[0] == 200
+        attributes = json.loads(get(server.port, "instance/attributes/?recursive=True")[1])
+        assert attributes == {"user-data": "#cloud-config\n"}
+        assert get(server.port, "project/attributes/?recursive=True") == (200, b"{}")
+
+
+def test_every_test_target_is_accepted(capsys) -> None:
+    from bootstrap.localvm.clients import CLIENTS
+    from bootstrap.targets import TEST_TARGETS
+
+    assert tuple(CLIENTS) == TEST_TARGETS == ("cloud-init", "ec2", "gce", "gce-user-data", "bash")
+    assert main(["test", "base", "--target", "openstack"]) == 2  # before anything is built
+    assert "invalid choice: 'openstack'" in capsys.readouterr().err

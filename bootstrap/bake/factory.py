@@ -29,10 +29,15 @@ def guest_choice(args: argparse.Namespace, *profiles: Any, instance_steps: bool 
 
 
 def make_backend(args: argparse.Namespace, progress: Any, setup: Any = None) -> Any:
+    target = getattr(args, "target", "cloud-init")
     if args.backend == "local":
         from .local import LocalBackend
 
-        return LocalBackend(Path(args.output), progress=progress, setup=setup)
+        return LocalBackend(Path(args.output), progress=progress, setup=setup, client=target)
+    if target != "cloud-init":  # a cloud's own backend hands over what that cloud takes
+        flag = " (--gce-user-data for cloud-init user data)" if args.backend == "gce" else ""
+        raise UsageError(f"--target is for -b local; -b {args.backend} hands the {args.backend} user data over "
+                         f"to the cloud itself{flag}")  # fmt: skip
     if args.backend == "ec2":
         return _ec2_backend(args, progress)
     return _gce_backend(args, progress)

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
+from ..console import report
 from ..errors import BackendError
+from ..localvm.clients import CLIENT_WAIT, CLIENTS, Handover
 from ..localvm.image import base_image, ensure_base_image
 from ..localvm.machine import GuestSetup, Machine
 from .backend import (
@@ -48,17 +50,23 @@ class GoldenImage:
 
 
 class LocalBackend(Backend):
+    """``client``: a target of `bootstrap test` (localvm/clients.py): the builder and the test machine
+    receive their user data as that cloud hands it over, read by that cloud's client."""
+
     poll_first, poll_maximum = 0.5, 3.0  # a local guest boots in tens of seconds
     name = "local"
-    target = "cloud-init"
 
     def __init__(self, output: Path, *, progress: Callable[[str], None] = print, setup: GuestSetup | None = None,
-                 memory_mb: int = 1024):  # fmt: skip
+                 memory_mb: int = 1024, client: str = "cloud-init"):  # fmt: skip
         self.output = Path(output).resolve()  # qcow2 backing files are resolved beside the overlay
         self.progress = progress
         self.setup = setup  # network, a local apt repository: for the builder and the test machine alike
         self.memory_mb = memory_mb
+        self.client = client
+        self.target = CLIENTS[client].renders
+        self.clients: dict[str, str] = {}  # role -> the client its console named (e.g. DataSourceEc2Local)
         self._sources: dict[str, GoldenImage] = {}
+        self._handovers: dict[str, Handover] = {}
 
     # -- source and lookup -------------------------------------------------------------------
     def resolve_source(self, create: bool = True) -> Source:
@@ -122,15 +130,23 @@ class LocalBackend(Backend):
         self.output.mkdir(parents=True, exist_ok=True)  # only now: a dry run leaves no folder behind
         work = self.output / ".work" / instance_id
         work.mkdir(parents=True)
+        # Each machine gets its user data as the cloud hands it over, on its first boot: the builder the
+        # bake variant, the test machine of the golden image the plain one (bash: a person runs it again,
+        # as the bake variant installs no unit: an image's machines may get cloud-init user data too).
+        handover = Handover(self.client, user_data, self.setup or GuestSetup())
         try:
-            machine = Machine(self.boot_image(source), user_data, instance_id=instance_id, workdir=work,
-                              memory_mb=self.memory_mb, setup=self.setup)  # fmt: skip
+            handover.__enter__()
+            setup = handover.setup(first=True)
+            machine = Machine(self.boot_image(source), handover.seed_user_data, instance_id=handover.instance_id,
+                              workdir=work, memory_mb=self.memory_mb, setup=setup)  # fmt: skip
             (work / "tags.json").write_text(json.dumps(tags))
             machine.start()
         except BaseException:
+            handover.__exit__(None, None, None)
             shutil.rmtree(work, ignore_errors=True)
             self._remove_empty_work()
             raise
+        self._handovers[instance_id] = handover
         (work / "qemu.pid").write_text(str(machine.process.pid if machine.process else 0))
         return Instance(instance_id, role, handle=machine)
 
@@ -177,15 +193,25 @@ class LocalBackend(Backend):
         return self._image(manifest)
 
     def record(self, image: Image, extra: dict) -> None:
-        """Add the lifecycle's findings (steps baked, timings, test) to an image's manifest."""
+        """Add the lifecycle's findings (steps baked, timings, test) to an image's manifest, and the
+        client that ran each machine's user data, as its console named it."""
         path = self.output / f"{image.id}.json"
         data = json.loads(path.read_text())
-        data.update(extra)
+        data.update(extra, target=self.client, clients=self.clients)
         path.write_text(json.dumps(data, indent=2, default=str) + "\n")
 
     def delete_instance(self, instance: Instance) -> None:
         machine: Machine = instance.handle
+        handover = self._handovers.pop(instance.id, None)
+        if handover and _reported_ok(machine):
+            # cloud-init names its datasource when its final stage ends, just after our runner's result (a
+            # machine deleted on a failure is not waited for)
+            machine.wait_for_text(handover.client_pattern(), CLIENT_WAIT)
+        console = machine.console()
         machine.remove()
+        if handover:
+            self.clients[instance.role] = handover.client([console])
+            handover.__exit__(None, None, None)
         self._remove_empty_work()
 
     def delete_image(self, image: Image) -> None:
@@ -231,6 +257,11 @@ class LocalBackend(Backend):
     def _remove_empty_work(self) -> None:
         with contextlib.suppress(OSError):
             (self.output / ".work").rmdir()
+
+
+def _reported_ok(machine: Machine) -> bool:
+    found = report(machine.console(), ("ok",))
+    return found is not None and found.result == "ok"
 
 
 def _is_our_qemu(pid: int, work: Path) -> bool:

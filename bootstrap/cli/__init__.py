@@ -89,9 +89,10 @@ def _build_parser() -> argparse.ArgumentParser:
     test = commands.add_parser("test", help="boot a profile in a local VM (QEMU), reboot it, report each step")
     test.add_argument("profile")
     test.add_argument("--reboots", type=int, default=1, help="reboots after the first boot (default 1)")
+    test.add_argument("--no-relaunch", dest="relaunch", action="store_false",
+                      help="skip the last boot: the same disk as a new instance, through the same client")  # fmt: skip
     test.add_argument("--keep-vm", dest="keep_vm", action="store_true", help="keep the VM's disk and console log")
-    test.add_argument("--target", "-t", choices=TARGETS, default="cloud-init",
-                      help="hand the guest the user data as this cloud does (so far: cloud-init, gce)")  # fmt: skip
+    options.client_target(test)
     options.timeout(test, 900, "to wait for each boot")
     options.json_output(test, "the report")
     guest_options(test)
@@ -279,9 +280,6 @@ def _test(args: argparse.Namespace) -> int:
 
     if args.reboots < 0:
         raise UsageError("--reboots must be 0 or more")
-    if args.target not in PROVABLE:  # said before anything is built or booted
-        raise UsageError(f"a local VM cannot yet hand the guest {args.target} user data the way that cloud does; "
-                         f"it can for: {', '.join(PROVABLE)}")  # fmt: skip
     profile = load_profile(args.profile, args.overrides)
     plan = build_plan(profile)
     choice = guest_choice(args, profile)  # says before booting what the guest cannot have
@@ -289,13 +287,14 @@ def _test(args: argparse.Namespace) -> int:
         _progress(line)
     setup = choice.setup()
     _progress(f"target {args.target}: {PROVABLE[args.target]}")
-    proof = prove(plan, reboots=args.reboots, keep=args.keep_vm, timeout=args.timeout, progress=_progress, setup=setup,
-                  target=args.target)  # fmt: skip
+    proof = prove(plan, reboots=args.reboots, relaunch=args.relaunch, keep=args.keep_vm, timeout=args.timeout,
+                  progress=_progress, setup=setup, target=args.target)  # fmt: skip
     if args.json:
         boots = [
-            {"result": b.result, "failed_step": b.failed_step, "seconds": round(b.seconds, 1), "steps": b.steps}
-            for b in proof.boots
-        ]
+            {"instance": instance, "result": b.result, "failed_step": b.failed_step, "seconds": round(b.seconds, 1),
+             "steps": b.steps}
+            for b, instance in zip(proof.boots, proof.instances, strict=True)
+        ]  # fmt: skip
         print(
             json.dumps(
                 {
@@ -312,15 +311,15 @@ def _test(args: argparse.Namespace) -> int:
             )
         )
     else:
-        for number, boot in enumerate(proof.boots, start=1):
-            print(f"boot {number}: {boot.result} in {boot.seconds:.0f}s")
+        for number, (boot, instance) in enumerate(zip(proof.boots, proof.instances, strict=True), start=1):
+            print(f"boot {number}: {boot.result} in {boot.seconds:.0f}s (instance {instance})")
             for step in boot.steps:
                 print(f"  {step['id']:<28} {step['phase']:<11} {step['status']:<7} {step['duration_ms']:>7} ms")
         print(f"target {proof.target}, run by {proof.client or '(no client seen on the console)'}")
-        for served in proof.delivered:
-            script = served["startup-script"]
-            print(f"  the guest fetched {served['path']} ({served['user_agent']}): its startup-script "
-                  f"{script['size']:,} bytes, sha256 {script['sha256']}")  # fmt: skip
+        for got in proof.delivered:
+            value = got.get("startup-script") or got.get("user-data") or got
+            agent = f" ({got['user_agent']})" if got["user_agent"] else ""
+            print(f"  the guest got {got['path']}{agent}: {value['size']:,} bytes, sha256 {value['sha256']}")
         for problem in proof.problems:
             print(f"problem: {problem}")
         if proof.kept:

@@ -26,6 +26,7 @@ def add_parsers(commands: Any) -> None:
     bake.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION",
                       help="ec2: also copy the image to this region (repeatable)")  # fmt: skip
     bake.add_argument("--no-test", dest="test", action="store_false", help="skip booting the new image once")
+    options.client_target(bake, "local: ")
     options.timeout(bake, 3600, "for the builder to finish")
     options.json_output(bake, "events on stderr, the result on stdout,")
     guest_options(bake)
@@ -47,6 +48,7 @@ def add_parsers(commands: Any) -> None:
     rebuild.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION")
     options.timeout(rebuild, 3600, "for each builder to finish")
     options.json_output(rebuild, "events on stderr, the summary on stdout,")
+    options.client_target(rebuild, "local: ")
     guest_options(rebuild)
     rebuild.set_defaults(handler=_rebuild)
 

@@ -9,18 +9,14 @@ Repositories are cached by their package list.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from ..errors import BackendError
-from .image import cache_dir
+from .image import APT_SERIAL, cache_dir
 from .machine import GuestSetup
-
-SERIAL = "bootstrap-apt"  # the guest sees /dev/disk/by-id/virtio-bootstrap-apt
-MOUNT_POINT = "/media/bootstrap-apt"
 
 
 def build_apt_repo(packages: list[str]) -> Path:
@@ -63,19 +59,10 @@ def _closure(packages: list[str]) -> list[str]:
 
 
 def local_apt_setup(packages: list[str], network: bool = False) -> GuestSetup:
-    """A guest whose apt sees only a repository of ``packages`` built on this host."""
-    return GuestSetup(vendor_data(), {SERIAL: build_apt_repo(packages)}, network)
-
-
-def vendor_data() -> str:
-    """Cloud-config for the guest: mount the repository disk and make it apt's only source (the test
-    guest has no network, so Debian's mirrors would only make apt fail)."""
-    script = (
-        f"mkdir -p {MOUNT_POINT}; mountpoint -q {MOUNT_POINT} || mount -o ro /dev/disk/by-id/virtio-{SERIAL} "
-        f"{MOUNT_POINT}; rm -f /etc/apt/sources.list /etc/apt/sources.list.d/debian.sources; "
-        f"echo 'deb [trusted=yes] file:{MOUNT_POINT} ./' > /etc/apt/sources.list.d/bootstrap-local.list"
-    )
-    return f"#cloud-config\nbootcmd:\n  - [sh, -c, {json.dumps(script)}]\n"
+    """A guest whose apt sees only a repository of ``packages`` built on this host: the base image
+    mounts the disk and makes it apt's only source before any client runs (image.APT_UNIT), as the
+    guest's network, when it has one, reaches no mirror it should use."""
+    return GuestSetup(read_only_disks={APT_SERIAL: build_apt_repo(packages)}, network=network)
 
 
 def _run(command: list[str], cwd: Path) -> None:

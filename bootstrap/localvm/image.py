@@ -41,6 +41,69 @@ GCE_UNITS_MASKED = ("google-guest-agent.service", "google-shutdown-scripts.servi
 GCE_STARTUP_UNIT = "google-startup-scripts.service"
 GCE_STARTUP_DROPIN = "[Service]\nStandardOutput=journal+console\nStandardError=journal+console\n"
 GCE_PRESET = "".join(f"disable {unit}\n" for unit in (*GCE_UNITS_MASKED, GCE_STARTUP_UNIT))
+# As GCE's own images: its clients (cloud-init's GCE datasource) name the metadata server by this name.
+HOSTS = "\n".join(("127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback",
+                   "169.254.169.254 metadata.google.internal metadata", ""))  # fmt: skip
+
+# Disks a test harness attaches by serial, each acted on by a unit the disk's appearance starts (so a
+# boot without the disk does nothing): a local apt repository (an offline guest's only apt source,
+# set up before any client runs, whichever cloud's client it is), and the bash target's script, run
+# once as root after the boot, as a person who logged in would.
+APT_SERIAL, APT_MOUNT = "bootstrap-apt", "/media/bootstrap-apt"
+BY_HAND_SERIAL, BY_HAND_MOUNT, BY_HAND_SCRIPT = "bootstrap-by-hand", "/mnt/by-hand", "bootstrap.sh"
+BY_HAND_BANNER = "bootstrap-by-hand: root runs bash"  # then the script's path, size and sha256, on the console
+HELPERS = "/usr/lib/bootstrap-test"  # the units' scripts (systemd would expand their $ itself)
+APT_SCRIPT = f"""\
+#!/bin/sh
+set -eu
+mkdir -p {APT_MOUNT}
+mountpoint -q {APT_MOUNT} || mount -o ro /dev/disk/by-id/virtio-{APT_SERIAL} {APT_MOUNT}
+rm -f /etc/apt/sources.list /etc/apt/sources.list.d/debian.sources
+echo "deb [trusted=yes] file:{APT_MOUNT} ./" > /etc/apt/sources.list.d/bootstrap-local.list
+"""
+BY_HAND_RUN = f"""\
+#!/bin/sh
+set -eu
+mkdir -p {BY_HAND_MOUNT}
+mountpoint -q {BY_HAND_MOUNT} || mount -o ro /dev/disk/by-id/virtio-{BY_HAND_SERIAL} {BY_HAND_MOUNT}
+script={BY_HAND_MOUNT}/{BY_HAND_SCRIPT}
+echo "{BY_HAND_BANNER} $script ($(wc -c < "$script") bytes, sha256 $(sha256sum < "$script" | cut -d ' ' -f 1))" \
+  > /dev/console
+cd /root
+exec bash "$script"
+"""
+APT_UNIT = f"""\
+[Unit]
+Description=bootstrap test guest: apt from the local repository disk
+DefaultDependencies=no
+After=local-fs.target
+Before=cloud-init.service cloud-config.service {GCE_STARTUP_UNIT} bootstrap-by-hand.service bootstrap.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart={HELPERS}/local-apt
+"""
+BY_HAND_UNIT = f"""\
+[Unit]
+Description=bootstrap test guest: a person runs the bash script by hand
+After=multi-user.target
+
+[Service]
+Type=oneshot
+Environment=HOME=/root
+ExecStart={HELPERS}/by-hand
+StandardOutput=journal+console
+StandardError=journal+console
+"""
+DISK_UNITS = {APT_SERIAL: ("bootstrap-local-apt.service", APT_UNIT, "local-apt", APT_SCRIPT),
+              BY_HAND_SERIAL: ("bootstrap-by-hand.service", BY_HAND_UNIT, "by-hand", BY_HAND_RUN)}  # fmt: skip
+
+
+def device_unit(serial: str) -> str:
+    """systemd's name of /dev/disk/by-id/virtio-SERIAL (`systemd-escape --path --suffix=device`)."""
+    path = f"dev/disk/by-id/virtio-{serial}"
+    return "-".join(part.replace("-", "\\x2d") for part in path.split("/")) + ".device"
 
 
 @dataclass(frozen=True)
@@ -67,7 +130,8 @@ class BaseImage:
 def recipe() -> dict:
     return {"suite": SUITE, "variant": "minbase", "packages": sorted(PACKAGES), "disk": DISK_SIZE,
             "cloud_cfg": CLOUD_CFG, "fstab": FSTAB,
-            "gce": [GCE_UNITS_MASKED, GCE_STARTUP_UNIT, GCE_STARTUP_DROPIN, GCE_PRESET], "version": 2}  # fmt: skip
+            "gce": [GCE_UNITS_MASKED, GCE_STARTUP_UNIT, GCE_STARTUP_DROPIN, GCE_PRESET], "hosts": HOSTS,
+            "disk_units": DISK_UNITS, "version": 3}  # fmt: skip
 
 
 def recipe_hash() -> str:
@@ -135,6 +199,15 @@ def _build(work: Path, progress: Callable[[str], None]) -> None:
         (units / unit).symlink_to("/dev/null")
     (units / f"{GCE_STARTUP_UNIT}.d").mkdir(parents=True, exist_ok=True)
     (units / f"{GCE_STARTUP_UNIT}.d" / "console.conf").write_text(GCE_STARTUP_DROPIN)
+    (root / "etc/hosts").write_text(HOSTS)
+    (root / HELPERS.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    for serial, (name, text, helper, script) in DISK_UNITS.items():
+        (units / name).write_text(text)
+        (root / HELPERS.lstrip("/") / helper).write_text(script)
+        (root / HELPERS.lstrip("/") / helper).chmod(0o755)
+        wants = units / f"{device_unit(serial)}.wants"
+        wants.mkdir(exist_ok=True)
+        (wants / name).symlink_to(f"/etc/systemd/system/{name}")
     kernels = sorted((root / "boot").glob("vmlinuz-*"))
     initrds = sorted((root / "boot").glob("initrd.img-*"))
     if not kernels or not initrds:

@@ -7,6 +7,7 @@ any exit, QEMU is stopped and (unless kept) its files are removed.
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from .. import interrupts
 from ..console import GuestReport
 from ..errors import BackendError
 from . import accel, leftovers
+from .metadata import GUEST_MAC
 
 
 class BootImage(Protocol):
@@ -47,6 +49,7 @@ class GuestSetup:
     network: bool = False
     metadata_port: int | None = None  # a host port the guest reaches as 169.254.169.254:80 (metadata.py)
     kernel_args: tuple[str, ...] = ()  # e.g. systemd.wants=UNIT: a client this boot starts
+    smbios: tuple[str, ...] = ()  # QEMU -smbios values: the DMI a client reads to know its cloud
 
     def nic(self) -> str:
         """QEMU's -nic: none; or user-mode NAT (no inbound), with a metadata server forwarded at the
@@ -56,7 +59,7 @@ class GuestSetup:
             return "user,model=virtio-net-pci" if self.network else "none"
         restrict = "" if self.network else ",restrict=on"
         relay = f"{sys.executable} -m bootstrap.localvm.relay {self.metadata_port}"  # one per connection
-        return (f"user,model=virtio-net-pci,net=169.254.0.0/16,host=169.254.0.2{restrict},"
+        return (f"user,model=virtio-net-pci,mac={GUEST_MAC},net=169.254.0.0/16,host=169.254.0.2{restrict},"
                 f"guestfwd=tcp:169.254.169.254:80-cmd:{relay}")  # fmt: skip
 
 
@@ -81,7 +84,9 @@ def _kvm_boots(base: BootImage) -> bool:
 
 
 class Machine:
-    def __init__(self, base: BootImage, user_data: bytes, *, instance_id: str, memory_mb: int = 1024,
+    """``user_data``: what the NoCloud seed carries; None: no seed disk (a metadata server hands it over)."""
+
+    def __init__(self, base: BootImage, user_data: bytes | None, *, instance_id: str, memory_mb: int = 1024,
                  keep: bool = False, workdir: Path | None = None, disk: Path | None = None,
                  data_disks: dict[str, Path] | None = None, setup: GuestSetup | None = None):  # fmt: skip
         self.base = base
@@ -104,18 +109,29 @@ class Machine:
             self.accelerator = choose_accelerator(base)
             if not self.disk.exists():
                 _run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base.disk), "-F", "qcow2", str(self.disk)])
-            self._write_seed(user_data, self.setup.vendor_data)
+            self.user_data = user_data
+            if user_data is not None:
+                self._write_seed()
         except BaseException:
             with interrupts.shielded():
                 self.remove()
             raise
 
-    def _write_seed(self, user_data: bytes, vendor_data: str | None) -> None:
+    def relaunch(self, instance_id: str) -> None:
+        """The same disk as a new instance (as a golden image of it would boot): a new seed's instance id."""
+        self.instance_id = instance_id
+        if self.user_data is not None:
+            self._write_seed()
+
+    def _write_seed(self) -> None:
         """The NoCloud seed. Vendor data (cloud-init merges it under the user data) is where a test
         harness puts its own setup, so that the user data stays exactly what was rendered."""
+        assert self.user_data is not None
+        vendor_data = self.setup.vendor_data
         seed = self.dir / "seed"
         seed.mkdir(exist_ok=True)
-        (seed / "user-data").write_bytes(user_data)
+        self.seed.unlink(missing_ok=True)
+        (seed / "user-data").write_bytes(self.user_data)
         (seed / "meta-data").write_text(f"instance-id: {self.instance_id}\nlocal-hostname: bootstrap-test\n")
         files = [str(seed / "user-data"), str(seed / "meta-data")]
         if vendor_data is not None:
@@ -150,7 +166,8 @@ class Machine:
             "-append", " ".join(["root=LABEL=bootstrap-root rw console=ttyS0 systemd.show_status=0",
                                  *self.setup.kernel_args]),
             "-drive", f"file={self.disk},if=virtio,format=qcow2",
-            "-drive", f"file={self.seed},if=virtio,format=raw,readonly=on",
+            *(["-drive", f"file={self.seed},if=virtio,format=raw,readonly=on"] if self.user_data is not None else []),
+            *[arg for value in self.setup.smbios for arg in ("-smbios", value)],
             *[arg for serial, path in sorted(self.data_disks.items())
               for arg in ("-drive", f"file={path},if=none,id=disk-{serial},format=qcow2",
                           "-device", f"virtio-blk-pci,drive=disk-{serial},serial={serial}")],
@@ -187,6 +204,15 @@ class Machine:
                 return GuestReport("timeout", None, guest.steps(text), text, time.monotonic() - start)
             interrupts.sleep(delay)
             delay = min(delay * 1.5, 3)
+
+    def wait_for_text(self, pattern: re.Pattern[str], timeout: float) -> bool:
+        """Wait until the console shows ``pattern`` (True), QEMU exits or time runs out (False)."""
+        deadline = time.monotonic() + timeout
+        while not pattern.search(self.console()):
+            if time.monotonic() > deadline or (self.process and self.process.poll() is not None):
+                return False
+            interrupts.sleep(1)
+        return True
 
     def wait_for_exit(self, timeout: float) -> bool:
         """Wait for the guest to power itself off (QEMU exits). False when it is still running."""

@@ -1,17 +1,15 @@
-"""`bootstrap test`: boot a profile in a local VM, reboot it, and judge what ran.
+"""`bootstrap test`: boot a profile in a local VM, handed over as a cloud does (clients.py), reboot it,
+relaunch it as a new instance, and judge what ran.
 
-A profile passes when every boot ends ok, each first-boot step ran exactly once across the
-boots, and every every-boot step ran on every boot (its `verify` checks included).
+A profile passes when every boot ends ok, each first-boot step ran exactly once per instance, every
+every-boot step ran on every boot (its `verify` checks included), and the guest's console names the
+cloud's client that ran the user data.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import re
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +17,13 @@ from ..console import GuestReport
 from ..errors import UsageError
 from ..plan import Phase, Plan
 from ..targets import render
-from .image import GCE_STARTUP_UNIT, BaseImage, ensure_base_image
+from .clients import CLIENT_WAIT, CLIENTS, Handover
+from .image import BaseImage, ensure_base_image
 from .machine import GuestSetup, Machine
-from .metadata import MetadataServer
 
 MAX_EXTRA_BOOTS = 3  # reboots the runner itself asks for (drivers), on top of the test's own
 
-
-PROVABLE = {  # target -> the client in the guest that reads the user data as that cloud hands it over
-    "cloud-init": "cloud-init's NoCloud datasource (a seed disk)",
-    "gce": "Google's guest agent (google_metadata_script_runner) from a metadata server stand-in",
-}
-AGENT_BANNER = re.compile(r"Starting startup scripts \(version ([^)]*)\)")
+PROVABLE = {target: client.proves_with for target, client in CLIENTS.items()}
 
 
 @dataclass
@@ -39,76 +32,88 @@ class Proof:
     accelerator: str
     target: str = "cloud-init"
     boots: list[GuestReport] = field(default_factory=list)
+    instances: list[str] = field(default_factory=list)  # the instance id of each boot (a relaunch: a new one)
     problems: list[str] = field(default_factory=list)
     kept: Path | None = None
-    client: str = ""  # as the guest's console names it, per boot where it can
-    delivered: list[dict[str, Any]] = field(default_factory=list)  # what the guest fetched, with hashes
+    client: str = ""  # as the guest's console names it
+    delivered: list[dict[str, Any]] = field(default_factory=list)  # what the guest received, with hashes
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def prove(plan: Plan, *, reboots: int = 1, keep: bool = False, timeout: float = 900,
+def prove(plan: Plan, *, reboots: int = 1, relaunch: bool = False, keep: bool = False, timeout: float = 900,
           progress: Callable[[str], None] = print, setup: GuestSetup | None = None,
           target: str = "cloud-init") -> Proof:  # fmt: skip
-    if target not in PROVABLE:
-        raise UsageError(f"a local VM cannot prove target {target!r} yet: {', '.join(PROVABLE)}")
+    """Boot ``plan`` handed over as ``target``'s cloud does, reboot it ``reboots`` times, and with
+    ``relaunch`` boot the same disk once more as a new instance (a new id through the same client)."""
+    if target not in CLIENTS:
+        raise UsageError(f"a local VM cannot prove target {target!r}: {', '.join(CLIENTS)}")
     base = ensure_base_image(progress=progress)
-    instance_id = f"bootstrap-test-{uuid.uuid4().hex[:8]}"
-    setup = setup or GuestSetup()
-    with contextlib.ExitStack() as stack:
-        if target == "gce":  # the seed carries no user data: the agent fetches the startup-script
-            metadata = stack.enter_context(MetadataServer({"startup-script": render(plan, "gce").data.decode()},
-                                                          str(uuid.uuid4().int % 10**19)))  # fmt: skip
-            setup = replace(setup, metadata_port=metadata.port,
-                            kernel_args=(*setup.kernel_args, f"systemd.wants={GCE_STARTUP_UNIT}"))  # fmt: skip
-            user_data = b""
-        else:
-            metadata = None
-            user_data = render(plan, "cloud-init").data
-        proof = _boot(plan, base, user_data, instance_id, setup, reboots, keep, timeout, progress)
-        proof.target = target
-        if metadata is not None:
-            versions = sorted({m.group(1) for boot in proof.boots for m in AGENT_BANNER.finditer(boot.console)})
-            proof.client = f"google_metadata_script_runner {', '.join(versions)}" if versions else ""
-            script = metadata.attributes["startup-script"].encode()
-            proof.delivered = [{**vars(served), "startup-script": {"size": len(script),
-                                                                   "sha256": hashlib.sha256(script).hexdigest()}}
-                               for served in metadata.served if "attributes" in served.path]  # fmt: skip
-            if not versions:
-                proof.problems.append("the console never showed Google's script runner starting")
-        else:
-            proof.client = "cloud-init NoCloud" if any("Cloud-init v." in b.console for b in proof.boots) else ""
+    data = render(plan, CLIENTS[target].renders).data
+    with Handover(target, data, setup or GuestSetup()) as handover:
+        proof = _boot(plan, base, handover, [1 + reboots] + ([1] if relaunch else []), keep, timeout, progress)
+        consoles = [boot.console for boot in proof.boots]
+        proof.target, proof.client, proof.delivered = target, handover.client(consoles), handover.delivered(consoles)
+    if proof.ok and handover.expected_client() not in proof.client:  # a failed boot has said enough
+        proof.problems.append(f"the guest's console never named the client ({handover.expected_client()}) that "
+                              f"ran the user data{_client_log_hint(target)}")  # fmt: skip
     return proof
 
 
-def _boot(plan: Plan, base: BaseImage, user_data: bytes, instance_id: str, setup: GuestSetup, reboots: int,
-          keep: bool, timeout: float, progress: Callable[[str], None]) -> Proof:  # fmt: skip
+def _client_log_hint(target: str) -> str:
+    return {"gce": "; its log: journalctl -u google-startup-scripts in a kept VM (--keep-vm)",
+            "bash": "; the script's output: journalctl -u bootstrap-by-hand in a kept VM (--keep-vm)"}.get(
+        target, "; cloud-init's log: /var/log/cloud-init.log in a kept VM (--keep-vm)")  # fmt: skip
+
+
+def _boot(plan: Plan, base: BaseImage, handover: Handover, boots_per_instance: list[int], keep: bool,
+          timeout: float, progress: Callable[[str], None]) -> Proof:  # fmt: skip
     proof = Proof(plan.profile, "")
-    wanted = 1 + reboots
-    with Machine(base, user_data, instance_id=instance_id, keep=keep, setup=setup) as machine:
+    with Machine(base, handover.seed_user_data, instance_id=handover.instance_id, keep=keep,
+                 setup=handover.setup(first=True)) as machine:  # fmt: skip
         proof.accelerator = machine.accelerator
         proof.kept = machine.dir if keep else None
-        while len([b for b in proof.boots if b.result != "rebooting"]) < wanted:
-            if len(proof.boots) >= wanted + MAX_EXTRA_BOOTS:
-                proof.problems.append("the machine kept asking for reboots")
+        for number, wanted in enumerate(boots_per_instance):
+            if number:
+                machine.relaunch(handover.relaunch())
+                progress(f"relaunch: the same disk as a new instance, {handover.instance_id}")
+            if not _boot_instance(machine, handover, proof, wanted, timeout, progress):
                 break
-            progress(f"boot {len(proof.boots) + 1}: starting ({proof.accelerator})")
-            machine.start()
-            boot = machine.wait_for_result(
-                timeout, progress=lambda line: progress("  " + line.split("bootstrap: ")[-1])
-            )
-            proof.boots.append(boot)
-            progress(f"boot {len(proof.boots)}: {boot.result} after {boot.seconds:.0f}s")
-            machine.power_off()
-            if boot.result not in ("ok", "rebooting"):
-                break
-    proof.problems += judge(plan, proof.boots)
+    proof.problems += judge(plan, proof.boots, proof.instances)
     return proof
 
 
-def judge(plan: Plan, boots: list[GuestReport]) -> list[str]:
+def _boot_instance(machine: Machine, handover: Handover, proof: Proof, wanted: int, timeout: float,
+                   progress: Callable[[str], None]) -> bool:  # fmt: skip
+    """Boot the current instance ``wanted`` times (plus the reboots its runner asks for); False on a failure."""
+    boots: list[GuestReport] = []
+    while len([b for b in boots if b.result != "rebooting"]) < wanted:
+        if len(boots) >= wanted + MAX_EXTRA_BOOTS:
+            proof.problems.append("the machine kept asking for reboots")
+            return False
+        first = not proof.boots
+        machine.setup = handover.setup(first=first)
+        progress(f"boot {len(proof.boots) + 1}: starting ({proof.accelerator})")
+        machine.start()
+        boot = machine.wait_for_result(timeout, progress=lambda line: progress("  " + line.split("bootstrap: ")[-1]))
+        named = handover.expected_client() in handover.client([boot.console])
+        if boot.result == "ok" and handover.runs_user_data(first) and not named:
+            named = machine.wait_for_text(handover.client_pattern(), CLIENT_WAIT)
+            boot.console = machine.console() if named else boot.console
+        boots.append(boot)
+        proof.boots.append(boot)
+        proof.instances.append(handover.instance_id)
+        progress(f"boot {len(proof.boots)}: {boot.result} after {boot.seconds:.0f}s")
+        machine.power_off()
+        if boot.result not in ("ok", "rebooting"):
+            return False
+    return True
+
+
+def judge(plan: Plan, boots: list[GuestReport], instances: list[str] | None = None) -> list[str]:
+    """Problems of these boots: each first-boot step ran once per instance, each every-boot step every boot."""
     problems = []
     for number, boot in enumerate(boots, start=1):
         if boot.result == "timeout":
@@ -119,10 +124,14 @@ def judge(plan: Plan, boots: list[GuestReport]) -> list[str]:
     if problems:
         return problems
     ran = [[s["id"] for s in boot.steps if s["status"] == "ok"] for boot in boots]
-    for step in plan.phase(Phase.FIRST_BOOT):
-        count = sum(ids.count(step.id) for ids in ran)
-        if count != 1:
-            problems.append(f"first-boot step {step.id} ran {count} times, not once")
+    instances = instances or ["the instance"] * len(boots)
+    for instance in dict.fromkeys(instances):
+        mine = [ids for ids, owner in zip(ran, instances, strict=True) if owner == instance]
+        for step in plan.phase(Phase.FIRST_BOOT):
+            count = sum(ids.count(step.id) for ids in mine)
+            if count != 1:
+                where = "" if len(set(instances)) == 1 else f" on instance {instance}"
+                problems.append(f"first-boot step {step.id} ran {count} times{where}, not once")
     for step in plan.phase(Phase.EVERY_BOOT):
         missing = [n for n, (boot, ids) in enumerate(zip(boots, ran, strict=True), start=1)
                    if boot.result == "ok" and step.id not in ids]  # fmt: skip

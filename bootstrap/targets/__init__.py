@@ -45,6 +45,9 @@ TARGET_RECORDS = {
     )
 }  # fmt: skip
 TARGETS = tuple(TARGET_RECORDS)
+# What `bootstrap test` and `bake -b local` hand a guest (localvm/clients.py): every target, and GCE's
+# user-data variant (cloud-init user data in GCE metadata, `bake -b gce --gce-user-data`).
+TEST_TARGETS = (*TARGETS[:3], "gce-user-data", *TARGETS[3:])
 
 
 @dataclass
