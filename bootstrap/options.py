@@ -46,6 +46,12 @@ def client_target(parser: argparse.ArgumentParser, what: str = "") -> None:
                         "default cloud-init)")  # fmt: skip
 
 
+def share(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--share", action="append", default=[], metavar="PRINCIPAL",
+                        help="also let this principal launch the image (repeatable; beside the profile's "
+                        "image.share): an EC2 account id, organization or OU ARN (ec2); a GCE IAM member")  # fmt: skip
+
+
 def overrides(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set",

@@ -42,6 +42,7 @@ RENAMED_KEYS = {
 
 @cache
 def profile_schema() -> dict[str, Any]:
+    from . import sharing
     from .features import all_features
 
     properties: dict[str, Any] = {
@@ -69,6 +70,23 @@ def profile_schema() -> dict[str, Any]:
             "relative path. Later entries and this profile win.",
             "examples": [["base"]],
         },
+    }
+    properties["image"] = {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "What `bake` does with the golden image beyond building it (not the machine's content: "
+        "it never changes the image hash).",
+        "properties": {
+            "share": {
+                "type": "array",
+                "items": {"type": "string", "pattern": sharing.PATTERN, "x-help": sharing.HELP},
+                "description": "Who may launch the image: EC2 accounts, organizations and OUs (launch permission "
+                "on the AMI, create-volume permission on its snapshots for accounts, in every region it is "
+                "copied to), GCE IAM members. Each backend takes its own cloud's; `bake --share` adds more.",
+                "examples": [["123456789012", "arn:aws:organizations::123456789012:organization/o-a1b2c3d4e5"]],
+            }
+        },
+        "examples": [{"share": ["123456789012"]}],
     }
     for feature in all_features():
         properties[feature.KEY] = feature.SCHEMA

@@ -139,3 +139,10 @@ class Backend(ABC):
 
     @abstractmethod
     def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]: ...
+
+    shares = ""  # the cloud whose principals (sharing.py) it can share an image with; "" none yet
+
+    def share(self, image: Image, principals: list[Any]) -> None:
+        """Let ``principals`` (of this backend's cloud) launch ``image``, all or none: a failure takes
+        back what it gave before raising."""
+        raise BackendError(f"the {self.name} backend cannot share images yet")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import interrupts
 from ..errors import BackendError
@@ -30,6 +30,11 @@ from .backend import (
     reap_verdict,
 )
 from .waiting import poll, retry
+
+if TYPE_CHECKING:
+    from ..sharing import Principal
+
+LAUNCH_PERMISSION = {"account": "UserId", "organization": "OrganizationArn", "ou": "OrganizationalUnitArn"}
 
 TRANSIENT_CODES = {
     "RequestLimitExceeded", "Throttling", "ThrottlingException", "TooManyRequestsException", "InternalError",
@@ -213,6 +218,37 @@ class Ec2Backend(Backend):
                   Description=f"latest bootstrap image of {identity.profile} (hash {identity.image_hash})")  # fmt: skip
         self.call("ec2", "create_tags", image.region, Resources=[image.id],
                   Tags=[{"Key": TAG_PROMOTED, "Value": str(int(time.time()))}])  # fmt: skip
+
+    shares = "ec2"
+
+    def share(self, image: Image, principals: list[Principal]) -> None:
+        """Launch permission on the AMI for accounts, organizations and OUs; create-volume permission on
+        its snapshots for the accounts (snapshots take account ids only). A failure removes what was added."""
+        permissions = [{LAUNCH_PERMISSION[p.kind]: p.value} for p in principals]
+        accounts = [p.value for p in principals if p.kind == "account"]
+        given: list[str] = []
+        try:
+            self._launch_permission(image, "Add", permissions)
+            given.append(image.id)
+            for snapshot in image.details.get("snapshots", []) if accounts else []:
+                self._volume_permission(image.region, snapshot, "add", accounts)
+                given.append(snapshot)
+        except BaseException:
+            with interrupts.shielded():  # never half shared
+                for resource in reversed(given):
+                    if resource == image.id:
+                        self._launch_permission(image, "Remove", permissions)
+                    else:
+                        self._volume_permission(image.region, resource, "remove", accounts)
+            raise
+
+    def _launch_permission(self, image: Image, change: str, permissions: list[dict[str, str]]) -> None:
+        self.call("ec2", "modify_image_attribute", image.region, ImageId=image.id,
+                  LaunchPermission={change: permissions})  # fmt: skip
+
+    def _volume_permission(self, region: str, snapshot: str, operation: str, accounts: list[str]) -> None:
+        self.call("ec2", "modify_snapshot_attribute", region, SnapshotId=snapshot,
+                  Attribute="createVolumePermission", OperationType=operation, UserIds=accounts)  # fmt: skip
 
     def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]:
         """bootstrap's own builder and test machines whose expiry has passed, in every region we use."""

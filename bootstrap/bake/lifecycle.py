@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import console, interrupts
 from ..console import GuestReport
-from ..errors import BackendError
+from ..errors import BackendError, UsageError
 from ..plan import Phase, Plan, Scope
 from .backend import TAG_CREATED, TAG_EXPIRES, TAG_ROLE, Backend, BakeStepError, Identity, Image, Instance, Source
 from .events import Events
@@ -33,6 +33,7 @@ class BakeOptions:
     build_timeout: float = 3600
     test_timeout: float = 1800
     test: bool = True  # launch the new image once and check what ran
+    share: tuple[Any, ...] = ()  # sharing.Principal: who may launch the image (each backend takes its cloud's)
     machine_ttl: float = 4 * 3600  # builder and test machines older than this are fair game for reap
 
     @property
@@ -93,6 +94,20 @@ def judge_relaunch(plan: Plan, report: GuestReport) -> list[str]:
     return problems
 
 
+def _sharing(backend: Backend, options: BakeOptions, events: Events) -> list[Any]:
+    """The principals this backend shares with; said before anything is built, for the others and for a
+    backend that cannot share yet (UsageError)."""
+    cloud = getattr(backend, "shares", "")
+    mine = [p for p in options.share if p.cloud == cloud]
+    if others := [p.value for p in options.share if p.cloud != cloud]:
+        why = "local images are files on this host" if backend.name == "local" else "for another cloud's backend"
+        events.emit("progress", f"not shared with {', '.join(others)}: {why}")
+    if not cloud and any(p.cloud == backend.name for p in options.share):
+        raise UsageError(f"the {backend.name} backend cannot share images yet; bake without --share or "
+                         "image.share for it")  # fmt: skip
+    return mine
+
+
 def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
          progress: Callable[[str], None] | None = None) -> BakeResult:  # fmt: skip
     from ..targets import render
@@ -100,6 +115,7 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
     events = events.for_profile(plan.profile)  # every line says whose it is (rebuild bakes in parallel)
     started = time.monotonic()
     timings: dict[str, float] = {}
+    sharing = _sharing(backend, options, events)  # said before any call
     source = _step("source", lambda: backend.resolve_source(create=not options.dry_run))
     identity = Identity(plan.profile, plan.image_hash, source.label or source.id)
     result = BakeResult(plan.profile, "planned", identity, source, baked_steps=baked_steps(plan))
@@ -116,6 +132,7 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
                     f"bake {len(result.baked_steps)} image-scope steps ({', '.join(result.baked_steps) or 'none'}), "
                     f"create image {name}, {'test it, ' if options.test else ''}"
                     f"{'copy it to ' + ', '.join(options.regions) + ', ' if options.regions else ''}"
+                    f"{'share it with ' + ', '.join(p.value for p in sharing) + ', ' if sharing else ''}"
                     f"promote it and keep the newest {options.keep}", image_name=name, source=source.id)  # fmt: skip
         return result
 
@@ -176,6 +193,12 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
             result.copies.append(copy)
             events.emit("copied", f"copied to {region} as {copy.id}", region=region, image=copy.id)
         timings["copy"] = time.monotonic() - mark
+
+        step = "share"  # after the test, before anyone can find it: a failed share leaves it private, deleted
+        for each in [image, *result.copies] if sharing else []:
+            backend.share(each, sharing)
+            events.emit("shared", f"{each.id}{' in ' + each.region if each.region else ''} shared with "
+                        f"{', '.join(p.value for p in sharing)}", image=each.id)  # fmt: skip
 
         step = "promote"
         for each in [image, *result.copies]:

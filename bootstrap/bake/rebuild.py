@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ def rebuild(references: list[str], make_backend: Callable[[Callable[[str], None]
     lines go out prefixed with that profile."""
     from ..planner import build_plan
     from ..profile import load_profile
+    from ..sharing import profile_shares
 
     def one(reference: str) -> Outcome:
         scoped = events.for_profile(reference)
@@ -55,7 +56,8 @@ def rebuild(references: list[str], make_backend: Callable[[Callable[[str], None]
             def progress(line: str) -> None:
                 scoped.emit("progress", line)
 
-            return Outcome(reference, bake(plan, make_backend(progress), options, scoped, progress=progress))
+            mine = replace(options, share=tuple(profile_shares(profile.data, options.share)))
+            return Outcome(reference, bake(plan, make_backend(progress), mine, scoped, progress=progress))
         except BootstrapError as exc:
             scoped.emit("failed", str(exc))
             return Outcome(reference, error=str(exc))

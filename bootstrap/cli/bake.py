@@ -14,6 +14,7 @@ from .. import options
 from ..bake.events import Events
 from ..bake.factory import BACKENDS, guest_choice, make_backend
 from ..errors import UsageError
+from ..sharing import profile_shares
 
 
 def add_parsers(commands: Any) -> None:
@@ -26,6 +27,7 @@ def add_parsers(commands: Any) -> None:
     bake.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION",
                       help="ec2: also copy the image to this region (repeatable)")  # fmt: skip
     bake.add_argument("--no-test", dest="test", action="store_false", help="skip booting the new image once")
+    options.share(bake)
     options.client_target(bake, "local: ")
     options.timeout(bake, 3600, "for the builder to finish")
     options.json_output(bake, "events on stderr, the result on stdout,")
@@ -46,6 +48,7 @@ def add_parsers(commands: Any) -> None:
     options.dry_run(rebuild, "say what would be built")
     options.keep_images(rebuild)
     rebuild.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION")
+    options.share(rebuild)
     options.timeout(rebuild, 3600, "for each builder to finish")
     options.json_output(rebuild, "events on stderr, the summary on stdout,")
     options.client_target(rebuild, "local: ")
@@ -132,8 +135,9 @@ def _bake(args: argparse.Namespace) -> int:
             events.emit("progress", line)
         setup = None if args.dry_run else choice.setup()
     backend = make_backend(args, lambda line: events.emit("progress", line), setup)
+    shares = tuple(profile_shares(profile.data, args.share))  # a malformed --share: exit 2 before any call
     options = BakeOptions(force=args.force, dry_run=args.dry_run, keep=args.keep, regions=tuple(args.copy_to),
-                          build_timeout=args.timeout, test=args.test)  # fmt: skip
+                          build_timeout=args.timeout, test=args.test, share=shares)  # fmt: skip
     step_lines = None if args.json else (lambda line: print("  " + line.split("bootstrap: ")[-1], file=sys.stderr))
     result = bake(plan, backend, options, events, progress=step_lines)
     if args.json:
@@ -180,7 +184,7 @@ def _rebuild(args: argparse.Namespace) -> int:
     for path, why in others:
         events.emit("not-a-profile", f"{path}: {why}; left alone", file=str(path))
     options = BakeOptions(force=args.force, dry_run=args.dry_run, keep=args.keep, regions=tuple(args.copy_to),
-                          build_timeout=args.timeout)  # fmt: skip
+                          build_timeout=args.timeout, share=tuple(profile_shares({}, args.share)))  # fmt: skip
     setup = None
     if args.backend == "local" and not args.dry_run:  # a dry run builds no apt repository either
         from ..errors import BootstrapError
