@@ -228,6 +228,29 @@ class Compute:
         image["labelFingerprint"] = _fingerprint(image["labels"])
         return 200, self.operation(project, None, "setLabels", name, error)
 
+    def do_images_get_iam(self, project: str, name: str, **_: Any) -> tuple[int, dict]:
+        image = self.images.get(f"{project}/{name}")
+        if not image:
+            return 404, _error(404, f"image {name} not found")
+        return 200, image.setdefault("iam", {"version": 1, "etag": "BwAAAA==", "bindings": []})
+
+    def do_images_set_iam(self, project: str, name: str, body: dict, error: str, **_: Any) -> tuple[int, dict]:
+        image = self.images.get(f"{project}/{name}")
+        if not image:
+            return 404, _error(404, f"image {name} not found")
+        current = image.setdefault("iam", {"version": 1, "etag": "BwAAAA==", "bindings": []})
+        policy = body.get("policy", {})
+        if policy.get("etag") != current["etag"]:  # as IAM: a policy read before someone else's change
+            return 409, _error(409, "There were concurrent policy changes")
+        for binding in policy.get("bindings", []):
+            for member in binding.get("members", []):
+                if not re.fullmatch(r"(user|group|serviceAccount|domain):.+", member):
+                    return 400, _error(400, f"Invalid member {member}")
+        tag = int.from_bytes(base64.b64decode(current["etag"]), "big") + 1
+        image["iam"] = {"version": policy.get("version", 1), "bindings": policy.get("bindings", []),
+                        "etag": base64.b64encode(tag.to_bytes(4, "big")).decode()}  # fmt: skip
+        return 200, image["iam"]
+
     # operations
     def do_operations_zone(self, project: str, zone: str, name: str, **_: Any) -> tuple[int, dict]:
         op = self.operations.get(name)
@@ -252,6 +275,8 @@ ROUTES = [
     (("DELETE", r"global/images/([^/]+)"), "images.delete"),
     (("POST", r"global/images/([^/]+)/deprecate"), "images.deprecate"),
     (("POST", r"global/images/([^/]+)/setLabels"), "images.labels"),
+    (("GET", r"global/images/([^/]+)/getIamPolicy"), "images.get_iam"),
+    (("POST", r"global/images/([^/]+)/setIamPolicy"), "images.set_iam"),
     (("GET", r"zones/([^/]+)/operations/([^/]+)"), "operations.zone"),
     (("POST", r"zones/([^/]+)/operations/([^/]+)/wait"), "operations.zone"),
     (("GET", r"global/operations/([^/]+)"), "operations.global"),

@@ -11,7 +11,7 @@ from bootstrap.bake.lifecycle import BakeOptions
 from bootstrap.cli import main
 from bootstrap.sharing import parse, profile_shares
 
-from .aws_fakes import REGION, Fail
+from .aws_fakes import Fail
 from .test_bake_ec2 import OTHER_REGION, PROFILE, live_instances, make_backend, own_images, run_bake
 
 
@@ -21,6 +21,13 @@ def plan(write_profile):
     from bootstrap.profile import load_profile
 
     return build_plan(load_profile(str(write_profile(PROFILE))))
+
+
+@pytest.fixture
+def gce(gce_server, plan):
+    running, compute = gce_server
+    compute.reset()
+    return running, compute, plan
 
 
 ORG = "arn:aws:organizations::123456789012:organization/o-a1b2c3d4e5"
@@ -122,13 +129,35 @@ def test_a_bake_whose_share_fails_is_failed_and_leaves_no_image(aws, plan) -> No
     assert own_images(aws) == [] and live_instances(aws) == []
 
 
-def test_a_backend_that_cannot_share_yet_says_so_before_building(write_profile, tmp_path, capsys,
-                                                                  monkeypatch) -> None:  # fmt: skip
-    monkeypatch.setenv("BOOTSTRAP_GCE_CREDENTIALS", "anonymous")
-    path = write_profile("name: shared\nimage: {share: ['group:ml@example.com']}\n")
-    code = main(["bake", str(path), "-b", "gce", "--project", "p", "--zone", "europe-west1-b", "--dry-run",
-                 "--endpoint-url", "http://127.0.0.1:9"])  # fmt: skip
-    assert code == 2 and "the gce backend cannot share images yet" in capsys.readouterr().err
-    assert main(["bake", str(path), "-o", str(tmp_path / "images"), "--dry-run"]) == 0  # local: says, shares nothing
-    assert "not shared with group:ml@example.com: local images are files on this host" in capsys.readouterr().err
-    assert REGION  # the moto region the EC2 tests use
+def test_a_gce_bake_grants_image_user_to_the_members_in_one_policy(gce) -> None:
+    from .test_bake_gce import run
+
+    _, compute, _ = gce
+    shares = tuple(profile_shares({}, ["group:ml@example.com", "domain:example.com", "210987654321"]))
+    result, events = run(gce, BakeOptions(build_timeout=1, test_timeout=1, share=shares))
+    assert result.status == "built" and result.image
+    policy = compute.images[f"team/{result.image.id}"]["iam"]
+    assert policy["bindings"] == [{"role": "roles/compute.imageUser",
+                                   "members": ["group:ml@example.com", "domain:example.com"]}]  # fmt: skip
+    assert compute.calls.index("images.set_iam") < compute.calls.index("images.labels")  # shared, then promoted
+    said = [record["message"] for record in events.history]
+    assert "ml-box: not shared with 210987654321: for another cloud's backend" in said
+
+
+def test_a_gce_share_the_api_refuses_fails_the_bake_and_leaves_no_image(gce) -> None:
+    from .gce_standin import Fault
+    from .test_bake_gce import our_images, run
+
+    _, compute, _ = gce
+    compute.faults["images.set_iam"] = Fault(status=400)
+    with pytest.raises(BakeStepError) as caught:
+        run(gce, BakeOptions(build_timeout=1, test_timeout=1, share=tuple(profile_shares({}, ["user:a@example.com"]))))
+    assert caught.value.step == "share" and "images.setIamPolicy" in str(caught.value)
+    assert our_images(compute) == [] and "images.labels" not in compute.calls  # never promoted, never shared
+
+
+def test_the_local_backend_shares_nothing_and_says_so(write_profile, tmp_path, capsys) -> None:
+    path = write_profile("name: shared\nimage: {share: ['group:ml@example.com', '123456789012']}\n")
+    assert main(["bake", str(path), "-o", str(tmp_path / "images"), "--dry-run"]) == 0
+    error = capsys.readouterr().err
+    assert "not shared with group:ml@example.com, 123456789012: local images are files on this host" in error

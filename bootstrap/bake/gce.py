@@ -37,6 +37,7 @@ from .backend import (
 from .waiting import retry
 
 OPERATION_TIMEOUT = 1800
+IMAGE_USER = "roles/compute.imageUser"  # may list and launch the image, nothing more
 
 
 def label(text: str) -> str:
@@ -266,6 +267,23 @@ class GceBackend(Backend):
             operation = self.call("images.deprecate", self.images.deprecate, project=self.project,
                                   image=older.name, deprecation_status_resource=status)  # fmt: skip
             self.finish("images.deprecate", operation)
+
+    shares = "gce"
+
+    def share(self, image: Image, principals: list[Any]) -> None:
+        """roles/compute.imageUser on the image for IAM members: one setIamPolicy (all or nothing), on the
+        policy read just before it (its etag refuses a concurrent change rather than lose it)."""
+        policy = self.call("images.getIamPolicy", self.images.get_iam_policy, project=self.project,
+                           resource=image.id)  # fmt: skip
+        bindings = [{"role": b.role, "members": list(b.members)} for b in policy.bindings]
+        mine = next((b for b in bindings if b["role"] == IMAGE_USER), None)
+        if mine is None:
+            mine = {"role": IMAGE_USER, "members": []}
+            bindings.append(mine)
+        mine["members"] += [p.value for p in principals if p.value not in mine["members"]]
+        request = {"policy": {"bindings": bindings, "etag": policy.etag, "version": policy.version or 1}}
+        self.call("images.setIamPolicy", self.images.set_iam_policy, project=self.project, resource=image.id,
+                  global_set_policy_request_resource=request)  # fmt: skip
 
     def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]:
         """bootstrap's own builder and test machines in the zone whose expiry has passed."""
