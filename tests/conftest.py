@@ -56,3 +56,27 @@ def sandbox(tmp_path: Path) -> sandbox_module.Sandbox:
     if reason:
         pytest.skip(reason)
     return sandbox_module.Sandbox(tmp_path / "machine")
+
+
+ML_BOX = """\
+name: ml-box
+packages: [htop]
+files: [{path: /etc/team.conf, content: "team=ml\\n"}]
+commands:
+  first_boot: [{name: hello, run: echo hello}]
+  every_boot: [{name: tick, run: date}]
+"""
+
+
+@pytest.fixture
+def ml_box(write_profile):
+    """The plan of a small profile, for bakes against the clouds' stand-ins."""
+    return build_plan(load_profile(str(write_profile(ML_BOX))))
+
+
+@pytest.fixture
+def gce_bake(gce_server, ml_box):
+    """The Compute stand-in, fresh, and ml-box's plan."""
+    running, compute = gce_server
+    compute.reset()
+    return running, compute, ml_box

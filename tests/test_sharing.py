@@ -12,23 +12,7 @@ from bootstrap.cli import main
 from bootstrap.sharing import parse, profile_shares
 
 from .aws_fakes import Fail
-from .test_bake_ec2 import OTHER_REGION, PROFILE, live_instances, make_backend, own_images, run_bake
-
-
-@pytest.fixture
-def plan(write_profile):
-    from bootstrap.planner import build_plan
-    from bootstrap.profile import load_profile
-
-    return build_plan(load_profile(str(write_profile(PROFILE))))
-
-
-@pytest.fixture
-def gce(gce_server, plan):
-    running, compute = gce_server
-    compute.reset()
-    return running, compute, plan
-
+from .test_bake_ec2 import OTHER_REGION, live_instances, make_backend, own_images, run_bake
 
 ORG = "arn:aws:organizations::123456789012:organization/o-a1b2c3d4e5"
 OU = "arn:aws:organizations::123456789012:ou/o-a1b2c3d4e5/ou-ab12-cdef3456"
@@ -85,9 +69,9 @@ def test_sharing_never_changes_what_is_rendered_or_the_image_hash(write_profile)
     assert render(plain, "ec2").data == render(shared, "ec2").data
 
 
-def test_an_ec2_bake_shares_every_copy_and_its_snapshots(aws, plan) -> None:
+def test_an_ec2_bake_shares_every_copy_and_its_snapshots(aws, ml_box) -> None:
     shares = tuple(profile_shares({}, ["210987654321", ORG, "user:ana@example.com"]))
-    result, _, events = run_bake(aws, plan, options=BakeOptions(regions=(OTHER_REGION,), build_timeout=2,
+    result, _, events = run_bake(aws, ml_box, options=BakeOptions(regions=(OTHER_REGION,), build_timeout=2,
                                                                 test_timeout=2, share=shares))  # fmt: skip
     assert result.status == "built"
     for image in [result.image, *result.copies]:
@@ -104,8 +88,8 @@ def test_an_ec2_bake_shares_every_copy_and_its_snapshots(aws, plan) -> None:
     assert ("progress", "ml-box: not shared with user:ana@example.com: for another cloud's backend") in said
 
 
-def test_a_failed_share_takes_back_what_it_gave(aws, plan) -> None:
-    result, _, _ = run_bake(aws, plan)
+def test_a_failed_share_takes_back_what_it_gave(aws, ml_box) -> None:
+    result, _, _ = run_bake(aws, ml_box)
     assert result.image is not None
     session = aws.session()
     Fail(session, "ec2", "ModifySnapshotAttribute", "InvalidParameterValue")
@@ -116,25 +100,25 @@ def test_a_failed_share_takes_back_what_it_gave(aws, plan) -> None:
     assert permissions["LaunchPermissions"] == []  # never half shared
 
 
-def test_a_bake_whose_share_fails_is_failed_and_leaves_no_image(aws, plan) -> None:
+def test_a_bake_whose_share_fails_is_failed_and_leaves_no_image(aws, ml_box) -> None:
     shares = tuple(profile_shares({}, ["210987654321"]))
 
     def inject(session):
         Fail(session, "ec2", "ModifyImageAttribute", "InvalidAMIAttributeItemValue")
 
     with pytest.raises(BakeStepError) as caught:
-        run_bake(aws, plan, options=BakeOptions(regions=(OTHER_REGION,), build_timeout=2, test_timeout=2,
+        run_bake(aws, ml_box, options=BakeOptions(regions=(OTHER_REGION,), build_timeout=2, test_timeout=2,
                                                 share=shares), setup=inject)  # fmt: skip
     assert caught.value.step == "share" and "InvalidAMIAttributeItemValue" in str(caught.value)
     assert own_images(aws) == [] and live_instances(aws) == []
 
 
-def test_a_gce_bake_grants_image_user_to_the_members_in_one_policy(gce) -> None:
+def test_a_gce_bake_grants_image_user_to_the_members_in_one_policy(gce_bake) -> None:
     from .test_bake_gce import run
 
-    _, compute, _ = gce
+    _, compute, _ = gce_bake
     shares = tuple(profile_shares({}, ["group:ml@example.com", "domain:example.com", "210987654321"]))
-    result, events = run(gce, BakeOptions(build_timeout=1, test_timeout=1, share=shares))
+    result, events = run(gce_bake, BakeOptions(build_timeout=1, test_timeout=1, share=shares))
     assert result.status == "built" and result.image
     policy = compute.images[f"team/{result.image.id}"]["iam"]
     assert policy["bindings"] == [{"role": "roles/compute.imageUser",
@@ -144,14 +128,17 @@ def test_a_gce_bake_grants_image_user_to_the_members_in_one_policy(gce) -> None:
     assert "ml-box: not shared with 210987654321: for another cloud's backend" in said
 
 
-def test_a_gce_share_the_api_refuses_fails_the_bake_and_leaves_no_image(gce) -> None:
+def test_a_gce_share_the_api_refuses_fails_the_bake_and_leaves_no_image(gce_bake) -> None:
     from .gce_standin import Fault
     from .test_bake_gce import our_images, run
 
-    _, compute, _ = gce
+    _, compute, _ = gce_bake
     compute.faults["images.set_iam"] = Fault(status=400)
     with pytest.raises(BakeStepError) as caught:
-        run(gce, BakeOptions(build_timeout=1, test_timeout=1, share=tuple(profile_shares({}, ["user:a@example.com"]))))
+        run(
+            gce_bake,
+            BakeOptions(build_timeout=1, test_timeout=1, share=tuple(profile_shares({}, ["user:a@example.com"]))),
+        )
     assert caught.value.step == "share" and "images.setIamPolicy" in str(caught.value)
     assert our_images(compute) == [] and "images.labels" not in compute.calls  # never promoted, never shared
 

@@ -26,6 +26,11 @@ TAG_EXPIRES = "bootstrap:expires"  # unix time after which reap may delete a mac
 TAG_CREATED = "bootstrap:created"
 TAG_PROMOTED = "bootstrap:promoted"  # an image that passed its test and was published: only these count as built
 MACHINE_ROLES = ("builder", "test")
+# A channel (latest, stable...) is a stable name users launch from. Each image that was ever pointed at
+# one carries this tag, valued with when (ns): the newest holds the channel, the ones before are its
+# history (`images rollback`). GCE labels spell it bootstrap-channel-NAME.
+CHANNEL_PREFIX = "bootstrap:channel:"
+CHANNEL_PATTERN = r"[a-z][a-z0-9-]{0,29}"
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,16 @@ class Image:
     region: str = ""
     created: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)  # snapshots, sizes, paths
+
+
+def channel_marks(image: Image) -> dict[str, int]:
+    """channel -> when ``image`` was pointed at it, from its tags (or GCE labels) in details["tags"]."""
+    marks = {}
+    for key, value in image.details.get("tags", {}).items():
+        for prefix in (CHANNEL_PREFIX, CHANNEL_PREFIX.replace(":", "-")):
+            if key.startswith(prefix) and str(value).isdigit():
+                marks[key.removeprefix(prefix)] = int(value)
+    return marks
 
 
 def reap_verdict(tags: dict[str, str], now: float, name: str) -> tuple[bool, str | None]:
@@ -139,6 +154,11 @@ class Backend(ABC):
 
     @abstractmethod
     def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]: ...
+
+    def point_channel(self, image: Image, profile: str, channel: str) -> None:
+        """Point ``channel`` of ``profile`` (in the image's region) at ``image``: mark the image, then move
+        the name users launch from (an SSM parameter, a symlink; GCE: the label is the name)."""
+        raise BackendError(f"the {self.name} backend has no channels")
 
     shares = ""  # the cloud whose principals (sharing.py) it can share an image with; "" none yet
 

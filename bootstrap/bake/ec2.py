@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .. import interrupts
 from ..errors import BackendError
 from .backend import (
+    CHANNEL_PREFIX,
     MACHINE_ROLES,
     OWNER,
     TAG_OWNER,
@@ -120,7 +121,8 @@ class Ec2Backend(Backend):
         created = _epoch(data.get("CreationDate"))
         snapshots = [m["Ebs"]["SnapshotId"] for m in data.get("BlockDeviceMappings", []) if "Ebs" in m
                      and m["Ebs"].get("SnapshotId")]  # fmt: skip
-        return Image(data["ImageId"], data.get("Name", ""), region, created, {"snapshots": snapshots})
+        tags = {t["Key"]: t["Value"] for t in data.get("Tags", [])}
+        return Image(data["ImageId"], data.get("Name", ""), region, created, {"snapshots": snapshots, "tags": tags})
 
     def find_image(self, identity: Identity) -> Image | None:
         """The newest promoted image of this identity: one that was made but never tested and published
@@ -213,11 +215,18 @@ class Ec2Backend(Backend):
             raise
 
     def promote(self, image: Image, identity: Identity) -> None:
-        self.call("ssm", "put_parameter", image.region, Name=f"{PARAMETER_PREFIX}/{identity.profile}/latest",
-                  Value=image.id, Type="String", Overwrite=True,
-                  Description=f"latest bootstrap image of {identity.profile} (hash {identity.image_hash})")  # fmt: skip
         self.call("ec2", "create_tags", image.region, Resources=[image.id],
                   Tags=[{"Key": TAG_PROMOTED, "Value": str(int(time.time()))}])  # fmt: skip
+        self.point_channel(image, identity.profile, "latest")
+
+    def point_channel(self, image: Image, profile: str, channel: str) -> None:
+        """The image's channel tag, then the SSM parameter /bootstrap/PROFILE/CHANNEL that launch templates
+        and Terraform resolve (resolve:ssm:), in the image's region."""
+        self.call("ec2", "create_tags", image.region, Resources=[image.id],
+                  Tags=[{"Key": f"{CHANNEL_PREFIX}{channel}", "Value": str(time.time_ns())}])  # fmt: skip
+        self.call("ssm", "put_parameter", image.region, Name=f"{PARAMETER_PREFIX}/{profile}/{channel}",
+                  Value=image.id, Type="String", Overwrite=True,
+                  Description=f"bootstrap image of {profile}, channel {channel}")  # fmt: skip
 
     shares = "ec2"
 

@@ -53,7 +53,7 @@ def _ec2_backend(args: argparse.Namespace, progress: Any) -> Any:
     session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
     if not session.region_name:
         raise UsageError("ec2: no region: pass --region or configure one (AWS_DEFAULT_REGION, ~/.aws/config)")
-    if not args.source and args.command != "reap":  # reaping looks at tags, not at the source
+    if not args.source and args.command not in ("reap", "images"):  # these look at tags, not at the source
         raise UsageError("ec2: pass --source: an AMI id, or ssm:/NAME of an SSM parameter holding one")
     return Ec2Backend(region=session.region_name, source=args.source or "",
                       instance_type=args.instance_type or "t3.small", subnet=args.subnet,

@@ -21,6 +21,7 @@ from typing import Any
 from .. import interrupts
 from ..errors import BackendError
 from .backend import (
+    CHANNEL_PREFIX,
     OWNER,
     TAG_EXPIRES,
     TAG_OWNER,
@@ -137,7 +138,7 @@ class GceBackend(Backend):
         created = datetime.fromisoformat(image.creation_timestamp).timestamp() if image.creation_timestamp else 0
         return Image(image.name, image.name, "", created,
                      {"self_link": image.self_link, "family": image.family, "labels": dict(image.labels),
-                      "label_fingerprint": image.label_fingerprint})  # fmt: skip
+                      "tags": dict(image.labels), "label_fingerprint": image.label_fingerprint})  # fmt: skip
 
     def find_image(self, identity: Identity) -> Image | None:
         """The newest promoted image of this identity (an untested leftover does not count as built)."""
@@ -250,7 +251,11 @@ class GceBackend(Backend):
 
     def promote(self, image: Image, identity: Identity) -> None:
         """Marked promoted; the family now serves the new image; older ones in it are deprecated by it."""
-        marked = {**image.details.get("labels", {}), label(TAG_PROMOTED): str(int(time.time()))}
+        marked = {
+            **image.details.get("labels", {}),
+            label(TAG_PROMOTED): str(int(time.time())),
+            label(CHANNEL_PREFIX + "latest"): str(time.time_ns()),
+        }  # the family serves it too
         request = {"labels": marked, "label_fingerprint": image.details.get("label_fingerprint", "")}
         operation = self.call("images.setLabels", self.images.set_labels, project=self.project, resource=image.id,
                               global_set_labels_request_resource=request)  # fmt: skip
@@ -267,6 +272,15 @@ class GceBackend(Backend):
             operation = self.call("images.deprecate", self.images.deprecate, project=self.project,
                                   image=older.name, deprecation_status_resource=status)  # fmt: skip
             self.finish("images.deprecate", operation)
+
+    def point_channel(self, image: Image, profile: str, channel: str) -> None:
+        """The channel's label on the image (read afresh: setLabels wants the current fingerprint)."""
+        current = self.call("images.get", self.images.get, project=self.project, image=image.id)
+        marked = {**dict(current.labels), label(CHANNEL_PREFIX + channel): str(time.time_ns())}
+        request = {"labels": marked, "label_fingerprint": current.label_fingerprint}
+        operation = self.call("images.setLabels", self.images.set_labels, project=self.project, resource=image.id,
+                              global_set_labels_request_resource=request)  # fmt: skip
+        self.finish("images.setLabels", operation)
 
     shares = "gce"
 

@@ -255,15 +255,24 @@ def wait_for_guest(backend: Backend, instance: Instance, wanted: tuple[str, ...]
 
 
 def prune(backend: Backend, profile: str, keep: int, protected: set[str], events: Events) -> list[str]:
-    """Delete all but the newest ``keep`` images of a profile in each region (never one just made)."""
+    """Delete all but the newest ``keep`` images of a profile in each region (never one just made, never
+    one a channel points at)."""
+    from .channels import holders
+
     by_region: dict[str, list[Image]] = {}
-    for image in backend.list_images(profile):
+    found = backend.list_images(profile)
+    for image in found:
         by_region.setdefault(image.region, []).append(image)
+    held = holders(found)
     pruned = []
     for images in by_region.values():
         images.sort(key=lambda i: i.created, reverse=True)
         for image in images[keep:]:
             if image.id in protected:
+                continue
+            if image.id in held:
+                events.emit("kept", f"old image {image.id} kept: channel {', '.join(held[image.id])} points at it",
+                            image=image.id)  # fmt: skip
                 continue
             backend.delete_image(image)
             pruned.append(image.id)

@@ -26,6 +26,7 @@ from ..localvm.clients import CLIENT_WAIT, CLIENTS, Handover
 from ..localvm.image import base_image, ensure_base_image
 from ..localvm.machine import GuestSetup, Machine
 from .backend import (
+    CHANNEL_PREFIX,
     OWNER,
     TAG_HASH,
     TAG_OWNER,
@@ -109,7 +110,8 @@ class LocalBackend(Backend):
         return [self._image(d) for d in self.manifests() if mine.items() <= d.get("tags", {}).items()]
 
     def _image(self, data: dict) -> Image:
-        return Image(data["name"], data["name"], "", data["created"], {"disk": str(self.output / data["disk"])})
+        return Image(data["name"], data["name"], "", data["created"],
+                     {"disk": str(self.output / data["disk"]), "tags": data.get("tags", {})})  # fmt: skip
 
     # -- machines ----------------------------------------------------------------------------
     def boot_image(self, image_id: str) -> GoldenImage:
@@ -197,7 +199,7 @@ class LocalBackend(Backend):
         client that ran each machine's user data, as its console named it."""
         path = self.output / f"{image.id}.json"
         data = json.loads(path.read_text())
-        data.update(extra, target=self.client, clients=self.clients)
+        data.update(extra, **({"target": self.client, "clients": self.clients} if self.clients else {}))
         path.write_text(json.dumps(data, indent=2, default=str) + "\n")
 
     def delete_instance(self, instance: Instance) -> None:
@@ -223,8 +225,14 @@ class LocalBackend(Backend):
 
     def promote(self, image: Image, identity: Identity) -> None:
         self.record(image, {"promoted": int(time.time())})
+        self.point_channel(image, identity.profile, "latest")
+
+    def point_channel(self, image: Image, profile: str, channel: str) -> None:
+        """The channel in the image's manifest, then PROFILE-CHANNEL.qcow2 and .json link to it."""
+        data = self._manifest(image.id)
+        self.record(image, {"tags": {**data.get("tags", {}), f"{CHANNEL_PREFIX}{channel}": str(time.time_ns())}})
         for suffix in ("qcow2", "json"):
-            link = self.output / f"{identity.profile}-latest.{suffix}"
+            link = self.output / f"{profile}-{channel}.{suffix}"
             temporary = link.with_name(f".{link.name}.new")
             temporary.unlink(missing_ok=True)
             temporary.symlink_to(f"{image.id}.{suffix}")

@@ -61,6 +61,67 @@ def add_parsers(commands: Any) -> None:
     options.dry_run(reap, "list what would be deleted")
     reap.set_defaults(handler=_reap)
 
+    _images_parsers(commands)
+
+
+def _images_parsers(commands: Any) -> None:
+    images = commands.add_parser("images", help="bootstrap's golden images of a profile: list them, move channels")
+    actions = images.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="per image: id, region, hash, channels, tested, age")
+    promote = actions.add_parser("promote", help="point a channel at a tested image (default: latest's)")
+    rollback = actions.add_parser("rollback", help="point a channel back at the image it held before")
+    for parser in (listing, promote, rollback):
+        parser.add_argument("profile", help="the profile's name")
+        _backend_options(parser)
+    options.json_output(listing, "the images")
+    for parser in (promote, rollback):
+        parser.add_argument("--channel", required=True, help="e.g. stable (lowercase letters, digits, '-')")
+    promote.add_argument("--from", dest="from_channel", default="latest", help="the channel whose image moves "
+                         "(default latest)")  # fmt: skip
+    promote.add_argument("--image", help="an image id instead of --from's")
+    images.set_defaults(handler=_images)
+
+
+def _images(args: argparse.Namespace) -> int:
+    from ..bake import channels
+    from ..bake.backend import TAG_HASH, channel_marks
+
+    backend = make_backend(args, lambda line: print(f"bootstrap: {line}", file=sys.stderr, flush=True))
+    if args.action == "promote":
+        for image in channels.promote(
+            backend, args.profile, args.channel, source=args.from_channel, image_id=args.image
+        ):
+            where = f" in {image.region}" if image.region else ""
+            print(f"{args.profile}: channel {args.channel}{where} -> {image.id}")
+        return 0
+    if args.action == "rollback":
+        for current, previous in channels.rollback(backend, args.profile, args.channel):
+            where = f" in {current.region}" if current.region else ""
+            print(f"{args.profile}: channel {args.channel}{where} -> {previous.id} (was {current.id})")
+        return 0
+    images = sorted(backend.list_images(args.profile), key=lambda i: (i.region, -i.created))
+    held = channels.holders(images)
+    rows = [{"image": i.id, "region": i.region, "hash": _tag(i, TAG_HASH), "channels": held.get(i.id, []),
+             "history": sorted(set(channel_marks(i)) - set(held.get(i.id, []))), "tested": channels.tested(i),
+             "age_days": round((time.time() - i.created) / 86400, 1) if i.created else None}
+            for i in images]  # fmt: skip
+    if args.json:
+        print(json.dumps({"profile": args.profile, "backend": args.backend, "images": rows}, indent=2))
+        return 0
+    if not rows:
+        print(f"{args.profile}: no images made by bootstrap ({args.backend})")
+    for row in rows:
+        state = "tested" if row["tested"] else "untested"
+        age = "?" if row["age_days"] is None else row["age_days"]
+        print(f"{row['image']:<48} {row['region'] or '-':<14} {row['hash'] or '-':<17} {state:<9} {age:>6}d  "
+              f"{', '.join(row['channels'])}")  # fmt: skip
+    return 0
+
+
+def _tag(image: Any, key: str) -> str:
+    tags = image.details.get("tags", {})
+    return str(tags.get(key) or tags.get(key.replace(":", "-")) or "")
+
 
 def guest_options(parser: argparse.ArgumentParser) -> None:
     """Local VM guests: network (user-mode NAT) or none, and an optional local apt repository. By default

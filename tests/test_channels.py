@@ -1,0 +1,132 @@
+"""Channels (issue 16): a stable name users launch from, moved only to tested images: `latest` with every
+bake, others by `bootstrap images promote`, back by `images rollback`; prune never deletes an image a
+channel points at. EC2 against moto (SSM parameters /bootstrap/PROFILE/CHANNEL in every region), GCE
+against the Compute stand-in (labels), local with images on disk (symlinks)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from bootstrap.bake import channels
+from bootstrap.bake.events import Quiet
+from bootstrap.bake.lifecycle import BakeOptions, bake
+from bootstrap.cli import main
+from bootstrap.errors import BackendError, UsageError
+
+from .aws_fakes import REGION, SOURCE_PARAMETER
+from .test_bake_ec2 import OTHER_REGION, make_backend, own_images, run_bake
+
+
+def parameter(aws, region: str, channel: str) -> str:
+    return aws.client("ssm", region).get_parameter(Name=f"/bootstrap/ml-box/{channel}")["Parameter"]["Value"]
+
+
+def forced(aws, plan, keep: int = 3):
+    time.sleep(1.1)  # moto's image creation dates have one-second resolution
+    result, _, _ = run_bake(aws, plan, options=BakeOptions(force=True, keep=keep, regions=(OTHER_REGION,),
+                                                           build_timeout=5, test_timeout=5))  # fmt: skip
+    return result
+
+
+def test_ec2_promote_then_rollback_moves_the_ssm_parameter_in_every_region(aws, ml_box) -> None:
+    first, _, _ = run_bake(aws, ml_box)
+    backend = make_backend(aws, aws.session())
+    moved = channels.promote(backend, "ml-box", "stable")
+    assert sorted(i.id for i in moved) == sorted([first.image.id, first.copies[0].id])
+    second = forced(aws, ml_box)
+    assert parameter(aws, REGION, "latest") == second.image.id
+    assert parameter(aws, REGION, "stable") == first.image.id  # a bake moves latest only
+    channels.promote(backend, "ml-box", "stable")
+    assert parameter(aws, REGION, "stable") == second.image.id
+    assert parameter(aws, OTHER_REGION, "stable") == second.copies[0].id
+    back = channels.rollback(backend, "ml-box", "stable")
+    assert {(a.id, b.id) for a, b in back} == {(second.image.id, first.image.id),
+                                              (second.copies[0].id, first.copies[0].id)}  # fmt: skip
+    assert parameter(aws, REGION, "stable") == first.image.id
+
+
+def test_prune_keeps_what_a_channel_points_at(aws, ml_box) -> None:
+    first, _, _ = run_bake(aws, ml_box)
+    channels.promote(make_backend(aws, aws.session()), "ml-box", "stable")
+    second = forced(aws, ml_box, keep=1)
+    assert second.pruned == []  # stable still points at the first image in both regions
+    assert sorted(own_images(aws)) == sorted([first.image.id, first.copies[0].id, second.image.id,
+                                              second.copies[0].id])  # fmt: skip
+
+
+def test_only_tested_images_move_and_bad_channels_are_refused(aws, ml_box) -> None:
+    backend = make_backend(aws, aws.session())
+    with pytest.raises(BackendError, match="points at no image yet"):
+        channels.promote(backend, "ml-box", "stable")
+    first, _, _ = run_bake(aws, ml_box)
+    with pytest.raises(BackendError, match="nothing to roll back to"):
+        channels.rollback(backend, "ml-box", "latest")
+    with pytest.raises(UsageError, match="channel 'Stable!'"):
+        channels.promote(backend, "ml-box", "Stable!")
+    ec2 = aws.client("ec2")
+    ec2.delete_tags(Resources=[first.image.id], Tags=[{"Key": "bootstrap:promoted"}])  # as a killed bake leaves it
+    with pytest.raises(BackendError, match="never passed its test"):
+        channels.promote(backend, "ml-box", "stable", image_id=first.image.id)
+
+
+def test_the_images_command_lists_promotes_and_rolls_back(aws, ml_box, monkeypatch, capsys) -> None:
+    first, _, _ = run_bake(aws, ml_box)
+    second = forced(aws, ml_box)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint)
+    base = ["-b", "ec2", "--region", REGION, "--endpoint-url", aws.endpoint]
+    assert main(["images", "promote", "ml-box", "--channel", "stable", "--image", first.image.id, *base]) == 0
+    assert f"channel stable in {REGION} -> {first.image.id}" in capsys.readouterr().out
+    assert main(["images", "promote", "ml-box", "--channel", "stable", *base]) == 0
+    assert main(["images", "list", "ml-box", "--json", *base]) == 0
+    capsys.readouterr()
+    assert main(["images", "list", "ml-box", "--json", *base]) == 0
+    rows = {r["image"]: r for r in json.loads(capsys.readouterr().out)["images"] if r["region"] == REGION}
+    assert rows[second.image.id]["channels"] == ["latest", "stable"] and rows[second.image.id]["tested"]
+    assert rows[first.image.id]["channels"] == [] and rows[first.image.id]["history"] == ["latest", "stable"]
+    assert main(["images", "rollback", "ml-box", "--channel", "stable", *base]) == 0
+    assert f"-> {first.image.id} (was {second.image.id})" in capsys.readouterr().out
+    assert main(["images", "rollback", "ml-box", "--channel", "nightly", *base]) == 3  # a backend error, said
+    assert "channel nightly of ml-box points at no image" in capsys.readouterr().err
+    assert SOURCE_PARAMETER
+
+
+def test_gce_channels_are_labels_and_roll_back(gce_bake) -> None:
+    from .test_bake_gce import backend_for
+
+    running, compute, plan = gce_bake
+    first = bake(plan, backend_for(running), BakeOptions(build_timeout=1, test_timeout=1), Quiet())
+    channels.promote(backend_for(running), "ml-box", "stable")
+    second = bake(plan, backend_for(running), BakeOptions(force=True, build_timeout=1, test_timeout=1), Quiet())
+    backend = backend_for(running)
+    assert channels.holders(backend.list_images("ml-box")) == {first.image.id: ["stable"],
+                                                               second.image.id: ["latest"]}  # fmt: skip
+    channels.promote(backend, "ml-box", "stable")
+    assert channels.holders(backend.list_images("ml-box"))[second.image.id] == ["latest", "stable"]
+    channels.rollback(backend, "ml-box", "stable")
+    labels = compute.images[f"team/{first.image.id}"]["labels"]
+    assert "bootstrap-channel-stable" in labels
+    assert channels.holders(backend.list_images("ml-box"))[first.image.id] == ["stable"]
+
+
+def test_local_channels_are_symlinks(tmp_path, capsys) -> None:
+    from bootstrap.bake.backend import TAG_OWNER, TAG_PROFILE, TAG_PROMOTED, TAG_ROLE
+
+    output = tmp_path / "images"
+    output.mkdir()
+    for number, name in enumerate(("bootstrap-box-1", "bootstrap-box-2"), start=1):
+        (output / f"{name}.qcow2").write_bytes(b"disk")
+        tags = {TAG_OWNER: "bootstrap", TAG_PROFILE: "box", TAG_ROLE: "image", TAG_PROMOTED: "1",
+                "bootstrap:channel:latest": str(number)}  # fmt: skip
+        (output / f"{name}.json").write_text(json.dumps({"format": "bootstrap-local-image", "name": name,
+                                                         "created": number, "disk": f"{name}.qcow2",
+                                                         "tags": tags}))  # fmt: skip
+    assert main(["images", "promote", "box", "--channel", "stable", "-o", str(output)]) == 0
+    assert (output / "box-stable.qcow2").resolve() == (output / "bootstrap-box-2.qcow2")
+    assert main(["images", "promote", "box", "--channel", "stable", "--image", "bootstrap-box-1", "-o",
+                 str(output)]) == 0  # fmt: skip
+    assert main(["images", "rollback", "box", "--channel", "stable", "-o", str(output)]) == 0
+    assert (output / "box-stable.qcow2").resolve() == (output / "bootstrap-box-2.qcow2")
+    assert "-> bootstrap-box-2 (was bootstrap-box-1)" in capsys.readouterr().out
