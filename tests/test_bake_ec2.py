@@ -10,25 +10,16 @@ import pytest
 from bootstrap.bake.backend import BakeStepError
 from bootstrap.bake.events import Quiet
 from bootstrap.bake.lifecycle import BakeOptions, bake
-from bootstrap.planner import build_plan
-from bootstrap.profile import load_profile
 
 from .aws_fakes import REGION, SOURCE_PARAMETER, Fail, FakeGuest, MotoServer, Recorder, Throttle
+from .conftest import ML_BOX
 
-PROFILE = """\
-name: ml-box
-packages: [htop]
-files: [{path: /etc/team.conf, content: "team=ml\\n"}]
-commands:
-  first_boot: [{name: hello, run: echo hello}]
-  every_boot: [{name: tick, run: date}]
-"""
 OTHER_REGION = "us-east-1"
 
 
 @pytest.fixture
-def plan(write_profile):
-    return build_plan(load_profile(str(write_profile(PROFILE))))
+def plan(ml_box):
+    return ml_box
 
 
 def make_backend(aws: MotoServer, session, **overrides):
@@ -198,7 +189,7 @@ def test_the_command_line_plans_an_ec2_bake_against_the_endpoint(aws, write_prof
     from bootstrap.cli import main
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    profile = write_profile(PROFILE)
+    profile = write_profile(ML_BOX)
     code = main(["bake", str(profile), "-b", "ec2", "--source", f"ssm:{SOURCE_PARAMETER}", "--endpoint-url",
                  aws.endpoint, "--dry-run", "--json"])  # fmt: skip
     captured = capsys.readouterr()
@@ -216,8 +207,8 @@ def test_the_command_line_needs_a_source_and_a_region(monkeypatch, capsys, write
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    assert main(["bake", str(write_profile(PROFILE)), "-b", "ec2"]) == 2
+    assert main(["bake", str(write_profile(ML_BOX)), "-b", "ec2"]) == 2
     assert "no region" in capsys.readouterr().err
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    assert main(["bake", str(write_profile(PROFILE)), "-b", "ec2"]) == 2
+    assert main(["bake", str(write_profile(ML_BOX)), "-b", "ec2"]) == 2
     assert "pass --source" in capsys.readouterr().err
