@@ -22,6 +22,12 @@ def keep_images(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", type=int, default=3, help="images kept per profile and region (default 3)")
 
 
+def grace(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--grace", type=float, default=7, metavar="DAYS",
+                        help="images beyond --keep are deprecated first (replaced by the newest) and deleted this "
+                        "many days later, unless a channel points at them (default 7; 0 deletes at once)")  # fmt: skip
+
+
 def timeout(parser: argparse.ArgumentParser, default: float, what: str) -> None:
     parser.add_argument("--timeout", type=float, default=default, help=f"seconds {what} (default {default:.0f})")
 

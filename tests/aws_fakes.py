@@ -134,6 +134,26 @@ class Fail:
         return AWSResponse(request.url, self.status, {}, _Raw(body.encode()))
 
 
+class Simulated:
+    """An EC2 query API moto does not have, answered at the botocore layer as AWS answers it (``return``
+    true), each request's parameters recorded."""
+
+    def __init__(self, session: Any, operation: str):
+        self.operation, self.requests = operation, list[dict[str, str]]()
+        session.events.register(f"before-send.ec2.{operation}", self._send)
+
+    def _send(self, request: Any, **kwargs: Any) -> Any:
+        from urllib.parse import parse_qsl
+
+        from botocore.awsrequest import AWSResponse
+
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+        self.requests.append(dict(parse_qsl(body)))
+        answer = f'<{self.operation}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>sim' \
+                 f"</requestId><return>true</return></{self.operation}Response>"  # fmt: skip
+        return AWSResponse(request.url, 200, {}, _Raw(answer.encode()))
+
+
 class _Raw:
     def __init__(self, body: bytes):
         self.body = body

@@ -11,7 +11,18 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-from bootstrap.bake.backend import OWNER, TAG_OWNER, TAG_PROFILE, TAG_ROLE, Backend, Identity, Image, Instance, Source
+from bootstrap.bake.backend import (
+    OWNER,
+    TAG_DEPRECATED,
+    TAG_OWNER,
+    TAG_PROFILE,
+    TAG_ROLE,
+    Backend,
+    Identity,
+    Image,
+    Instance,
+    Source,
+)
 from bootstrap.plan import Phase, Plan, Scope
 
 
@@ -101,6 +112,10 @@ class FakeBackend(Backend):
     def promote(self, image: Image, identity: Identity) -> None:
         self._call("promote")
         self.images[image.id].details["promoted"] = True
+
+    def deprecate(self, image: Image, replacement: Image, now: float) -> None:
+        self._call("deprecate")
+        self.images[image.id].details["tags"][TAG_DEPRECATED] = str(int(now))
 
     def list_images(self, profile: str) -> list[Image]:
         self._call("list_images")

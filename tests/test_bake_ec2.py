@@ -94,7 +94,7 @@ def test_an_unchanged_profile_is_not_rebaked_and_force_rebuilds_and_prunes(aws, 
     assert again.status == "unchanged" and again.image and again.image.id == first.image.id
     assert "already holds image hash" in events.history[-1]["message"]
     time.sleep(1.1)  # moto's image creation dates have one-second resolution
-    forced, _, _ = run_bake(aws, plan, options=BakeOptions(force=True, keep=1, regions=(OTHER_REGION,),
+    forced, _, _ = run_bake(aws, plan, options=BakeOptions(force=True, keep=1, grace_days=0, regions=(OTHER_REGION,),
                                                           build_timeout=5, test_timeout=5))  # fmt: skip
     assert forced.status == "built" and forced.image.id != first.image.id
     assert sorted(forced.pruned) == sorted([first.image.id, first.copies[0].id])

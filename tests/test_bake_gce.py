@@ -98,10 +98,10 @@ def test_unchanged_skips_force_rebuilds_deprecates_the_old_and_prunes(gce) -> No
     again, _ = run(gce)
     assert again.status == "unchanged" and again.image.id == first.image.id
     assert not [c for c in compute.calls[calls_before:] if c in MUTATING]
-    forced, _ = run(gce, BakeOptions(force=True, keep=2, build_timeout=1, test_timeout=1))
+    forced, _ = run(gce, BakeOptions(force=True, keep=2, grace_days=0, build_timeout=1, test_timeout=1))
     assert compute.images[f"team/{first.image.id}"]["deprecated"]["state"] == "DEPRECATED"
     assert compute.images[f"team/{first.image.id}"]["deprecated"]["replacement"].endswith(forced.image.id)
-    third, _ = run(gce, BakeOptions(force=True, keep=2, build_timeout=1, test_timeout=1))
+    third, _ = run(gce, BakeOptions(force=True, keep=2, grace_days=0, build_timeout=1, test_timeout=1))
     assert third.pruned == [first.image.id]
     assert our_images(compute) == sorted([forced.image.id, third.image.id])
 

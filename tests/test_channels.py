@@ -26,7 +26,7 @@ def parameter(aws, region: str, channel: str) -> str:
 
 def forced(aws, plan, keep: int = 3):
     time.sleep(1.1)  # moto's image creation dates have one-second resolution
-    result, _, _ = run_bake(aws, plan, options=BakeOptions(force=True, keep=keep, regions=(OTHER_REGION,),
+    result, _, _ = run_bake(aws, plan, options=BakeOptions(force=True, keep=keep, grace_days=0, regions=(OTHER_REGION,),
                                                            build_timeout=5, test_timeout=5))  # fmt: skip
     return result
 
@@ -130,3 +130,47 @@ def test_local_channels_are_symlinks(tmp_path, capsys) -> None:
     assert main(["images", "rollback", "box", "--channel", "stable", "-o", str(output)]) == 0
     assert (output / "box-stable.qcow2").resolve() == (output / "bootstrap-box-2.qcow2")
     assert "-> bootstrap-box-2 (was bootstrap-box-1)" in capsys.readouterr().out
+
+
+def test_ec2_prune_deprecates_first_and_deletes_after_the_grace_period(aws, ml_box) -> None:
+    """moto 5.2 has no EnableImageDeprecation: simulated at the botocore layer (tests/aws_fakes.Simulated);
+    the tag prune counts the grace period from is real (moto)."""
+    from bootstrap.bake.lifecycle import deprecated_at, prune
+
+    from .aws_fakes import Simulated
+
+    deprecations: list[Simulated] = []
+
+    def simulate(session):
+        deprecations.append(Simulated(session, "EnableImageDeprecation"))
+
+    first, _, _ = run_bake(aws, ml_box)
+    time.sleep(1.1)
+    second, _, _ = run_bake(aws, ml_box, options=BakeOptions(force=True, keep=1, grace_days=7, build_timeout=5,
+                                                             test_timeout=5, regions=(OTHER_REGION,)),
+                            setup=simulate)  # fmt: skip
+    assert second.pruned == []  # deprecated, not deleted
+    [simulated] = deprecations
+    assert sorted(r["ImageId"] for r in simulated.requests) == sorted([first.image.id, first.copies[0].id])
+    assert all(r["DeprecateAt"] for r in simulated.requests)
+    backend = make_backend(aws, aws.session())
+    [old] = [i for i in backend.list_images("ml-box") if i.id == first.image.id]
+    since = deprecated_at(old)
+    assert since is not None
+    assert prune(backend, "ml-box", 1, set(), Quiet(), grace_days=7, now=since + 86400) == []
+    later = prune(backend, "ml-box", 1, set(), Quiet(), grace_days=7, now=since + 8 * 86400)
+    assert sorted(later) == sorted([first.image.id, first.copies[0].id])
+    assert sorted(own_images(aws)) == sorted([second.image.id, second.copies[0].id])
+
+
+def test_gce_prune_deprecates_with_the_replacement(gce_bake) -> None:
+    from .test_bake_gce import backend_for
+
+    running, compute, plan = gce_bake
+    first = bake(plan, backend_for(running), BakeOptions(build_timeout=1, test_timeout=1), Quiet())
+    second = bake(plan, backend_for(running), BakeOptions(force=True, keep=1, build_timeout=1, test_timeout=1),
+                  Quiet())  # fmt: skip
+    assert second.pruned == []
+    old = compute.images[f"team/{first.image.id}"]
+    assert old["deprecated"]["state"] == "DEPRECATED" and old["deprecated"]["replacement"].endswith(second.image.id)
+    assert "bootstrap-deprecated" in old["labels"]

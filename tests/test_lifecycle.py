@@ -108,5 +108,20 @@ def test_a_signal_mid_bake_cleans_up_like_an_error(fake: FakeBackend) -> None:
 
 def test_old_images_are_pruned_but_never_the_new_one(fake: FakeBackend) -> None:
     for _ in range(4):
-        run(fake, force=True, keep=2)
+        run(fake, force=True, keep=2, grace_days=0)
     assert len(fake.images) == 2 and fake.unpromoted() == []
+
+
+def test_old_images_are_deprecated_first_and_deleted_after_the_grace_period(fake: FakeBackend) -> None:
+    from bootstrap.bake.lifecycle import deprecated_at, prune
+
+    for _ in range(3):
+        run(fake, force=True, keep=2, grace_days=7)
+    [old] = [i for i in fake.images.values() if deprecated_at(i) is not None]  # the third bake deprecated it
+    assert len(fake.images) == 3 and fake.calls.count("delete_image") == 0
+    since = deprecated_at(old)
+    assert since is not None
+    profile, events = fake.plan.profile, Quiet()
+    assert prune(fake, profile, 2, set(), events, grace_days=7, now=since + 6 * 86400) == []  # within grace
+    assert prune(fake, profile, 2, set(), events, grace_days=7, now=since + 7 * 86400) == [old.id]
+    assert old.id not in fake.images

@@ -140,7 +140,7 @@ def test_prune_leaves_images_bootstrap_did_not_make(stand_in, write_profile) -> 
                                                                   "bootstrap-role": "image"}}  # fmt: skip
     compute.images["team/someone-elses"] = compute._image_resource("team", foreign, "")
     for _ in range(2):
-        bake(plan, backend, BakeOptions(force=True, keep=1, build_timeout=5, test_timeout=5), Quiet())
+        bake(plan, backend, BakeOptions(force=True, keep=1, grace_days=0, build_timeout=5, test_timeout=5), Quiet())
     assert "someone-elses" in our_images(compute) and len(our_images(compute)) == 2
 
 

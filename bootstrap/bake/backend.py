@@ -24,6 +24,7 @@ TAG_SOURCE = "bootstrap:source"
 TAG_ROLE = "bootstrap:role"  # builder, test, image
 TAG_EXPIRES = "bootstrap:expires"  # unix time after which reap may delete a machine
 TAG_CREATED = "bootstrap:created"
+TAG_DEPRECATED = "bootstrap:deprecated"  # unix time prune deprecated an image; deleted after the grace period
 TAG_PROMOTED = "bootstrap:promoted"  # an image that passed its test and was published: only these count as built
 MACHINE_ROLES = ("builder", "test")
 # A channel (latest, stable...) is a stable name users launch from. Each image that was ever pointed at
@@ -159,6 +160,11 @@ class Backend(ABC):
         """Point ``channel`` of ``profile`` (in the image's region) at ``image``: mark the image, then move
         the name users launch from (an SSM parameter, a symlink; GCE: the label is the name)."""
         raise BackendError(f"the {self.name} backend has no channels")
+
+    def deprecate(self, image: Image, replacement: Image, now: float) -> None:
+        """Mark ``image`` deprecated from ``now`` in favour of ``replacement`` (the cloud's own deprecation,
+        and the TAG_DEPRECATED tag prune counts the grace period from)."""
+        raise BackendError(f"the {self.name} backend cannot deprecate images: prune with --grace 0")
 
     shares = ""  # the cloud whose principals (sharing.py) it can share an image with; "" none yet
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .. import interrupts
@@ -19,6 +19,7 @@ from .backend import (
     CHANNEL_PREFIX,
     MACHINE_ROLES,
     OWNER,
+    TAG_DEPRECATED,
     TAG_OWNER,
     TAG_PROFILE,
     TAG_PROMOTED,
@@ -227,6 +228,13 @@ class Ec2Backend(Backend):
         self.call("ssm", "put_parameter", image.region, Name=f"{PARAMETER_PREFIX}/{profile}/{channel}",
                   Value=image.id, Type="String", Overwrite=True,
                   Description=f"bootstrap image of {profile}, channel {channel}")  # fmt: skip
+
+    def deprecate(self, image: Image, replacement: Image, now: float) -> None:
+        """EC2's deprecation time (a minute on: it refuses the past), then our tag, which prune counts from."""
+        when = datetime.fromtimestamp(now + 60, tz=timezone.utc)
+        self.call("ec2", "enable_image_deprecation", image.region, ImageId=image.id, DeprecateAt=when)
+        self.call("ec2", "create_tags", image.region, Resources=[image.id],
+                  Tags=[{"Key": TAG_DEPRECATED, "Value": str(int(now))}])  # fmt: skip
 
     shares = "ec2"
 

@@ -15,7 +15,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .. import interrupts
@@ -23,6 +23,7 @@ from ..errors import BackendError
 from .backend import (
     CHANNEL_PREFIX,
     OWNER,
+    TAG_DEPRECATED,
     TAG_EXPIRES,
     TAG_OWNER,
     TAG_PROFILE,
@@ -274,10 +275,23 @@ class GceBackend(Backend):
             self.finish("images.deprecate", operation)
 
     def point_channel(self, image: Image, profile: str, channel: str) -> None:
-        """The channel's label on the image (read afresh: setLabels wants the current fingerprint)."""
+        """The channel's label on the image: the label is the name users filter on (the family serves latest)."""
+        self._label(image, {label(CHANNEL_PREFIX + channel): str(time.time_ns())})
+
+    def deprecate(self, image: Image, replacement: Image, now: float) -> None:
+        """GCE's DEPRECATED state naming the replacement (launches warn and point to it), then our label."""
+        stamp = datetime.fromtimestamp(now, tz=timezone.utc).isoformat()
+        status = {"state": "DEPRECATED", "replacement": replacement.details.get("self_link", replacement.id),
+                  "deprecated": stamp}  # fmt: skip
+        operation = self.call("images.deprecate", self.images.deprecate, project=self.project, image=image.id,
+                              deprecation_status_resource=status)  # fmt: skip
+        self.finish("images.deprecate", operation)
+        self._label(image, {label(TAG_DEPRECATED): str(int(now))})
+
+    def _label(self, image: Image, added: dict[str, str]) -> None:
+        """Add labels to an image (read afresh: setLabels wants the current fingerprint)."""
         current = self.call("images.get", self.images.get, project=self.project, image=image.id)
-        marked = {**dict(current.labels), label(CHANNEL_PREFIX + channel): str(time.time_ns())}
-        request = {"labels": marked, "label_fingerprint": current.label_fingerprint}
+        request = {"labels": {**dict(current.labels), **added}, "label_fingerprint": current.label_fingerprint}
         operation = self.call("images.setLabels", self.images.set_labels, project=self.project, resource=image.id,
                               global_set_labels_request_resource=request)  # fmt: skip
         self.finish("images.setLabels", operation)

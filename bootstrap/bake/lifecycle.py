@@ -17,7 +17,18 @@ from .. import console, interrupts
 from ..console import GuestReport
 from ..errors import BackendError, UsageError
 from ..plan import Phase, Plan, Scope
-from .backend import TAG_CREATED, TAG_EXPIRES, TAG_ROLE, Backend, BakeStepError, Identity, Image, Instance, Source
+from .backend import (
+    TAG_CREATED,
+    TAG_DEPRECATED,
+    TAG_EXPIRES,
+    TAG_ROLE,
+    Backend,
+    BakeStepError,
+    Identity,
+    Image,
+    Instance,
+    Source,
+)
 from .events import Events
 from .waiting import WaitTimeout, poll
 
@@ -29,6 +40,7 @@ class BakeOptions:
     force: bool = False
     dry_run: bool = False
     keep: int = 3  # newest images kept per profile and region
+    grace_days: float = 7  # older ones are deprecated first, deleted this long after (0: deleted at once)
     regions: tuple[str, ...] = ()  # copy the image to these regions too
     build_timeout: float = 3600
     test_timeout: float = 1800
@@ -207,7 +219,7 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
         events.emit("promoted", f"{plan.profile}: {image.id} is now the latest image", image=image.id)
 
         step = "prune"
-        result.pruned = prune(backend, plan.profile, options.keep, {i.id for i in made}, events)
+        result.pruned = prune(backend, plan.profile, options.keep, {i.id for i in made}, events, options.grace_days)
     except BakeStepError:
         raise
     except BackendError as exc:
@@ -254,11 +266,14 @@ def wait_for_guest(backend: Backend, instance: Instance, wanted: tuple[str, ...]
         return GuestReport("timeout", None, console.steps(seen["text"]), seen["text"])
 
 
-def prune(backend: Backend, profile: str, keep: int, protected: set[str], events: Events) -> list[str]:
-    """Delete all but the newest ``keep`` images of a profile in each region (never one just made, never
-    one a channel points at)."""
+def prune(backend: Backend, profile: str, keep: int, protected: set[str], events: Events,
+          grace_days: float = 0, now: float | None = None) -> list[str]:  # fmt: skip
+    """Beyond the newest ``keep`` images of a profile in each region (never one just made, never one a
+    channel points at): deprecate each, naming the newest as its replacement, and delete it once it has
+    been deprecated ``grace_days`` (at once with 0). Returns the images deleted."""
     from .channels import holders
 
+    now = time.time() if now is None else now
     by_region: dict[str, list[Image]] = {}
     found = backend.list_images(profile)
     for image in found:
@@ -274,10 +289,25 @@ def prune(backend: Backend, profile: str, keep: int, protected: set[str], events
                 events.emit("kept", f"old image {image.id} kept: channel {', '.join(held[image.id])} points at it",
                             image=image.id)  # fmt: skip
                 continue
+            since = deprecated_at(image)
+            if grace_days > 0 and since is None:
+                backend.deprecate(image, images[0], now)
+                events.emit("deprecated", f"old image {image.id} deprecated (replaced by {images[0].id}); deleted "
+                            f"after {grace_days:g} days", image=image.id, region=image.region)  # fmt: skip
+                continue
+            if grace_days > 0 and since is not None and now - since < grace_days * 86400:
+                continue
             backend.delete_image(image)
             pruned.append(image.id)
             events.emit("pruned", f"old image {image.id} deleted", image=image.id, region=image.region)
     return pruned
+
+
+def deprecated_at(image: Image) -> float | None:
+    """When prune deprecated ``image`` (its tag, or GCE label), or None."""
+    tags = image.details.get("tags", {})
+    value = str(tags.get(TAG_DEPRECATED) or tags.get(TAG_DEPRECATED.replace(":", "-")) or "")
+    return float(value) if value.isdigit() else None
 
 
 def _clean_up(backend: Backend, machines: list[Instance], images: list[Image], events: Events) -> None:

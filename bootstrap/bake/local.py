@@ -28,6 +28,7 @@ from ..localvm.machine import GuestSetup, Machine
 from .backend import (
     CHANNEL_PREFIX,
     OWNER,
+    TAG_DEPRECATED,
     TAG_HASH,
     TAG_OWNER,
     TAG_PROFILE,
@@ -226,6 +227,11 @@ class LocalBackend(Backend):
     def promote(self, image: Image, identity: Identity) -> None:
         self.record(image, {"promoted": int(time.time())})
         self.point_channel(image, identity.profile, "latest")
+
+    def deprecate(self, image: Image, replacement: Image, now: float) -> None:
+        data = self._manifest(image.id)
+        self.record(image, {"tags": {**data.get("tags", {}), TAG_DEPRECATED: str(int(now))},
+                            "replacement": replacement.id})  # fmt: skip
 
     def point_channel(self, image: Image, profile: str, channel: str) -> None:
         """The channel in the image's manifest, then PROFILE-CHANNEL.qcow2 and .json link to it."""

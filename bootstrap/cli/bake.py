@@ -24,6 +24,7 @@ def add_parsers(commands: Any) -> None:
     options.force(bake)
     options.dry_run(bake, "say what would be built")
     options.keep_images(bake)
+    options.grace(bake)
     bake.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION",
                       help="ec2: also copy the image to this region (repeatable)")  # fmt: skip
     bake.add_argument("--no-test", dest="test", action="store_false", help="skip booting the new image once")
@@ -47,6 +48,7 @@ def add_parsers(commands: Any) -> None:
     options.force(rebuild)
     options.dry_run(rebuild, "say what would be built")
     options.keep_images(rebuild)
+    options.grace(rebuild)
     rebuild.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION")
     options.share(rebuild)
     options.timeout(rebuild, 3600, "for each builder to finish")
@@ -184,6 +186,8 @@ def _bake(args: argparse.Namespace) -> int:
 
     if args.keep < 1:
         raise UsageError("--keep must be 1 or more")
+    if not 0 <= args.grace < 10_000:
+        raise UsageError("--grace: days, 0 (delete at once) or more")
     profile = load_profile(args.profile, args.overrides)
     if profile.abstract:
         raise UsageError(f"{profile.name} is abstract (a parent for others to extend): bake a profile that extends it")
@@ -198,7 +202,7 @@ def _bake(args: argparse.Namespace) -> int:
     backend = make_backend(args, lambda line: events.emit("progress", line), setup)
     shares = tuple(profile_shares(profile.data, args.share))  # a malformed --share: exit 2 before any call
     options = BakeOptions(force=args.force, dry_run=args.dry_run, keep=args.keep, regions=tuple(args.copy_to),
-                          build_timeout=args.timeout, test=args.test, share=shares)  # fmt: skip
+                          build_timeout=args.timeout, test=args.test, share=shares, grace_days=args.grace)  # fmt: skip
     step_lines = None if args.json else (lambda line: print("  " + line.split("bootstrap: ")[-1], file=sys.stderr))
     result = bake(plan, backend, options, events, progress=step_lines)
     if args.json:
@@ -233,6 +237,8 @@ def _rebuild(args: argparse.Namespace) -> int:
     from ..bake.rebuild import rebuild, update_manifest
     from ..discover import profile_files
 
+    if not 0 <= args.grace < 10_000:
+        raise UsageError("--grace: days, 0 (delete at once) or more")
     folder = Path(args.folder)
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder of profiles")
@@ -245,7 +251,8 @@ def _rebuild(args: argparse.Namespace) -> int:
     for path, why in others:
         events.emit("not-a-profile", f"{path}: {why}; left alone", file=str(path))
     options = BakeOptions(force=args.force, dry_run=args.dry_run, keep=args.keep, regions=tuple(args.copy_to),
-                          build_timeout=args.timeout, share=tuple(profile_shares({}, args.share)))  # fmt: skip
+                          build_timeout=args.timeout, share=tuple(profile_shares({}, args.share)),
+                          grace_days=args.grace)  # fmt: skip
     setup = None
     if args.backend == "local" and not args.dry_run:  # a dry run builds no apt repository either
         from ..errors import BootstrapError
