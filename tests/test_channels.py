@@ -111,10 +111,10 @@ def test_gce_channels_are_labels_and_roll_back(gce_bake) -> None:
     assert channels.holders(backend.list_images("ml-box"))[first.image.id] == ["stable"]
 
 
-def test_local_channels_are_symlinks(tmp_path, capsys) -> None:
+def local_images(output) -> None:
+    """Two tested local images of profile box on disk, the second holding latest."""
     from bootstrap.bake.backend import TAG_OWNER, TAG_PROFILE, TAG_PROMOTED, TAG_ROLE
 
-    output = tmp_path / "images"
     output.mkdir()
     for number, name in enumerate(("bootstrap-box-1", "bootstrap-box-2"), start=1):
         (output / f"{name}.qcow2").write_bytes(b"disk")
@@ -123,6 +123,11 @@ def test_local_channels_are_symlinks(tmp_path, capsys) -> None:
         (output / f"{name}.json").write_text(json.dumps({"format": "bootstrap-local-image", "name": name,
                                                          "created": number, "disk": f"{name}.qcow2",
                                                          "tags": tags}))  # fmt: skip
+
+
+def test_local_channels_are_symlinks(tmp_path, capsys) -> None:
+    output = tmp_path / "images"
+    local_images(output)
     assert main(["images", "promote", "box", "--channel", "stable", "-o", str(output)]) == 0
     assert (output / "box-stable.qcow2").resolve() == (output / "bootstrap-box-2.qcow2")
     assert main(["images", "promote", "box", "--channel", "stable", "--image", "bootstrap-box-1", "-o",
@@ -174,3 +179,31 @@ def test_gce_prune_deprecates_with_the_replacement(gce_bake) -> None:
     old = compute.images[f"team/{first.image.id}"]
     assert old["deprecated"]["state"] == "DEPRECATED" and old["deprecated"]["replacement"].endswith(second.image.id)
     assert "bootstrap-deprecated" in old["labels"]
+
+
+def test_images_deprecate_and_delete_act_only_on_what_no_channel_holds(tmp_path, capsys) -> None:
+    output = tmp_path / "images"
+    local_images(output)
+    where = ["-o", str(output)]
+    assert main(["images", "deprecate", "box", "--image", "bootstrap-box-1", *where]) == 0
+    manifest = json.loads((output / "bootstrap-box-1.json").read_text())
+    assert manifest["tags"]["bootstrap:deprecated"] and manifest["replacement"] == "bootstrap-box-2"
+    assert main(["images", "delete", "box", "--image", "bootstrap-box-2", *where]) == 3  # latest points at it
+    assert "channel latest points at" in capsys.readouterr().err
+    assert main(["images", "delete", "box", "--image", "bootstrap-box-1", "--dry-run", *where]) == 0
+    assert (output / "bootstrap-box-1.qcow2").exists()
+    assert main(["images", "delete", "box", "--image", "bootstrap-box-1", *where]) == 0
+    assert not (output / "bootstrap-box-1.qcow2").exists() and (output / "bootstrap-box-2.qcow2").exists()
+    assert main(["images", "delete", "box", "--image", "not-ours", *where]) == 3
+    assert "no image not-ours of box made by bootstrap" in capsys.readouterr().err
+
+
+def test_images_share_shares_what_latest_points_at(aws, ml_box, capsys) -> None:
+    first, _, _ = run_bake(aws, ml_box)
+    base = ["-b", "ec2", "--region", REGION, "--endpoint-url", aws.endpoint]
+    assert main(["images", "share", "ml-box", "--share", "210987654321", "--share", "user:a@example.com", *base]) == 0
+    captured = capsys.readouterr()
+    assert f"{first.image.id}: shared with 210987654321" in captured.out and "not shared with user:a" in captured.err
+    permissions = aws.client("ec2").describe_image_attribute(ImageId=first.image.id, Attribute="launchPermission")
+    assert permissions["LaunchPermissions"] == [{"UserId": "210987654321"}]
+    assert main(["images", "share", "ml-box", "--share", "12", *base]) == 2  # malformed: before any call

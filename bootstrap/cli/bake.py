@@ -72,10 +72,19 @@ def _images_parsers(commands: Any) -> None:
     listing = actions.add_parser("list", help="per image: id, region, hash, channels, tested, age")
     promote = actions.add_parser("promote", help="point a channel at a tested image (default: latest's)")
     rollback = actions.add_parser("rollback", help="point a channel back at the image it held before")
-    for parser in (listing, promote, rollback):
+    share = actions.add_parser("share", help="let more principals launch an image (default: latest's)")
+    deprecate = actions.add_parser("deprecate", help="deprecate an image now, replaced by latest's")
+    delete = actions.add_parser("delete", help="delete an image (never one a channel points at)")
+    for parser in (listing, promote, rollback, share, deprecate, delete):
         parser.add_argument("profile", help="the profile's name")
         _backend_options(parser)
     options.json_output(listing, "the images")
+    share.add_argument("--share", action="append", required=True, metavar="PRINCIPAL",
+                       help="an EC2 account id, organization or OU ARN; a GCE IAM member (repeatable)")  # fmt: skip
+    share.add_argument("--image", help="an image id (default: the one latest points at, in each region)")
+    for parser in (deprecate, delete):
+        parser.add_argument("--image", required=True, help="the image id (see images list)")
+    options.dry_run(delete, "say what would be deleted")
     for parser in (promote, rollback):
         parser.add_argument("--channel", required=True, help="e.g. stable (lowercase letters, digits, '-')")
     promote.add_argument("--from", dest="from_channel", default="latest", help="the channel whose image moves "
@@ -101,6 +110,8 @@ def _images(args: argparse.Namespace) -> int:
             where = f" in {current.region}" if current.region else ""
             print(f"{args.profile}: channel {args.channel}{where} -> {previous.id} (was {current.id})")
         return 0
+    if args.action in ("share", "deprecate", "delete"):
+        return _image_action(args, backend)
     images = sorted(backend.list_images(args.profile), key=lambda i: (i.region, -i.created))
     held = channels.holders(images)
     rows = [{"image": i.id, "region": i.region, "hash": _tag(i, TAG_HASH), "channels": held.get(i.id, []),
@@ -117,6 +128,48 @@ def _images(args: argparse.Namespace) -> int:
         age = "?" if row["age_days"] is None else row["age_days"]
         print(f"{row['image']:<48} {row['region'] or '-':<14} {row['hash'] or '-':<17} {state:<9} {age:>6}d  "
               f"{', '.join(row['channels'])}")  # fmt: skip
+    return 0
+
+
+def _image_action(args: argparse.Namespace, backend: Any) -> int:
+    """share, deprecate or delete one of bootstrap's own images (list_images sees no other)."""
+    from ..bake import channels
+    from ..errors import BackendError
+
+    images = backend.list_images(args.profile)
+    if args.image:
+        chosen = [i for i in images if i.id == args.image]
+        if not chosen:
+            raise BackendError(f"no image {args.image} of {args.profile} made by bootstrap ({args.backend})")
+    else:
+        chosen = [ordered[0] for ordered in channels.history(images, "latest").values()]
+    if args.action == "share":
+        principals = profile_shares({}, args.share)  # malformed: exit 2 before any call
+        mine = [p for p in principals if p.cloud == getattr(backend, "shares", "")]
+        if len(mine) < len(principals):
+            print(f"bootstrap: not shared with {', '.join(p.value for p in principals if p not in mine)}: "
+                  f"not for the {args.backend} backend", file=sys.stderr)  # fmt: skip
+        for image in chosen if mine else []:
+            backend.share(image, mine)
+            print(f"{image.id}: shared with {', '.join(p.value for p in mine)}")
+        return 0
+    if args.action == "deprecate":
+        latest = {ordered[0].region: ordered[0] for ordered in channels.history(images, "latest").values()}
+        for image in chosen:
+            replacement = latest.get(image.region, image)
+            backend.deprecate(image, replacement, time.time())
+            print(f"{image.id}: deprecated, replaced by {replacement.id}")
+        return 0
+    held = channels.holders(images)
+    for image in chosen:
+        if image.id in held:
+            raise BackendError(f"{image.id} is what channel {', '.join(held[image.id])} points at: move the "
+                               "channel first (images promote or rollback)")  # fmt: skip
+        if args.dry_run:
+            print(f"would delete {image.id}")
+            continue
+        backend.delete_image(image)
+        print(f"deleted {image.id}")
     return 0
 
 
