@@ -44,6 +44,7 @@ class Compute:
     instances: dict[str, dict] = field(default_factory=dict)  # by zone/name
     disks: dict[str, dict] = field(default_factory=dict)
     images: dict[str, dict] = field(default_factory=dict)  # by project/name
+    machine_images: dict[str, dict] = field(default_factory=dict)  # by project/name
     operations: dict[str, dict] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -229,16 +230,20 @@ class Compute:
         return 200, self.operation(project, None, "setLabels", name, error)
 
     def do_images_get_iam(self, project: str, name: str, **_: Any) -> tuple[int, dict]:
-        image = self.images.get(f"{project}/{name}")
-        if not image:
-            return 404, _error(404, f"image {name} not found")
-        return 200, image.setdefault("iam", {"version": 1, "etag": "BwAAAA==", "bindings": []})
+        return self._get_iam(self.images.get(f"{project}/{name}"), name)
 
     def do_images_set_iam(self, project: str, name: str, body: dict, error: str, **_: Any) -> tuple[int, dict]:
-        image = self.images.get(f"{project}/{name}")
-        if not image:
-            return 404, _error(404, f"image {name} not found")
-        current = image.setdefault("iam", {"version": 1, "etag": "BwAAAA==", "bindings": []})
+        return self._set_iam(self.images.get(f"{project}/{name}"), name, body)
+
+    def _get_iam(self, resource: dict | None, name: str) -> tuple[int, dict]:
+        if not resource:
+            return 404, _error(404, f"{name} not found")
+        return 200, resource.setdefault("iam", {"version": 1, "etag": "BwAAAA==", "bindings": []})
+
+    def _set_iam(self, resource: dict | None, name: str, body: dict) -> tuple[int, dict]:
+        if not resource:
+            return 404, _error(404, f"{name} not found")
+        current = resource.setdefault("iam", {"version": 1, "etag": "BwAAAA==", "bindings": []})
         policy = body.get("policy", {})
         if policy.get("etag") != current["etag"]:  # as IAM: a policy read before someone else's change
             return 409, _error(409, "There were concurrent policy changes")
@@ -247,9 +252,45 @@ class Compute:
                 if not re.fullmatch(r"(user|group|serviceAccount|domain):.+", member):
                     return 400, _error(400, f"Invalid member {member}")
         tag = int.from_bytes(base64.b64decode(current["etag"]), "big") + 1
-        image["iam"] = {"version": policy.get("version", 1), "bindings": policy.get("bindings", []),
-                        "etag": base64.b64encode(tag.to_bytes(4, "big")).decode()}  # fmt: skip
-        return 200, image["iam"]
+        resource["iam"] = {"version": policy.get("version", 1), "bindings": policy.get("bindings", []),
+                           "etag": base64.b64encode(tag.to_bytes(4, "big")).decode()}  # fmt: skip
+        return 200, resource["iam"]
+
+    # machine images
+    def do_machine_insert(self, project: str, query: dict, body: dict, error: str) -> tuple[int, dict]:
+        name = body["name"]
+        if f"{project}/{name}" in self.machine_images:
+            return 409, _error(409, f"machine image {name} already exists")
+        zone_name = "/".join(body.get("sourceInstance", "").split("/zones/")[-1].split("/instances/"))
+        instance = self.instances.get(zone_name)
+        if instance is None:
+            return 400, _error(400, f"source instance {body.get('sourceInstance')} not found")
+        link = f"{self.base}/projects/{project}/global/machineImages/{name}"
+        if not error:  # what a machine image keeps: the instance's disks, type, metadata
+            self.machine_images[f"{project}/{name}"] = {
+                "kind": "compute#machineImage", "name": name, "selfLink": link, "status": "READY",
+                "sourceInstance": body["sourceInstance"], "labels": body.get("labels", {}),
+                "sourceInstanceProperties": {"machineType": instance.get("machineType", ""),
+                                             "metadata": instance.get("metadata", {}),
+                                             "disks": instance.get("disks", [])}}  # fmt: skip
+        return 200, self.operation(project, None, "insert", link, error)
+
+    def do_machine_get(self, project: str, name: str, **_: Any) -> tuple[int, dict]:
+        found = self.machine_images.get(f"{project}/{name}")
+        return (200, found) if found else (404, _error(404, f"machine image {name} not found"))
+
+    def do_machine_delete(self, project: str, name: str, error: str, **_: Any) -> tuple[int, dict]:
+        if f"{project}/{name}" not in self.machine_images:
+            return 404, _error(404, f"machine image {name} not found")
+        if not error:
+            del self.machine_images[f"{project}/{name}"]
+        return 200, self.operation(project, None, "delete", name, error)
+
+    def do_machine_get_iam(self, project: str, name: str, **_: Any) -> tuple[int, dict]:
+        return self._get_iam(self.machine_images.get(f"{project}/{name}"), name)
+
+    def do_machine_set_iam(self, project: str, name: str, body: dict, error: str, **_: Any) -> tuple[int, dict]:
+        return self._set_iam(self.machine_images.get(f"{project}/{name}"), name, body)
 
     # operations
     def do_operations_zone(self, project: str, zone: str, name: str, **_: Any) -> tuple[int, dict]:
@@ -276,6 +317,11 @@ ROUTES = [
     (("POST", r"global/images/([^/]+)/deprecate"), "images.deprecate"),
     (("POST", r"global/images/([^/]+)/setLabels"), "images.labels"),
     (("GET", r"global/images/([^/]+)/getIamPolicy"), "images.get_iam"),
+    (("POST", r"global/machineImages"), "machine.insert"),
+    (("GET", r"global/machineImages/([^/]+)"), "machine.get"),
+    (("DELETE", r"global/machineImages/([^/]+)"), "machine.delete"),
+    (("GET", r"global/machineImages/([^/]+)/getIamPolicy"), "machine.get_iam"),
+    (("POST", r"global/machineImages/([^/]+)/setIamPolicy"), "machine.set_iam"),
     (("POST", r"global/images/([^/]+)/setIamPolicy"), "images.set_iam"),
     (("GET", r"zones/([^/]+)/operations/([^/]+)"), "operations.zone"),
     (("POST", r"zones/([^/]+)/operations/([^/]+)/wait"), "operations.zone"),

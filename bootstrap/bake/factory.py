@@ -30,6 +30,8 @@ def guest_choice(args: argparse.Namespace, *profiles: Any, instance_steps: bool 
 
 def make_backend(args: argparse.Namespace, progress: Any, setup: Any = None) -> Any:
     target = getattr(args, "target", "cloud-init")
+    if args.machine_image and args.backend != "gce":
+        raise UsageError("--machine-image is for -b gce (GCE machine images)")
     if args.backend == "local":
         from .local import LocalBackend
 
@@ -82,7 +84,8 @@ def _gce_backend(args: argparse.Namespace, progress: Any) -> Any:
         return GceBackend(project=project, zone=args.zone, source=args.source or DEFAULT_GCE_SOURCE,
                           machine_type=args.instance_type or "e2-standard-2", family=args.family,
                           subnetwork=args.subnet, endpoint=endpoint, credentials=credentials,
-                          cloud_init=args.gce_user_data, progress=progress)  # fmt: skip
+                          cloud_init=args.gce_user_data, machine_image=args.machine_image,
+                          progress=progress)  # fmt: skip
     except Exception as exc:  # google.auth's DefaultCredentialsError, without importing it first
         if type(exc).__name__ == "DefaultCredentialsError":
             raise UsageError(f"gce: no credentials: {exc}") from exc

@@ -39,7 +39,12 @@ from .backend import (
 from .waiting import retry
 
 OPERATION_TIMEOUT = 1800
-IMAGE_USER = "roles/compute.imageUser"  # may list and launch the image, nothing more
+IMAGE_USER = "roles/compute.imageUser"  # may list and launch the image (or restore the machine image)
+TAG_MACHINE_IMAGE = "bootstrap:machine-image"  # on an image whose builder was also saved as a machine image
+
+
+def machine_image_name(image: str) -> str:
+    return f"{image[:60]}-vm"
 
 
 def label(text: str) -> str:
@@ -56,8 +61,9 @@ class GceBackend(Backend):
 
     def __init__(self, *, project: str, zone: str, source: str, machine_type: str = "e2-standard-2",
                  family: str | None = None, subnetwork: str | None = None, endpoint: str | None = None,
-                 credentials: Any = None, cloud_init: bool = False, poll_first: float = 0.2,
-                 retry_first: float = 0.5, progress: Callable[[str], None] | None = None):  # fmt: skip
+                 credentials: Any = None, cloud_init: bool = False, machine_image: bool = False,
+                 poll_first: float = 0.2, retry_first: float = 0.5,
+                 progress: Callable[[str], None] | None = None):  # fmt: skip
         from google.cloud import compute_v1
 
         # Images with cloud-init (Ubuntu's) can take cloud-init user data instead of a startup script.
@@ -78,6 +84,8 @@ class GceBackend(Backend):
             kwargs["credentials"] = credentials
         self.instances = compute_v1.InstancesClient(**kwargs)
         self.images = compute_v1.ImagesClient(**kwargs)
+        self.machine_images = compute_v1.MachineImagesClient(**kwargs)
+        self.machine_image = machine_image  # also save the sealed builder whole (disks, type, metadata)
         self.zone_operations = compute_v1.ZoneOperationsClient(**kwargs)
         self.global_operations = compute_v1.GlobalOperationsClient(**kwargs)
 
@@ -209,12 +217,26 @@ class GceBackend(Backend):
         operation = self.call("images.insert", self.images.insert, project=self.project, image_resource=resource)
         try:
             self.finish("images.insert", operation)
+            if self.machine_image:
+                self._save_machine(instance, name, tags)
             image = self.call("images.get", self.images.get, project=self.project, image=name)
         except BaseException:  # a failure or a signal: nobody else knows this image exists
             with interrupts.shielded():
                 self._delete_image_quietly(name)
             raise
         return self._image(image)
+
+    def _save_machine(self, instance: Instance, name: str, tags: dict[str, str]) -> None:
+        """A machine image of the sealed builder: all its disks, machine type, GPU and metadata, so a
+        colleague restores the whole VM in one call. Named after the image, labelled like it."""
+        source = f"projects/{self.project}/zones/{instance.region or self.zone}/instances/{instance.id}"
+        resource = {"name": machine_image_name(name), "source_instance": source, "labels": labels(tags),
+                    "description": f"bootstrap machine of profile {tags.get(TAG_PROFILE)} (image {name})"}  # fmt: skip
+        operation = self.call("machineImages.insert", self.machine_images.insert, project=self.project,
+                              machine_image_resource=resource)  # fmt: skip
+        self.finish("machineImages.insert", operation)
+        mark = {label(TAG_MACHINE_IMAGE): machine_image_name(name)}
+        self._label(Image(name, name), mark)
 
     def delete_instance(self, instance: Instance) -> None:
         zone = instance.region or self.zone
@@ -224,6 +246,12 @@ class GceBackend(Backend):
             self.finish("instances.delete", operation, zone)
 
     def delete_image(self, image: Image) -> None:
+        """The image, and its machine image when it has one (or this backend makes them: a half-made one)."""
+        if self.machine_image or label(TAG_MACHINE_IMAGE) in image.details.get("labels", {}):
+            operation = self._unless_gone("machineImages.delete", self.machine_images.delete, project=self.project,
+                                          machine_image=machine_image_name(image.id))  # fmt: skip
+            if operation is not None:
+                self.finish("machineImages.delete", operation)
         operation = self._unless_gone("images.delete", self.images.delete, project=self.project, image=image.id)
         if operation is not None:
             self.finish("images.delete", operation)
@@ -299,10 +327,15 @@ class GceBackend(Backend):
     shares = "gce"
 
     def share(self, image: Image, principals: list[Any]) -> None:
-        """roles/compute.imageUser on the image for IAM members: one setIamPolicy (all or nothing), on the
-        policy read just before it (its etag refuses a concurrent change rather than lose it)."""
-        policy = self.call("images.getIamPolicy", self.images.get_iam_policy, project=self.project,
-                           resource=image.id)  # fmt: skip
+        """roles/compute.imageUser for IAM members on the image (and on its machine image, if it has one),
+        each in one setIamPolicy (all or nothing) on the policy read just before it (its etag refuses a
+        concurrent change rather than lose it)."""
+        self._grant("images", self.images, image.id, principals)
+        if label(TAG_MACHINE_IMAGE) in image.details.get("labels", {}):
+            self._grant("machineImages", self.machine_images, machine_image_name(image.id), principals)
+
+    def _grant(self, kind: str, client: Any, resource: str, principals: list[Any]) -> None:
+        policy = self.call(f"{kind}.getIamPolicy", client.get_iam_policy, project=self.project, resource=resource)
         bindings = [{"role": b.role, "members": list(b.members)} for b in policy.bindings]
         mine = next((b for b in bindings if b["role"] == IMAGE_USER), None)
         if mine is None:
@@ -310,7 +343,7 @@ class GceBackend(Backend):
             bindings.append(mine)
         mine["members"] += [p.value for p in principals if p.value not in mine["members"]]
         request = {"policy": {"bindings": bindings, "etag": policy.etag, "version": policy.version or 1}}
-        self.call("images.setIamPolicy", self.images.set_iam_policy, project=self.project, resource=image.id,
+        self.call(f"{kind}.setIamPolicy", client.set_iam_policy, project=self.project, resource=resource,
                   global_set_policy_request_resource=request)  # fmt: skip
 
     def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]:

@@ -226,6 +226,8 @@ def _backend_options(parser: argparse.ArgumentParser) -> None:
     cloud.add_argument("--project", help="gce: project id")
     cloud.add_argument("--zone", help="gce: zone of the builder (e.g. europe-west1-b)")
     cloud.add_argument("--family", help="gce: image family (default bootstrap-PROFILE)")
+    cloud.add_argument("--machine-image", action="store_true", help="gce: also save the sealed builder as a "
+                       "machine image (all its disks, machine type, GPU, metadata), shared like the image")  # fmt: skip
     cloud.add_argument("--gce-user-data", action="store_true", help="gce: pass cloud-init user data (for images "
                        "with cloud-init, e.g. Ubuntu's) instead of a startup-script")  # fmt: skip
     cloud.add_argument("--endpoint-url", help="another API endpoint (private clouds, tests); ec2 also honours "

@@ -1,0 +1,64 @@
+"""GCE machine images (issue 16): `bake -b gce --machine-image` also saves the sealed builder whole (its
+disks, machine type, metadata with the startup-script), labelled like the image, shared with it, deleted
+with it; a failure to save it fails the bake and leaves neither. Against the Compute stand-in."""
+
+from __future__ import annotations
+
+import pytest
+
+from bootstrap.bake.backend import BakeStepError
+from bootstrap.bake.events import Quiet
+from bootstrap.bake.lifecycle import BakeOptions, bake
+from bootstrap.cli import main
+from bootstrap.sharing import profile_shares
+
+from .gce_standin import Fault
+
+pytest.importorskip("google.cloud.compute_v1")
+
+
+def machine_backend(running):
+    from .test_bake_gce import backend_for
+
+    return backend_for(running, machine_image=True)
+
+
+def test_a_bake_saves_the_sealed_builder_as_a_machine_image_shared_like_the_image(gce_bake) -> None:
+    running, compute, plan = gce_bake
+    shares = tuple(profile_shares({}, ["group:ml@example.com"]))
+    result = bake(plan, machine_backend(running), BakeOptions(build_timeout=1, test_timeout=1, share=shares), Quiet())
+    assert result.status == "built" and result.image
+    saved = compute.machine_images[f"team/{result.image.id[:60]}-vm"]
+    assert "/instances/bootstrap-builder-" in saved["sourceInstance"]
+    assert saved["labels"]["bootstrap-profile"] == "ml-box"
+    metadata = {i["key"]: i["value"] for i in saved["sourceInstanceProperties"]["metadata"]["items"]}
+    assert "startup-script" in metadata  # the whole VM, its startup-script included
+    assert compute.images[f"team/{result.image.id}"]["labels"]["bootstrap-machine-image"] == f"{result.image.id}-vm"
+    for resource in (compute.images[f"team/{result.image.id}"], saved):
+        assert resource["iam"]["bindings"] == [{"role": "roles/compute.imageUser", "members": ["group:ml@example.com"]}]
+
+
+def test_a_failed_machine_image_fails_the_bake_and_leaves_no_image(gce_bake) -> None:
+    from .test_bake_gce import our_images
+
+    running, compute, plan = gce_bake
+    compute.faults["machine.insert"] = Fault(operation_error="QUOTA_EXCEEDED: machine images")
+    with pytest.raises(BakeStepError) as caught:
+        bake(plan, machine_backend(running), BakeOptions(build_timeout=1, test_timeout=1), Quiet())
+    assert caught.value.step == "image" and "machineImages.insert" in str(caught.value)
+    assert our_images(compute) == [] and compute.machine_images == {} and compute.instances == {}
+
+
+def test_prune_deletes_the_machine_image_with_its_image(gce_bake) -> None:
+    running, compute, plan = gce_bake
+    first = bake(plan, machine_backend(running), BakeOptions(build_timeout=1, test_timeout=1), Quiet())
+    second = bake(plan, machine_backend(running), BakeOptions(force=True, keep=1, grace_days=0, build_timeout=1,
+                                                              test_timeout=1), Quiet())  # fmt: skip
+    assert second.pruned == [first.image.id]
+    assert list(compute.machine_images) == [f"team/{second.image.id}-vm"]
+
+
+def test_machine_image_is_for_gce_only(write_profile, tmp_path, capsys) -> None:
+    path = write_profile("name: box\n")
+    assert main(["bake", str(path), "-o", str(tmp_path / "images"), "--machine-image", "--dry-run"]) == 2
+    assert "--machine-image is for -b gce" in capsys.readouterr().err
