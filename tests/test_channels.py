@@ -108,6 +108,10 @@ def test_gce_channels_are_labels_and_roll_back(gce_bake) -> None:
     channels.rollback(backend, "ml-box", "stable")
     labels = compute.images[f"team/{first.image.id}"]["labels"]
     assert "bootstrap-channel-stable" in labels
+    # one holder per channel label (Terraform's export filters on it); the former keeps was-stable
+    holding = [i["name"] for k, i in compute.images.items() if "bootstrap-channel-stable" in i["labels"]]
+    assert holding == [first.image.id]
+    assert "bootstrap-channel-was-stable" in compute.images[f"team/{second.image.id}"]["labels"]
     assert channels.holders(backend.list_images("ml-box"))[first.image.id] == ["stable"]
 
 

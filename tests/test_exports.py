@@ -71,8 +71,13 @@ def test_terraform_templates_use_known_arguments_and_file_based_user_data(tmp_pa
     assert (tmp_path / "team-shared.ec2-user-data").read_bytes() == render(plan, "ec2").data
     assert instance["metadata"]["startup-script"] == '${file("${path.module}/team-shared.gce-startup.sh")}'
     assert (tmp_path / "team-shared.gce-startup.sh").read_bytes() == render(plan, "gce").data
-    assert document["data"]["aws_ssm_parameter"]["team_shared_image"]["name"] == "/bootstrap/team-shared/latest"
-    assert document["data"]["google_compute_image"]["team_shared_image"]["family"] == "bootstrap-team-shared"
+    assert document["variable"]["team_shared_channel"]["default"] == "latest"
+    assert document["data"]["aws_ssm_parameter"]["team_shared_image"]["name"] == (
+        "/bootstrap/team-shared/${var.team_shared_channel}"
+    )  # what bootstrap images promote moves
+    image = document["data"]["google_compute_image"]["team_shared_image"]
+    wanted = 'family = "bootstrap-team-shared" AND labels.bootstrap-channel-${var.team_shared_channel}:*'
+    assert image["filter"] == wanted and image["most_recent"]
     # Every reference names something this document declares.
     declared = {f"var.{name}" for name in document["variable"]}
     declared |= {f"data.{kind}.{name}" for kind, named in document["data"].items() for name in named}

@@ -31,7 +31,8 @@ MACHINE_ROLES = ("builder", "test")
 # one carries this tag, valued with when (ns): the newest holds the channel, the ones before are its
 # history (`images rollback`). GCE labels spell it bootstrap-channel-NAME.
 CHANNEL_PREFIX = "bootstrap:channel:"
-CHANNEL_PATTERN = r"[a-z][a-z0-9-]{0,29}"
+CHANNEL_PATTERN = r"(?!was-)[a-z][a-z0-9-]{0,29}"
+CHANNEL_WAS = "was-"
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ def channel_marks(image: Image) -> dict[str, int]:
     for key, value in image.details.get("tags", {}).items():
         for prefix in (CHANNEL_PREFIX, CHANNEL_PREFIX.replace(":", "-")):
             if key.startswith(prefix) and str(value).isdigit():
-                marks[key.removeprefix(prefix)] = int(value)
+                # GCE: the label of a channel's former holder is renamed was-CHANNEL (one holder per label)
+                marks[key.removeprefix(prefix).removeprefix(CHANNEL_WAS)] = int(value)
     return marks
 
 

@@ -22,6 +22,7 @@ from .. import interrupts
 from ..errors import BackendError
 from .backend import (
     CHANNEL_PREFIX,
+    CHANNEL_WAS,
     OWNER,
     TAG_DEPRECATED,
     TAG_EXPIRES,
@@ -280,15 +281,9 @@ class GceBackend(Backend):
 
     def promote(self, image: Image, identity: Identity) -> None:
         """Marked promoted; the family now serves the new image; older ones in it are deprecated by it."""
-        marked = {
-            **image.details.get("labels", {}),
-            label(TAG_PROMOTED): str(int(time.time())),
-            label(CHANNEL_PREFIX + "latest"): str(time.time_ns()),
-        }  # the family serves it too
-        request = {"labels": marked, "label_fingerprint": image.details.get("label_fingerprint", "")}
-        operation = self.call("images.setLabels", self.images.set_labels, project=self.project, resource=image.id,
-                              global_set_labels_request_resource=request)  # fmt: skip
-        self.finish("images.setLabels", operation)
+        marked = {**image.details.get("labels", {}), label(TAG_PROMOTED): str(int(time.time()))}
+        self._set_labels(image.id, marked, image.details.get("label_fingerprint", ""))
+        self.point_channel(image, identity.profile, "latest")
         family = image.details.get("family")
         if not family:
             return
@@ -303,8 +298,15 @@ class GceBackend(Backend):
             self.finish("images.deprecate", operation)
 
     def point_channel(self, image: Image, profile: str, channel: str) -> None:
-        """The channel's label on the image: the label is the name users filter on (the family serves latest)."""
-        self._label(image, {label(CHANNEL_PREFIX + channel): str(time.time_ns())})
+        """The channel's label on the image, the name users filter on (Terraform's export does): one image
+        holds it at a time, so its former holders' label becomes was-CHANNEL, keeping the history."""
+        key = label(CHANNEL_PREFIX + channel)
+        for former in self.list_images(profile):
+            if key in former.details["labels"] and former.id != image.id:
+                kept = {k: v for k, v in former.details["labels"].items() if k != key}
+                was = {label(CHANNEL_PREFIX + CHANNEL_WAS + channel): former.details["labels"][key]}
+                self._set_labels(former.id, {**kept, **was}, former.details["label_fingerprint"])
+        self._label(image, {key: str(time.time_ns())})
 
     def deprecate(self, image: Image, replacement: Image, now: float) -> None:
         """GCE's DEPRECATED state naming the replacement (launches warn and point to it), then our label."""
@@ -319,8 +321,11 @@ class GceBackend(Backend):
     def _label(self, image: Image, added: dict[str, str]) -> None:
         """Add labels to an image (read afresh: setLabels wants the current fingerprint)."""
         current = self.call("images.get", self.images.get, project=self.project, image=image.id)
-        request = {"labels": {**dict(current.labels), **added}, "label_fingerprint": current.label_fingerprint}
-        operation = self.call("images.setLabels", self.images.set_labels, project=self.project, resource=image.id,
+        self._set_labels(image.id, {**dict(current.labels), **added}, current.label_fingerprint)
+
+    def _set_labels(self, name: str, labels_: dict[str, str], fingerprint: str) -> None:
+        request = {"labels": labels_, "label_fingerprint": fingerprint}
+        operation = self.call("images.setLabels", self.images.set_labels, project=self.project, resource=name,
                               global_set_labels_request_resource=request)  # fmt: skip
         self.finish("images.setLabels", operation)
 
