@@ -71,12 +71,13 @@ class Image:
 
 def channel_marks(image: Image) -> dict[str, int]:
     """channel -> when ``image`` was pointed at it, from its tags (or GCE labels) in details["tags"]."""
-    marks = {}
+    marks: dict[str, int] = {}
     for key, value in image.details.get("tags", {}).items():
         for prefix in (CHANNEL_PREFIX, CHANNEL_PREFIX.replace(":", "-")):
             if key.startswith(prefix) and str(value).isdigit():
                 # GCE: the label of a channel's former holder is renamed was-CHANNEL (one holder per label)
-                marks[key.removeprefix(prefix).removeprefix(CHANNEL_WAS)] = int(value)
+                name = key.removeprefix(prefix).removeprefix(CHANNEL_WAS)
+                marks[name] = max(marks.get(name, 0), int(value))
     return marks
 
 
@@ -167,6 +168,10 @@ class Backend(ABC):
         """Mark ``image`` deprecated from ``now`` in favour of ``replacement`` (the cloud's own deprecation,
         and the TAG_DEPRECATED tag prune counts the grace period from)."""
         raise BackendError(f"the {self.name} backend cannot deprecate images: prune with --grace 0")
+
+    def shared_with(self, image: Image) -> list[str]:
+        """Who besides its owner may launch ``image`` (accounts, ARNs, IAM members)."""
+        return []
 
     shares = ""  # the cloud whose principals (sharing.py) it can share an image with; "" none yet
 

@@ -259,6 +259,11 @@ class Ec2Backend(Backend):
                         self._volume_permission(image.region, resource, "remove", accounts)
             raise
 
+    def shared_with(self, image: Image) -> list[str]:
+        answer = self.call("ec2", "describe_image_attribute", image.region, ImageId=image.id,
+                           Attribute="launchPermission")  # fmt: skip
+        return [value for permission in answer.get("LaunchPermissions", []) for value in permission.values()]
+
     def _launch_permission(self, image: Image, change: str, permissions: list[dict[str, str]]) -> None:
         self.call("ec2", "modify_image_attribute", image.region, ImageId=image.id,
                   LaunchPermission={change: permissions})  # fmt: skip

@@ -306,7 +306,9 @@ class GceBackend(Backend):
                 kept = {k: v for k, v in former.details["labels"].items() if k != key}
                 was = {label(CHANNEL_PREFIX + CHANNEL_WAS + channel): former.details["labels"][key]}
                 self._set_labels(former.id, {**kept, **was}, former.details["label_fingerprint"])
-        self._label(image, {key: str(time.time_ns())})
+        current = self.call("images.get", self.images.get, project=self.project, image=image.id)
+        kept = {k: v for k, v in current.labels.items() if k != label(CHANNEL_PREFIX + CHANNEL_WAS + channel)}
+        self._set_labels(image.id, {**kept, key: str(time.time_ns())}, current.label_fingerprint)
 
     def deprecate(self, image: Image, replacement: Image, now: float) -> None:
         """GCE's DEPRECATED state naming the replacement (launches warn and point to it), then our label."""
@@ -338,6 +340,10 @@ class GceBackend(Backend):
         self._grant("images", self.images, image.id, principals)
         if label(TAG_MACHINE_IMAGE) in image.details.get("labels", {}):
             self._grant("machineImages", self.machine_images, machine_image_name(image.id), principals)
+
+    def shared_with(self, image: Image) -> list[str]:
+        policy = self.call("images.getIamPolicy", self.images.get_iam_policy, project=self.project, resource=image.id)
+        return [member for binding in policy.bindings if binding.role == IMAGE_USER for member in binding.members]
 
     def _grant(self, kind: str, client: Any, resource: str, principals: list[Any]) -> None:
         policy = self.call(f"{kind}.getIamPolicy", client.get_iam_policy, project=self.project, resource=resource)

@@ -96,6 +96,7 @@ def _images_parsers(commands: Any) -> None:
 def _images(args: argparse.Namespace) -> int:
     from ..bake import channels
     from ..bake.backend import TAG_HASH, channel_marks
+    from ..bake.lifecycle import deprecated_at
 
     backend = make_backend(args, lambda line: print(f"bootstrap: {line}", file=sys.stderr, flush=True))
     if args.action == "promote":
@@ -116,6 +117,8 @@ def _images(args: argparse.Namespace) -> int:
     held = channels.holders(images)
     rows = [{"image": i.id, "region": i.region, "hash": _tag(i, TAG_HASH), "channels": held.get(i.id, []),
              "history": sorted(set(channel_marks(i)) - set(held.get(i.id, []))), "tested": channels.tested(i),
+             "state": "deprecated" if deprecated_at(i) is not None else "available",
+             "shared_with": backend.shared_with(i),
              "age_days": round((time.time() - i.created) / 86400, 1) if i.created else None}
             for i in images]  # fmt: skip
     if args.json:
@@ -124,10 +127,11 @@ def _images(args: argparse.Namespace) -> int:
     if not rows:
         print(f"{args.profile}: no images made by bootstrap ({args.backend})")
     for row in rows:
-        state = "tested" if row["tested"] else "untested"
+        state = row["state"] if row["tested"] else "untested"
         age = "?" if row["age_days"] is None else row["age_days"]
-        print(f"{row['image']:<48} {row['region'] or '-':<14} {row['hash'] or '-':<17} {state:<9} {age:>6}d  "
-              f"{', '.join(row['channels'])}")  # fmt: skip
+        shared = f"  shared with {', '.join(row['shared_with'])}" if row["shared_with"] else ""
+        print(f"{row['image']:<48} {row['region'] or '-':<14} {row['hash'] or '-':<17} {state:<10} {age:>6}d  "
+              f"{', '.join(row['channels']) or '-'}{shared}")  # fmt: skip
     return 0
 
 

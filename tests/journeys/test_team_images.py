@@ -60,6 +60,7 @@ def test_share_promote_rollback_and_prune_with_grace(repo: Path, bootstrap: Run,
         listed = images(bootstrap, where, env)
         [second_ami] = [ami for ami in listed if ami != first_ami]
         assert listed[second_ami]["channels"] == ["latest"] and listed[first_ami]["channels"] == ["stable"]
+        assert "210987654321" in listed[first_ami]["shared_with"]  # images list says who has it
         bootstrap("images", "promote", "analyst", "--channel", "stable", *where, env=env)
         ssm = aws.client("ssm")
         assert ssm.get_parameter(Name="/bootstrap/analyst/stable")["Parameter"]["Value"] == second_ami
@@ -84,6 +85,7 @@ def test_share_promote_rollback_and_prune_with_grace(repo: Path, bootstrap: Run,
     bootstrap("bake", "analyst.yaml", *gce, "--keep", "1", "--grace", "7", "--timeout", "120", env=genv)
     listed = images(bootstrap, gce, genv)
     assert len(listed) == 2 and listed[image]["channels"] == ["stable"]  # kept: stable points at it
+    assert listed[image]["shared_with"] == ["group:analysts@example.com"]
     bootstrap("images", "promote", "analyst", "--channel", "stable", *gce, env=genv)
     pruned = bootstrap("bake", "analyst.yaml", *gce, "--keep", "1", "--grace", "7", "--force", "--timeout", "120",
                        env=genv)  # fmt: skip
