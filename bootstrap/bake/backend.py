@@ -69,6 +69,12 @@ class Image:
     details: dict[str, Any] = field(default_factory=dict)  # snapshots, sizes, paths
 
 
+def tag_value(image: Image, key: str) -> str:
+    """One of ``image``'s tags by our name, read from details["tags"] (GCE labels spell ':' as '-'); ''."""
+    tags = image.details.get("tags", {})
+    return str(tags.get(key) or tags.get(key.replace(":", "-")) or "")
+
+
 def channel_marks(image: Image) -> dict[str, int]:
     """channel -> when ``image`` was pointed at it, from its tags (or GCE labels) in details["tags"]."""
     marks: dict[str, int] = {}

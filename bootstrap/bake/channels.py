@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ..errors import BackendError, UsageError
-from .backend import CHANNEL_PATTERN, TAG_PROMOTED, Backend, Image, channel_marks
+from .backend import CHANNEL_PATTERN, TAG_PROMOTED, Backend, Image, channel_marks, tag_value
 
 
 def check_channel(name: str) -> str:
@@ -41,8 +41,7 @@ def holders(images: list[Image]) -> dict[str, list[str]]:
 
 
 def tested(image: Image) -> bool:
-    tags = image.details.get("tags", {})
-    return TAG_PROMOTED in tags or TAG_PROMOTED.replace(":", "-") in tags
+    return bool(tag_value(image, TAG_PROMOTED))
 
 
 def promote(backend: Backend, profile: str, channel: str, *, source: str = "latest",

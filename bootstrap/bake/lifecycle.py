@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import console, interrupts
 from ..console import GuestReport
-from ..errors import BackendError, UsageError
+from ..errors import BackendError
 from ..plan import Phase, Plan, Scope
 from .backend import (
     TAG_CREATED,
@@ -28,6 +28,7 @@ from .backend import (
     Image,
     Instance,
     Source,
+    tag_value,
 )
 from .events import Events
 from .waiting import WaitTimeout, poll
@@ -107,16 +108,12 @@ def judge_relaunch(plan: Plan, report: GuestReport) -> list[str]:
 
 
 def _sharing(backend: Backend, options: BakeOptions, events: Events) -> list[Any]:
-    """The principals this backend shares with; said before anything is built, for the others and for a
-    backend that cannot share yet (UsageError)."""
+    """The principals this backend shares with; those it leaves are said before anything is built."""
     cloud = getattr(backend, "shares", "")
     mine = [p for p in options.share if p.cloud == cloud]
     if others := [p.value for p in options.share if p.cloud != cloud]:
         why = "local images are files on this host" if backend.name == "local" else "for another cloud's backend"
         events.emit("progress", f"not shared with {', '.join(others)}: {why}")
-    if not cloud and any(p.cloud == backend.name for p in options.share):
-        raise UsageError(f"the {backend.name} backend cannot share images yet; bake without --share or "
-                         "image.share for it")  # fmt: skip
     return mine
 
 
@@ -305,8 +302,7 @@ def prune(backend: Backend, profile: str, keep: int, protected: set[str], events
 
 def deprecated_at(image: Image) -> float | None:
     """When prune deprecated ``image`` (its tag, or GCE label), or None."""
-    tags = image.details.get("tags", {})
-    value = str(tags.get(TAG_DEPRECATED) or tags.get(TAG_DEPRECATED.replace(":", "-")) or "")
+    value = tag_value(image, TAG_DEPRECATED)
     return float(value) if value.isdigit() else None
 
 

@@ -95,7 +95,7 @@ def _images_parsers(commands: Any) -> None:
 
 def _images(args: argparse.Namespace) -> int:
     from ..bake import channels
-    from ..bake.backend import TAG_HASH, channel_marks
+    from ..bake.backend import TAG_HASH, channel_marks, tag_value
     from ..bake.lifecycle import deprecated_at
 
     backend = make_backend(args, lambda line: print(f"bootstrap: {line}", file=sys.stderr, flush=True))
@@ -115,7 +115,7 @@ def _images(args: argparse.Namespace) -> int:
         return _image_action(args, backend)
     images = sorted(backend.list_images(args.profile), key=lambda i: (i.region, -i.created))
     held = channels.holders(images)
-    rows = [{"image": i.id, "region": i.region, "hash": _tag(i, TAG_HASH), "channels": held.get(i.id, []),
+    rows = [{"image": i.id, "region": i.region, "hash": tag_value(i, TAG_HASH), "channels": held.get(i.id, []),
              "history": sorted(set(channel_marks(i)) - set(held.get(i.id, []))), "tested": channels.tested(i),
              "state": "deprecated" if deprecated_at(i) is not None else "available",
              "shared_with": backend.shared_with(i),
@@ -175,11 +175,6 @@ def _image_action(args: argparse.Namespace, backend: Any) -> int:
         backend.delete_image(image)
         print(f"deleted {image.id}")
     return 0
-
-
-def _tag(image: Any, key: str) -> str:
-    tags = image.details.get("tags", {})
-    return str(tags.get(key) or tags.get(key.replace(":", "-")) or "")
 
 
 def guest_options(parser: argparse.ArgumentParser) -> None:
