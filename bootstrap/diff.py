@@ -8,13 +8,15 @@ verdict says who picks a change up. Exit status, as diff(1): 0 same, 1 different
 from __future__ import annotations
 
 import difflib
+import io
 import shutil
-import subprocess
+import tarfile
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from . import boundary, hermetic
 from .errors import UsageError
 from .plan import Phase, Plan, Step
 from .targets.bundle import step_script
@@ -116,7 +118,10 @@ class ProfileFile:
 
 
 class Revision:
-    """A ``REV:path`` profile exported from git into a temporary tree (removed on exit)."""
+    """A ``REV:path`` profile exported from git into a temporary tree (removed on exit, and on any
+    failure on the way in). The revision is resolved to a commit first (never read as an option),
+    the path must stay inside the tree, and the export keeps only regular files, folders and links
+    that stay inside it (tarfile's data filter): a committed link to /etc is simply not there."""
 
     def __init__(self, reference: str):
         self.reference = reference
@@ -125,17 +130,30 @@ class Revision:
     def __enter__(self) -> ProfileFile:
         if ":" not in self.reference or Path(self.reference).exists():
             return ProfileFile(self.reference)
-        revision, path = self.reference.split(":", 1)
+        given_revision, given_path = self.reference.split(":", 1)
+        revision = boundary.revision(given_revision, self.reference)
+        path = boundary.revision_path(given_path, self.reference)
         top = _git(["rev-parse", "--show-toplevel"], Path.cwd()).strip()
         prefix = _git(["rev-parse", "--show-prefix"], Path.cwd()).strip()
+        commit = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"], Path(top),
+                      f"{self.reference}: no commit {revision!r} in {top}").strip()  # fmt: skip
         self.folder = Path(tempfile.mkdtemp(prefix="bootstrap-diff-"))
-        archive = subprocess.run(["git", "-C", top, "archive", "--format=tar", revision], capture_output=True,
-                                 check=False)  # fmt: skip
+        try:
+            # git's REV:path is relative to the repository top, unless it starts with ./ (relative to here)
+            relative = PurePosixPath(prefix) / path if given_path.startswith("./") else path
+            return self._export(Path(top), commit, revision, relative)
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _export(self, top: Path, commit: str, revision: str, relative: PurePosixPath) -> ProfileFile:
+        assert self.folder is not None
+        archive = hermetic.run(["git", "archive", "--format=tar", commit], cwd=top, text=False, timeout=300)
         if archive.returncode != 0:
             raise UsageError(f"{self.reference}: git archive {revision} failed: {archive.stderr.decode().strip()}")
-        subprocess.run(["tar", "-x", "-C", str(self.folder)], input=archive.stdout, check=True)
-        # git's REV:path is relative to the repository top, unless it starts with ./ (relative to here)
-        inside = self.folder / (prefix + path[2:] if path.startswith("./") else path)
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            _extract_inside(tar, self.folder)
+        inside = self.folder / relative
         if not inside.is_file():
             raise UsageError(f"{self.reference}: no such file at {revision}")
         return ProfileFile(str(inside), self.folder)
@@ -143,10 +161,29 @@ class Revision:
     def __exit__(self, *exc: object) -> None:
         if self.folder:
             shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
 
 
-def _git(arguments: list[str], cwd: Path) -> str:
-    proc = subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, text=True, check=False)
+def _extract_inside(tar: tarfile.TarFile, folder: Path) -> None:
+    """Extract what stays inside ``folder``: files, folders and links within the tree; the rest is left out."""
+    if hasattr(tarfile, "data_filter"):
+
+        def keep(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo | None:
+            if not (member.isfile() or member.isdir() or member.issym()):
+                return None
+            try:
+                return tarfile.data_filter(member, destination)
+            except tarfile.FilterError:
+                return None
+
+        tar.extractall(folder, filter=keep)
+    else:  # a Python without extraction filters: files and folders only, no links at all
+        tar.extractall(folder, members=[m for m in tar.getmembers() if (m.isfile() or m.isdir()) and
+                                        not PurePosixPath(m.name).is_absolute() and ".." not in m.name.split("/")])
+
+
+def _git(arguments: list[str], cwd: Path, failure: str | None = None) -> str:
+    proc = hermetic.run(["git", *arguments], cwd=cwd, timeout=60)
     if proc.returncode != 0:
-        raise UsageError(f"git {' '.join(arguments)}: {proc.stderr.strip() or 'not a git repository'}")
+        raise UsageError(failure or f"git {' '.join(arguments)}: {proc.stderr.strip() or 'not a git repository'}")
     return proc.stdout

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from .boundary import scan
+
 # Top-level keys of a conda environment file (environment.yml, envs/ds.yml): never a profile's.
 CONDA_FILE_KEYS = frozenset({"dependencies", "channels", "prefix", "variables"})
 
@@ -61,7 +63,7 @@ def not_a_profile(path: Path) -> str:
 
 def profile_files(folder: Path, pattern: str = "**/*.y*ml") -> tuple[list[Path], list[tuple[Path, str]]]:
     """The profiles under ``folder`` matching ``pattern``, and the other YAML files with the reason."""
-    candidates = sorted(p for p in folder.glob(pattern) if p.suffix in (".yaml", ".yml") and p.is_file())
+    candidates = [p for p in scan(folder, pattern) if p.suffix in (".yaml", ".yml")]
     profiles, others = [], []
     for path in candidates:
         reason = not_a_profile(path)

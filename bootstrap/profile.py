@@ -54,8 +54,9 @@ def _display(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def resolve(reference: str, beside: Path | None = None, mark: Mark | None = None) -> Path:
-    """Find a profile by path, by name beside ``beside``, or by built-in name."""
+def resolve(reference: str, beside: Path | None = None, mark: Mark | None = None, *, follow: bool = True) -> Path:
+    """Find a profile by path, by name beside ``beside``, or by built-in name (``follow``: links
+    resolved; else the absolute path as named, for the boundary to judge)."""
     candidates: list[Path] = []
     looks_like_path = "/" in reference or reference.endswith(PROFILE_SUFFIXES)
     base = beside if beside is not None else Path.cwd()
@@ -66,7 +67,7 @@ def resolve(reference: str, beside: Path | None = None, mark: Mark | None = None
         candidates.append(profiles_dir() / f"{reference}.yaml")
     for candidate in candidates:
         if candidate.is_file():
-            return candidate.resolve()
+            return candidate.resolve() if follow else Path(os.path.abspath(candidate))
     known = sorted(set(builtin_profiles()) | ({p.stem for p in base.glob("[!.]*.y*ml")} if base.is_dir() else set()))
     close = schema.suggest(Path(reference).stem, known)
     hint = f"did you mean {close!r}?" if close else ("known profiles: " + ", ".join(known) if known else None)
@@ -219,8 +220,9 @@ def load_profile(reference: str, overrides: list[str] | tuple[str, ...] = (), *,
     ProfileError listing every problem.
 
     ``root``: the repository the profile may read from (default: its git top level, or its folder)."""
-    path = resolve(reference)
-    boundary = Boundary.for_profile(path, root)
+    named = resolve(reference, follow=False)
+    boundary = Boundary.for_profile(named, root)
+    path = boundary.named_profile(named, reference)
     chain: list[str] = []
     data = _load_chain(path, boundary, chain)
     for assignment in overrides:

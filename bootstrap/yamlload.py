@@ -201,6 +201,12 @@ def decode(data: bytes, source: str) -> str:
                 "move large content into files beside the profile and reference them with 'source'",
             )
         )
+    return utf8(data, source)
+
+
+def utf8(data: bytes, source: str) -> str:
+    """``data`` decoded as UTF-8 (a BOM dropped); a located problem at the first bad byte otherwise.
+    Every file bootstrap reads as text goes through here (see boundary.read_text)."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

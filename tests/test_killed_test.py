@@ -18,8 +18,9 @@ from bootstrap.localvm import leftovers
 
 pytestmark = pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux's setpriv")
 
+# Its pid folder lies beside its own: bootstrap starts programs with a reduced environment (hermetic.py).
 FAKE_QEMU = """#!/bin/bash
-echo $$ > "$FAKE_QEMU_PIDS/$$"
+echo $$ > "$(dirname "$0")/../pids/$$"
 exec sleep 300
 """
 FAKE_TOUCH = """#!/bin/bash
@@ -42,7 +43,7 @@ def host(tmp_path: Path) -> dict[str, str]:
         (tools / name).write_text(text)
         (tools / name).chmod(0o755)
     env = {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}", "TMPDIR": str(scratch),
-           "XDG_CACHE_HOME": str(cache), "FAKE_QEMU_PIDS": str(pids), "BOOTSTRAP_QEMU_ACCEL": "tcg",
+           "XDG_CACHE_HOME": str(cache), "BOOTSTRAP_QEMU_ACCEL": "tcg",
            "PYTHONUNBUFFERED": "1"}  # fmt: skip
     old = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(cache)
@@ -87,7 +88,8 @@ def wait_dead(pid: int, timeout: float = 10) -> bool:
 def test_sigterm_stops_qemu_and_removes_every_temporary_folder(host: dict[str, str], tmp_path: Path) -> None:
     proc = start_test(host, tmp_path)
     pid = qemu_pid(tmp_path)
-    assert sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "tmp").iterdir()) == ["bootstrap-mon", "bootstrap-vm"]
+    running = sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "tmp").iterdir())
+    assert running == ["bootstrap-cwd", "bootstrap-mon", "bootstrap-vm"]  # cwd: where its programs run
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
@@ -98,7 +100,7 @@ def test_sigterm_stops_qemu_and_removes_every_temporary_folder(host: dict[str, s
 
 def test_sigterm_while_the_machine_is_being_made_removes_its_folders(host: dict[str, str], tmp_path: Path) -> None:
     slow = tmp_path / "bin" / "qemu-img"  # the overlay takes a while: the signal comes before QEMU starts
-    slow.write_text('#!/bin/bash\necho $$ > "$FAKE_QEMU_PIDS/$$"\nexec sleep 300\n')
+    slow.write_text('#!/bin/bash\necho $$ > "$(dirname "$0")/../pids/$$"\nexec sleep 300\n')
     proc = start_test(host, tmp_path)
     pid = qemu_pid(tmp_path)
     proc.send_signal(signal.SIGTERM)
@@ -116,7 +118,7 @@ def test_after_sigkill_qemu_dies_too_and_the_next_run_removes_the_folders(host: 
     proc.wait(30)
     assert wait_dead(pid), "QEMU outlived a SIGKILLed bootstrap"
     left = sorted((tmp_path / "tmp").iterdir())
-    assert len(left) == 2  # nothing can clean up after SIGKILL...
+    assert len(left) == 3  # nothing can clean up after SIGKILL...
     kept = tmp_path / "tmp" / "bootstrap-vm-kept"  # ...and a kept machine (--keep-vm) is the user's
     kept.mkdir()
     (kept / "disk.qcow2").write_bytes(b"")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -66,3 +67,62 @@ def test_shared_options_are_declared_once(flag: str) -> None:
         if declares(node)
     ]
     assert declared == ["bootstrap/options.py"]
+
+
+# Process starters outside hermetic.py: each would run a program with our working folder and environment.
+PROCESS_STARTERS = {
+    "subprocess": {"run", "Popen", "call", "check_call", "check_output", "getoutput", "getstatusoutput"},
+    "os": {"system", "popen", "execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp", "execlpe",
+           "spawnv", "spawnve", "spawnvp", "spawnvpe", "spawnl", "spawnle", "spawnlp", "spawnlpe", "posix_spawn",
+           "posix_spawnp", "fork", "forkpty"},
+    "pty": {"spawn", "fork"},
+    "asyncio": {"create_subprocess_exec", "create_subprocess_shell"},
+    "multiprocessing": {"Process", "Pool"},
+}  # fmt: skip
+
+
+def process_starts(tree: ast.AST) -> list[tuple[int, str]]:
+    """Every call or import of a process starter in a module: ``subprocess.run(...)``, ``from os import
+    system``, ``import subprocess as sp; sp.Popen(...)``."""
+    aliases: dict[str, str] = {}
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in PROCESS_STARTERS:
+                    aliases[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module in PROCESS_STARTERS:
+            for alias in node.names:
+                if alias.name in PROCESS_STARTERS[node.module]:
+                    found.append((node.lineno, f"from {node.module} import {alias.name}"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id in aliases:  # fmt: skip
+            module = aliases[node.func.value.id]
+            if node.func.attr in PROCESS_STARTERS[module]:
+                found.append((node.lineno, f"{module}.{node.func.attr}"))
+    return found
+
+
+def test_every_program_is_started_through_the_hermetic_helper() -> None:
+    """SECURITY.md, the rendering host: a program started any other way would run in the checkout
+    (a yaml.py there imported by a Python child) with the CI job's whole environment."""
+    offenders = [f"{path.relative_to(REPO)}:{line}: {what}"
+                 for path in sorted((REPO / "bootstrap").rglob("*.py")) if path.name != "hermetic.py"
+                 for line, what in process_starts(ast.parse(path.read_text()))]  # fmt: skip
+    assert offenders == [], "start programs with bootstrap.hermetic.run/start:\n" + "\n".join(offenders)
+
+
+def test_the_process_lint_finds_each_way_of_starting_one() -> None:
+    """The lint above is only as good as what it recognises: each spelling is caught."""
+    spellings = {
+        "import subprocess\nsubprocess.run(['x'])\n": "subprocess.run",
+        "import subprocess as sp\nsp.Popen(['x'])\n": "subprocess.Popen",
+        "from subprocess import check_output\n": "from subprocess import check_output",
+        "import os\nos.system('x')\n": "os.system",
+        "import os\nos.execvp('x', ['x'])\n": "os.execvp",
+        "import asyncio\nasyncio.create_subprocess_exec('x')\n": "asyncio.create_subprocess_exec",
+    }
+    for source, expected in spellings.items():
+        assert [what for _, what in process_starts(ast.parse(source))] == [expected], source
+    assert process_starts(ast.parse("import subprocess\nsubprocess.TimeoutExpired\n")) == []

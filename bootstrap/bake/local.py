@@ -12,14 +12,14 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, hermetic
+from ..boundary import IMAGE_NAME, image_name
 from ..console import report
 from ..errors import BackendError
 from ..localvm.clients import CLIENT_WAIT, CLIENTS, Handover
@@ -82,6 +82,9 @@ class LocalBackend(Backend):
         return Source(source_id, f"the local Debian 12 base image {source_id}")
 
     def manifests(self) -> list[dict]:
+        """The manifests of bootstrap's own images here. A manifest's name is a name, never a path: one
+        that is not an image name, or not its own file's, is nobody's to act on (a planted one could
+        make prune delete outside this folder), and the files it stands for are found from the name."""
         found: list[dict] = []
         for path in sorted(self.output.glob("*.json")):
             if path.is_symlink():
@@ -90,8 +93,11 @@ class LocalBackend(Backend):
                 data = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue
-            if isinstance(data, dict) and data.get("format") == "bootstrap-local-image" and \
-                    (self.output / data.get("disk", "")).exists():  # fmt: skip
+            if not isinstance(data, dict) or data.get("format") != "bootstrap-local-image":
+                continue
+            if data.get("name") != path.stem or not IMAGE_NAME.match(path.stem):
+                continue
+            if _files(self.output, path.stem)["disk"].exists():
                 found.append(data)
         return found
 
@@ -111,18 +117,20 @@ class LocalBackend(Backend):
         return [self._image(d) for d in self.manifests() if mine.items() <= d.get("tags", {}).items()]
 
     def _image(self, data: dict) -> Image:
-        return Image(data["name"], data["name"], "", data["created"],
-                     {"disk": str(self.output / data["disk"]), "tags": data.get("tags", {})})  # fmt: skip
+        disk = _files(self.output, data["name"])["disk"]
+        return Image(data["name"], data["name"], "", data["created"], {"disk": str(disk), "tags": data.get("tags", {})})
 
     # -- machines ----------------------------------------------------------------------------
     def boot_image(self, image_id: str) -> GoldenImage:
         """The disk, kernel and initrd that boot a source or a baked image."""
         if image_id in self._sources:
             return self._sources[image_id]
-        data = self._manifest(image_id)
-        return GoldenImage(self.output / data["disk"], self.output / data["kernel"], self.output / data["initrd"])
+        self._manifest(image_id)
+        files = _files(self.output, image_id)
+        return GoldenImage(files["disk"], files["kernel"], files["initrd"])
 
     def _manifest(self, name: str) -> dict:
+        image_name(name, f"image {name!r}")
         try:
             return json.loads((self.output / f"{name}.json").read_text())
         except (OSError, ValueError) as exc:
@@ -218,8 +226,8 @@ class LocalBackend(Backend):
         self._remove_empty_work()
 
     def delete_image(self, image: Image) -> None:
-        for suffix in ("qcow2", "vmlinuz", "initrd.img", "json"):
-            (self.output / f"{image.id}.{suffix}").unlink(missing_ok=True)
+        for path in _files(self.output, image_name(image.id, f"image {image.id!r}")).values():
+            path.unlink(missing_ok=True)
 
     def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image:
         raise BackendError("the local backend has no regions to copy to")
@@ -273,6 +281,12 @@ class LocalBackend(Backend):
             (self.output / ".work").rmdir()
 
 
+def _files(output: Path, name: str) -> dict[str, Path]:
+    """The files of the image ``name``: found from its name alone, never from what a manifest says."""
+    return {"disk": output / f"{name}.qcow2", "kernel": output / f"{name}.vmlinuz",
+            "initrd": output / f"{name}.initrd.img", "manifest": output / f"{name}.json"}  # fmt: skip
+
+
 def _reported_ok(machine: Machine) -> bool:
     found = report(machine.console(), ("ok",))
     return found is not None and found.result == "ok"
@@ -295,7 +309,7 @@ def _link_or_copy(source: Path, destination: Path) -> None:
 
 
 def _run(command: list[str]) -> str:
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    proc = hermetic.run(command, timeout=600)
     if proc.returncode != 0:
         raise BackendError(f"{command[0]} failed: {proc.stderr.strip()[-1000:]}")
     return proc.stdout

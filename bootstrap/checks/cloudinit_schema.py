@@ -4,19 +4,22 @@ cloud-init is usually installed for the system Python (Debian's package), not fo
 order of preference: import it here; else one batched call into a Python that can import it;
 else ``cloud-init schema --config-file`` once per part. A whole MIME file is not accepted by
 the validator (measured on 22.4): callers pass single cloud-config parts.
+
+The Python that runs it is isolated (``-I``) in a private folder (hermetic.py): run from a checkout,
+a ``yaml.py`` or a ``cloudinit/`` folder there would otherwise be imported first, as the CI user.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from .. import hermetic
 from ..errors import ToolMissing
 from . import Finding
 from .cache import FindingsCache, key
@@ -58,7 +61,7 @@ class ValidatorMissing(ToolMissing):
 def _python_with_cloudinit() -> str | None:
     for exe in (sys.executable, "/usr/bin/python3"):
         if shutil.which(exe) or exe == sys.executable:
-            probe = subprocess.run([exe, "-c", "import cloudinit.config.schema, yaml"], capture_output=True)
+            probe = hermetic.run(hermetic.python(exe, "-c", "import cloudinit.config.schema, yaml"), timeout=60)
             if probe.returncode == 0:
                 return exe
     return None
@@ -88,9 +91,13 @@ def validate_each(documents: list[tuple[str, str]], findings_cache: FindingsCach
             answers[shape] = cached
     todo = [shape for shape in keys if shape not in answers]
     if todo:
-        fresh = dict(zip(todo, _validate_texts(todo), strict=True))
-        for shape, problems in fresh.items():
-            store.put(keys[shape], problems)
+        try:
+            fresh = dict(zip(todo, _validate_texts(todo), strict=True))
+        except hermetic.ToolFailed as failed:  # said on each part, and not cached: the next run asks again
+            fresh = {shape: [["", f"could not be validated: {failed}"]] for shape in todo}
+        else:
+            for shape, problems in fresh.items():
+                store.put(keys[shape], problems)
         answers |= fresh
     return [[Finding("error", "cloud-init-schema", f"{where}{':' + path if path else ''}", message)
              for path, message in answers[shapes[text]]] for where, text in documents]  # fmt: skip
@@ -144,8 +151,8 @@ def _validate_texts(texts: list[str]) -> list[list[list[str]]]:
     """[[path, message], ...] per text, from cloud-init itself."""
     python = _python_with_cloudinit()
     if python is not None:
-        proc = subprocess.run([python, "-c", _HELPER], input=json.dumps(texts), capture_output=True, text=True,
-                              timeout=120)  # fmt: skip
+        proc = hermetic.run(hermetic.python(python, "-c", _HELPER), input=json.dumps(texts), timeout=120,
+                            memory_mb=hermetic.CHECKER_MEMORY_MB)  # fmt: skip
         if proc.returncode == 0:
             return [[[str(path), str(message)] for path, message in problems] for problems in json.loads(proc.stdout)]
     if shutil.which("cloud-init") is None:
@@ -155,8 +162,8 @@ def _validate_texts(texts: list[str]) -> list[list[list[str]]]:
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as handle:
             handle.write(text)
             handle.flush()
-            proc = subprocess.run(["cloud-init", "schema", "--config-file", handle.name],
-                                  capture_output=True, text=True, timeout=120)  # fmt: skip
+            proc = hermetic.run(["cloud-init", "schema", "--config-file", handle.name], timeout=120,
+                                memory_mb=hermetic.CHECKER_MEMORY_MB)  # fmt: skip
         message = (proc.stderr or proc.stdout).strip().replace(handle.name, "the part")
         results.append([["", message]] if proc.returncode != 0 else [])
     return results

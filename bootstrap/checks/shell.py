@@ -8,6 +8,13 @@ the tests; in a profile author's ``commands`` they are reported against the step
 Speed: the runner, lib.sh and every step are the same bytes in every target (and often across a
 team's profiles), so each distinct text is checked once, its answer kept in a content-addressed
 cache (cache.py), and what is left is shared out to parallel shellcheck processes.
+
+The scripts are attacker text (a pull request's ``commands``), so shellcheck reads nothing else:
+no ``--external-sources`` (a ``# shellcheck source=/etc/shadow`` directive then reads nothing, and
+``source=/dev/zero`` cannot hang it), no rc file (``--norc``: a planted ``.shellcheckrc`` cannot
+turn that back on), only our own files as inputs (lib.sh among them, which is how a step's
+``source lib.sh`` is followed), in a private folder, bounded in time and memory (hermetic.py). A
+checker that dies or times out is an error finding on the scripts it was given, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,19 +22,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from .. import hermetic
 from ..errors import ToolMissing
 from . import Finding
 from .cache import FindingsCache, key
 
 SEVERITY_FLOOR = "warning"
-OPTIONS = ("--format=json1", f"--severity={SEVERITY_FLOOR}", "--shell=bash", "--external-sources")
+OPTIONS = ("--format=json1", f"--severity={SEVERITY_FLOOR}", "--shell=bash", "--norc")
+TIMEOUT = 300  # seconds for one batch: a few seconds in practice
 _SEVERITY = {"error": "error", "warning": "warning", "info": "info", "style": "info"}
 NAME = "\x00script\x00"  # stands for the script's name in a cached bash -n message
 
@@ -58,7 +66,8 @@ def findings_by_script(scripts: dict[str, str], library: str | None = None,
             answers[text] = cached
     fresh = _check_texts([text for text in keys if text not in answers], sourced)
     for text, answer in fresh.items():
-        store.put(keys[text], answer)
+        if not any(raw.get("transient") for raw in answer):  # a checker that failed is asked again next time
+            store.put(keys[text], answer)
     answers |= fresh
     return {name: [_finding(name, raw) for raw in answers[text]] for name, text in scripts.items()}
 
@@ -79,8 +88,8 @@ def _finding(name: str, raw: dict[str, Any]) -> Finding:
 def _identity() -> tuple[str, str]:
     """Which shellcheck and bash answer: a new version of either is a new cache key."""
     binary = shutil.which("shellcheck") or ""
-    version = subprocess.run(["shellcheck", "--version"], capture_output=True, text=True).stdout
-    bash = subprocess.run(["bash", "--version"], capture_output=True, text=True).stdout.split("\n", 1)[0]
+    version = hermetic.run(["shellcheck", "--version"], timeout=60).stdout
+    bash = hermetic.run(["bash", "--version"], timeout=60).stdout.split("\n", 1)[0]
     size = os.stat(binary).st_size if binary else 0
     return f"{binary}:{size}:{version.strip()}", bash
 
@@ -108,18 +117,28 @@ def _check_texts(texts: list[str], library: str | None) -> dict[str, list[dict[s
 
 
 def _check_chunk(texts: list[str], paths: dict[str, Path], folder: Path) -> dict[str, list[dict[str, Any]]]:
+    try:
+        return _run_checkers(texts, paths, folder)
+    except hermetic.ToolFailed as failed:
+        failure = {"check": "shellcheck", "severity": "error", "line": 0, "column": 0,
+                   "message": f"could not be checked: {failed}", "transient": True}  # fmt: skip
+        return {text: [failure] for text in texts}
+
+
+def _run_checkers(texts: list[str], paths: dict[str, Path], folder: Path) -> dict[str, list[dict[str, Any]]]:
     answers: dict[str, list[dict[str, Any]]] = {text: [] for text in texts}
     by_path = {str(paths[text]): text for text in texts}
     for text in texts:
-        syntax = subprocess.run(["bash", "-n", str(paths[text])], capture_output=True, text=True)
+        syntax = hermetic.run(["bash", "-n", str(paths[text])], timeout=60, memory_mb=hermetic.CHECKER_MEMORY_MB)
         if syntax.returncode != 0:
             message = syntax.stderr.strip().replace(str(paths[text]), NAME)
             answers[text].append({"check": "bash-syntax", "severity": "error", "line": 0, "column": 0,
                                   "message": message})  # fmt: skip
-    proc = subprocess.run(["shellcheck", *OPTIONS, f"--source-path={folder}", *by_path], capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
+    library = [str(folder / "lib.sh")] if (folder / "lib.sh").exists() else []  # an input: so `source` follows it
+    proc = hermetic.run(["shellcheck", *OPTIONS, f"--source-path={folder}", *by_path, *library], timeout=TIMEOUT,
+                        memory_mb=hermetic.CHECKER_MEMORY_MB)  # fmt: skip
     if proc.returncode not in (0, 1):
-        raise RuntimeError(f"shellcheck failed: {proc.stderr.strip()}")
+        raise hermetic.ToolFailed("shellcheck", f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}")
     comments = json.loads(proc.stdout or '{"comments": []}')["comments"]
     for comment in sorted(comments, key=lambda c: (c["file"], c["line"], c["column"], c["code"])):
         owner = by_path.get(comment["file"])

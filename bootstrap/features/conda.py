@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from .. import layout
+from ..boundary import read_text
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
@@ -127,7 +128,8 @@ def _spec(env: dict[str, Any], channels: list[str], context: Context) -> tuple[s
         spec = {"name": env["name"], "channels": channels, **plain(env["spec"])}
         return "yaml", yaml.safe_dump(spec, sort_keys=False, default_flow_style=False)
     key = "file" if "file" in env else "lock"
-    text = source_file(env, key, context, f"conda {key}").read_text(encoding="utf-8")
+    path = source_file(env, key, context, f"conda {key}")
+    text = read_text(path, str(env[key]))  # a Latin-1 file is a located error, not a traceback
     return ("lock" if key == "lock" else "yaml"), text
 
 

@@ -14,8 +14,9 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 from pathlib import Path
+
+from .. import hermetic
 
 # A working KVM prints the kernel banner within a second or two; then cloud-init must start.
 PROBE_STAGES = [(b"Linux version", 15.0), (b"Cloud-init v.", 90.0)]
@@ -62,7 +63,7 @@ def qemu_runs(command: list[str], stages: list[tuple[bytes, float]], serial: Pat
     with errors.open("wb") as stderr:
         from .leftovers import tied
 
-        proc = subprocess.Popen(tied(command), stdout=subprocess.DEVNULL, stderr=stderr)
+        proc = hermetic.start(tied(command), stderr=stderr)
     try:
         for marker, limit in stages:
             deadline = time.monotonic() + limit

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
+from .. import hermetic
 from ..errors import BackendError
 from .image import APT_SERIAL, cache_dir
 from .machine import GuestSetup
@@ -34,8 +34,7 @@ def build_apt_repo(packages: list[str]) -> Path:
         repo.mkdir()
         names = _closure(packages)
         _run(["apt-get", "download", "-q", *names], repo)
-        index = subprocess.run(["dpkg-scanpackages", "--multiversion", "."], cwd=repo, capture_output=True,
-                               text=True, check=False)  # fmt: skip
+        index = hermetic.run(["dpkg-scanpackages", "--multiversion", "."], cwd=repo, timeout=600)
         if index.returncode != 0:
             raise BackendError(f"dpkg-scanpackages failed: {index.stderr.strip()[-1000:]}")
         (repo / "Packages").write_text(index.stdout)
@@ -46,10 +45,10 @@ def build_apt_repo(packages: list[str]) -> Path:
 
 
 def _closure(packages: list[str]) -> list[str]:
-    proc = subprocess.run(
+    proc = hermetic.run(
         ["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts", "--no-breaks",
          "--no-replaces", "--no-enhances", *packages],
-        capture_output=True, text=True, check=False,
+        timeout=300,
     )  # fmt: skip
     if proc.returncode != 0:
         raise BackendError(f"apt-cache depends failed (apt-get update first?): {proc.stderr.strip()[-1000:]}")
@@ -66,6 +65,6 @@ def local_apt_setup(packages: list[str], network: bool = False) -> GuestSetup:
 
 
 def _run(command: list[str], cwd: Path) -> None:
-    proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    proc = hermetic.run(command, cwd=cwd, timeout=1800)  # apt-get download: a few hundred packages
     if proc.returncode != 0:
         raise BackendError(f"{command[0]} failed: {proc.stderr.strip()[-1000:]}")

@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import paths
+from .. import hermetic, paths
 from ..errors import BackendError
 
 SUITE = "bookworm"
@@ -172,7 +171,7 @@ def ensure_base_image(*, rebuild: bool = False, progress: Callable[[str], None] 
 
 
 def _run(command: list[str], what: str) -> None:
-    proc = subprocess.run(command, capture_output=True, text=True)
+    proc = hermetic.run(command, timeout=1800)  # mmdebstrap: minutes on a slow mirror
     if proc.returncode != 0:
         raise BackendError(f"{what} failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
 OWNER_FILE = ".bootstrap-owner"
-PREFIXES = ("bootstrap-vm-", "bootstrap-mon-")
+PREFIXES = ("bootstrap-vm-", "bootstrap-mon-", "bootstrap-cwd-")
 
 
 def scratch_dir(prefix: str) -> Path:
@@ -37,9 +38,12 @@ def sweep() -> list[Path]:
     for prefix in PREFIXES:
         for folder in Path(tempfile.gettempdir()).glob(prefix + "*"):
             try:
-                owner = (folder / OWNER_FILE).read_text()
-            except OSError:
+                info = folder.lstat()
+                owner = (folder / OWNER_FILE).read_text() if stat.S_ISDIR(info.st_mode) else ""
+            except (OSError, ValueError):
                 continue  # not ours, or kept
+            if info.st_uid != os.getuid():  # another user's folder (or a link) in a shared /tmp: never ours
+                continue
             pid = owner.split(" ", 1)[0]
             if pid.isdigit() and _identity(int(pid)) != owner:
                 shutil.rmtree(folder, ignore_errors=True)

@@ -8,6 +8,7 @@ any exit, QEMU is stopped and (unless kept) its files are removed.
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .. import console as guest
-from .. import interrupts
+from .. import hermetic, interrupts
 from ..console import GuestReport
 from ..errors import BackendError
 from . import accel, leftovers
@@ -58,9 +59,17 @@ class GuestSetup:
         if self.metadata_port is None:
             return "user,model=virtio-net-pci" if self.network else "none"
         restrict = "" if self.network else ",restrict=on"
-        relay = f"{sys.executable} -m bootstrap.localvm.relay {self.metadata_port}"  # one per connection
+        relay = relay_command(self.metadata_port)
         return (f"user,model=virtio-net-pci,mac={GUEST_MAC},net=169.254.0.0/16,host=169.254.0.2{restrict},"
                 f"guestfwd=tcp:169.254.169.254:80-cmd:{relay}")  # fmt: skip
+
+
+def relay_command(port: int) -> str:
+    """The shell command QEMU's guestfwd starts per connection: our relay by its own path, in an
+    isolated Python (QEMU runs it through /bin/sh, in QEMU's working folder)."""
+    from . import relay
+
+    return shlex.join(hermetic.python(sys.executable, str(Path(relay.__file__).resolve()), str(port)))
 
 
 def choose_accelerator(base: BootImage) -> str:
@@ -177,7 +186,7 @@ class Machine:
             "-nic", self.setup.nic(),
             "-serial", f"file:{self.serial}", "-monitor", f"unix:{self.monitor},server,nowait",
         ]  # fmt: skip
-        self.process = subprocess.Popen(leftovers.tied(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = hermetic.start(leftovers.tied(command))
 
     def console(self) -> str:
         return self.serial.read_text(errors="replace") if self.serial.exists() else ""
@@ -265,6 +274,6 @@ def _tail(text: str, lines: int = 20) -> str:
 
 
 def _run(command: list[str]) -> None:
-    proc = subprocess.run(command, capture_output=True, text=True)
+    proc = hermetic.run(command, timeout=600)
     if proc.returncode != 0:
         raise BackendError(f"{command[0]} failed: {proc.stderr.strip()[-1000:]}")

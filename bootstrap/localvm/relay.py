@@ -2,7 +2,10 @@
 connection on standard input and output (a `tcp:` target would be one connection for the machine's
 whole life). Used for the metadata server stand-in (metadata.py).
 
-    python -m bootstrap.localvm.relay PORT
+    python -I .../bootstrap/localvm/relay.py PORT
+
+Started by its path in an isolated Python (machine.relay_command): it imports the standard library
+only, so nothing on the import path, a checkout's folders included, can stand in for it.
 """
 
 from __future__ import annotations
