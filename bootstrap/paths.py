@@ -8,6 +8,7 @@ plain ``pip install .`` works from any directory.
 from __future__ import annotations
 
 import os
+import stat
 from functools import cache
 from pathlib import Path
 
@@ -32,6 +33,28 @@ def profiles_dir() -> Path:
 
 def cache_dir(name: str) -> Path:
     """``$XDG_CACHE_HOME/bootstrap/NAME`` (``~/.cache`` by default): base images, apt repositories,
-    template bytecode, check findings. Not created here."""
+    template bytecode, check findings. Not created here; ``private_cache`` before trusting it."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "bootstrap" / name
+
+
+class CacheNotPrivate(OSError):
+    """The cache folder could be written by someone else: what is in it cannot be trusted."""
+
+
+def private_cache(name: str) -> Path:
+    """``cache_dir(name)``, made if missing (mode 0700), and trusted only when the bootstrap folder and
+    NAME are real folders of ours that nobody else can write. What the cache holds is run or believed:
+    template bytecode is executed, findings decide whether check passes, base images boot. With
+    XDG_CACHE_HOME in a shared /tmp, another user would otherwise plant them first."""
+    folder = cache_dir(name)
+    for each in (folder.parent, folder):
+        try:
+            each.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = os.lstat(each)
+        except OSError as exc:
+            raise CacheNotPrivate(f"cannot make the cache folder {each}: {exc.strerror or exc}") from None
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            raise CacheNotPrivate(f"the cache folder {each} is not a folder of yours that only you can write "
+                                  "(owner, mode or a link): remove it, or set XDG_CACHE_HOME to a folder of your own")
+    return folder

@@ -19,7 +19,7 @@ import jinja2
 
 from . import layout
 from .errors import TemplateError
-from .paths import cache_dir, templates_dir
+from .paths import private_cache, templates_dir
 
 
 class Quoted(str):
@@ -47,9 +47,9 @@ def _finalize(value: Any) -> Any:
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     # Compiling ~20 templates costs tens of milliseconds on every run; cache the bytecode.
-    directory = str(cache_dir("jinja"))
+    # Bytecode is executed: only from a folder nobody else can write (paths.private_cache).
     try:
-        os.makedirs(directory, exist_ok=True)
+        directory = str(private_cache("jinja"))
     except OSError:
         return None
     if not os.access(directory, os.W_OK):

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..paths import cache_dir
+from ..paths import cache_dir, private_cache
 
 FORMAT = "1"  # bump when the stored answers change shape
 
@@ -31,8 +31,13 @@ def key(*parts: str | bytes) -> str:
 
 class FindingsCache:
     def __init__(self, root: Path | None = None, enabled: bool = True):
-        self.root = root or cache_dir("findings")
         self.enabled = enabled and os.environ.get("BOOTSTRAP_NO_CHECK_CACHE", "") == ""
+        if root is None and self.enabled:
+            try:  # findings decide whether check passes: only from a folder nobody else can write
+                root = private_cache("findings")
+            except OSError:
+                self.enabled = False
+        self.root = root or cache_dir("findings")
         self.hits = self.misses = 0
 
     def _path(self, digest: str) -> Path:

@@ -15,14 +15,14 @@ from pathlib import Path
 
 from .. import hermetic
 from ..errors import BackendError
-from .image import APT_SERIAL, cache_dir
+from .image import APT_SERIAL, private_cache
 from .machine import GuestSetup
 
 
 def build_apt_repo(packages: list[str]) -> Path:
     """The ISO image of a repository holding ``packages`` and their dependencies (built once, cached)."""
     key = hashlib.sha256("\n".join(sorted(packages)).encode()).hexdigest()[:16]
-    iso = cache_dir().parent / "apt-repos" / f"{key}.iso"
+    iso = private_cache("apt-repos") / f"{key}.iso"
     if iso.exists():
         return iso
     for tool in ("apt-get", "apt-cache", "dpkg-scanpackages", "genisoimage"):

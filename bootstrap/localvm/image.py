@@ -141,6 +141,14 @@ def cache_dir() -> Path:
     return paths.cache_dir("images")
 
 
+def private_cache(name: str = "images") -> Path:
+    """A cache folder whose images may boot: nobody else can have written them (paths.private_cache)."""
+    try:
+        return paths.private_cache(name)
+    except paths.CacheNotPrivate as exc:
+        raise BackendError(str(exc)) from None
+
+
 def missing_tools() -> list[str]:
     return [tool for tool in TOOLS if shutil.which(tool) is None]
 
@@ -152,6 +160,7 @@ def base_image() -> BaseImage:
 
 def ensure_base_image(*, rebuild: bool = False, progress: Callable[[str], None] = print) -> BaseImage:
     """The cached base image for the current recipe, built when missing (about 1-2 minutes)."""
+    private_cache()
     image = base_image()
     if image.disk.exists() and image.kernel.exists() and not rebuild:
         return image
