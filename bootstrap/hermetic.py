@@ -26,6 +26,8 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -40,6 +42,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CHECKER_MEMORY_MB = 2048  # shellcheck, bash -n, cloud-init's validator: far above what a real script needs
 _PYTHON = re.compile(r"^python[0-9.]*$")
 _private: Path | None = None
+_private_lock = threading.Lock()
 
 
 class ToolFailed(BackendError):
@@ -56,11 +59,12 @@ def private_dir() -> Path:
     from .localvm.leftovers import scratch_dir, sweep
 
     global _private
-    if _private is None or not _private.is_dir():
-        sweep()  # the folders of runs killed with SIGKILL
-        _private = scratch_dir("bootstrap-cwd-")  # mode 0700, ours alone; swept after a SIGKILL
-        atexit.register(shutil.rmtree, _private, True)
-    return _private
+    with _private_lock:  # checkers start programs from several threads
+        if _private is None or not _private.is_dir():
+            sweep()  # the folders of runs killed with SIGKILL
+            _private = scratch_dir("bootstrap-cwd-")  # mode 0700, ours alone; swept after a SIGKILL
+            atexit.register(shutil.rmtree, _private, True)
+        return _private
 
 
 def python(executable: str | Path, *arguments: str) -> list[str]:
@@ -91,15 +95,44 @@ def run(argv: Sequence[str | Path], *, timeout: float, input: str | bytes | None
         cwd: Path | None = None, env: Mapping[str, str] | None = None,
         memory_mb: int | None = None) -> subprocess.CompletedProcess[Any]:  # fmt: skip
     """Run to completion, output captured. A program that cannot start or outlives ``timeout``
-    raises ToolFailed; its exit status is the caller's to judge."""
+    raises ToolFailed; its exit status is the caller's to judge. Its TMPDIR is a fresh folder of
+    ours, removed after it: whatever it leaves there (mmdebstrap's folders when a signal stops it)
+    goes with it. Stopped by a signal or an error of ours, it gets SIGTERM first, to clean up."""
     name = Path(str(argv[0])).name
+    scratch = Path(tempfile.mkdtemp(prefix="tmp-", dir=private_dir()))
     try:
-        return subprocess.run(command(argv, memory_mb), input=input, capture_output=True, text=text,
-                              cwd=cwd or private_dir(), env=environment(env), timeout=timeout, check=False)  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise ToolFailed(name, f"gave no answer within {timeout:g} s (stopped)") from None
+        stdin = subprocess.PIPE if input is not None else subprocess.DEVNULL
+        proc = subprocess.Popen(command(argv, memory_mb), stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=text, cwd=cwd or private_dir(),
+                                env=environment({"TMPDIR": str(scratch), **(env or {})}))  # fmt: skip
     except OSError as exc:
+        shutil.rmtree(scratch, ignore_errors=True)
         raise ToolFailed(name, f"could not start: {exc.strerror or exc}") from None
+    try:
+        out, err = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        raise ToolFailed(name, f"gave no answer within {timeout:g} s (stopped)") from None
+    except BaseException:
+        _stop(proc)
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _stop(proc: subprocess.Popen[Any], grace: float = 10) -> None:
+    """SIGTERM, a moment to clean up, then SIGKILL."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def start(argv: Sequence[str | Path], *, stdout: int | IO[Any] | None = subprocess.DEVNULL,

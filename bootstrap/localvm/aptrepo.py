@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .. import hermetic
+from .. import hermetic, locks
 from ..errors import BackendError
 from .image import APT_SERIAL, private_cache
 from .machine import GuestSetup
@@ -28,19 +28,21 @@ def build_apt_repo(packages: list[str]) -> Path:
     for tool in ("apt-get", "apt-cache", "dpkg-scanpackages", "genisoimage"):
         if shutil.which(tool) is None:
             raise BackendError(f"a local apt repository needs {tool} (apt-get install dpkg-dev genisoimage)")
-    iso.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="apt-repo-", dir=iso.parent) as work:
-        repo = Path(work) / "repo"
-        repo.mkdir()
-        names = _closure(packages)
-        _run(["apt-get", "download", "-q", *names], repo)
-        index = hermetic.run(["dpkg-scanpackages", "--multiversion", "."], cwd=repo, timeout=600)
-        if index.returncode != 0:
-            raise BackendError(f"dpkg-scanpackages failed: {index.stderr.strip()[-1000:]}")
-        (repo / "Packages").write_text(index.stdout)
-        partial = iso.with_suffix(".partial")
-        _run(["genisoimage", "-quiet", "-output", str(partial), "-volid", "bootstrap-apt", "-rock", str(repo)], repo)
-        partial.rename(iso)
+    with locks.exclusive(iso.with_suffix(".lock"), f"the local apt repository {iso.name}"):
+        if iso.exists():
+            return iso  # another run built it while this one waited
+        with tempfile.TemporaryDirectory(prefix=".apt-repo-", dir=iso.parent) as work:
+            repo = Path(work) / "repo"
+            repo.mkdir()
+            names = _closure(packages)
+            _run(["apt-get", "download", "-q", *names], repo)
+            index = hermetic.run(["dpkg-scanpackages", "--multiversion", "."], cwd=repo, timeout=600)
+            if index.returncode != 0:
+                raise BackendError(f"dpkg-scanpackages failed: {index.stderr.strip()[-1000:]}")
+            (repo / "Packages").write_text(index.stdout)
+            built = Path(work) / "repo.iso"
+            _run(["genisoimage", "-quiet", "-output", str(built), "-volid", "bootstrap-apt", "-rock", str(repo)], repo)
+            built.rename(iso)  # readers see the whole image or none
     return iso
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import hermetic, paths
+from .. import hermetic, locks, paths
 from ..errors import BackendError
 
 SUITE = "bookworm"
@@ -110,6 +110,15 @@ class BaseImage:
     folder: Path
 
     @property
+    def lock(self) -> Path:
+        """Held exclusively by its builder, shared by every machine booting from it (locks.py)."""
+        return self.folder.with_name(f".{self.folder.name}.lock")
+
+    @property
+    def ready(self) -> bool:
+        return self.disk.exists() and self.kernel.exists() and self.initrd.exists()
+
+    @property
     def disk(self) -> Path:
         return self.folder / "base.qcow2"
 
@@ -162,20 +171,26 @@ def ensure_base_image(*, rebuild: bool = False, progress: Callable[[str], None] 
     """The cached base image for the current recipe, built when missing (about 1-2 minutes)."""
     private_cache()
     image = base_image()
-    if image.disk.exists() and image.kernel.exists() and not rebuild:
+    if image.ready and not rebuild:
         return image
     if missing := missing_tools():
         raise BackendError(f"building the base image needs {', '.join(missing)}: apt-get install qemu-system-x86 "
                            "qemu-utils mmdebstrap genisoimage e2fsprogs")  # fmt: skip
-    image.folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="base-", dir=image.folder.parent))
-    try:
-        _build(work, progress)
-        if image.folder.exists():
-            shutil.rmtree(image.folder)
-        work.rename(image.folder)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    # One builder at a time; machines booting from it hold the lock shared (Machine), so a rebuild
+    # waits for them rather than replace the disk their overlays read.
+    with locks.exclusive(image.lock, f"the base image {image.folder.name}", progress):
+        if image.ready and not rebuild:
+            return image  # another run built it while this one waited
+        work = Path(tempfile.mkdtemp(prefix=".base-", dir=image.folder.parent))
+        try:
+            _build(work, progress)
+            if image.folder.exists():
+                aside = Path(tempfile.mkdtemp(prefix=".old-", dir=image.folder.parent))
+                image.folder.rename(aside / "old")
+                shutil.rmtree(aside, ignore_errors=True)
+            work.rename(image.folder)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     return image
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .. import console as guest
-from .. import hermetic, interrupts
+from .. import hermetic, interrupts, locks
 from ..console import GuestReport
 from ..errors import BackendError
 from . import accel, leftovers
@@ -104,6 +104,7 @@ class Machine:
         self.keep = keep
         leftovers.sweep()  # what earlier runs killed with SIGKILL left behind
         self.process: subprocess.Popen[bytes] | None = None
+        self._base_in_use: locks.Shared | None = None
         self.dir = workdir or leftovers.scratch_dir("bootstrap-vm-")
         # Unix socket paths must stay under 108 bytes: the monitor lives in a short folder of its own.
         self.monitor = leftovers.scratch_dir("bootstrap-mon-") / "monitor.sock"
@@ -115,6 +116,9 @@ class Machine:
             # Extra disks by serial: the guest sees /dev/disk/by-id/virtio-SERIAL. They outlive the machine.
             self.data_disks = data_disks or {}
             self.setup = setup or GuestSetup()
+            # A base image is not replaced while a machine boots from it: its overlay reads it (locks.py).
+            lock = getattr(base, "lock", None)
+            self._base_in_use = locks.Shared(lock, f"the base image {base.disk.parent.name}") if lock else None
             self.accelerator = choose_accelerator(base)
             if not self.disk.exists():
                 _run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base.disk), "-F", "qcow2", str(self.disk)])
@@ -157,14 +161,20 @@ class Machine:
             if self.keep:
                 shutil.rmtree(self.monitor.parent, ignore_errors=True)  # the disk and console stay
                 leftovers.disown(self.dir)
+                self._release_base()
             else:
                 self.remove()
+
+    def _release_base(self) -> None:
+        if self._base_in_use is not None:
+            self._base_in_use.release()
 
     def remove(self) -> None:
         """Stop QEMU and delete this machine's files (overlay, seed, console log, monitor socket)."""
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
         shutil.rmtree(self.monitor.parent, ignore_errors=True)
+        self._release_base()
 
     def start(self) -> None:
         self.serial.write_bytes(b"")
