@@ -147,8 +147,10 @@ def _render(args: argparse.Namespace) -> int:
         return EXIT_OK
     artifact = render(plan, args.target, gzip=args.gzip, bake=args.bake)
     data = artifact.base64() + b"\n" if args.base64 else artifact.data
-    if artifact.gzipped and not (args.output or args.base64):
-        raise UsageError("the output is gzip-compressed (binary): write it with -o FILE or use --base64")
+    if artifact.gzipped and not (args.output or args.base64) and sys.stdout.isatty():
+        # A pipe or a redirected file takes the bytes whatever their size; only a terminal is refused.
+        raise UsageError("the output is gzip-compressed (binary): not on a terminal; redirect it, write it with "
+                         "-o FILE or use --base64")
     for note in artifact.notes:
         print(f"bootstrap: {note}", file=sys.stderr)
     if args.output:
