@@ -21,7 +21,9 @@ from .backend import (
     TAG_CREATED,
     TAG_DEPRECATED,
     TAG_EXPIRES,
+    TAG_HASH,
     TAG_ROLE,
+    TAG_SOURCE,
     Backend,
     BakeStepError,
     Identity,
@@ -134,6 +136,7 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
                     f"{identity.image_hash} built from {source.id}; nothing to do (--force rebuilds)",
                     image=existing.id)  # fmt: skip
         result.status, result.image = "unchanged", existing
+        result.copies = _copies_of(backend, identity, existing)  # so that images.json records every region
         return result
     name = image_name(plan.profile, identity.image_hash, time.time())
     if options.dry_run:
@@ -261,6 +264,13 @@ def wait_for_guest(backend: Backend, instance: Instance, wanted: tuple[str, ...]
                     maximum=backend.poll_maximum)  # fmt: skip
     except WaitTimeout:
         return GuestReport("timeout", None, console.steps(seen["text"]), seen["text"])
+
+
+def _copies_of(backend: Backend, identity: Identity, image: Image) -> list[Image]:
+    """The images of ``identity`` in the other regions (copies made with ``image``)."""
+    return [other for other in backend.list_images(identity.profile)
+            if other.region != image.region and tag_value(other, TAG_HASH) == identity.image_hash
+            and tag_value(other, TAG_SOURCE) == identity.source]  # fmt: skip
 
 
 def prune(backend: Backend, profile: str, keep: int, protected: set[str], events: Events,

@@ -8,8 +8,10 @@ earlier runs are kept so that the file is a history teams can commit or publish.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import BootstrapError
+from ..boundary import read_text
+from ..errors import BootstrapError, Mark, Problem, ProfileError
 from .backend import Backend
 from .events import Events
 from .lifecycle import BakeOptions, BakeResult, bake
@@ -66,11 +69,38 @@ def rebuild(references: list[str], make_backend: Callable[[Callable[[str], None]
         return list(pool.map(one, references))
 
 
-def update_manifest(path: Path, backend: str, outcomes: list[Outcome]) -> dict[str, Any]:
+CONFLICT = re.compile(r"^(<{7}|={7}|>{7})(?: |$)", re.M)
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    """images.json as written before, or {} when there is none. A file that does not parse is refused
+    (exit 2, at its line), never replaced: every record in it is a team's history."""
+    if not path.exists():
+        return {}
+    text = read_text(path, str(path))
+    if conflict := CONFLICT.search(text):
+        line = text.count("\n", 0, conflict.start()) + 1
+        raise ProfileError(Problem(f"{path} holds git merge-conflict markers", Mark(str(path), line, 1),
+                                   "keep both sides' entries (each profile and image hash is a record of its own), "
+                                   "then run again"))  # fmt: skip
     try:
-        manifest = json.loads(path.read_text()) if path.exists() else {}
-    except ValueError:
-        manifest = {}
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProfileError(Problem(f"{path} is not valid JSON: {exc.msg}", Mark(str(path), exc.lineno, exc.colno),
+                                   "fix or restore it (git checkout), then run again")) from None  # fmt: skip
+    if not isinstance(data, dict) or not isinstance(data.get("profiles", {}), dict):
+        raise ProfileError(Problem(f"{path}: expected an object with 'profiles', as bootstrap writes it",
+                                   Mark(str(path), 1, 1)))  # fmt: skip
+    return data
+
+
+def update_manifest(path: Path, backend: str, outcomes: list[Outcome],
+                    before: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Record each outcome's images, every region's (an unchanged profile's too), keeping every entry.
+    Written in a stable order, and only when a record changed: a nightly run that finds nothing to
+    do leaves the file, and its git history, alone."""
+    before = load_manifest(path) if before is None else before
+    manifest = copy.deepcopy(before)
     profiles = manifest.setdefault("profiles", {})
     for outcome in outcomes:
         result = outcome.result
@@ -83,8 +113,10 @@ def update_manifest(path: Path, backend: str, outcomes: list[Outcome]) -> dict[s
         # The source is the backend's own (an AMI, a GCE image): one per backend, as the images are.
         entry.setdefault("sources", {})[backend] = result.source.id
         entry.pop("source", None)  # written by earlier versions for whichever backend ran last
+        entry.pop("checked", None)  # rewritten by earlier versions on every run
         entry.setdefault("built", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(result.image.created or time.time())))
-        entry["checked"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if manifest == before:
+        return manifest
     manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -288,7 +288,7 @@ def _reap(args: argparse.Namespace) -> int:
 
 def _rebuild(args: argparse.Namespace) -> int:
     from ..bake.lifecycle import BakeOptions
-    from ..bake.rebuild import rebuild, update_manifest
+    from ..bake.rebuild import load_manifest, rebuild, update_manifest
     from ..discover import profile_files
 
     if not 0 <= args.grace < 10_000:
@@ -301,6 +301,7 @@ def _rebuild(args: argparse.Namespace) -> int:
     if not references:
         raise UsageError(f"no profiles ({args.glob}) under {folder}"
                          + "".join(f"\n  {path}: {why}" for path, why in others))  # fmt: skip
+    before = load_manifest(Path(args.manifest))  # one that does not parse stops the run before any bake
     events = Events(as_json=args.json)
     for path, why in others:
         events.emit("not-a-profile", f"{path}: {why}; left alone", file=str(path))
@@ -323,7 +324,7 @@ def _rebuild(args: argparse.Namespace) -> int:
     outcomes = rebuild(references, lambda progress: make_backend(args, progress, setup), options, events,
                        jobs=args.jobs)  # fmt: skip
     if not args.dry_run:
-        update_manifest(Path(args.manifest), args.backend, outcomes)
+        update_manifest(Path(args.manifest), args.backend, outcomes, before)
     summary = [{"profile": o.reference, "status": o.status,
                 "image": o.result.image.id if o.result and o.result.image else None, "error": o.error or o.skipped}
                for o in outcomes]  # fmt: skip

@@ -17,6 +17,7 @@ pytest.importorskip("boto3")
 pytest.importorskip("google.cloud.compute_v1")
 
 ZONE = "europe-west1-b"
+COPY_REGION = "us-west-2"
 
 
 def team_folder(repo: Path) -> Path:
@@ -27,6 +28,12 @@ def team_folder(repo: Path) -> Path:
     (profiles / "beta.yaml").write_text("name: beta\nextends: [team]\npackages: [htop]\n")
     (profiles / "envs" / "ds.yml").write_text("name: ds\nchannels: [conda-forge]\ndependencies: [python=3.11]\n")
     return profiles
+
+
+def ec2_images(manifest: bytes) -> dict[str, dict[str, str]]:
+    """profile/image hash -> region -> AMI, from images.json."""
+    profiles = json.loads(manifest)["profiles"]
+    return {f"{name}/{key}": entry["ec2"] for name, hashes in profiles.items() for key, entry in hashes.items()}
 
 
 def rows(stdout: str) -> dict[str, str]:
@@ -47,7 +54,7 @@ def test_nightly_rebuild_on_ec2_and_gce(repo: Path, bootstrap: Run, aws, gce_ser
     compute.reset()
     with Ec2GuestProxy(aws) as proxy:
         ec2 = ["rebuild", "profiles", "-b", "ec2", "--region", REGION, "--source", f"ssm:{SOURCE_PARAMETER}",
-               "--endpoint-url", proxy.endpoint, "--timeout", "120"]  # fmt: skip
+               "--endpoint-url", proxy.endpoint, "--timeout", "120", "--copy-to", COPY_REGION]  # fmt: skip
         env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true"}
 
         dry = bootstrap(*ec2, "--dry-run", env=env)
@@ -62,11 +69,19 @@ def test_nightly_rebuild_on_ec2_and_gce(repo: Path, bootstrap: Run, aws, gce_ser
         assert proxy.console_reads > 0  # the guests' consoles were read through the EC2 API
         manifest = json.loads((repo / "images.json").read_text())["profiles"]  # profile → image hash → images
         assert set(manifest) == {"alpha", "beta"}
-        amis = [entry["ec2"][REGION] for hashes in manifest.values() for entry in hashes.values()]
-        assert len(amis) == 2 and all(ami.startswith("ami-") for ami in amis)
+        amis = [entry["ec2"][region] for hashes in manifest.values() for entry in hashes.values()
+                for region in (REGION, COPY_REGION)]  # fmt: skip
+        assert len(amis) == 4 and all(ami.startswith("ami-") for ami in amis)
+        recorded = (repo / "images.json").read_bytes()
 
         again = bootstrap(*ec2, env=env)
         assert rows(again.stdout) == {"alpha": "unchanged", "beta": "unchanged", "team": "skipped"}
+        assert (repo / "images.json").read_bytes() == recorded  # nothing changed: not a byte rewritten
+
+        (repo / "images.json").unlink()  # e.g. a fresh checkout of a repository that never kept it
+        bootstrap(*ec2, env=env)
+        # every region's image recorded again, for unchanged profiles too
+        assert ec2_images((repo / "images.json").read_bytes()) == ec2_images(recorded)
 
         beta = repo / "profiles" / "beta.yaml"
         beta.write_text(beta.read_text().replace("[htop]", "[htop, tmux]"))
@@ -84,3 +99,20 @@ def test_nightly_rebuild_on_ec2_and_gce(repo: Path, bootstrap: Run, aws, gce_ser
     assert both == {"alpha", "beta"}  # the current image hash of each, built on both clouds
     sources = [entry["sources"] for hashes in manifest.values() for entry in hashes.values() if "gce" in entry]
     assert all(s["ec2"].startswith("ami-") and "debian" in s["gce"] for s in sources)  # each cloud's own source
+
+
+def test_a_manifest_with_merge_conflicts_stops_the_run_and_keeps_every_record(repo: Path, bootstrap: Run) -> None:
+    """Two branches of the nightly job each recorded an image: git left both between markers."""
+    team_folder(repo)
+    conflicted = (
+        '{\n  "profiles": {\n<<<<<<< HEAD\n    "alpha": {"h1": {"local": {"-": "alpha-1"}}}\n'
+        '=======\n    "alpha": {"h2": {"local": {"-": "alpha-2"}}}\n>>>>>>> nightly\n  }\n}\n'
+    )
+    (repo / "images.json").write_text(conflicted)
+    for extra in ([], ["--dry-run"]):
+        refused = bootstrap("rebuild", "profiles", *extra, expect=2)
+        assert "images.json:3:1: error: images.json holds git merge-conflict markers" in refused.stderr
+        assert (repo / "images.json").read_text() == conflicted  # not replaced by an empty one
+    (repo / "images.json").write_text('{"profiles": {"alpha": ')
+    refused = bootstrap("rebuild", "profiles", expect=2)
+    assert "images.json:1:" in refused.stderr and "not valid JSON" in refused.stderr
