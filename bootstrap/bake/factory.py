@@ -65,7 +65,10 @@ def _ec2_backend(args: argparse.Namespace, progress: Any) -> Any:
 
 
 def _gce_backend(args: argparse.Namespace, progress: Any) -> Any:
-    try:
+    try:  # the backend imports the client only when it connects: ask for it here, where the hint is
+        import google.auth  # noqa: F401
+        from google.cloud import compute_v1  # noqa: F401
+
         from .gce import GceBackend
     except ImportError as exc:
         raise UsageError("the gce backend needs google-cloud-compute: pip install 'bootstrap-profiles[gcp]'") from exc

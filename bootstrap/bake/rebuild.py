@@ -32,6 +32,7 @@ class Outcome:
     result: BakeResult | None = None
     error: str = ""
     skipped: str = ""  # why it was not baked (an abstract parent)
+    failure: BootstrapError | None = None  # what failed, for the exit code (bad input 2, backend 3)
 
     @property
     def status(self) -> str:
@@ -63,7 +64,7 @@ def rebuild(references: list[str], make_backend: Callable[[Callable[[str], None]
             return Outcome(reference, bake(plan, make_backend(progress), mine, scoped, progress=progress))
         except BootstrapError as exc:
             scoped.emit("failed", str(exc))
-            return Outcome(reference, error=str(exc))
+            return Outcome(reference, error=str(exc), failure=exc)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(one, references))

@@ -426,6 +426,11 @@ _EXIT_CODES: dict[type[BootstrapError], int] = {
 }
 
 
+def exit_code(exc: BootstrapError) -> int:
+    """The one table: 2 bad input or usage, 3 backend or cloud failure, 1 anything else found wrong."""
+    return next((code for kind, code in _EXIT_CODES.items() if isinstance(exc, kind)), EXIT_FINDINGS)
+
+
 RAW_STDOUT = ("render", "schema")  # their standard output is the artifact itself, byte for byte
 
 
@@ -452,10 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + exc.signum
     except BootstrapError as exc:
         print(f"bootstrap: {exc}" if not isinstance(exc, InputError) else str(exc), file=sys.stderr)
-        for kind, code in _EXIT_CODES.items():
-            if isinstance(exc, kind):
-                return code
-        return EXIT_FINDINGS
+        return exit_code(exc)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

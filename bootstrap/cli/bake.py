@@ -334,5 +334,7 @@ def _rebuild(args: argparse.Namespace) -> int:
         for row in summary:
             detail = row["image"] or next(iter(str(row["error"]).splitlines()), "")  # a dry run has neither
             print(f"{row['status']:<10} {row['profile']:<40} {detail}")
-    failed = [o for o in outcomes if o.error]
-    return 1 if failed else 0
+    from . import exit_code
+
+    # The worst failure decides, on the one table: a backend failure (3) over bad input (2).
+    return max((exit_code(o.failure) if o.failure else 1 for o in outcomes if o.error), default=0)
