@@ -32,7 +32,8 @@ def test_render_to_stdout_and_file(tmp_path, capsys) -> None:
     assert "gzipped" in capsys.readouterr().err
 
 
-def test_gzip_output_needs_a_file_or_base64(capsys) -> None:
+def test_gzip_output_to_a_terminal_needs_a_file_or_base64(capsys, monkeypatch) -> None:
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)  # a pipe takes the bytes (journeys/test_output_streams)
     assert main(["render", "base", "--target", "ec2"]) == 2
     assert "-o FILE or use --base64" in capsys.readouterr().err
     assert main(["render", "base", "--target", "ec2", "--base64"]) == 0
