@@ -122,7 +122,8 @@ class FakeBackend(Backend):
         mine = {TAG_OWNER: OWNER, TAG_PROFILE: profile, TAG_ROLE: "image"}.items()
         return [i for i in self.images.values() if mine <= i.details["tags"].items()]
 
-    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]:
+    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print,
+             pending: Callable[[str, float], None] | None = None) -> list[str]:  # fmt: skip
         self._call("reap")
         return []
 

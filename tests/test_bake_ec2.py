@@ -183,6 +183,22 @@ def test_reap_terminates_expired_builders_only(aws, plan) -> None:
     assert sorted(live_instances(aws)) == sorted(ids[k] for k in machines if k != "expired")
 
 
+def test_reap_dry_run_says_where_it_looked_and_what_is_not_yet_reapable(aws, capsys, monkeypatch) -> None:
+    from bootstrap.cli import main
+
+    backend = make_backend(aws, aws.session())
+    source = backend.resolve_source().id
+    soon = int(time.time()) + 1800
+    tags = {"bootstrap:owner": "bootstrap", "bootstrap:role": "builder", "bootstrap:expires": str(soon)}
+    fresh = backend.launch("builder", source, b"#!/bin/sh\n", tags).id
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    assert main(["reap", "-b", "ec2", "--endpoint-url", aws.endpoint, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"looked at ec2 ({REGION})" in out and "nothing to reap" in out
+    assert f"not yet {REGION}/{fresh}: reapable at {time.strftime('%Y-%m-%dT%H:%M', time.gmtime(soon))}" in out
+    assert "(in 30 min" in out and fresh in live_instances(aws)
+
+
 def test_the_command_line_plans_an_ec2_bake_against_the_endpoint(aws, write_profile, monkeypatch, capsys) -> None:
     import json
 

@@ -87,10 +87,14 @@ def channel_marks(image: Image) -> dict[str, int]:
     return marks
 
 
-def reap_verdict(tags: dict[str, str], now: float, name: str) -> tuple[bool, str | None]:
+Pending = Callable[[str, float], None]  # (machine, when it may be reaped): one of ours, not yet due
+
+
+def reap_verdict(tags: dict[str, str], now: float, name: str,
+                 pending: Pending | None = None) -> tuple[bool, str | None]:  # fmt: skip
     """(reap it?, warning) for a machine with these tags: only bootstrap's own builder and test
     machines (ownership tag and role), and only once their expiry time has passed. A missing or
-    malformed expiry keeps the machine and says so."""
+    malformed expiry keeps the machine and says so; one of ours not yet due is told to ``pending``."""
     if tags.get(TAG_OWNER) != OWNER or tags.get(TAG_ROLE) not in MACHINE_ROLES:
         return False, None
     raw = tags.get(TAG_EXPIRES)
@@ -103,6 +107,8 @@ def reap_verdict(tags: dict[str, str], now: float, name: str) -> tuple[bool, str
             False,
             f"{name}: kept, its {TAG_EXPIRES} tag {raw!r} is not a unix time; delete it by hand if it is a leftover",
         )
+    if expires > now and pending is not None:
+        pending(name, expires)
     return expires <= now, None
 
 
@@ -163,7 +169,12 @@ class Backend(ABC):
         """bootstrap's own images of a profile (ownership tag and role image), in every region used."""
 
     @abstractmethod
-    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]: ...
+    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print,
+             pending: Pending | None = None) -> list[str]: ...  # fmt: skip
+
+    def location(self) -> str:
+        """Where this backend looks, for a person (a region, a zone, a folder)."""
+        return ""
 
     def point_channel(self, image: Image, profile: str, channel: str) -> None:
         """Point ``channel`` of ``profile`` (in the image's region) at ``image``: mark the image, then move

@@ -28,6 +28,7 @@ from .backend import (
     Identity,
     Image,
     Instance,  # fmt: skip
+    Pending,
     Source,
     reap_verdict,
 )
@@ -272,7 +273,11 @@ class Ec2Backend(Backend):
         self.call("ec2", "modify_snapshot_attribute", region, SnapshotId=snapshot,
                   Attribute="createVolumePermission", OperationType=operation, UserIds=accounts)  # fmt: skip
 
-    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]:
+    def location(self) -> str:
+        return ", ".join((self.region, *self.regions))
+
+    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print,
+             pending: Pending | None = None) -> list[str]:  # fmt: skip
         """bootstrap's own builder and test machines whose expiry has passed, in every region we use."""
         reaped = []
         for region in (self.region, *self.regions):
@@ -283,7 +288,7 @@ class Ec2Backend(Backend):
             for data in (i for r in pages for i in r["Instances"]):
                 name = f"{region}/{data['InstanceId']}"
                 tags = {t["Key"]: t["Value"] for t in data.get("Tags", [])}
-                due, warning = reap_verdict(tags, now, name)
+                due, warning = reap_verdict(tags, now, name, pending)
                 if warning:
                     warn(warning)
                 if not due or data["State"]["Name"] == "shutting-down":

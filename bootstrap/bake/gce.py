@@ -34,6 +34,7 @@ from .backend import (
     Identity,
     Image,
     Instance,
+    Pending,
     Source,  # fmt: skip
     reap_verdict,
 )
@@ -357,7 +358,11 @@ class GceBackend(Backend):
         self.call(f"{kind}.setIamPolicy", client.set_iam_policy, project=self.project, resource=resource,
                   global_set_policy_request_resource=request)  # fmt: skip
 
-    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]:
+    def location(self) -> str:
+        return f"project {self.project}, zone {self.zone}"
+
+    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print,
+             pending: Pending | None = None) -> list[str]:  # fmt: skip
         """bootstrap's own builder and test machines in the zone whose expiry has passed."""
         reaped = []
         request = self.compute.ListInstancesRequest(project=self.project, zone=self.zone,
@@ -366,7 +371,7 @@ class GceBackend(Backend):
             found = dict(data.labels)
             tags = {key: found.get(label(key), "") for key in (TAG_OWNER, TAG_ROLE, TAG_EXPIRES)}
             name = f"{self.zone}/{data.name}"
-            due, warning = reap_verdict(tags, now, name)
+            due, warning = reap_verdict(tags, now, name, pending)
             if warning:
                 warn(warning)
             if due:

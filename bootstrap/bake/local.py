@@ -37,6 +37,7 @@ from .backend import (
     Identity,
     Image,
     Instance,
+    Pending,
     Source,
     reap_verdict,
 )
@@ -252,7 +253,11 @@ class LocalBackend(Backend):
             temporary.symlink_to(f"{image.id}.{suffix}")
             os.replace(temporary, link)
 
-    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print) -> list[str]:
+    def location(self) -> str:
+        return str(self.output)
+
+    def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print,
+             pending: Pending | None = None) -> list[str]:  # fmt: skip
         """Machines a killed run left in .work/, once past their expiry: stop their QEMU, remove their files."""
         reaped = []
         for work in sorted((self.output / ".work").glob("bootstrap-*")):
@@ -260,7 +265,7 @@ class LocalBackend(Backend):
                 tags = json.loads((work / "tags.json").read_text())
             except (OSError, ValueError):
                 tags = {}
-            due, warning = reap_verdict(tags if isinstance(tags, dict) else {}, now, work.name)
+            due, warning = reap_verdict(tags if isinstance(tags, dict) else {}, now, work.name, pending)
             if warning:
                 warn(warning)
             if not due:

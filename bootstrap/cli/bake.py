@@ -277,13 +277,28 @@ def _reap(args: argparse.Namespace) -> int:
         warnings.append(line)
         print(f"bootstrap: warning: {line}", file=sys.stderr)
 
-    reaped = backend.reap(time.time(), dry_run=args.dry_run, warn=warn)
+    now = time.time()
+    pending: list[tuple[str, float]] = []
+    reaped = backend.reap(now, dry_run=args.dry_run, warn=warn, pending=lambda name, when: pending.append((name, when)))
+    where = f"{backend.name} ({backend.location()})" if backend.location() else backend.name
+    later = [{"machine": name, "reapable_at": _utc(when), "in_minutes": round((when - now) / 60)}
+             for name, when in pending]  # fmt: skip
     if args.json:
-        print(json.dumps({"reaped" if not args.dry_run else "would_reap": reaped, "warnings": warnings}))
-    else:
-        verb = "would reap" if args.dry_run else "reaped"
-        print("\n".join(f"{verb} {name}" for name in reaped) or "nothing to reap")
+        print(json.dumps({"backend": backend.name, "looked_at": backend.location(),
+                          "reaped" if not args.dry_run else "would_reap": reaped, "not_yet": later,
+                          "warnings": warnings}))  # fmt: skip
+        return 0
+    print(f"looked at {where}: {len(reaped) + len(later)} machines of bootstrap's past or present bakes")
+    verb = "would reap" if args.dry_run else "reaped"
+    print("\n".join(f"{verb} {name}" for name in reaped) or "nothing to reap")
+    for row in later:
+        print(f"not yet {row['machine']}: reapable at {row['reapable_at']} (in {row['in_minutes']} min; "
+              "its bake may still be running)")  # fmt: skip
     return 0
+
+
+def _utc(when: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
 
 
 def _rebuild(args: argparse.Namespace) -> int:
