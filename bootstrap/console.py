@@ -18,6 +18,18 @@ STEP_LINE = re.compile(
 )
 
 
+PANIC = re.compile(r"Kernel panic - not syncing[^\n]*")
+
+
+def panic(console: str, context: int = 12) -> str | None:
+    """The kernel's panic and the lines before it (what it was doing), or None while there is none."""
+    found = PANIC.search(console)
+    if found is None:
+        return None
+    before = console[: found.start()].splitlines()[-context:]
+    return "\n".join([*before, found.group().strip()])
+
+
 @dataclass
 class GuestReport:
     result: str  # ok, failed, rebooting, sealed, timeout, stopped (powered off with no result line)

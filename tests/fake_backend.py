@@ -75,6 +75,9 @@ class FakeBackend(Backend):
             return f"BOOTSTRAP-RESULT failed {behaviour[5:]}\n"
         if behaviour == "vanishes":
             return ""
+        if behaviour == "panics":  # the kernel died; the machine (a cloud's) still runs, saying nothing more
+            return "Loading initial ramdisk\nVFS: Cannot open root device\nKernel panic - not syncing: VFS: Unable " \
+                   "to mount root fs on unknown-block(0,0)\n"
         if instance.role == "builder":  # ok, or sealed but never powering off
             return "BOOTSTRAP-RESULT sealed -\n"
         lines = [f"bootstrap: step {s.id} ({s.phase.value}, {s.scope.value}): "

@@ -58,6 +58,10 @@ FAULTS = {
         "it ended timeout",
     ),
     "builder vanishes": ({}, {"builder": "vanishes"}, {}, "build", "it ended gone"),
+    # no timeout here: a dead guest ends the wait at once, its panic said (issue 23)
+    "builder panics": ({}, {"builder": "panics"}, {}, "build", "it ended panicked; last console lines:\n"
+                       "Loading initial ramdisk\nVFS: Cannot open root device\nKernel panic - not syncing"),
+    "test panics": ({}, {"test": "panics"}, {}, "test", "ended panicked"),
     "image creation": ({"create_image": BOOM}, {}, {}, "image", "injected"),
     "test launch": ({"launch:test": BOOM}, {}, {}, "test", "injected"),
     "test step fails": ({}, {"test": "fail:cmd-hello"}, {}, "test", "ended failed at step cmd-hello"),

@@ -235,23 +235,36 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
     return result
 
 
+HEARTBEAT = 30.0  # seconds of a wait without a word before it says it is still waiting
+
+
 def wait_for_guest(backend: Backend, instance: Instance, wanted: tuple[str, ...], timeout: float,
                    progress: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
     """The waiting policy, once for every backend: a result line among ``wanted`` ends the wait (a
     failure always does), except for a bake ("sealed"), whose disk is final only once the machine has
     also powered off; a machine that stops or goes without a result ends it too; so does ``timeout``."""
     seen = {"text": ""}
+    start = said = time.monotonic()
 
     def check() -> GuestReport | None:
+        nonlocal said
         text = backend.console(instance)
         if progress:
             for line in text[len(seen["text"]) :].splitlines():
                 if "bootstrap: step" in line or "BOOTSTRAP-RESULT" in line:
                     progress(line.strip())
+                    said = time.monotonic()
+            if time.monotonic() - said >= HEARTBEAT:  # a long wait is never silent
+                last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "(nothing yet)")
+                progress(f"still waiting for {instance.role} {instance.id} ({time.monotonic() - start:.0f} s); "
+                         f"its console says: {last[-200:]}")  # fmt: skip
+                said = time.monotonic()
         seen["text"] = text
         found = console.report(text, wanted)
         if found and (found.result == "failed" or "sealed" not in wanted):
             return found
+        if console.panic(text) is not None:  # dead: no result will ever come, whatever the machine's state
+            return GuestReport("panicked", None, console.steps(text), text)
         state = backend.state(instance)
         if state == "stopped":
             return found or GuestReport("stopped", None, console.steps(text), text)

@@ -182,7 +182,8 @@ class Machine:
             "qemu-system-x86_64", *accel.options(self.accelerator), "-machine", "q35", "-smp", "2",
             "-m", str(self.memory_mb), "-nodefaults", "-display", "none", "-no-reboot",
             "-kernel", str(self.base.kernel), "-initrd", str(self.base.initrd),
-            "-append", " ".join(["root=LABEL=bootstrap-root rw console=ttyS0 systemd.show_status=0",
+            # panic=1: a panicked kernel restarts at once, and -no-reboot turns that into QEMU's exit.
+            "-append", " ".join(["root=LABEL=bootstrap-root rw console=ttyS0 systemd.show_status=0 panic=1",
                                  *self.setup.kernel_args]),
             "-drive", f"file={self.disk},if=virtio,format=qcow2",
             *(["-drive", f"file={self.seed},if=virtio,format=raw,readonly=on"] if self.user_data is not None else []),
@@ -205,16 +206,23 @@ class Machine:
                         wanted: tuple[str, ...] = ("ok", "failed", "rebooting")) -> GuestReport:  # fmt: skip
         """Poll the console until the runner reports this boot's result (or QEMU dies, or time runs out)."""
         start, seen, delay = time.monotonic(), 0, 0.5
+        said = start
         while True:
             text = self.console()
             if progress:
                 for line in text[seen:].splitlines():
                     if "bootstrap: step" in line or "BOOTSTRAP-RESULT" in line:
                         progress(line.strip())
+                        said = time.monotonic()
                 seen = len(text)
+                if time.monotonic() - said >= HEARTBEAT:  # a long wait is never silent
+                    progress(f"still waiting for the guest ({time.monotonic() - start:.0f} s); its console says: "
+                             f"{_last_line(text)}")  # fmt: skip
+                    said = time.monotonic()
             if found := guest.report(text, wanted):
                 found.seconds = time.monotonic() - start
                 return found
+            self._stop_if_panicked(text)
             if self.process and self.process.poll() is not None:
                 error = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
                 raise BackendError(f"QEMU exited ({self.process.returncode}) before bootstrap finished: {error[-500:]}"
@@ -227,11 +235,18 @@ class Machine:
     def wait_for_text(self, pattern: re.Pattern[str], timeout: float) -> bool:
         """Wait until the console shows ``pattern`` (True), QEMU exits or time runs out (False)."""
         deadline = time.monotonic() + timeout
-        while not pattern.search(self.console()):
+        while not pattern.search(text := self.console()):
+            self._stop_if_panicked(text)
             if time.monotonic() > deadline or (self.process and self.process.poll() is not None):
                 return False
             interrupts.sleep(1)
         return True
+
+    def _stop_if_panicked(self, text: str) -> None:
+        """A guest whose kernel panicked is dead: stopped at once, its panic said."""
+        if (lines := guest.panic(text)) is not None:
+            self.stop()
+            raise GuestPanicked(f"the guest's kernel panicked ({self.instance_id}); its last console lines:\n{lines}")
 
     def wait_for_exit(self, timeout: float) -> bool:
         """Wait for the guest to power itself off (QEMU exits). False when it is still running."""
@@ -244,8 +259,12 @@ class Machine:
             return False
 
     def power_off(self, timeout: float = 120) -> None:
-        """ACPI power-off through the monitor (needs dbus/logind in the guest), then wait for QEMU."""
+        """ACPI power-off through the monitor (needs dbus/logind in the guest), then wait for QEMU;
+        a panicked guest answers no ACPI: stopped at once."""
         if not self.process or self.process.poll() is not None:
+            return
+        if guest.panic(self.console()) is not None:
+            self.stop()
             return
         try:
             with socket.socket(socket.AF_UNIX) as sock:
@@ -277,6 +296,18 @@ def create_disk(path: Path, size: str = "1G") -> Path:
     """An empty qcow2 disk, e.g. a persistent data disk that several machines use in turn."""
     _run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), size])
     return path
+
+
+HEARTBEAT = 30.0  # seconds of a wait without a word before it says it is still waiting
+
+
+class GuestPanicked(BackendError):
+    """The guest's kernel panicked: no boot result will ever come."""
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][-200:] if lines else "(nothing yet)"
 
 
 def _tail(text: str, lines: int = 20) -> str:
