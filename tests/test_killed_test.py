@@ -143,3 +143,29 @@ def test_a_running_owner_s_folders_are_never_swept(tmp_path: Path, monkeypatch: 
     assert leftovers.sweep() == [] and mine.exists()
     (mine / leftovers.OWNER_FILE).write_text(f"{os.getpid()} 1")  # same pid, another start time: reused pid
     assert leftovers.sweep() == [mine]
+
+
+FAKE_MMDEBSTRAP = """#!/bin/bash
+# mmdebstrap's own temporary folder, in TMPDIR as File::Temp makes it, then a long download
+work=$(mktemp -d "${TMPDIR:-/tmp}/mmdebstrap.XXXXXXXX")
+touch "$work/partial.deb"
+echo $$ > "$(dirname "$0")/../pids/$$"
+exec sleep 300
+"""
+
+
+def test_sigterm_while_the_base_image_is_built_leaves_no_temporary_folder(host: dict[str, str],
+                                                                          tmp_path: Path) -> None:  # fmt: skip
+    cache = Path(host["XDG_CACHE_HOME"])
+    for image in (cache / "bootstrap" / "images").glob("debian12-*"):
+        shutil.rmtree(image)  # no base image yet: this run builds it
+    (tmp_path / "bin" / "mmdebstrap").write_text(FAKE_MMDEBSTRAP)
+    (tmp_path / "bin" / "mmdebstrap").chmod(0o755)
+    proc = start_test(host, tmp_path)
+    pid = qemu_pid(tmp_path)  # here: the stand-in mmdebstrap's
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert wait_dead(pid)
+    assert list((tmp_path / "tmp").iterdir()) == []  # mmdebstrap's folder went with bootstrap's own
+    assert not [p.name for p in (cache / "bootstrap" / "images").iterdir() if not p.name.endswith(".lock")]
