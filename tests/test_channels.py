@@ -17,6 +17,7 @@ from bootstrap.cli import main
 from bootstrap.errors import BackendError, UsageError
 
 from .aws_fakes import REGION, SOURCE_PARAMETER
+from .conftest import ML_BOX as ML_BOX_PROFILE
 from .test_bake_ec2 import OTHER_REGION, make_backend, own_images, run_bake
 
 
@@ -223,3 +224,24 @@ def test_a_channel_mark_is_the_newest_whatever_the_label_order(order: tuple[str,
     values = {"stable": "5", "was-stable": "3"}
     image = Image("img", "img", details={"tags": {f"bootstrap-channel-{k}": values[k] for k in order}})
     assert channel_marks(image) == {"stable": 5}
+
+
+def test_images_commands_act_on_every_region_the_image_was_copied_to(aws, ml_box, monkeypatch, capsys,
+                                                                     write_profile) -> None:  # fmt: skip
+    """README says a channel moves in every region: without --region, images finds them from the image
+    itself; --region narrows. A profile's path is taken for its name."""
+    result = forced(aws, ml_box)
+    copy = result.copies[0]
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    endpoint = ["-b", "ec2", "--endpoint-url", aws.endpoint]
+    profile = write_profile(ML_BOX_PROFILE, "ml-box.yaml")
+    assert main(["images", "list", str(profile), "--json", *endpoint]) == 0
+    listed = {(r["region"], r["image"]) for r in json.loads(capsys.readouterr().out)["images"]}
+    assert listed == {(REGION, result.image.id), (OTHER_REGION, copy.id)}
+    assert main(["images", "promote", "ml-box", "--channel", "stable", *endpoint]) == 0
+    out = capsys.readouterr().out
+    assert f"in {REGION} -> {result.image.id}" in out and f"in {OTHER_REGION} -> {copy.id}" in out
+    assert parameter(aws, REGION, "stable") == result.image.id and parameter(aws, OTHER_REGION, "stable") == copy.id
+    assert main(["images", "list", "ml-box", "--json", "--region", OTHER_REGION, *endpoint]) == 0
+    assert {r["region"] for r in json.loads(capsys.readouterr().out)["images"]} == {OTHER_REGION}
+    assert main(["images", "list", "no/such/profile.yaml", *endpoint]) == 2

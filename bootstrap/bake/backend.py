@@ -25,6 +25,7 @@ TAG_ROLE = "bootstrap:role"  # builder, test, image
 TAG_EXPIRES = "bootstrap:expires"  # unix time after which reap may delete a machine
 TAG_CREATED = "bootstrap:created"
 TAG_DEPRECATED = "bootstrap:deprecated"  # unix time prune deprecated an image; deleted after the grace period
+TAG_COPIES = "bootstrap:copies"  # on an image: the regions it was copied to, space-separated (images finds them)
 TAG_PROMOTED = "bootstrap:promoted"  # an image that passed its test and was published: only these count as built
 MACHINE_ROLES = ("builder", "test")
 # A channel (latest, stable...) is a stable name users launch from. Each image that was ever pointed at

@@ -8,6 +8,7 @@ retries are off, so that one policy, with delays we choose, applies); every wait
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -19,6 +20,7 @@ from .backend import (
     CHANNEL_PREFIX,
     MACHINE_ROLES,
     OWNER,
+    TAG_COPIES,
     TAG_DEPRECATED,
     TAG_OWNER,
     TAG_PROFILE,
@@ -31,6 +33,7 @@ from .backend import (
     Pending,
     Source,
     reap_verdict,
+    tag_value,
 )
 from .waiting import poll, retry
 
@@ -44,6 +47,7 @@ TRANSIENT_CODES = {
     "InternalFailure", "ServiceUnavailable", "Unavailable", "RequestTimeout", "SlowDown",
 }  # fmt: skip
 PARAMETER_PREFIX = "/bootstrap"  # promote writes /bootstrap/<profile>/latest in each region
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")  # a region name read back from a tag: nothing else is called
 LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 
 
@@ -55,7 +59,7 @@ class Ec2Backend(Backend):
                  security_groups: tuple[str, ...] = (), instance_profile: str | None = None,
                  regions: tuple[str, ...] = (), endpoint_url: str | None = None, session: Any = None,
                  image_timeout: float = 3600, poll_first: float = 0.05, retry_first: float = 0.5,
-                 progress: Callable[[str], None] | None = None):  # fmt: skip
+                 progress: Callable[[str], None] | None = None, follow_copies: bool = False):  # fmt: skip
         import boto3
         from botocore.config import Config
 
@@ -66,6 +70,7 @@ class Ec2Backend(Backend):
         self.security_groups = security_groups
         self.instance_profile = instance_profile
         self.regions = regions
+        self.follow_copies = follow_copies  # `images`: every region the images were copied to, unless --region
         self.endpoint_url = endpoint_url
         self.session = session or boto3.Session()
         # botocore's own retries off (ours say what they retry); an endpoint that never answers the
@@ -135,10 +140,21 @@ class Ec2Backend(Backend):
         return images[0] if images else None
 
     def list_images(self, profile: str) -> list[Image]:
+        """The profile's images in our regions, and (``follow_copies``) in every region they were copied to."""
         filters = [{"Name": f"tag:{TAG_PROFILE}", "Values": [profile]},
                    {"Name": f"tag:{TAG_ROLE}", "Values": ["image"]},
                    {"Name": f"tag:{TAG_OWNER}", "Values": [OWNER]}]  # fmt: skip
-        return [image for region in (self.region, *self.regions) for image in self._images(region, filters)]
+        todo, done, found = [self.region, *self.regions], set(), []
+        while todo:
+            region = todo.pop(0)
+            if region in done:
+                continue
+            done.add(region)
+            images = self._images(region, filters)
+            found += images
+            if self.follow_copies:
+                todo += [r for image in images for r in tag_value(image, TAG_COPIES).split() if REGION.match(r)]
+        return found
 
     # -- machines ----------------------------------------------------------------------------
     def launch(self, role: str, source: str, user_data: bytes, tags: dict[str, str]) -> Instance:
@@ -210,11 +226,19 @@ class Ec2Backend(Backend):
                            Name=image.name, Description=f"copy of {image.id} from {image.region}")  # fmt: skip
         copy = Image(answer["ImageId"], image.name, region, time.time())
         try:
-            return self._finish_image(copy, tags)  # copies carry no tags of their own (moto ignores CopyImageTags)
+            finished = self._finish_image(copy, tags)  # copies carry no tags of their own (moto ignores CopyImageTags)
         except BaseException:
             with interrupts.shielded():
                 self.delete_image(copy)
             raise
+        # The original names its copies' regions: `images` finds every region from any one of them.
+        known = image.details.setdefault("tags", {})
+        regions = sorted({*known.get(TAG_COPIES, "").split(), region})
+        known[TAG_COPIES] = " ".join(regions)
+        for each in (image, finished):
+            self.call("ec2", "create_tags", each.region, Resources=[each.id],
+                      Tags=[{"Key": TAG_COPIES, "Value": " ".join(regions)}])  # fmt: skip
+        return finished
 
     def promote(self, image: Image, identity: Identity) -> None:
         self.call("ec2", "create_tags", image.region, Resources=[image.id],

@@ -61,7 +61,8 @@ def _ec2_backend(args: argparse.Namespace, progress: Any) -> Any:
                       instance_type=args.instance_type or "t3.small", subnet=args.subnet,
                       security_groups=tuple(args.security_groups),
                       instance_profile=args.instance_profile, regions=tuple(getattr(args, "copy_to", ())),
-                      endpoint_url=args.endpoint_url, session=session, progress=progress)  # fmt: skip
+                      endpoint_url=args.endpoint_url, session=session, progress=progress,
+                      follow_copies=args.command == "images" and not args.region)  # fmt: skip
 
 
 def _gce_backend(args: argparse.Namespace, progress: Any) -> Any:

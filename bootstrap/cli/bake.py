@@ -93,11 +93,26 @@ def _images_parsers(commands: Any) -> None:
     images.set_defaults(handler=_images)
 
 
+def _profile_name(reference: str) -> str:
+    """The name of the profile ``reference`` names: a profile file's path is read for its name (taken as a
+    name, it matched no image, silently)."""
+    import re
+
+    from ..profile import load_profile
+
+    if Path(reference).is_file() or reference.endswith((".yaml", ".yml")) or "/" in reference:
+        return load_profile(reference).name
+    if not re.match(r"^[a-z0-9][a-z0-9-]{0,62}$", reference):
+        raise UsageError(f"{reference!r} is neither a profile's name nor a profile file")
+    return reference
+
+
 def _images(args: argparse.Namespace) -> int:
     from ..bake import channels
     from ..bake.backend import TAG_HASH, channel_marks, tag_value
     from ..bake.lifecycle import deprecated_at
 
+    args.profile = _profile_name(args.profile)
     backend = make_backend(args, lambda line: print(f"bootstrap: {line}", file=sys.stderr, flush=True))
     if args.action == "promote":
         for image in channels.promote(
