@@ -66,4 +66,13 @@ def test_profiles_point_editors_at_the_schema(path: Path) -> None:
     first = path.read_text().splitlines()[0]
     assert first.startswith("# yaml-language-server: $schema="), f"{path}: no schema line"
     target = (path.parent / first.split("=", 1)[1]).resolve()
-    assert target == SCHEMA_FILE and json.loads(target.read_text())["$schema"].startswith("https://json-schema.org")
+    # An example is a team's repository: its schema travels with it when the folder is copied out.
+    expected = SCHEMA_FILE if path.is_relative_to(REPO / "profiles") else _example_root(path) / "profile.schema.json"
+    assert target == expected and target.read_text() == SCHEMA_FILE.read_text(), (
+        f"{target} is stale: bootstrap schema > {target.relative_to(REPO)}")
+    assert json.loads(target.read_text())["$schema"].startswith("https://json-schema.org")
+
+
+def _example_root(path: Path) -> Path:
+    """examples/NAME/ of a profile under examples/NAME/profiles/."""
+    return REPO / "examples" / path.relative_to(REPO / "examples").parts[0]

@@ -22,7 +22,7 @@ ENV_FILE = "name: ds\nchannels: [conda-forge]\ndependencies: [python=3.11, panda
 def team_repository(repo: Path) -> None:
     """The examples/team-ml layout: ml-team (parent, abstract), analyst and gpu-trainer (children),
     files/pip.conf, and envs/ds.yml, a conda environment file the analyst's profile uses."""
-    shutil.copytree(REPO / "examples" / "team-ml" / "profiles", repo / "profiles")
+    shutil.copytree(REPO / "examples" / "team-ml", repo, dirs_exist_ok=True)  # copied out, as a team starts
     (repo / "profiles" / "envs").mkdir()
     (repo / "profiles" / "envs" / "ds.yml").write_text(ENV_FILE)
     analyst = repo / "profiles" / "analyst.yaml"
@@ -93,3 +93,20 @@ def test_hooks_on_commits_and_diff_between_them(repo: Path, hooked: dict[str, st
     # --json for the review bot.
     verdicts = bootstrap("diff", "--json", "HEAD~1:profiles/analyst.yaml", "HEAD:profiles/analyst.yaml", expect=1)
     assert "golden image must be rebuilt" in " ".join(__import__("json").loads(verdicts.stdout)["verdicts"])
+
+
+def test_the_example_copied_out_keeps_its_editor_schema_and_hooks(repo: Path, bootstrap: Run) -> None:
+    """examples/team-ml copied out as a team's own repository: the schema modelines still resolve,
+    inside it, to the schema this bootstrap prints; the hooks it pins exist at the pinned release."""
+    from bootstrap import __version__
+
+    shutil.copytree(REPO / "examples" / "team-ml", repo, dirs_exist_ok=True)
+    printed = bootstrap("schema").stdout
+    for profile in sorted((repo / "profiles").glob("*.yaml")):
+        first = profile.read_text().splitlines()[0]
+        target = (profile.parent / first.split("$schema=", 1)[1]).resolve()
+        assert target.is_relative_to(repo.resolve()) and target.read_text() == printed, profile.name
+    config = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text())
+    offered = {hook["id"] for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
+    (pinned,) = config["repos"]
+    assert pinned["rev"] == f"v{__version__}" and {h["id"] for h in pinned["hooks"]} <= offered
