@@ -26,7 +26,7 @@ def build_plan(profile: Profile) -> Plan:
         contribute = getattr(feature, "cloud_config", None)
         if contribute is not None:
             plan.cloud_config.update(contribute(config))
-    _no_certain_credentials(plan)
+    _no_certain_credentials(plan, profile)
     return plan
 
 
@@ -49,15 +49,11 @@ def _bounded(plan: Plan, key: str, profile: Profile) -> None:
         )
 
 
-def _no_certain_credentials(plan: Plan) -> None:
+def _no_certain_credentials(plan: Plan, profile: Profile) -> None:
     """A private key or a cloud key pair in user data is a leak whatever else is right: refuse it
-    here, so validate and render stop it, not only check."""
-    from .checks.secrets import HINT, certain
+    here, so validate and render stop it, not only check. The detector library stays unloaded."""
+    from .checks.secrets import refusals
 
-    problems = [
-        Problem(f"step {step.id} would carry a literal {leak.kind} into user data", step.origin, HINT)
-        for step in plan.steps
-        for leak in certain(step.script)
-    ]
+    problems = refusals(profile.data, plan.steps)
     if problems:
         raise ProfileError(problems)

@@ -58,16 +58,7 @@ def _prepare(reference: str, targets: list[str], overrides: list[str]) -> tuple[
     profile = load_profile(reference, overrides)
     plan = build_plan(profile)
     report = Report(profile.name, profile.path, len(plan.steps), plan.hash)
-    report.findings += secrets.scan_profile(profile.data)
-    in_values = {leak.literal for value in _strings(profile.data) for leak in secrets.leaks(value)}
-    for step in plan.steps:  # content embedded from `source:` files is not in the profile's values
-        shown = f"{step.origin} (step {step.id}" if step.origin else f"step {step.id}"
-        for leak in secrets.leaks(step.script):
-            if leak.literal in in_values:
-                continue  # already reported at the profile line that holds it
-            line = step.script.count("\n", 0, leak.offset) + 1
-            report.findings.append(Finding("error", "secrets", f"{shown}, its line {line})",
-                                           f"looks like a literal {leak.kind}", secrets.HINT))  # fmt: skip
+    report.findings += secrets.scan_plan(profile.data, plan.steps)
     report.budgets = size.budgets(plan, targets)
     report.contributors = size.contributors(plan)
     report.findings += size.findings(plan, report.budgets)
@@ -81,10 +72,3 @@ def _prepare(reference: str, targets: list[str], overrides: list[str]) -> tuple[
         pending.append(prepare(plan, artifact))
     return report, pending
 
-
-def _strings(data: object) -> list[str]:
-    if isinstance(data, dict):
-        return [s for value in data.values() for s in _strings(value)]
-    if isinstance(data, list):
-        return [s for value in data for s in _strings(value)]
-    return [data] if isinstance(data, str) else []
