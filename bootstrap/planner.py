@@ -11,7 +11,8 @@ from .profile import Profile
 
 
 def build_plan(profile: Profile) -> Plan:
-    context = Context(profile_name=profile.name, profile=profile.data, boundary=profile.boundary)
+    context = Context(profile_name=profile.name, profile=profile.data, boundary=profile.boundary,
+                      folder=profile.folder)  # fmt: skip
     plan = Plan(profile=profile.name)
     seen: dict[str, str] = {}
     for feature, config in active(profile.data):

@@ -31,6 +31,7 @@ class Profile:
     data: MDict
     chain: list[str] = field(default_factory=list)  # every file that contributed, parents first
     boundary: Boundary | None = None  # where the files it names may be read from
+    folder: Path | None = None  # the named profile's folder (a --set path resolves there)
 
     @property
     def abstract(self) -> bool:
@@ -232,14 +233,15 @@ def load_profile(reference: str, overrides: list[str] | tuple[str, ...] = (), *,
         from .features import Context, active
 
         schema.apply_defaults(data)  # once, here: checks and features read the schema's defaults
-        context = Context(profile_name=data["name"], profile=data, boundary=boundary)
+        context = Context(profile_name=data["name"], profile=data, boundary=boundary, folder=path.parent)
         for feature, config in active(data):
             check = getattr(feature, "check", None)
             if check is not None:
                 problems += check(config, context)
     if problems:
         raise ProfileError(_sorted(problems))
-    return Profile(name=data["name"], path=_display(path), data=data, chain=chain, boundary=boundary)
+    return Profile(name=data["name"], path=_display(path), data=data, chain=chain, boundary=boundary,
+                   folder=path.parent)  # fmt: skip
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:

@@ -272,3 +272,18 @@ def test_no_feature_repeats_a_schema_default() -> None:
             if match.group(1) in names:
                 repeated.append(f"{path.name}: {match.group(0)}")
     assert not repeated, "read the default the loader filled in (item[key]):\n" + "\n".join(repeated)
+
+
+def test_a_set_path_resolves_as_the_same_key_in_the_profile(tmp_path: Path, monkeypatch) -> None:
+    """`--set files.0.source=conf/motd` names the file the profile's own key would: beside the profile,
+    whatever the working folder (it resolved in a folder named after the --set text)."""
+    from bootstrap.planner import build_plan
+
+    team = tmp_path / "team"
+    (team / "conf").mkdir(parents=True)
+    (team / "conf" / "motd").write_text("from the override\n")
+    (team / "default.txt").write_text("from the profile\n")
+    (team / "p.yaml").write_text("name: p\nfiles:\n  - {path: /etc/motd, source: default.txt}\n")
+    monkeypatch.chdir(tmp_path)
+    plan = build_plan(load_profile("team/p.yaml", ["files.0.source=conf/motd"]))
+    assert "from the override" in "".join(step.script for step in plan.steps)

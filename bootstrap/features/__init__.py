@@ -37,6 +37,7 @@ class Context:
     profile_name: str
     profile: Any = None  # the whole merged profile, for checks that span features
     boundary: Boundary | None = None  # where files the profile names may be read from
+    folder: Path | None = None  # the named profile's folder: where a --set path resolves, as in the profile
 
 
 @cache
@@ -99,10 +100,13 @@ def active(profile: dict[str, Any]) -> list[tuple[ModuleType, Any]]:
     return [(feature, profile[feature.KEY]) for feature in all_features() if feature.KEY in profile]
 
 
-def source_dir(config: Any, key: str) -> Path:
-    """The folder of the profile file that set ``config[key]``: relative paths resolve there."""
+def source_dir(config: Any, key: str, folder: Path | None = None) -> Path:
+    """The folder of the profile file that set ``config[key]``: relative paths resolve there; a value
+    given with --set resolves in the named profile's ``folder``, as the same key in it would."""
     mark = getattr(config, "value_marks", {}).get(key)
-    if mark is None or mark.source.startswith("<"):
+    if mark is not None and mark.source.startswith("--set ") and folder is not None:
+        return folder
+    if mark is None or mark.source.startswith(("<", "--set ")):
         return Path.cwd()
     return Path(mark.source).resolve().parent
 
@@ -113,7 +117,7 @@ def source_file(config: Any, key: str, context: Context, what: str) -> Path:
     if context.boundary is None:
         raise ValueError("a feature read a file without a boundary")  # a bug: contexts carry one
     mark = getattr(config, "value_marks", {}).get(key) or getattr(config, "mark", None)
-    return context.boundary.file(config[key], source_dir(config, key), what, mark)
+    return context.boundary.file(config[key], source_dir(config, key, context.folder), what, mark)
 
 
 def source_problems(config: Any, key: str, context: Context, what: str, limit: int, hint: str) -> list[Problem]:
