@@ -55,7 +55,8 @@ def table(plan: Plan) -> str:
     baked = [s.id for s in plan.ordered if s.phase == Phase.FIRST_BOOT and s.scope == Scope.IMAGE]
     lines += [
         "",
-        f"profile {plan.profile}: {len(plan.steps)} steps, plan {plan.hash}, image {plan.image_hash}",
+        f"profile {plan.profile}: {len(plan.steps)} step{'' if len(plan.steps) == 1 else 's'}, plan {plan.hash}, "
+        f"image {plan.image_hash}",
         "first boot runs once per instance, in this order; every boot runs after it on each boot;",
         f"a baked image carries {', '.join(baked) or 'no step'} (scope image).",
     ]

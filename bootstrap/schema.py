@@ -229,6 +229,11 @@ def type_name(value: Any) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
+def article(noun: str) -> str:
+    """'a string', 'an integer', 'a mapping or an integer'."""
+    return " or ".join(f"{'an' if word[:1] in 'aeiou' else 'a'} {word}" for word in noun.split(" or "))
+
+
 def suggest(word: str, choices: Any) -> str | None:
     match = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
     return match[0] if match else None
@@ -265,10 +270,14 @@ def _explain(error: Any, root: Any) -> list[Problem]:
         expected = {"object": "mapping", "array": "list"}.get(expected, expected)
         hint = None
         if expected == "string" and isinstance(value, bool | int | float):
-            hint = "YAML read this as a " + type_name(value) + "; put it in quotes to keep it as text"
+            hint = f"YAML read this as {article(type_name(value))}; put it in quotes to keep it as text"
+        elif expected == "string" and isinstance(value, dict) and len(value) == 1:
+            key, inner = next(iter(value.items()))
+            hint = (f"YAML read the ': ' in it as a key and its value ({key!r}: {inner!r}): quote the whole "
+                    "command, e.g. 'echo a: b'")  # fmt: skip
         elif expected == "integer" and isinstance(value, float) and value.is_integer():
             hint = f"write {int(value)}, without the decimal point"
-        return [Problem(f"{where}: expected a {expected}, got {type_name(value)} {value!r}", mark, hint)]
+        return [Problem(f"{where}: expected {article(expected)}, got {type_name(value)} {value!r}", mark, hint)]
     if kind == "pattern":
         what = schema.get("x-help", f"must match {schema['pattern']}")
         return [Problem(f"{where}: {value!r} is not valid ({what})", mark)]

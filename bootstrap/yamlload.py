@@ -238,6 +238,9 @@ def load_text(text: str, source: str) -> Any:
             hint = f"{what} opened at line {opened.line + 1}, column {opened.column + 1} is not closed"
         if "\\t" in message or "'\\t'" in message or "tab" in message:
             hint = "YAML does not allow tabs for indentation; use spaces"
+        elif hint is None and ("mapping values are not allowed here" in message or "but got ':'" in message):
+            hint = ("a ': ' inside an unquoted value starts a new key to YAML: quote the whole value "
+                    "(a command: 'echo a: b')")
         raise ProfileError(Problem(f"YAML syntax: {message}", _mark(source, mark) if mark else None, hint)) from None
     except yaml.YAMLError as exc:
         raise ProfileError(Problem(f"YAML syntax: {exc}", Mark(source, 1, 1))) from None

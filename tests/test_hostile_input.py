@@ -196,3 +196,26 @@ def test_an_extends_cycle_points_at_the_entry_that_closes_it(tmp_path: Path, cap
 def test_json_of_the_schema_still_uses_ecma_dollar() -> None:
     text = json.dumps(profile_schema())
     assert "\\\\Z" not in text  # editors read ECMA regexes: \\Z would be invalid there
+
+
+@pytest.mark.parametrize(("text", "expected", "hint"), [
+    ("name: p\ncommands:\n  first_boot:\n    - {name: a, run: echo key: value}\n", "YAML syntax", "quote the whole"),
+    ("name: p\ncommands:\n  first_boot:\n    - name: a\n      run: echo key: value\n", "YAML syntax", "quote the whole"),
+    ("name: p\npackages:\n  - jq: 1\n", "expected a string, got mapping", "quote the whole command"),
+    ("name: p\ntimezone: 5\n", "expected a string, got integer", "YAML read this as an integer"),
+])  # fmt: skip
+def test_a_colon_inside_a_command_says_to_quote_it(write_profile, capsys, text: str, expected: str,
+                                                   hint: str) -> None:  # fmt: skip
+    """issue 22.7: YAML's key/value confusion in an unquoted command is named as what it is."""
+    from bootstrap.cli import main
+
+    assert main(["validate", str(write_profile(text))]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and hint in err, err
+
+
+def test_counts_read_as_words(write_profile, capsys) -> None:
+    from bootstrap.cli import main
+
+    assert main(["explain", str(write_profile("name: p\nhostname: p.example.com\n"))]) == 0
+    assert "1 step," in capsys.readouterr().out

@@ -194,7 +194,7 @@ def _validate(args: argparse.Namespace) -> int:
             continue
         results.append({"profile": reference, "ok": True, "steps": len(plan.steps), "plan_hash": plan.hash})
         if not args.json:
-            print(f"ok: {reference} ({len(plan.steps)} steps, plan {plan.hash})")
+            print(f"ok: {reference} ({count(len(plan.steps), 'step')}, plan {plan.hash})")
     if args.json:
         print(json.dumps(results, indent=2))
     return EXIT_OK if all(r.get("ok", True) for r in results) else EXIT_INPUT
@@ -256,7 +256,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _print_report(report: Report) -> None:
-    print(f"{report.profile} ({report.path}): {report.steps} steps, plan {report.plan_hash}")
+    print(f"{report.profile} ({report.path}): {count(report.steps, 'step')}, plan {report.plan_hash}")
     print(f"  {'target':<11}{'raw':>9}{'gzip':>9}{'base64':>9}{'sent':>9}  limit")
     for b in report.budgets:
         limit = f"{b.limit:,} {b.limit_name}" if b.limit else "(no cloud limit)"
@@ -267,7 +267,7 @@ def _print_report(report: Report) -> None:
         print("  " + str(finding).replace("\n", "\n  "))
     errors = sum(f.severity == "error" for f in report.findings)
     others = len(report.findings) - errors
-    print(f"  {'ok' if not errors else 'FAILED'}: {errors} errors, {others} warnings\n")
+    print(f"  {'ok' if not errors else 'FAILED'}: {count(errors, 'error')}, {count(others, 'warning')}\n")
 
 
 def _progress(line: str) -> None:
@@ -424,6 +424,11 @@ _EXIT_CODES: dict[type[BootstrapError], int] = {
     RenderError: EXIT_FINDINGS,
     BackendError: EXIT_BACKEND,
 }
+
+
+def count(number: int, noun: str) -> str:
+    """'1 step', '2 steps', '0 errors'."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def exit_code(exc: BootstrapError) -> int:
