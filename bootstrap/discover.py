@@ -72,3 +72,34 @@ def profile_files(folder: Path, pattern: str = "**/*.y*ml") -> tuple[list[Path],
         else:
             profiles.append(path)
     return profiles, others
+
+
+SKIPPED_FOLDERS = frozenset({"node_modules", "venv", "__pycache__"})  # and every hidden folder (.git, .venv)
+
+
+def dependents(changed: list[Path]) -> list[tuple[Path, Path]]:
+    """(profile, the changed file it extends) for each profile in the changed files' repositories that
+    extends one of them, directly or not, and is not itself among them: checked in the same run, since
+    a change to a parent lands in its children."""
+    from .boundary import repository_root
+    from .errors import ProfileError
+    from .profile import parents
+
+    wanted = {path.resolve() for path in changed}
+    found: dict[Path, Path] = {}
+    for root in sorted({repository_root(path) for path in changed}):
+        candidates, _ = profile_files(root)
+        for candidate in candidates:
+            relative = candidate.relative_to(root).parts[:-1]
+            if any(part.startswith(".") or part in SKIPPED_FOLDERS for part in relative):
+                continue
+            if candidate.resolve() in wanted or candidate.resolve() in found:
+                continue
+            try:
+                extended = parents(str(candidate))
+            except ProfileError:
+                continue  # a broken profile of its own: not what this change did
+            hit = next((parent for parent in extended if parent in wanted), None)
+            if hit is not None:
+                found[candidate.resolve()] = hit
+    return sorted(found.items())

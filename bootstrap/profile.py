@@ -126,6 +126,15 @@ def _linearize(
     order[path] = data
 
 
+def parents(reference: str) -> list[Path]:
+    """Every file ``reference`` extends, directly or not (resolved), read without validating: a
+    profile that a change to a parent breaks still names its parents."""
+    path = resolve(reference)
+    order: dict[Path, MDict] = {}
+    _linearize(path, Boundary.for_profile(path), order)
+    return [each for each in order if each != path]
+
+
 def _load_chain(path: Path, boundary: Boundary, chain: list[str]) -> MDict:
     order: dict[Path, MDict] = {}
     _linearize(path, boundary, order)

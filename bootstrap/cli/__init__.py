@@ -214,7 +214,31 @@ def _profiles_only(references: list[str], results: list[dict[str, Any]], as_json
                 print(f"skipped: {reference}: {reason}", file=sys.stderr)
         else:
             kept.append(reference)
-    return kept
+    return kept + _dependents(kept, results, as_json)
+
+
+def _dependents(references: list[str], results: list[dict[str, Any]], as_json: bool) -> list[str]:
+    """The profiles that extend one of the files given (the hooks pass only what changed): said, and
+    checked in the same run."""
+    from ..discover import dependents
+
+    files = [Path(r) for r in references if Path(r).is_file()]
+    added = []
+    for child, parent in dependents(files) if files else []:
+        shown = _shown(child)
+        results.append({"profile": shown, "because": f"it extends {_shown(parent)}"})
+        if not as_json:
+            print(f"also checking {shown}: it extends {_shown(parent)}, which changed", file=sys.stderr)
+        added.append(shown)
+    return added
+
+
+def _shown(path: Path) -> str:
+    """A path as a user reads it: relative to here when it is below here."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _problem_json(problem: Problem) -> dict[str, object]:
