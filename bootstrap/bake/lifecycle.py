@@ -139,6 +139,9 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
         result.copies = _copies_of(backend, identity, existing)  # so that images.json records every region
         return result
     name = image_name(plan.profile, identity.image_hash, time.time())
+    # Rendered before the dry run returns: a user data over the target's limit fails the plan, not the bake.
+    builder_data = render(plan, backend.target, bake=True).data
+    test_data = render(plan, backend.target).data
     if options.dry_run:
         events.emit("plan", f"{plan.profile}: would launch a {backend.name} builder from {source.description}, "
                     f"bake {len(result.baked_steps)} image-scope steps ({', '.join(result.baked_steps) or 'none'}), "
@@ -148,8 +151,6 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
                     f"promote it and keep the newest {options.keep}", image_name=name, source=source.id)  # fmt: skip
         return result
 
-    builder_data = render(plan, backend.target, bake=True).data
-    test_data = render(plan, backend.target).data
     machines: list[Instance] = []
     made: list[Image] = []
     promoted = False

@@ -13,7 +13,7 @@ from typing import Any
 from .. import options
 from ..bake.events import Events
 from ..bake.factory import BACKENDS, guest_choice, make_backend
-from ..errors import UsageError
+from ..errors import RenderError, UsageError
 from ..sharing import profile_shares
 
 
@@ -273,7 +273,13 @@ def _bake(args: argparse.Namespace) -> int:
     options = BakeOptions(force=args.force, dry_run=args.dry_run, keep=args.keep, regions=tuple(args.copy_to),
                           build_timeout=args.timeout, test=args.test, share=shares, grace_days=args.grace)  # fmt: skip
     step_lines = None if args.json else (lambda line: print("  " + line.split("bootstrap: ")[-1], file=sys.stderr))
-    result = bake(plan, backend, options, events, progress=step_lines)
+    try:
+        result = bake(plan, backend, options, events, progress=step_lines)
+    except RenderError as exc:
+        if not args.dry_run:
+            raise
+        print(f"bootstrap: {plan.profile}: would fail: {exc}", file=sys.stderr)  # what the real run would say
+        return 1
     if args.json:
         print(json.dumps(result.summary(), indent=2))
     elif result.status == "built" and result.image:
@@ -339,7 +345,7 @@ def _rebuild(args: argparse.Namespace) -> int:
                           build_timeout=args.timeout, share=tuple(profile_shares({}, args.share)),
                           grace_days=args.grace)  # fmt: skip
     setup = None
-    if args.backend == "local" and not args.dry_run:  # a dry run builds no apt repository either
+    if args.backend == "local":  # a dry run decides (and says) the same, and builds no apt repository
         from ..errors import BootstrapError
         from ..profile import load_profile
 
@@ -347,15 +353,15 @@ def _rebuild(args: argparse.Namespace) -> int:
         for reference in references:  # one guest choice (and apt repository) serves the whole run
             with contextlib.suppress(BootstrapError):  # a broken profile fails on its own in the run
                 profiles.append(load_profile(reference))
-        choice = guest_choice(args, *profiles)
+        choice = guest_choice(args, *profiles, dry_run=args.dry_run)
         for line in choice.lines:
             events.emit("progress", line)
-        setup = choice.setup()
+        setup = None if args.dry_run else choice.setup()
     outcomes = rebuild(references, lambda progress: make_backend(args, progress, setup), options, events,
                        jobs=args.jobs)  # fmt: skip
     if not args.dry_run:
         update_manifest(Path(args.manifest), args.backend, outcomes, before)
-    summary = [{"profile": o.reference, "status": o.status,
+    summary = [{"profile": o.reference, "status": "would-fail" if args.dry_run and o.error else o.status,
                 "image": o.result.image.id if o.result and o.result.image else None, "error": o.error or o.skipped}
                for o in outcomes]  # fmt: skip
     if args.json:
