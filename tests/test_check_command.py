@@ -130,3 +130,21 @@ def test_a_missing_checker_is_exit_2_with_the_install_command(monkeypatch, capsy
     err = capsys.readouterr().err
     assert "shellcheck is not installed" in err and "apt-get install -y shellcheck" in err
     assert "Traceback" not in err
+
+
+def test_a_problem_in_every_target_is_one_finding_naming_them(write_profile, capsys) -> None:
+    """issue 22.4: one mistake in a command, found in each target's output, was said once per target
+    and variant ("12 errors" for 7 problems); now once, with the targets it applies to."""
+    import json
+
+    from bootstrap.cli import main
+
+    profile = write_profile("name: p\ncommands:\n  first_boot: [{name: broken, run: 'echo ('}]\n")
+    assert main(["check", str(profile), "--json"]) == 1
+    [report] = json.loads(capsys.readouterr().out)
+    syntax = [f for f in report["findings"] if f["check"] == "bash-syntax"]
+    assert len(syntax) == 1, syntax
+    assert {"cloud-init", "ec2", "gce", "bash"} <= set(syntax[0]["targets"])
+    assert main(["check", str(profile)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("[bash-syntax]") == 1 and "(in cloud-init, " in out

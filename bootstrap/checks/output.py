@@ -132,9 +132,11 @@ def _written_by_heredocs(script: str) -> dict[str, str]:
 def _locate(finding: Finding, authored: dict[str, Step], scripts: dict[str, str]) -> Finding:
     """A finding in the profile author's own command points at the profile line that wrote it."""
     for name, step in authored.items():
-        if finding.where.startswith(name + ":"):
-            line = int(finding.where[len(name) + 1 :].split(":")[0])
+        syntax = re.search(r": line (\d+): ", finding.message) if finding.where == name else None
+        if finding.where.startswith(name + ":") or syntax:
+            line = int(syntax.group(1)) if syntax else int(finding.where[len(name) + 1 :].split(":")[0])
             preamble = scripts[name].split(COMMAND_MARKER, 1)[0].count("\n") + 1
             where = f"{step.origin} (command {step.id}, its line {line - preamble})"
-            return replace(finding, where=where)
+            target = name.split("[", 1)[1].split("]", 1)[0] if "[" in name else ""
+            return replace(finding, where=where, targets=(*finding.targets, target) if target else finding.targets)
     return finding

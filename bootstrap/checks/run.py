@@ -8,7 +8,7 @@ from ..errors import InputError, RenderError
 from ..planner import build_plan
 from ..profile import load_profile
 from ..targets import TARGET_RECORDS, render
-from . import Finding, secrets, size
+from . import Finding, merged, secrets, size
 from .cache import FindingsCache
 from .output import Pending, finish, prepare
 
@@ -50,7 +50,7 @@ def check_profiles(references: list[str], targets: list[str], overrides: list[st
     finished = iter(finish([p for _, _, pending in prepared for p in pending], findings_cache))
     for _, outcome, pending in prepared:
         if isinstance(outcome, Report):
-            outcome.findings += [finding for _ in pending for finding in next(finished)]
+            outcome.findings = merged(outcome.findings + [finding for _ in pending for finding in next(finished)])
     return [(reference, outcome) for reference, outcome, _ in prepared]
 
 
