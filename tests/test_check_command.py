@@ -148,3 +148,30 @@ def test_a_problem_in_every_target_is_one_finding_naming_them(write_profile, cap
     assert main(["check", str(profile)]) == 1
     out = capsys.readouterr().out
     assert out.count("[bash-syntax]") == 1 and "(in cloud-init, " in out
+
+
+def test_all_shell_that_reaches_the_machine_is_checked_at_its_own_line(write_profile, capsys) -> None:
+    """issue 22.4: verify entries and service commands run through `bash -c` at boot, so shellcheck
+    never saw inside them; and a finding in a block scalar belongs to its own line, not the key's."""
+    from bootstrap.cli import main
+
+    profile = write_profile(
+        "name: p\n"
+        "commands:\n"
+        "  first_boot:\n"
+        "    - name: go\n"
+        "      run: |\n"
+        "        echo fine\n"
+        "        echo (\n"
+        "verify:\n"
+        '  - "test -d /srv && echo ("\n'
+        "services:\n"
+        "  units:\n"
+        "    - name: web\n"
+        "      command: python3 -m http.server 8000 | (\n"
+    )
+    assert main(["check", str(profile)]) == 1
+    out = capsys.readouterr().out
+    assert f"{profile}:7:9 (command cmd-go): error: [bash-syntax]" in out  # the block's 2nd line, not 5
+    assert any(line.startswith(f"  {profile}:9:") and "[shellcheck] SC1036" in line for line in out.splitlines())
+    assert f"{profile}:13:16: error: [bash-syntax]" in out

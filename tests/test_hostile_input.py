@@ -200,7 +200,8 @@ def test_json_of_the_schema_still_uses_ecma_dollar() -> None:
 
 @pytest.mark.parametrize(("text", "expected", "hint"), [
     ("name: p\ncommands:\n  first_boot:\n    - {name: a, run: echo key: value}\n", "YAML syntax", "quote the whole"),
-    ("name: p\ncommands:\n  first_boot:\n    - name: a\n      run: echo key: value\n", "YAML syntax", "quote the whole"),
+    ("name: p\ncommands:\n  first_boot:\n    - name: a\n      run: echo key: value\n", "YAML syntax",
+     "quote the whole"),
     ("name: p\npackages:\n  - jq: 1\n", "expected a string, got mapping", "quote the whole command"),
     ("name: p\ntimezone: 5\n", "expected a string, got integer", "YAML read this as an integer"),
 ])  # fmt: skip

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
+from ..errors import Mark
 from ..layout import RUNNER
 from ..plan import Plan, Step
 from ..targets import TARGET_RECORDS, Artifact
@@ -25,6 +29,7 @@ class Pending:
     scripts: dict[str, str]
     configs: list[tuple[str, str]]
     authored: dict[str, Step]  # the profile author's commands, by script name, to point findings at
+    snippets: dict[str, Mark] = field(default_factory=dict)  # other shell a profile passes to `bash -c`
 
 
 def check_rendered(plan: Plan, artifact: Artifact) -> list[Finding]:
@@ -65,6 +70,27 @@ def prepare(plan: Plan, artifact: Artifact) -> Pending:
     return Pending(findings, {name: _neutral(name, text, plan) for name, text in scripts.items()}, configs, authored)
 
 
+SNIPPET_HEADER = "#!/bin/bash\n# shellcheck disable=SC2317\n"  # a verify check or service command, alone
+
+
+def snippets(profile: Any) -> tuple[dict[str, str], dict[str, Mark]]:
+    """Shell that the profile hands to `bash -c` at boot (verify entries, service commands): quoted data
+    in the scripts, so shellcheck never saw inside it. Each is checked as a script of its own."""
+    from ..yamlload import mark_at
+
+    found: list[tuple[list[Any], Any]] = [(["verify", i], v) for i, v in enumerate(profile.get("verify") or [])]
+    units = (profile.get("services") or {}).get("units") or []
+    found += [(["services", "units", i, "command"], unit.get("command")) for i, unit in enumerate(units)
+              if isinstance(unit, dict)]  # fmt: skip
+    texts, marks = {}, {}
+    for path, text in found:
+        mark = mark_at(profile, path)
+        if isinstance(text, str) and mark is not None:
+            name = "snippet:" + ".".join(map(str, path))
+            texts[name], marks[name] = SNIPPET_HEADER + text + "\n", mark
+    return texts, marks
+
+
 def _neutral(name: str, text: str, plan: Plan) -> str:
     """The same program to shellcheck, in words that do not vary: the runner and the script targets
     spell the plan hash (which any change to any step changes; a word of the same length in its
@@ -92,7 +118,9 @@ def finish(pending: list[Pending], findings_cache: FindingsCache | None = None) 
     results = []
     for item in pending:
         schema = [finding for _ in item.configs for finding in next(by_config)]
-        located = [_locate(f, item.authored, item.scripts) for name in item.scripts for f in by_script[name]]
+        located = [_locate(f, item.authored, item.scripts) if name not in item.snippets else
+                   _in_profile(f, name, item.snippets[name], SNIPPET_HEADER.count("\n"))
+                   for name in item.scripts for f in by_script[name]]  # fmt: skip
         results.append(item.findings + schema + located)
     return results
 
@@ -132,11 +160,41 @@ def _written_by_heredocs(script: str) -> dict[str, str]:
 def _locate(finding: Finding, authored: dict[str, Step], scripts: dict[str, str]) -> Finding:
     """A finding in the profile author's own command points at the profile line that wrote it."""
     for name, step in authored.items():
-        syntax = re.search(r": line (\d+): ", finding.message) if finding.where == name else None
-        if finding.where.startswith(name + ":") or syntax:
-            line = int(syntax.group(1)) if syntax else int(finding.where[len(name) + 1 :].split(":")[0])
+        if (finding.where.startswith(name + ":") or finding.where == name) and step.origin is not None:
             preamble = scripts[name].split(COMMAND_MARKER, 1)[0].count("\n") + 1
-            where = f"{step.origin} (command {step.id}, its line {line - preamble})"
             target = name.split("[", 1)[1].split("]", 1)[0] if "[" in name else ""
-            return replace(finding, where=where, targets=(*finding.targets, target) if target else finding.targets)
+            located = _in_profile(finding, name, step.origin, preamble, f" (command {step.id})")
+            return replace(located, targets=(*finding.targets, target) if target else finding.targets)
     return finding
+
+
+def _in_profile(finding: Finding, name: str, mark: Mark, preamble: int, what: str = "") -> Finding:
+    """A finding on line N of shell the profile wrote, at the profile's own line: inside a block scalar
+    (`run: |`) the Nth line below the key, not the key's line."""
+    syntax = re.search(r": line (\d+): ", finding.message) if finding.where == name else None
+    if syntax is None and not finding.where.startswith(name + ":"):
+        return finding
+    line, column = (int(syntax.group(1)), 1) if syntax else map(int, finding.where[len(name) + 1 :].split(":")[:2])
+    return replace(finding, where=f"{_file_position(mark, line - preamble, column)}{what}")
+
+
+def _file_position(mark: Mark, line: int, column: int) -> str:
+    """Where line ``line`` (1-based), column ``column`` of a value that starts at ``mark`` lies in its file."""
+    lines = _lines(mark.source)
+    head = lines[mark.line - 1] if 0 < mark.line <= len(lines) else ""
+    if head[mark.column - 1 : mark.column] in ("|", ">") and line >= 1:  # a block scalar: its lines follow the key
+        at = mark.line + line
+        text = lines[at - 1] if at <= len(lines) else ""
+        return f"{mark.source}:{at}:{len(text) - len(text.lstrip()) + column}"
+    if line <= 1:
+        quoted = head[mark.column - 1 : mark.column] in ("'", '"')  # the text starts after the quote
+        return f"{mark.source}:{mark.line}:{mark.column + column - 1 + quoted}"
+    return f"{mark}"  # a quoted scalar over several lines: its start
+
+
+@lru_cache(maxsize=32)
+def _lines(source: str) -> list[str]:
+    try:
+        return Path(source).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []

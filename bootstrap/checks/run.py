@@ -10,7 +10,7 @@ from ..profile import load_profile
 from ..targets import TARGET_RECORDS, render
 from . import Finding, merged, secrets, size
 from .cache import FindingsCache
-from .output import Pending, finish, prepare
+from .output import Pending, finish, prepare, snippets
 
 
 @dataclass
@@ -70,5 +70,8 @@ def _prepare(reference: str, targets: list[str], overrides: list[str]) -> tuple[
         except RenderError:
             continue  # already reported by the size budget, with the sizes
         pending.append(prepare(plan, artifact))
+    texts, marks = snippets(profile.data)  # the same on every target: checked once
+    if texts:
+        pending.append(Pending([], texts, [], {}, marks))
     return report, pending
 
