@@ -10,11 +10,13 @@ STEPS_DIR = f"{LIB_DIR}/steps"
 SERVICES_DIR = f"{LIB_DIR}/services"  # generated service scripts
 IDLE_CHECK = f"{LIB_DIR}/idle-check"
 
-STATE_DIR = "/var/lib/bootstrap"  # markers, status, what survives reboots and bakes
+STATE_DIR = "/var/lib/bootstrap"  # markers, status, what survives reboots and bakes; root's alone (0700)
 STATUS_FILE = f"{STATE_DIR}/status.json"
 NVIDIA_REPORT = f"{STATE_DIR}/nvidia.txt"
+WORK_DIR = f"{STATE_DIR}/work"  # lib.sh's work_dir: WORK_DIR.XXXXXXXX, fresh per use, never a name in /tmp
+CONDA_MARKERS = f"{STATE_DIR}/conda"  # spec hash each environment was built from: root's, not the group's tree
 
-RUN_DIR = "/run/bootstrap"  # this boot only (a tmpfs): locks, markers per boot, secrets
+RUN_DIR = "/run/bootstrap"  # this boot only (a tmpfs): locks, markers per boot, secrets; 0711, for secrets/
 LOCK_FILE = f"{RUN_DIR}/runner.lock"
 APT_MARKER = f"{RUN_DIR}/apt-updated"  # package lists refreshed this boot
 IDLE_SINCE = f"{RUN_DIR}/idle-since"  # idle shutdown: the clock restarts at every boot

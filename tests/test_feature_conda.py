@@ -38,10 +38,11 @@ def test_environment_built_once_and_rebuilt_on_change(sandbox: Sandbox, write_pr
     result = sandbox.boot(render_text(write_profile(PROFILE), "bash"))
     assert result.returncode == 0, result.stdout
     assert sandbox.calls("curl") == []  # the right micromamba is already there
-    assert mm_calls(sandbox) == [["env", "create", "-y", "-n", "ds", "-f", "/opt/conda/specs/ds.yml"]]
+    # a group's environment: copies, never hardlinks into root's package cache
+    assert mm_calls(sandbox) == [["env", "create", "-y", "-n", "ds", "-f", "/opt/conda/specs/ds.yml", "--always-copy"]]
     spec = sandbox.read("/opt/conda/specs/ds.yml")
     assert "name: ds\nchannels:\n- conda-forge\ndependencies:\n- python=3.11\n" in spec
-    marker = sandbox.read("/opt/conda/envs/ds/.bootstrap-spec-sha256").strip()
+    marker = sandbox.read("/var/lib/bootstrap/conda/ds.spec-sha256").strip()  # root's, not in the group's tree
     assert marker == hashlib.sha256(spec.encode()).hexdigest()
     assert ["python", "-m", "ipykernel", "install", "--prefix", "/usr/local", "--name", "ds", "--display-name",
             "Python (ds)"] in sandbox.calls("python")  # fmt: skip
@@ -55,8 +56,9 @@ def test_environment_built_once_and_rebuilt_on_change(sandbox: Sandbox, write_pr
     changed = write_profile(PROFILE.replace("pandas", "polars"))
     sandbox.clear_calls()
     assert sandbox.boot(render_text(changed, "bash")).returncode == 0
-    assert mm_calls(sandbox) == [["env", "remove", "-y", "-n", "ds"],
-                                 ["env", "create", "-y", "-n", "ds", "-f", "/opt/conda/specs/ds.yml"]]  # fmt: skip
+    # the old tree is retired and removed by root, not by `micromamba env remove` (which trusts its records)
+    assert mm_calls(sandbox) == [["env", "create", "-y", "-n", "ds", "-f", "/opt/conda/specs/ds.yml", "--always-copy"]]
+    assert [p.name for p in sandbox.path("/opt/conda/envs").iterdir()] == ["ds"]
 
 
 def test_micromamba_download_is_verified(sandbox: Sandbox, write_profile) -> None:

@@ -36,7 +36,9 @@ def test_empty_disk_is_formatted_mounted_and_owned(sandbox: Sandbox, write_profi
     result = sandbox.boot(render_text(write_profile(DATA), "bash"))
     assert result.returncode == 0, result.stdout
     assert sandbox.calls("mkfs.ext4") == [["mkfs.ext4", EBS]]
-    assert fstab(sandbox) == ["UUID=c0ffee00-1234 /data ext4 defaults,nofail,x-systemd.device-timeout=30s,noatime 0 2"]
+    assert fstab(sandbox) == [
+        "UUID=c0ffee00-1234 /data ext4 defaults,nofail,x-systemd.device-timeout=30s,nosuid,nodev,noatime 0 2"
+    ]
     assert sandbox.calls("mount") == [["mount", "/data"]]
     stat = sandbox.path("/data").stat()
     assert oct(stat.st_mode & 0o777) == "0o770"
@@ -89,9 +91,8 @@ def test_nfs_and_efs_entries(sandbox: Sandbox, write_profile) -> None:
     lines = fstab(sandbox)
     assert "fs-0123abcd.efs.eu-west-1.amazonaws.com:/ /efs nfs4 nfsvers=4.1,_netdev,nofail," in lines[0]
     assert "noresvport" in lines[0]
-    assert (
-        lines[1] == "nas.internal:/exports/team /shared nfs4 nfsvers=4.1,_netdev,nofail,x-systemd.mount-timeout=60s 0 0"
-    )
+    options = "nfsvers=4.1,_netdev,nofail,x-systemd.mount-timeout=60s,nosuid,nodev"
+    assert lines[1] == f"nas.internal:/exports/team /shared nfs4 {options} 0 0"
     installed = [c for c in sandbox.calls("apt-get") if "install" in c]
     assert installed and installed[0][-1] == "nfs-common"
 
@@ -103,7 +104,7 @@ def test_bucket_mounts_run_as_services(sandbox: Sandbox, write_profile) -> None:
     )
     assert sandbox.boot(render_text(profile, "bash")).returncode == 0
     unit = sandbox.read("/etc/systemd/system/bootstrap-mount-s3.service")
-    assert "ExecStart=/usr/bin/mount-s3 --foreground --allow-other --read-only --prefix raw/ team-data /s3\n" in unit
+    assert "ExecStart=/usr/bin/mount-s3 --foreground --read-only --prefix raw/ team-data /s3\n" in unit
     assert ["systemctl", "enable", "--now", "bootstrap-mount-s3.service"] in sandbox.calls("systemctl")
 
 

@@ -58,7 +58,9 @@ def test_gpu_without_driver_installs_then_reboots_and_resumes(sandbox: Sandbox, 
     assert result.returncode == 0, result.stdout
     curl = sandbox.calls("curl")[-1]
     assert "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/cuda-keyring_1.1-1_all.deb" in curl
-    assert sandbox.calls("dpkg") == [["dpkg", "-i", "/var/tmp/cuda-keyring.deb"]]
+    [[_, _, deb]] = sandbox.calls("dpkg")  # downloaded into a fresh folder of root's, gone after the step
+    assert deb.startswith("/var/lib/bootstrap/work.") and deb.endswith("/cuda-keyring.deb")
+    assert not sandbox.exists(deb.rsplit("/", 1)[0])
     uname = sandbox.run("uname", "-r").stdout.strip()
     assert installs(sandbox) == [[f"linux-headers-{uname}", "dkms", "cuda-drivers-580"], ["cuda-toolkit-13-0"],
                                  ["cudnn9-cuda-13"]]  # fmt: skip

@@ -50,7 +50,7 @@ def test_the_relay_carries_one_connection_on_standard_input_and_output() -> None
 
 def test_the_guest_reaches_it_at_the_link_local_address_and_nothing_else_without_network() -> None:
     nic = GuestSetup(metadata_port=5000).nic()
-    assert "guestfwd=tcp:169.254.169.254:80-cmd:" in nic and "bootstrap.localvm.relay 5000" in nic
+    assert "guestfwd=tcp:169.254.169.254:80-cmd:" in nic and "-I " in nic and "localvm/relay.py 5000" in nic
     assert "restrict=on" in nic and "net=169.254.0.0/16" in nic
     assert "restrict=on" not in GuestSetup(metadata_port=5000, network=True).nic()
     assert GuestSetup().nic() == "none"

@@ -3,6 +3,12 @@
 A block device is formatted only when it holds no filesystem (blkid), never otherwise: the data
 disk that follows a data scientist from machine to machine keeps its data. fstab entries carry
 ``nofail`` and timeouts, and FUSE mounts run as services: no mount can hang the boot.
+
+Whoever controls such a filesystem elsewhere (root on another machine the disk was attached to, the
+NFS server, the bucket's writers) could put a setuid-root program or a device node on it: every
+mount is ``nosuid,nodev`` unless the profile trusts it (``nosuid_nodev: false``; FUSE mounts always
+are). A FUSE mount gives its files the mount's owner and mode, and lets users other than root in
+only with ``allow_other``.
 """
 
 from __future__ import annotations
@@ -23,16 +29,19 @@ FIELDS = {  # which keys each type takes (path, type, owner, mode, options are c
     "block": {"device", "filesystem", "format", "wait_seconds"},
     "nfs": {"server", "export"},
     "efs": {"file_system_id", "region"},
-    "s3": {"bucket", "prefix", "read_only"},
-    "gcs": {"bucket", "read_only"},
+    "s3": {"bucket", "prefix", "read_only", "allow_other"},
+    "gcs": {"bucket", "read_only", "allow_other"},
 }
+COMMON = {"path", "type", "owner", "mode", "options", "nosuid_nodev"}
+UNSAFE_OPTIONS = {"suid", "dev"}  # what nosuid,nodev exist to keep off: only nosuid_nodev: false brings them back
 REQUIRED = {"block": {"device"}, "nfs": {"server", "export"}, "efs": {"file_system_id"}, "s3": {"bucket"},
             "gcs": {"bucket"}}  # fmt: skip
 SCHEMA: dict[str, Any] = {
     "type": "array",
     "x-merge-key": "path",
     "description": "Filesystems mounted on every boot: a persistent disk (formatted only when empty), NFS/EFS, "
-    "or an S3/GCS bucket through FUSE. Mount points get the given owner and mode.",
+    "or an S3/GCS bucket through FUSE. Mount points get the given owner and mode. Every mount is nosuid,nodev "
+    "unless it says otherwise: whoever controls the filesystem elsewhere must not get setuid programs here.",
     "examples": [[{"path": "/data", "type": "block", "device": {"ebs_volume_id": "vol-0123456789abcdef0"},
                    "owner": "alice:alice"}]],
     "items": {
@@ -72,13 +81,15 @@ SCHEMA: dict[str, Any] = {
                        "x-help": "a bucket name"},
             "prefix": {"type": "string", "pattern": r"^[A-Za-z0-9_./-]+/$", "x-help": "a key prefix ending in /"},
             "read_only": {"type": "boolean"},
+            "nosuid_nodev": {"type": "boolean", "default": True},
+            "allow_other": {"type": "boolean"},
         },
         "allOf": [  # defaults of the fields one type takes, filled in for that type only
             {"if": {"properties": {"type": {"const": "block"}}},
              "then": {"properties": {"filesystem": {"default": "ext4"}, "format": {"default": True},
                                      "wait_seconds": {"default": 300}}}},
             {"if": {"properties": {"type": {"enum": ["s3", "gcs"]}}},
-             "then": {"properties": {"read_only": {"default": False}}}},
+             "then": {"properties": {"read_only": {"default": False}, "allow_other": {"default": False}}}},
         ],
     },
 }  # fmt: skip
@@ -87,8 +98,14 @@ describe(
     {
         "path": ("Mount point; created when missing.", "/data"),
         "type": ("What to mount: block, nfs, efs, s3 or gcs.", "block"),
-        "owner": ("Owner of the mount point (user or user:group).", "alice:alice"),
-        "mode": ("Mode of the mount point, octal, in quotes.", "0770"),
+        "owner": (
+            "Owner of the mount point (user or user:group); s3/gcs: of every file, with allow_other.",
+            "alice:alice",
+        ),
+        "mode": (
+            "Mode of the mount point, octal, in quotes; s3/gcs: of every folder and, without execute, of every file.",
+            "0770",
+        ),
         "options": ("Extra mount options, added to the defaults.", ["noatime"]),
         "device": ("block: the device, named exactly one way.", {"ebs_volume_id": "vol-0123456789abcdef0"}),
         "filesystem": ("block: the filesystem to create on an empty device.", "ext4"),
@@ -101,6 +118,17 @@ describe(
         "bucket": ("s3/gcs: the bucket, mounted with mountpoint-s3 or gcsfuse.", "team-datasets"),
         "prefix": ("s3: only this key prefix.", "raw/"),
         "read_only": ("s3/gcs: mount read-only.", True),
+        "nosuid_nodev": (
+            "Mount nosuid,nodev (the default): setuid bits and device files on the filesystem are not "
+            "honoured. false only for a filesystem no one but root can write, here or wherever else it "
+            "is mounted (block, nfs, efs; FUSE mounts stay nosuid,nodev).",
+            False,
+        ),
+        "allow_other": (
+            "s3/gcs: let users other than root reach the mount (FUSE's allow_other), within its owner "
+            "and mode; without it only root can.",
+            True,
+        ),
     },
 )
 describe(
@@ -122,14 +150,37 @@ def check(config: list[Any], context: Any) -> list[Problem]:
         kind = item["type"]
         for missing in sorted(REQUIRED[kind] - set(item)):
             problems.append(problem(item, "type", f"a {kind} mount needs {missing!r}"))
-        common = {"path", "type", "owner", "mode", "options"}
-        for extra in sorted(set(item) - FIELDS[kind] - common):
+        for extra in sorted(set(item) - FIELDS[kind] - COMMON):
             problems.append(problem(item, extra, f"{extra!r} does not apply to a {kind} mount"))
+        for option in item.get("options", []):
+            if option.split("=")[0] in UNSAFE_OPTIONS:
+                problems.append(problem(item, "options", f"option {option!r} undoes nosuid,nodev: set nosuid_nodev: "
+                                        "false on this mount instead"))  # fmt: skip
+        if kind in FUSE:
+            problems += _fuse_problems(item)
         if item["path"] in ("/", "/boot", "/usr", "/etc", "/var", "/home", "/proc", "/sys", "/dev", "/run"):
             problems.append(problem(item, "path", f"refusing to mount over {item['path']}"))
         if item["path"] in seen:
             problems.append(problem(item, "path", f"two mounts at {item['path']}"))
         seen.add(item["path"])
+    return problems
+
+
+FUSE = ("s3", "gcs")
+
+
+def _fuse_problems(item: dict[str, Any]) -> list[Problem]:
+    problems = []
+    if item.get("nosuid_nodev") is False:
+        problems.append(problem(item, "nosuid_nodev", "a FUSE mount stays nosuid,nodev: a bucket's writers are "
+                                "not this machine's root"))  # fmt: skip
+    if "mode" in item and int(item["mode"], 8) > 0o777:  # the tools take permission bits only
+        problems.append(problem(item, "mode", f"a FUSE mount takes permission bits only (no setuid, setgid or "
+                                f"sticky): {item['mode']!r}"))  # fmt: skip
+    owner = item.get("owner", "")
+    if owner and set(owner.split(":")) != {"root"} and not item.get("allow_other"):
+        problems.append(problem(item, "owner", f"owner {owner} cannot reach this FUSE mount: only root can, unless "
+                                "allow_other: true (then its owner and mode decide who may)"))  # fmt: skip
     return problems
 
 
@@ -150,6 +201,8 @@ def _slug(path: str) -> str:
 
 def _prepare(item: dict[str, Any]) -> dict[str, Any]:
     kind, options = item["type"], list(item.get("options", []))
+    if item["nosuid_nodev"]:
+        options = ["nosuid", "nodev", *options]
     entry: dict[str, Any] = {
         "path": item["path"],
         "type": kind,
@@ -174,18 +227,24 @@ def _prepare(item: dict[str, Any]) -> dict[str, Any]:
             entry["source"] = f"{item['server']}:{item['export']}"
         else:  # the server's name holds the region, known only on the machine unless the profile says
             entry |= {"file_system_id": item["file_system_id"], "region": item.get("region", "")}
-    else:
-        entry["command"] = " ".join(_fuse_command(item))
+    else:  # the owner's ids are the machine's: the mount step adds them, then the bucket and the mount point
+        entry |= {"command": " ".join(_fuse_command(item)), "bucket": item["bucket"]}
     return entry  # fmt: skip
 
 
 def _fuse_command(item: dict[str, Any]) -> list[str]:
-    """The FUSE mount's service command line (every part matched a pattern without spaces)."""
-    if item["type"] == "s3":
+    """The FUSE mount's service command line up to the owner's ids (every part matched a pattern
+    without spaces). The same mode bits for directories and, without execute, for files."""
+    modes = []
+    if "mode" in item:
+        mode = int(item["mode"], 8)
+        modes = ["--file-mode", f"{mode & 0o666:04o}", "--dir-mode", f"{mode:04o}"]
+    if item["type"] == "s3":  # objects cannot be setuid or devices: mount-s3 serves permission bits only
         flags = ["--read-only"] * item["read_only"] + (["--prefix", item["prefix"]] if "prefix" in item else [])
-        return ["/usr/bin/mount-s3", "--foreground", "--allow-other", *flags, item["bucket"], item["path"]]
-    flags = ["-o", "ro"] if item["read_only"] else []
-    return ["/usr/bin/gcsfuse", "--foreground", "-o", "allow_other", *flags, item["bucket"], item["path"]]
+        return ["/usr/bin/mount-s3", "--foreground", *flags, *modes, *["--allow-other"] * item["allow_other"]]
+    fuse = ["ro"] * item["read_only"] + ["nosuid", "nodev"]
+    fuse += ["allow_other", "default_permissions"] * item["allow_other"]  # others, within owner and mode
+    return ["/usr/bin/gcsfuse", "--foreground", *modes, *(["-o", ",".join(fuse)] if fuse else [])]
 
 
 def steps(config: list[Any], context: Any) -> list[Step]:

@@ -105,10 +105,10 @@ describe(
 
 
 def check(config: dict[str, Any], context: Any) -> list[Problem]:
+    problems = _root_in_shared_env(config, context)
     jupyter = config.get("jupyter")
     if not jupyter:
-        return []
-    problems = []
+        return problems
     if jupyter.get("bind") == "0.0.0.0" and "token_secret" not in jupyter:
         problems.append(
             problem(
@@ -140,6 +140,37 @@ def check(config: dict[str, Any], context: Any) -> list[Problem]:
                     f"set owner: {jupyter['user']} on that secret",
                 )
             )
+    return problems
+
+
+USERS_FOLDERS = ("/home/", "/tmp/", "/var/tmp/", "/dev/shm/")  # folders other users can change
+
+
+def _root_in_shared_env(config: dict[str, Any], context: Any) -> list[Problem]:
+    """Root runs no code another user can change: with conda.group an environment is the group's to
+    change; a working directory in a home or a temporary folder is its owner's (python -m imports
+    from there first)."""
+    problems = []
+    for unit in config.get("units", []):
+        where = unit.get("working_directory", "").rstrip("/") + "/"
+        if unit["user"] == "root" and where.startswith(USERS_FOLDERS):
+            problems.append(problem(unit, "working_directory", f"service {unit['name']!r} runs as root in "
+                                    f"{unit['working_directory']}, a folder another user can change",
+                                    "set user: to its owner"))  # fmt: skip
+    group = (context.profile or {}).get("conda", {}).get("group")
+    if not group:
+        return problems
+    envs = f"{CONDA_PREFIX}/envs/"
+    for unit in config.get("units", []):
+        if unit["user"] == "root" and envs in unit["command"]:
+            problems.append(problem(unit, "command", f"service {unit['name']!r} runs code from {envs} as root, "
+                                    f"and group {group!r} can change those environments",
+                                    "set user: to a member"))  # fmt: skip
+    jupyter = config.get("jupyter")
+    if jupyter and jupyter["user"] == "root" and jupyter.get("conda_env"):
+        problems.append(problem(jupyter, "user", f"jupyter runs from conda environment {jupyter['conda_env']!r} "
+                                f"as root, and group {group!r} can change it",
+                                "run it as a member of the group"))  # fmt: skip
     return problems
 
 

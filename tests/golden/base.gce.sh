@@ -10,11 +10,13 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# install_file MODE PATH < CONTENT: replace PATH only when the content differs.
+# install_file MODE PATH < CONTENT: replace PATH only when the content differs. A run that lost power
+# halfway left its temporary file beside PATH: this run removes it.
 install_file() {
   local mode=$1 path=$2 tmp
   mkdir -p "$(dirname "$path")"
-  tmp=$(mktemp "$path.XXXXXX")
+  rm -f -- "$path".bootstrap-new.*
+  tmp=$(mktemp "$path.bootstrap-new.XXXXXX")
   cat >"$tmp"
   if cmp -s "$tmp" "$path"; then
     rm -f "$tmp"
@@ -24,7 +26,7 @@ install_file() {
   chmod "$mode" "$path"
 }
 
-install_file 0755 /usr/local/lib/bootstrap/runner <<'BOOTSTRAP_EOF_d2fb791662b0efd2f0cb'
+install_file 0755 /usr/local/lib/bootstrap/runner <<'BOOTSTRAP_EOF_76d9d58f0c6f1b040815'
 #!/usr/bin/env bash
 # comments removed; the commented source is bootstrap's templates/runner/runner.sh.j2
 set -euo pipefail
@@ -34,13 +36,25 @@ export LC_ALL=C.UTF-8 TZ=UTC
 LIB_DIR=/usr/local/lib/bootstrap
 STATE_DIR=/var/lib/bootstrap
 LOG_FILE=/var/log/bootstrap.log
+LOCK_FILE=/run/bootstrap/runner.lock
 TARGET=gce
 PROFILE=base
 PLAN_HASH=7d3a2ebdd7f7f32f
 REBOOT_EXIT=194
 
-mkdir -p "$STATE_DIR" /run/bootstrap "$(dirname "$LOG_FILE")"
-touch "$LOG_FILE" && chmod 0640 "$LOG_FILE"
+install -d -m 0700 "$STATE_DIR"
+install -d -m 0711 /run/bootstrap
+mkdir -p "$(dirname "$LOG_FILE")"
+
+open_log() {
+  [ -f "$LOG_FILE" ] && [ ! -L "$LOG_FILE" ] || rm -rf -- "$LOG_FILE"
+  umask 077
+  exec 8>>"$LOG_FILE"
+  umask 022
+  [ "$(stat -L -c %d:%i /proc/self/fd/8)" = "$(stat -c %d:%i -- "$LOG_FILE")" ] && [ ! -L "$LOG_FILE" ] \
+    && chmod 0640 /proc/self/fd/8 || exec 8>/dev/null
+}
+open_log
 
 timestamp() { printf -v "$1" '%(%Y-%m-%dT%H:%M:%SZ)T' -1; }
 
@@ -51,7 +65,7 @@ say() {
   local now
   timestamp now
   printf '%s bootstrap: %s\n' "$now" "$*"
-  printf '%s bootstrap: %s\n' "$now" "$*" >>"$LOG_FILE"
+  printf '%s bootstrap: %s\n' "$now" "$*" >&8
   if [ "$HAVE_LOGGER" = yes ]; then
     logger -t bootstrap -- "$*" 2>/dev/null || true
   fi
@@ -98,12 +112,10 @@ detect_instance_id() {
     id=$(metadata_get -H 'Metadata-Flavor: Google' \
       http://169.254.169.254/computeMetadata/v1/instance/id) || id=""
   fi
-  if [ -z "$id" ] && [ "$TARGET" != gce ]; then
-    if token=$(metadata_get -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
-      http://169.254.169.254/latest/api/token); then
-      id=$(metadata_get -H "X-aws-ec2-metadata-token: $token" \
-        http://169.254.169.254/latest/meta-data/instance-id) || id=""
-    fi
+  if [ -z "$id" ] && [ "$TARGET" != gce ] && token=$(metadata_get -X PUT \
+    -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token); then
+    id=$(metadata_get -H @- http://169.254.169.254/latest/meta-data/instance-id \
+      <<<"X-aws-ec2-metadata-token: $token") || id=""
   fi
   if [ -z "$id" ] && [ -s /etc/machine-id ]; then
     id=machine-$(head -n 1 /etc/machine-id)
@@ -134,7 +146,7 @@ write_status() {
   mv -f "$STATE_DIR/status.json.tmp" "$STATE_DIR/status.json"
 }
 
-record() { # id phase scope status exit_code duration_ms
+record() {
   local entry
   printf -v entry '{"id": "%s", "phase": "%s", "scope": "%s", "status": "%s", "exit_code": %s, "duration_ms": %s}' \
     "$1" "$2" "$3" "$4" "$5" "$6"
@@ -150,8 +162,8 @@ run_step() {
   (
     cd /
     BOOTSTRAP_STEP=$id BOOTSTRAP_PHASE=$phase BOOTSTRAP_MODE=$MODE BOOTSTRAP_INSTANCE_ID=$INSTANCE_ID \
-      bash "$LIB_DIR/steps/$id.sh" </dev/null
-  ) 2>&1 | sed -u "s/^/[$id] /" | tee -a "$LOG_FILE"  # one pipeline per step: worth its forks
+      bash "$LIB_DIR/steps/$id.sh" </dev/null 8>&- 9>&-
+  ) 2>&1 | sed -u "s/^/[$id] /" | tee -a /proc/self/fd/8
   rc=${PIPESTATUS[0]}
   set -e
   LAST_DURATION=$(($(now_ms) - start))
@@ -163,7 +175,7 @@ run_step() {
   return "$rc"
 }
 
-finish() { # result [failed-step]
+finish() {
   write_status "$1"
   say "RESULT profile=$PROFILE mode=$MODE instance=$INSTANCE_ID boot=$BOOT result=$1${2:+ failed_step=$2}"
   printf 'BOOTSTRAP-RESULT %s %s\n' "$1" "${2:--}" >/dev/console 2>/dev/null || true
@@ -231,8 +243,12 @@ main() {
       return 2
       ;;
   esac
-  exec 9>/run/bootstrap/runner.lock
-  flock -w 3600 9 || { say "another runner holds the lock"; return 1; }
+  umask 077
+  exec 9>>"$LOCK_FILE"
+  umask 022
+  flock -n 9 || { say "waiting up to ${BOOTSTRAP_LOCK_WAIT:=3600}s for $LOCK_FILE, held by another runner"
+    flock -w "$BOOTSTRAP_LOCK_WAIT" 9 || { say "gave up waiting for $LOCK_FILE after ${BOOTSTRAP_LOCK_WAIT}s"; return 1; }; }
+  rm -rf -- /var/lib/bootstrap/work.*
   INSTANCE_ID=$(detect_instance_id)
   INSTANCE_DIR="$STATE_DIR/instances/$INSTANCE_ID"
   mkdir -p "$INSTANCE_DIR"
@@ -255,9 +271,9 @@ main() {
 }
 
 main "$@"
-BOOTSTRAP_EOF_d2fb791662b0efd2f0cb
+BOOTSTRAP_EOF_76d9d58f0c6f1b040815
 
-install_file 0644 /usr/local/lib/bootstrap/lib.sh <<'BOOTSTRAP_EOF_44b112e50e8c1df53a1e'
+install_file 0644 /usr/local/lib/bootstrap/lib.sh <<'BOOTSTRAP_EOF_5c2b2dab1fe0eadcfa3f'
 # shellcheck shell=bash
 # comments removed; the commented source is bootstrap's templates/runner/lib.sh.j2
 
@@ -271,7 +287,7 @@ fi
 
 BOOTSTRAP_APT_LOCK_TIMEOUT=${BOOTSTRAP_APT_LOCK_TIMEOUT:-900}
 BOOTSTRAP_RETRIES=${BOOTSTRAP_RETRIES:-5}
-BOOTSTRAP_RETRY_DELAY=${BOOTSTRAP_RETRY_DELAY:-2} # seconds before the first retry; doubles each time
+BOOTSTRAP_RETRY_DELAY=${BOOTSTRAP_RETRY_DELAY:-2}
 
 log() {
   printf '%s\n' "$*"
@@ -294,14 +310,26 @@ retry() {
       rc=$?
     fi
     if [ "$attempt" -ge "$BOOTSTRAP_RETRIES" ]; then
-      log "giving up after $attempt attempts (exit $rc): $*"
+      log "giving up after $attempt attempts (exit $rc): $(redacted "$@")" >&2
       return "$rc"
     fi
-    log "attempt $attempt failed (exit $rc), retrying in ${delay}s: $*"
+    log "attempt $attempt failed (exit $rc), retrying in ${delay}s: $(redacted "$@")" >&2
     sleep "$delay"
     attempt=$((attempt + 1))
     delay=$((delay * 2))
   done
+}
+
+redacted() {
+  local secret='[a-z0-9_.-]*(auth|token|secret|passw|credential|cookie|key|signature)[a-z0-9_.-]*'
+  printf '%s\n' "$@" | sed -E "/^-(u|-user|-proxy-user|-$secret)\$/I{
+n
+s/.*/[redacted]/
+b
+}
+s/^(-*$secret)(: ?|=).*/\\1\\3[redacted]/I
+s#^([a-z][a-z0-9+.-]*://[^/:@]*:)[^/@]*@#\\1[redacted]@#I
+s/([?&](sig|$secret)=)[^&]*/\\1[redacted]/Ig" | paste -sd ' '
 }
 
 _apt() {
@@ -352,10 +380,22 @@ apt_install() {
   retry _apt install --no-install-recommends -- "${missing[@]}"
 }
 
+work_dir() {
+  local made
+  made=$(mktemp -d /var/lib/bootstrap/work.XXXXXXXX)
+  BOOTSTRAP_WORK_DIRS+=("$made")
+  trap 'rm -rf -- "${BOOTSTRAP_WORK_DIRS[@]}"' EXIT
+  printf -v "$1" '%s' "$made"
+}
+
 fetch() {
   local url=$1 dest=$2
   retry curl --fail --silent --show-error --location --connect-timeout 10 --output "$dest.part" -- "$url"
   mv -f -- "$dest.part" "$dest"
+}
+
+curl_auth() {
+  curl -H @- "${@:2}" <<<"${!1}"
 }
 
 
@@ -378,7 +418,7 @@ root_only() {
       path=${dir%/}/$part
     fi
     if ! info=$(stat -c '%u %f' -- "$path" 2>/dev/null); then
-      [ "$kind" = root ] && return 0 # root creates the rest, in a folder only root can change
+      [ "$kind" = root ] && return 0
       UNSAFE_DIR=$dir
       return 1
     fi
@@ -388,7 +428,7 @@ root_only() {
       UNSAFE_DIR=$path
       return 1
     fi
-    if [ $((mode & 8#170000)) -eq $((8#120000)) ]; then # a link only root could place: check its target
+    if [ $((mode & 8#170000)) -eq $((8#120000)) ]; then
       hops=$((hops + 1))
       if [ "$hops" -gt 40 ]; then
         UNSAFE_DIR=$path
@@ -416,6 +456,7 @@ root_only() {
 _put() {
   local path=$1 mode=$2 owner=$3 tmp
   mkdir -p -- "$(dirname -- "$path")"
+  rm -f -- "$path".bootstrap.??????
   tmp=$(mktemp -- "$path.bootstrap.XXXXXX")
   cat >"$tmp"
   if [ -f "$path" ] && [ ! -L "$path" ] && cmp -s -- "$tmp" "$path"; then
@@ -431,9 +472,14 @@ _put() {
 }
 
 as_user() {
-  local user=$1
+  local user=$1 dir rc=0
   shift
-  setpriv --reuid="$user" --regid="$(id -g -- "$user")" --init-groups -- "$@"
+  work_dir dir
+  timeout -k 5 "${BOOTSTRAP_USER_TIMEOUT:=300}" setpriv --reuid="$user" --regid="$(id -g -- "$user")" --init-groups -- \
+    "$@" >"$dir/out" 2>&1 || rc=$?
+  cat -- "$dir/out"
+  [ "$rc" != 124 ] || log "gave up after ${BOOTSTRAP_USER_TIMEOUT}s on a command run as $user"
+  return "$rc"
 }
 
 put_file() {
@@ -456,7 +502,7 @@ write_file() {
 write_file_b64() {
   printf '%s' "$4" | base64 -d | put_file "$1" "$2" "$3"
 }
-BOOTSTRAP_EOF_44b112e50e8c1df53a1e
+BOOTSTRAP_EOF_5c2b2dab1fe0eadcfa3f
 
 install_file 0644 /usr/local/lib/bootstrap/plan <<'BOOTSTRAP_EOF_4aa5c427f7cb377cfc1d'
 timezone	first_boot	image	0cc033e671cb6ba4
@@ -530,6 +576,7 @@ done
 # On images with cloud-init, let its config stage finish first (it may create users or write files
 # we use). Not its final stage: that one waits for multi-user.target, which waits for this script.
 if [ -e /run/cloud-init/enabled ] && command -v systemctl >/dev/null 2>&1; then
+  echo "bootstrap: waiting up to 15 min for cloud-init's config stage"
   for _ in $(seq 1 180); do
     [ "$(systemctl show -p LoadState --value cloud-config.service 2>/dev/null)" = loaded ] || break
     case "$(systemctl show -p ActiveState --value cloud-config.service 2>/dev/null)" in
