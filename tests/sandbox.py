@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +28,27 @@ STUB_NAMES = (
     "nvcc", "aws", "ss", "mountpoint", "mkfs.xfs",
 )  # fmt: skip
 
+# Crash points (tests/test_crash_convergence.py): with /stubs/crash-at holding N, the Nth call of any
+# stub or wrapped tool marks /stubs/crashed and hangs there until the test pulls the power (SIGKILL of
+# the whole machine). The count lives in /stubs, outside the machine's state.
+CRASH_POINT = r"""if [ -f /stubs/crash-at ]; then  # bash builtins only (cat itself is wrapped); a pipeline's
+  {  # processes count one at a time
+    /usr/bin/flock 9
+    n=0; read -r n 2>/dev/null </stubs/count || true; n=$((n + 1)); echo "$n" >/stubs/count
+    read -r at </stubs/crash-at || true
+  } 9>>/stubs/count.lock
+  if [ "$n" = "$at" ]; then echo "${0##*/} $*" >/stubs/crashed; exec /usr/bin/sleep 1000; fi
+fi
+"""
+# Real tools a step writes files with: wrapped so that a crash can also fall between mktemp, cat and mv.
+WRAPPED_TOOLS = ("mv", "cp", "chmod", "chown", "mkdir", "touch", "ln", "rm", "install", "mktemp", "cat", "tee")
+WRAPPER = "#!/bin/bash\n" + CRASH_POINT + 'exec "/usr/bin/${0##*/}" "$@"\n'
+
 # One stub script for every name: log the call, then act per name. A test sets a stub's exit
 # code in /stubs/exit/NAME and its standard output in /stubs/out/NAME.
 STUB = r"""#!/bin/bash
 name=${0##*/}
+""" + CRASH_POINT + r"""
 {
   printf '{"cmd": "%s", "args": [' "$name"
   sep=""
@@ -175,6 +193,10 @@ class Sandbox:
             stub = self.root / "stubs" / name
             stub.write_text(STUB)
             stub.chmod(0o755)
+        for name in WRAPPED_TOOLS:
+            if Path("/usr/bin", name).exists():
+                (self.root / "stubs" / name).write_text(WRAPPER)
+                (self.root / "stubs" / name).chmod(0o755)
         self.new_instance("i-sandbox-1")
 
     # --- machine lifecycle -------------------------------------------------------------
@@ -223,6 +245,32 @@ class Sandbox:
         )  # fmt: skip
         # Decoded by hand: text=True would turn every "\r" into "\n" (universal newlines).
         return Result(proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+
+    def crash_at(self, point: int, *command: str, timeout: float = 60) -> bool:
+        """Run ``command`` and pull the power at its ``point``-th crash point (see CRASH_POINT): every
+        process of the machine dies with SIGKILL at once. False when it ended before getting there."""
+        marker, count = self.root / "stubs" / "crashed", self.root / "stubs" / "count"
+        marker.unlink(missing_ok=True)
+        count.unlink(missing_ok=True)
+        (self.root / "stubs" / "crash-at").write_text(str(point))
+        isolate = ["unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child"]
+        proc = subprocess.Popen([*isolate, "bash", "-c", INNER, "inner", str(self.root), *command],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            deadline = time.monotonic() + timeout
+            while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            crashed = marker.exists()
+        finally:
+            proc.kill()  # --kill-child: the machine's init, and with it every process, dies too
+            proc.wait(30)
+            (self.root / "stubs" / "crash-at").unlink(missing_ok=True)
+        return crashed
+
+    def crash_points(self) -> int:
+        """How many crash points the last run passed (after a run with crash_at(huge))."""
+        count = self.root / "stubs" / "count"
+        return int(count.read_text()) if count.exists() else 0
 
     def run_script(self, script: str | bytes, *args: str) -> Result:
         """Copy a rendered script into the root and run it with bash."""
