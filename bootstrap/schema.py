@@ -229,6 +229,15 @@ def type_name(value: Any) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
+def _colon_hint(value: Any) -> str | None:
+    """A one-key mapping where text was wanted is, nearly always, a ': ' inside an unquoted command."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    key, inner = next(iter(value.items()))
+    return f"YAML read the ': ' in it as a key and its value ({key!r}: {inner!r}): quote the whole command, " \
+           "e.g. 'echo a: b'"
+
+
 def article(noun: str) -> str:
     """'a string', 'an integer', 'a mapping or an integer'."""
     return " or ".join(f"{'an' if word[:1] in 'aeiou' else 'a'} {word}" for word in noun.split(" or "))
@@ -271,15 +280,15 @@ def _explain(error: Any, root: Any) -> list[Problem]:
         hint = None
         if expected == "string" and isinstance(value, bool | int | float):
             hint = f"YAML read this as {article(type_name(value))}; put it in quotes to keep it as text"
-        elif expected == "string" and isinstance(value, dict) and len(value) == 1:
-            key, inner = next(iter(value.items()))
-            hint = (f"YAML read the ': ' in it as a key and its value ({key!r}: {inner!r}): quote the whole "
-                    "command, e.g. 'echo a: b'")  # fmt: skip
+        elif expected == "string":
+            hint = _colon_hint(value)
         elif expected == "integer" and isinstance(value, float) and value.is_integer():
             hint = f"write {int(value)}, without the decimal point"
         return [Problem(f"{where}: expected {article(expected)}, got {type_name(value)} {value!r}", mark, hint)]
     if kind == "pattern":
         what = schema.get("x-help", f"must match {schema['pattern']}")
+        if schema.get("x-sensitive"):  # it may be the secret itself: not into a terminal or a CI log
+            return [Problem(f"{where}: not valid ({what}); its value is not shown, in case it is the secret", mark)]
         return [Problem(f"{where}: {value!r} is not valid ({what})", mark)]
     if kind == "enum":
         options = schema["enum"]
@@ -290,7 +299,7 @@ def _explain(error: Any, root: Any) -> list[Problem]:
         return [Problem(f"{where}: {value!r} is not one of {', '.join(map(repr, options))}", mark, hint)]
     if kind in ("anyOf", "oneOf"):
         what = schema.get("x-help") or "a value of another shape"
-        return [Problem(f"{where}: expected {what}, got {type_name(value)}", mark)]
+        return [Problem(f"{where}: expected {what}, got {type_name(value)}", mark, _colon_hint(value))]
     if kind == "not" and "x-help" in schema:
         return [Problem(f"{where}: {schema['x-help']}", mark)]
     return [Problem(f"{where}: {error.message}", mark)]

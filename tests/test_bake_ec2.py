@@ -228,3 +228,15 @@ def test_the_command_line_needs_a_source_and_a_region(monkeypatch, capsys, write
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     assert main(["bake", str(write_profile(ML_BOX)), "-b", "ec2"]) == 2
     assert "pass --source" in capsys.readouterr().err
+
+
+def test_no_aws_credentials_is_bad_input_with_a_hint(monkeypatch, tmp_path, capsys) -> None:
+    from bootstrap.cli import main
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["images", "list", "p", "-b", "ec2", "--region", REGION, "--endpoint-url", "http://127.0.0.1:9"]) == 2
+    assert "no AWS credentials: configure them" in capsys.readouterr().err

@@ -203,6 +203,7 @@ def test_json_of_the_schema_still_uses_ecma_dollar() -> None:
     ("name: p\ncommands:\n  first_boot:\n    - name: a\n      run: echo key: value\n", "YAML syntax",
      "quote the whole"),
     ("name: p\npackages:\n  - jq: 1\n", "expected a string, got mapping", "quote the whole command"),
+    ("name: p\ncommands:\n  first_boot:\n    - echo hello: world\n", "got mapping", "quote the whole command"),
     ("name: p\ntimezone: 5\n", "expected a string, got integer", "YAML read this as an integer"),
 ])  # fmt: skip
 def test_a_colon_inside_a_command_says_to_quote_it(write_profile, capsys, text: str, expected: str,
@@ -220,3 +221,13 @@ def test_counts_read_as_words(write_profile, capsys) -> None:
 
     assert main(["explain", str(write_profile("name: p\nhostname: p.example.com\n"))]) == 0
     assert "1 step," in capsys.readouterr().out
+
+
+def test_a_secret_pasted_where_its_reference_goes_is_not_echoed(write_profile, capsys) -> None:
+    """A value in secrets[].from that is not a reference is likely the secret itself: the error says
+    what is wrong without printing it into a terminal or a CI log."""
+    from bootstrap.cli import main
+
+    assert main(["validate", str(write_profile("name: p\nsecrets: [{name: db, from: hunter2-s3cr3t}]\n"))]) == 2
+    err = capsys.readouterr().err
+    assert "secrets[0].from: not valid" in err and "hunter2" not in err

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .. import interrupts
-from ..errors import BackendError
+from ..errors import BackendError, UsageError
 from .backend import (
     CHANNEL_PREFIX,
     MACHINE_ROLES,
@@ -92,7 +92,7 @@ class Ec2Backend(Backend):
 
     def call(self, service: str, operation: str, region: str | None = None, **kwargs: Any) -> Any:
         """One API call; AWS errors become BackendErrors that name the operation."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         method = getattr(self.client(service, region), operation)
         try:
@@ -102,6 +102,9 @@ class Ec2Backend(Backend):
             error = exc.response.get("Error", {})
             raise BackendError(f"{service} {operation} in {region or self.region}: {error.get('Code')}: "
                                f"{error.get('Message')}") from exc  # fmt: skip
+        except NoCredentialsError:  # the user's to set up, as GCE's missing credentials are
+            raise UsageError("ec2: no AWS credentials: configure them (aws configure, AWS_PROFILE, or the "
+                             "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY variables, or an instance role)") from None
         except BotoCoreError as exc:
             raise BackendError(f"{service} {operation} in {region or self.region}: {exc}") from exc
 

@@ -228,7 +228,7 @@ def _dependents(references: list[str], results: list[dict[str, Any]], as_json: b
         shown = _shown(child)
         results.append({"profile": shown, "because": f"it extends {_shown(parent)}"})
         if not as_json:
-            print(f"also checking {shown}: it extends {_shown(parent)}, which changed", file=sys.stderr)
+            print(f"also checking {shown}: it extends {_shown(parent)}", file=sys.stderr)
         added.append(shown)
     return added
 
@@ -484,12 +484,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as exc:
         print(f"bootstrap: {exc}", file=sys.stderr)
         return 128 + exc.signum
+    except BrokenPipeError:  # a reader that stopped reading (| head)
+        return EXIT_OK
+    except OSError as exc:  # a full disk under our output (/dev/full), a file the system refused: said
+        what = f"cannot use {exc.filename}" if exc.filename else "cannot write the output"
+        print(f"bootstrap: {what}: {exc.strerror or exc}", file=saved[1])
+        return EXIT_BACKEND
     except BootstrapError as exc:
         print(f"bootstrap: {exc}" if not isinstance(exc, InputError) else str(exc), file=sys.stderr)
         return exit_code(exc)
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return EXIT_OK
     finally:
         sys.stdout, sys.stderr = saved

@@ -41,6 +41,7 @@ SCHEMA: dict[str, Any] = {
             "from": {"type": "string", "pattern": REFERENCE,
                      "x-help": "a reference such as aws-ssm:/team/token, aws-secretsmanager:prod/db or "
                      "gcp-secretmanager:projects/P/secrets/S/versions/latest; never the secret itself",
+                     "x-sensitive": True,  # a value that is not a reference may be the secret: never echoed
                      "description": "Where the secret lives.", "examples": ["aws-ssm:/team/hf-token"]},
             "path": {"type": "string", "pattern": r"^/[^\x00-\x1f]*[^/\x00-\x1f]$", "x-help": "an absolute path",
                      "description": "Write here instead (consider what persists on disk).",

@@ -32,3 +32,12 @@ def test_render_ec2_to_a_terminal_is_refused_with_the_ways_out(repo: Path) -> No
         os.close(follower)
         os.close(leader)
     assert proc.returncode == 2 and "not on a terminal" in proc.stderr and "-o FILE" in proc.stderr
+
+
+def test_an_output_that_cannot_be_written_is_said_not_a_traceback(repo: Path) -> None:
+    for command in (["render", "base"], ["explain", "base"], ["validate", "base"]):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run([str(BESIDE_PYTHON), *command], cwd=repo, stdout=full, stderr=subprocess.PIPE,
+                                  text=True, timeout=120)  # fmt: skip
+        assert proc.returncode == 3 and "Traceback" not in proc.stderr, proc.stderr
+        assert "cannot write the output: No space left on device" in proc.stderr
