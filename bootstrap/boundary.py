@@ -36,13 +36,27 @@ IMAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def repository_root(profile: Path) -> Path:
-    """The git top level above ``profile`` (a ``.git`` folder or file), else the profile's folder.
-    Found from where the name sits: a link does not carry its repository along."""
-    folder = Path(os.path.abspath(profile)).parent.resolve()
+    """The git top level above ``profile`` (a ``.git`` folder or file of ours), else the profile's folder.
+    Found from where the name sits, folder links included: a link (to the file, or to a folder on the
+    way) does not carry its repository along. A ``.git`` someone else made (an empty one planted in a
+    shared /tmp) makes no repository."""
+    folder = Path(os.path.abspath(profile)).parent
     for candidate in (folder, *folder.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return folder
+        if _our_git(candidate / ".git"):
+            return candidate.resolve()
+    return folder.resolve()
+
+
+def _our_git(path: Path) -> bool:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    if info.st_uid != os.geteuid():
+        return False
+    if stat.S_ISDIR(info.st_mode):
+        return (path / "HEAD").is_file()
+    return stat.S_ISREG(info.st_mode) and path.read_bytes()[:8] == b"gitdir: "  # a worktree's or submodule's
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,7 @@ verdict says who picks a change up. Exit status, as diff(1): 0 same, 1 different
 from __future__ import annotations
 
 import difflib
-import io
 import shutil
-import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -148,11 +146,7 @@ class Revision:
 
     def _export(self, top: Path, commit: str, revision: str, relative: PurePosixPath) -> ProfileFile:
         assert self.folder is not None
-        archive = hermetic.run(["git", "archive", "--format=tar", commit], cwd=top, text=False, timeout=300)
-        if archive.returncode != 0:
-            raise UsageError(f"{self.reference}: git archive {revision} failed: {archive.stderr.decode().strip()}")
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            _extract_inside(tar, self.folder)
+        _write_tree(top, commit, self.folder, self.reference)
         inside = self.folder / relative
         if not inside.is_file():
             raise UsageError(f"{self.reference}: no such file at {revision}")
@@ -164,22 +158,49 @@ class Revision:
             self.folder = None
 
 
-def _extract_inside(tar: tarfile.TarFile, folder: Path) -> None:
-    """Extract what stays inside ``folder``: files, folders and links within the tree; the rest is left out."""
-    if hasattr(tarfile, "data_filter"):
+def _write_tree(top: Path, commit: str, folder: Path, reference: str) -> None:
+    """The commit's files as git stores them, written under ``folder``: read as raw objects (ls-tree,
+    cat-file), so no attribute of the tree (a `filter=` in its .gitattributes, which git archive would
+    run) starts anything. Regular files and folders; links only when they stay inside the tree."""
+    listing = hermetic.run(["git", "ls-tree", "-r", "-z", "--full-tree", commit], cwd=top, text=False, timeout=120)
+    if listing.returncode != 0:
+        raise UsageError(f"{reference}: git ls-tree failed: {listing.stderr.decode(errors='replace').strip()}")
+    entries = []
+    for record in listing.stdout.split(b"\0"):
+        if not record:
+            continue
+        meta, _, name = record.partition(b"\t")
+        mode, kind, sha = meta.decode().split()
+        path = PurePosixPath(name.decode("utf-8", "surrogateescape"))
+        if kind == "blob" and not path.is_absolute() and ".." not in path.parts:
+            entries.append((mode, sha, path))
+    batch = hermetic.run(["git", "cat-file", "--batch"], cwd=top, text=False, timeout=300,
+                         input=b"".join(sha.encode() + b"\n" for _, sha, _ in entries))  # fmt: skip
+    if batch.returncode != 0:
+        raise UsageError(f"{reference}: git cat-file failed: {batch.stderr.decode(errors='replace').strip()}")
+    data, at = batch.stdout, 0
+    for mode, _, path in entries:
+        header_end = data.index(b"\n", at)
+        size = int(data[at:header_end].split()[2])
+        body = data[header_end + 1 : header_end + 1 + size]
+        at = header_end + 1 + size + 1  # the object, then a newline
+        target = folder.joinpath(*path.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "120000":
+            link = PurePosixPath(body.decode("utf-8", "surrogateescape"))
+            if not link.is_absolute() and _stays_inside(path.parent / link):
+                target.symlink_to(str(link))
+        else:
+            target.write_bytes(body)
 
-        def keep(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo | None:
-            if not (member.isfile() or member.isdir() or member.issym()):
-                return None
-            try:
-                return tarfile.data_filter(member, destination)
-            except tarfile.FilterError:
-                return None
 
-        tar.extractall(folder, filter=keep)
-    else:  # a Python without extraction filters: files and folders only, no links at all
-        tar.extractall(folder, members=[m for m in tar.getmembers() if (m.isfile() or m.isdir()) and
-                                        not PurePosixPath(m.name).is_absolute() and ".." not in m.name.split("/")])
+def _stays_inside(path: PurePosixPath) -> bool:
+    depth = 0
+    for part in path.parts:
+        depth += -1 if part == ".." else 0 if part == "." else 1
+        if depth < 0:
+            return False
+    return True
 
 
 def _git(arguments: list[str], cwd: Path, failure: str | None = None) -> str:

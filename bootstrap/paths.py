@@ -38,6 +38,22 @@ def cache_dir(name: str) -> Path:
     return Path(base) / "bootstrap" / name
 
 
+def _nobody_else_above(folder: Path) -> None:
+    """Every folder above ``folder`` belongs to root or to us, and whoever else may write in one cannot
+    rename what is ours there (sticky, as /tmp): else our folder could be swapped for theirs after the
+    check (the Jinja bytecode in it is executed)."""
+    real = Path(os.path.realpath(folder))
+    for each in real.parents:
+        try:
+            info = os.stat(each)
+        except OSError:
+            continue
+        others_write = info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX
+        if info.st_uid not in (0, os.geteuid()) or others_write:
+            raise CacheNotPrivate(f"the cache folder {folder} lies in {each}, which someone else can change: set "
+                                  "XDG_CACHE_HOME to a folder of your own")
+
+
 class CacheNotPrivate(OSError):
     """The cache folder could be written by someone else: what is in it cannot be trusted."""
 
@@ -48,6 +64,7 @@ def private_cache(name: str) -> Path:
     template bytecode is executed, findings decide whether check passes, base images boot. With
     XDG_CACHE_HOME in a shared /tmp, another user would otherwise plant them first."""
     folder = cache_dir(name)
+    _nobody_else_above(folder.parent)
     for each in (folder.parent, folder):
         try:
             each.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -19,8 +19,17 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 _BIDI_CONTROLS = frozenset({"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"})
 
 
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt) outside those categories, and blanks
+# that render as nothing (Hangul fillers, the braille blank): invisible, so two names could differ unseen.
+_INVISIBLE = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x2800, 0x2800),
+              (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+              (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))  # fmt: skip
+
+
 def unsafe(char: str) -> bool:
-    return unicodedata.category(char) in _UNSAFE_CATEGORIES or unicodedata.bidirectional(char) in _BIDI_CONTROLS
+    code = ord(char)
+    return (unicodedata.category(char) in _UNSAFE_CATEGORIES or unicodedata.bidirectional(char) in _BIDI_CONTROLS
+            or any(low <= code <= high for low, high in _INVISIBLE))  # fmt: skip
 
 
 def _escape(match: re.Match[str]) -> str:

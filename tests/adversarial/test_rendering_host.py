@@ -279,7 +279,8 @@ def test_a_latin1_conda_file_is_a_located_error(hostile_repo: Path, bootstrap_in
 
 
 @pytest.mark.parametrize("char", ["\u202e", "\u2067", "\u200b", "\u00ad", "\U000e0041", "\u0600", "\u061c",
-                                  "\u2028", "\ufeff", "\U000f0000"])  # fmt: skip
+                                  "\u2028", "\ufeff", "\U000f0000", "\u3164", "\ufe0f", "\u034f",
+                                  "\u2800"])  # fmt: skip
 def test_every_format_and_bidi_character_is_shown_escaped(hostile_repo: Path, bootstrap_in, char: str) -> None:
     """A reviewer reading `explain` must see what the machine will run, not a reordered or hidden text."""
     (hostile_repo / "profile.yaml").write_text(
@@ -288,3 +289,42 @@ def test_every_format_and_bidi_character_is_shown_escaped(hostile_repo: Path, bo
     result = bootstrap_in(hostile_repo, "explain", "profile.yaml")
     shown = result.stdout + result.stderr
     assert char not in shown
+
+
+# -- found by the attacker's pass of this stop ------------------------------------------------
+
+
+def test_a_diff_revision_runs_no_filter_its_gitattributes_name(hostile_repo: Path, tmp_path: Path,
+                                                               bootstrap_in) -> None:  # fmt: skip
+    """git archive applied the tree's .gitattributes: a `filter=` driver configured on the host (git-lfs
+    is, on most machines) ran on the attacker's bytes. The tree is read as raw objects now."""
+    canary = tmp_path / "filtered"
+    (hostile_repo / ".gitattributes").write_text("* filter=x\n")
+    (hostile_repo / "profile.yaml").write_text(PROFILE)
+    commit(hostile_repo, ".gitattributes", "profile.yaml")
+    subprocess.run(["git", "config", "filter.x.smudge", f"touch {canary}; cat"], cwd=hostile_repo, check=True)
+    result = bootstrap_in(hostile_repo, "diff", "HEAD:profile.yaml", "profile.yaml")
+    assert not canary.exists(), "a filter driver ran on the exported tree"
+    assert result.returncode == 0, result.stderr  # the same profile: no difference
+
+
+def test_a_profile_named_through_a_folder_link_reads_nothing_outside(hostile_repo: Path, secret_outside: Path,
+                                                                    bootstrap_in) -> None:  # fmt: skip
+    (hostile_repo / "link").symlink_to(secret_outside.parent, target_is_directory=True)
+    result = bootstrap_in(hostile_repo, "render", "link/secret-profile.yaml", "--target", "bash")
+    assert "TOPSECRET" not in result.stdout + result.stderr
+    assert result.returncode == 2 and "outside its repository" in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="planting another user's .git needs root")
+def test_a_git_folder_someone_else_planted_makes_no_repository(tmp_path: Path, bootstrap_in) -> None:
+    """Another user creates /tmp/.git: a profile outside git under /tmp would read every file below it."""
+    shared = tmp_path / "shared-tmp"
+    (shared / "victim").mkdir(parents=True)
+    (shared / "victim" / "creds.txt").write_text("TOPSECRET-other-job\n")
+    (shared / ".git").write_text("")
+    os.chown(shared / ".git", 65534, 65534)
+    (shared / "pr").mkdir()
+    (shared / "pr" / "p.yaml").write_text("name: p\nfiles:\n  - {path: /etc/x, source: ../victim/creds.txt}\n")
+    result = bootstrap_in(shared / "pr", "render", "p.yaml", "--target", "bash")
+    assert "TOPSECRET" not in result.stdout and result.returncode == 2, result.stderr

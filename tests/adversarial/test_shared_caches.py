@@ -63,3 +63,21 @@ def test_a_base_image_folder_of_another_user_is_refused_before_booting(tmp_path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     with pytest.raises(BackendError, match="not a folder of yours"):
         ensure_base_image(progress=lambda _: None)
+
+
+def test_a_cache_below_a_folder_others_can_change_is_not_trusted(tmp_path: Path, monkeypatch, bootstrap_in) -> None:
+    """Our own 0700 folder is not enough when it lies in a folder another user may write without the
+    sticky bit: they rename ours away and put theirs (with planted bytecode) in its place, after the check."""
+    from bootstrap.checks.cache import FindingsCache
+
+    shared = tmp_path / "open"
+    shared.mkdir()
+    shared.chmod(0o777)  # writable by all, not sticky
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared / "cache"))
+    assert not FindingsCache().enabled
+    canary = tmp_path / "pwned"
+    plant_bytecode(shared / "cache", canary)
+    (tmp_path / "p.yaml").write_text("name: p\n")
+    env = {"XDG_CACHE_HOME": str(shared / "cache")}
+    result = bootstrap_in(tmp_path, "render", "p.yaml", "--target", "bash", env=env)
+    assert result.returncode == 0 and not canary.exists()
