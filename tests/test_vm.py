@@ -73,7 +73,7 @@ verify:
   - test "$(wc -l < /var/tmp/once.log)" -eq 1
   - . /etc/profile.d/bootstrap-env.sh && test "$GREETING" = "it's \\$(not run)"
   - /opt/conda/envs/ds/bin/python -c 'print(1)'
-  - grep -q numpy /opt/conda/envs/ds/conda-meta/spec && test -s /opt/conda/envs/ds/.bootstrap-spec-sha256
+  - grep -q numpy /opt/conda/envs/ds/conda-meta/spec && test -s /var/lib/bootstrap/conda/ds.spec-sha256
   - test "$(stat -c %G /opt/conda/envs/ds)" = users
   - test "$(grep -c 'env create' /var/tmp/micromamba.log)" -eq 1
 """
