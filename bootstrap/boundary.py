@@ -56,7 +56,10 @@ def _our_git(path: Path) -> bool:
         return False
     if stat.S_ISDIR(info.st_mode):
         return (path / "HEAD").is_file()
-    return stat.S_ISREG(info.st_mode) and path.read_bytes()[:8] == b"gitdir: "  # a worktree's or submodule's
+    if not stat.S_ISREG(info.st_mode):
+        return False
+    with path.open("rb") as handle:  # a worktree's or submodule's: "gitdir: ..."; no more is read
+        return handle.read(8) == b"gitdir: "
 
 
 @dataclass(frozen=True)

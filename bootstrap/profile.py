@@ -46,7 +46,7 @@ def builtin_profiles() -> dict[str, Path]:
     return {p.stem: p for p in sorted(profiles_dir().glob("*.yaml"))}
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
     """Paths under the working directory read best relative; anything else absolute."""
     try:
         rel = os.path.relpath(path)
@@ -73,7 +73,7 @@ def resolve(reference: str, beside: Path | None = None, mark: Mark | None = None
     close = schema.suggest(Path(reference).stem, known)
     hint = f"did you mean {close!r}?" if close else ("known profiles: " + ", ".join(known) if known else None)
     raise ProfileError(
-        Problem(f"profile {reference!r} not found (looked in {', '.join(map(_display, candidates))})", mark, hint)
+        Problem(f"profile {reference!r} not found (looked in {', '.join(map(display_path, candidates))})", mark, hint)
     )
 
 
@@ -96,9 +96,9 @@ def _linearize(
     Depth first, parents in the order named, then the profile itself: for a tree this is the
     documented merge order, and a parent shared by two branches (a diamond) is loaded and merged
     once, so deep diamonds stay linear instead of doubling at every level."""
-    display = _display(path)
+    display = display_path(path)
     if path in stack:
-        cycle = " -> ".join(_display(p) for p in (*stack[stack.index(path) :], path))
+        cycle = " -> ".join(display_path(p) for p in (*stack[stack.index(path) :], path))
         raise ProfileError(
             Problem(f"extends cycle: {cycle}", via or Mark(display, 1, 1), "remove one of these extends entries")
         )
@@ -146,7 +146,7 @@ def _load_chain(path: Path, boundary: Boundary, chain: list[str]) -> MDict:
             _without(data, "extends") if own else _without(data, "extends", *NOT_INHERITED),
             schema.profile_schema(),
         )
-        chain.append(_display(each))
+        chain.append(display_path(each))
     return merged
 
 
@@ -249,7 +249,7 @@ def load_profile(reference: str, overrides: list[str] | tuple[str, ...] = (), *,
                 problems += check(config, context)
     if problems:
         raise ProfileError(_sorted(problems))
-    return Profile(name=data["name"], path=_display(path), data=data, chain=chain, boundary=boundary,
+    return Profile(name=data["name"], path=display_path(path), data=data, chain=chain, boundary=boundary,
                    folder=path.parent)  # fmt: skip
 
 

@@ -221,6 +221,7 @@ def _dependents(references: list[str], results: list[dict[str, Any]], as_json: b
     """The profiles that extend one of the files given (the hooks pass only what changed): said, and
     checked in the same run."""
     from ..discover import dependents
+    from ..profile import display_path as _shown
 
     files = [Path(r) for r in references if Path(r).is_file()]
     added = []
@@ -231,14 +232,6 @@ def _dependents(references: list[str], results: list[dict[str, Any]], as_json: b
             print(f"also checking {shown}: it extends {_shown(parent)}", file=sys.stderr)
         added.append(shown)
     return added
-
-
-def _shown(path: Path) -> str:
-    """A path as a user reads it: relative to here when it is below here."""
-    try:
-        return str(path.relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _problem_json(problem: Problem) -> dict[str, object]:
