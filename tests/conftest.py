@@ -80,3 +80,18 @@ def gce_bake(gce_server, ml_box):
     running, compute = gce_server
     compute.reset()
     return running, compute, ml_box
+
+
+def unchecked_script(path: Path) -> str:
+    """The bash target of a profile planned without the feature checks: what render gave before them."""
+    from bootstrap import schema
+    from bootstrap.boundary import Boundary
+    from bootstrap.profile import Profile
+    from bootstrap.yamlload import load_file
+
+    data = load_file(str(path))
+    assert schema.validate(data) == []
+    schema.apply_defaults(data)
+    profile = Profile(name=data["name"], path=str(path), data=data, boundary=Boundary.for_profile(path),
+                      folder=path.parent)  # fmt: skip
+    return render(build_plan(profile), "bash").data.decode()

@@ -9,16 +9,18 @@ credentials. Image scope: a baked image carries the environments.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 import yaml
 
 from .. import layout
 from ..boundary import read_text
-from ..errors import Problem
+from ..errors import Mark, Problem, ProfileError
 from ..plan import Phase, Scope, Step
+from ..schema import type_name
 from ..templating import render
-from ..yamlload import plain
+from ..yamlload import load_text, plain, value_mark
 from . import Context, Needs, describe, named, problem, source_file, source_problems
 from .users import NAME_HELP, USER_PATTERN
 
@@ -115,11 +117,298 @@ def check(config: dict[str, Any], context: Context) -> list[Problem]:
         if len(given) != 1:
             problems.append(problem(env, "name", f"environment {env['name']!r}: give exactly one of "
                                     + ", ".join(SOURCES)))  # fmt: skip
+        if env["name"] in RESERVED_NAMES:
+            problems.append(problem(env, "name", RESERVED_NAMES[env["name"]],
+                                    "name it after what it holds, e.g. 'ds' or 'py311'"))  # fmt: skip
+        unreadable = []
         for key in ("file", "lock"):
             if key in env:
-                problems += source_problems(env, key, context, f"conda {key}", MAX_SPEC_BYTES,
-                                            "use 'url:' to fetch it at boot")  # fmt: skip
+                unreadable += source_problems(env, key, context, f"conda {key}", MAX_SPEC_BYTES,
+                                              "use 'url:' to fetch it at boot")  # fmt: skip
+        problems += unreadable
+        if len(given) == 1 and not unreadable:
+            problems += _content_problems(env, given[0], context)
     return problems
+
+
+# Names micromamba and conda take for the root prefix itself, not an environment under envs/.
+RESERVED_NAMES = {
+    # micromamba 2.0.5, libmamba/src/api/configuration.cpp: compute_prefix_from_name maps "base" to the
+    # root prefix; create.cpp then stops: "Overwriting root prefix is not permitted", "Aborting.".
+    # conda: "CondaValueError: 'base' is a reserved environment name".
+    "base": f"environment name 'base' is the root prefix ({PREFIX}), not an environment: micromamba refuses to "
+    'create it ("Overwriting root prefix is not permitted"), and so does conda ("\'base\' is a reserved '
+    'environment name")',
+    # conda's RESERVED_ENV_NAMES are ("base", "root"): 'root' is base's former name.
+    "root": f"environment name 'root' is conda's other name for base, the root prefix ({PREFIX}): conda refuses "
+    f"to create it, and `conda activate root` or `conda run -n root` reach {PREFIX}, not this environment",
+}
+EXPLICIT = "@EXPLICIT"
+# A line of a package list: a pip requirement or a conda spec (name, then a version, extras, a marker or
+# nothing), or a pip option (-r, --index-url...). Never a YAML mapping's 'key:' line.
+LIST_LINE = re.compile(
+    r"^(-{1,2}[A-Za-z][\w-]*([\s=]|$)|[A-Za-z0-9][\w.-]*(::[\w.-]+)?\s*(\[[^\]]*\])?\s*([=<>!~@;,\s]|$))"
+)
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
+# Packages whose environments have ipykernel: itself, and those that depend on it (jupyterlab 4 does, and
+# notebook 7 through it; an unsure one is let through: a refusal must be sure).
+KERNEL_PACKAGES = {"ipykernel", "jupyter", "jupyterlab", "notebook", "jupyter-console", "qtconsole", "spyder",
+                   "spyder-kernels"}  # fmt: skip
+LOCK_HINT = "make one with `conda-lock -p linux-64 -f environment.yml` (conda-lock.yml) or `micromamba env " \
+            "export --explicit`, or name an environment.yml under file:"  # fmt: skip
+
+
+def _content_problems(env: dict[str, Any], source: str, context: Context) -> list[Problem]:
+    """What micromamba would refuse, or silently get wrong, in an environment's spec: read here so that
+    validate says it at the profile line, or at the line of the environment file."""
+    if source == "url":  # fetched at boot: nothing to read here
+        return []
+    if source == "spec":
+        spec = env["spec"]
+        found = _environment_problems(spec, f"the spec of environment {env['name']!r}", spec)
+        return found + _kernel_problems(env, _dependency_names(spec), "its spec's dependencies", KERNEL_PACKAGES)
+    try:
+        path = source_file(env, source, context, f"conda {source}")
+        display = _display(path)
+        text = read_text(path, display)
+    except ProfileError as exc:
+        return exc.problems
+    if source == "file":
+        return _file_problems(env, text, display)
+    return _lock_problems(env, text, display)
+
+
+def _display(path: Any) -> str:
+    from ..profile import display_path
+
+    return display_path(path)
+
+
+def _lines(text: str) -> list[tuple[int, str]]:
+    """(line number, text) of each line that is neither blank nor a comment."""
+    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()[:1] not in ("", "#")]
+
+
+def _explicit_at(text: str) -> int | None:
+    """The line number of the @EXPLICIT line micromamba looks for (at a line's start), if any."""
+    return next((n for n, line in enumerate(text.splitlines(), 1) if line.startswith(EXPLICIT)), None)
+
+
+def _is_package_list(text: str) -> bool:
+    return all(LIST_LINE.match(line) for _, line in _lines(text))
+
+
+def _is_conda_lock(data: Any) -> bool:
+    return isinstance(data, dict) and "package" in data and ("metadata" in data or "version" in data)
+
+
+def _parse(text: str, display: str) -> tuple[Any, list[Problem]]:
+    try:
+        return load_text(text, display), []
+    except ProfileError as exc:
+        return None, exc.problems
+
+
+def _file_problems(env: dict[str, Any], text: str, display: str) -> list[Problem]:
+    """``file:`` must be an environment.yml: micromamba ``env create -f NAME.yml`` reads it as one
+    (libmamba's read_yaml_file, micromamba 2.0.5): absent or empty ``dependencies`` build an empty
+    environment without a word, a lock file's '@' is a YAML error, a conda-lock file has no dependencies."""
+    name = env["file"]
+    if not _lines(text):
+        return [problem(env, "file", f"environment file {name!r} is empty: micromamba would build an empty "
+                        "environment from it (no python, no packages)",
+                        "list the packages under dependencies:")]  # fmt: skip
+    if _explicit_at(text):
+        return [problem(env, "file", f"{name!r} is an explicit lock file ({EXPLICIT}), not an environment.yml: "
+                        "under file: micromamba reads it as YAML and stops at its '@'",
+                        f"name it under lock: {name}")]  # fmt: skip
+    data, problems = _parse(text, display)
+    if _is_conda_lock(data):
+        return [problem(env, "file", f"{name!r} is a conda-lock file, not an environment.yml: under file: micromamba "
+                        "reads it as one, finds no dependencies and builds an empty environment",
+                        f"name it under lock: {name}")]  # fmt: skip
+    if not isinstance(data, dict) and _is_package_list(text):
+        return [problem(env, "file", f"{name!r} is a list of packages (a pip requirements file?), not an "
+                        "environment.yml: micromamba takes only a mapping with dependencies: from it",
+                        "write them in an environment.yml: dependencies: [python, pip, {pip: [...]}], or inline "
+                        "under spec:")]  # fmt: skip
+    if problems:
+        return problems
+    if not isinstance(data, dict):
+        return [problem(env, "file", f"{name!r} is not an environment.yml: it holds {type_name(data)}, not a mapping "
+                        "with dependencies:", "see conda's environment.yml: name, channels, dependencies")]  # fmt: skip
+    found = _environment_problems(data, f"environment file {name!r}", data)
+    return found + _kernel_problems(env, _dependency_names(data), f"the dependencies in {name!r}", KERNEL_PACKAGES)
+
+
+def _environment_problems(spec: Any, what: str, root: Any) -> list[Problem]:
+    """An environment.yml's dependencies: there, and no pip line naming a file of this host."""
+    deps = spec.get("dependencies")
+    if "dependencies" not in spec or deps in (None, []):
+        return [Problem(f"{what} has no dependencies: micromamba would build an empty environment (no python, no "
+                        "packages)", getattr(root, "mark", None), "list the packages under dependencies:")]  # fmt: skip
+    if not isinstance(deps, list):
+        return [Problem(f"{what}: dependencies must be a list, not {type_name(deps)}: micromamba reads anything else "
+                        "as none and builds an empty environment", value_mark(spec, "dependencies"))]  # fmt: skip
+    problems = []
+    for item in deps:
+        if not isinstance(item, dict) or "pip" not in item:
+            continue
+        lines = item["pip"]
+        if not isinstance(lines, list):
+            problems.append(Problem(f"{what}: pip: must be a list of requirement lines, not {type_name(lines)}",
+                                    value_mark(item, "pip")))  # fmt: skip
+            continue
+        for index, line in enumerate(lines):
+            local = _local_reference(line) if isinstance(line, str) else None
+            if local:
+                problems.append(Problem(
+                    f"pip line {line!r} refers to {local} on this host: the environment file travels to the machine "
+                    f"alone, and micromamba runs pip from {PREFIX}/specs there, where it is not",
+                    value_mark(lines, index), "list the requirements themselves in the pip section, or give a URL "
+                    "(https://..., git+https://...)"))  # fmt: skip
+    return problems
+
+
+def _local_reference(line: str) -> str | None:
+    """What of this host a pip requirement line names, if anything: a requirements or constraints file,
+    an editable or plain local project, a local archive or folder of archives, a file: URL.
+
+    micromamba writes the pip section into a temporary requirements file beside the environment file
+    on the machine (``TemporaryFile specs("mambaf", "", cwd)``, libmamba/src/api/utils.cpp) and runs
+    ``python -m pip install -r THAT --no-input --quiet`` there; pip reads nested ``-r``/``-c`` files
+    relative to it and local paths relative to the folder, neither of which holds the user's files."""
+    text = line.strip()
+    option = re.match(r"^(-r|--requirement|-c|--constraint|-e|--editable|-f|--find-links)(?:\s*=\s*|\s+|(?=\S))(\S.*)$",
+                      text)  # fmt: skip
+    if option:
+        flag, target = option.group(1), option.group(2).strip()
+        if target.startswith("file:"):
+            return f"a local file ({target})"
+        if URL.match(target) or re.match(r"^(git|hg|svn|bzr)\+", target):
+            return None
+        what = {"-r": "requirements file", "--requirement": "requirements file", "-c": "constraints file",
+                "--constraint": "constraints file", "-e": "local project", "--editable": "local project",
+                "-f": "local folder", "--find-links": "local folder"}[flag]  # fmt: skip
+        return f"a {what} ({target})"
+    if text.startswith("-"):
+        return None
+    target = text.split("@", 1)[1].strip() if re.match(r"^[\w.-]+(\[[^\]]*\])?\s*@", text) else text
+    if target.startswith("file:"):
+        return f"a local file ({target.split(';')[0].strip()})"
+    if URL.match(target.split(";")[0].strip()):
+        return None
+    if target.startswith((".", "/", "~")) or "/" in target.split(";")[0] or \
+            target.split(";")[0].strip().endswith((".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")):  # fmt: skip
+        return f"a local path ({target.split(';')[0].strip()})"
+    return None
+
+
+def _package_name(spec: str) -> str:
+    """'conda-forge::IPyKernel>=6' -> 'ipykernel'; PEP 503 normalised, so jupyter_console = jupyter-console."""
+    name = re.split(r"[\s=<>!~\[;@,]", spec.split("::")[-1].strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _dependency_names(spec: Any) -> set[str]:
+    deps = spec.get("dependencies") if isinstance(spec, dict) else None
+    names = set()
+    for item in deps if isinstance(deps, list) else []:
+        if isinstance(item, str):
+            names.add(_package_name(item))
+        elif isinstance(item, dict):  # a pip section, or micromamba's selectors ("sel(linux): ipykernel")
+            pip = item.get("pip")
+            lines = pip if isinstance(pip, list) else []
+            names |= {_package_name(line) for line in lines if isinstance(line, str) and line[:1] != "-"}
+            names |= {_package_name(v) for k, v in item.items() if k.startswith("sel(") and isinstance(v, str)}
+    return names
+
+
+def _kernel_problems(env: dict[str, Any], names: set[str], where: str, providers: set[str]) -> list[Problem]:
+    """kernel: true runs ``ENV/bin/python -m ipykernel install`` on the machine (templates/features/conda/
+    common.sh.j2): without ipykernel in the environment python stops there, "No module named ipykernel",
+    and so does the boot."""
+    if not env["kernel"] or names & providers:
+        return []
+    return [problem(env, "kernel", f"environment {env['name']!r} has kernel: true but no ipykernel in {where}: "
+                    f"the boot stops at `{PREFIX}/envs/{env['name']}/bin/python -m ipykernel install` (\"No module "
+                    "named ipykernel\")", "add ipykernel to its dependencies, or set kernel: false")]  # fmt: skip
+
+
+def _lock_problems(env: dict[str, Any], text: str, display: str) -> list[Problem]:
+    """``lock:`` goes to ``micromamba create -f``, which takes a conda-lock file by its name (NAME-lock.yml,
+    as this feature names one) and any other as a text list: an @EXPLICIT list of package URLs, or
+    else, line by line, package specs to solve at boot (not a lock at all). An empty one stops it
+    ("Got an empty file"; libmamba/src/api/install.cpp, micromamba 2.0.5)."""
+    name = env["lock"]
+    if not _lines(text):
+        return [problem(env, "lock", f"lock file {name!r} is empty: micromamba stops at it (\"Got an empty file\")",
+                        LOCK_HINT)]  # fmt: skip
+    at = _explicit_at(text)
+    if at is not None:
+        return _explicit_problems(env, text, at, display)
+    data, _ = _parse(text, display)
+    if _is_conda_lock(data):
+        return _conda_lock_problems(env, data, display)
+    if isinstance(data, dict) and "dependencies" in data:
+        return [problem(env, "lock", f"{name!r} is an environment.yml, not a lock file: micromamba would read each "
+                        "of its lines as a package spec ('dependencies:' among them)",
+                        f"name it under file: {name}, or lock it: conda-lock -p linux-64 -f {name}")]  # fmt: skip
+    first = _lines(text)[0][1]
+    what = "a list of packages, not a lock file" if _is_package_list(text) else "not a lock file"
+    return [problem(env, "lock", f"{name!r} is {what}: it has no {EXPLICIT} line and is not a conda-lock YAML "
+                    f"(version, metadata, package), so micromamba would read each line as a package spec ({first!r} "
+                    "first) and solve them at boot, unpinned", LOCK_HINT)]  # fmt: skip
+
+
+def _explicit_problems(env: dict[str, Any], text: str, at: int, display: str) -> list[Problem]:
+    """Every line after @EXPLICIT is one package's URL, fetched as it is at boot."""
+    problems, names = [], set()
+    lines = [(n, line) for n, line in _lines(text) if n > at]
+    for number, line in lines:
+        mark = Mark(display, number, 1)
+        if line.startswith("file:"):
+            problems.append(Problem(f"package {line!r} is a file of this host: the lock travels to the machine "
+                                    "alone, the package does not", mark,
+                                    "lock from the channel's https:// URLs"))  # fmt: skip
+        elif not URL.match(line):
+            problems.append(Problem(f"line {line!r} after {EXPLICIT} is not a package URL: micromamba takes each "
+                                    "line there as one (https://.../NAME-VERSION-BUILD.conda)", mark))  # fmt: skip
+        else:
+            archive = line.split("#")[0].rsplit("/", 1)[-1]
+            names.add(_package_name(archive.rsplit("-", 2)[0]))
+    if not lines:
+        problems.append(problem(env, "lock", f"lock file {env['lock']!r} lists no package after {EXPLICIT}: micromamba "
+                                "would build an empty environment", LOCK_HINT))  # fmt: skip
+    elif not problems:
+        problems += _kernel_problems(env, names, f"lock file {env['lock']!r}", {"ipykernel"})
+    return problems
+
+
+def _conda_lock_problems(env: dict[str, Any], data: Any, display: str) -> list[Problem]:
+    """A conda-lock file as micromamba reads it (libmamba/src/core/env_lockfile.cpp): version 1 only
+    ("unknown version" otherwise), and packages for the machine's platform, linux-64 (else "The
+    lockfile might not be resolved for your platform (linux-64)" and an empty environment)."""
+    version = data.get("version")
+    if version != 1:
+        return [Problem(f"conda-lock version {version!r}: micromamba reads version 1 only (\"unknown version\")",
+                        value_mark(data, "version"),
+                        "write it with conda-lock's unified format (conda-lock.yml)")]  # fmt: skip
+    packages = data.get("package")
+    if not isinstance(packages, list):
+        return [Problem(f"conda-lock package: must be a list of packages, not {type_name(packages)}",
+                        value_mark(data, "package"))]  # fmt: skip
+    ours = [p for p in packages if isinstance(p, dict) and p.get("platform") == "linux-64"]
+    if not ours:
+        metadata = data.get("metadata")
+        platforms = metadata.get("platforms") if isinstance(metadata, dict) else None
+        shown = ", ".join(map(str, platforms)) if isinstance(platforms, list) and platforms else "none"
+        where = value_mark(metadata, "platforms") if isinstance(metadata, dict) else value_mark(data, "package")
+        return [Problem(f"conda-lock file {env['lock']!r} has no linux-64 packages (platforms: {shown}): micromamba "
+                        "would install nothing on the machine (\"The lockfile might not be resolved for your platform "
+                        "(linux-64)\")", where, "lock for the machine too: conda-lock -p linux-64")]  # fmt: skip
+    names = {_package_name(str(p.get("name", ""))) for p in ours}
+    return _kernel_problems(env, names, f"lock file {env['lock']!r}", {"ipykernel"})
 
 
 def _spec(env: dict[str, Any], channels: list[str], context: Context) -> tuple[str, str]:
@@ -131,6 +420,18 @@ def _spec(env: dict[str, Any], channels: list[str], context: Context) -> tuple[s
     path = source_file(env, key, context, f"conda {key}")
     text = read_text(path, str(env[key]))  # a Latin-1 file is a located error, not a traceback
     return ("lock" if key == "lock" else "yaml"), text
+
+
+def _spec_file(name: str, kind: str, text: str) -> str:
+    """Its name under specs/: micromamba tells a conda-lock file by its name alone (-lock.yml), and
+    reads any other lock as a text list (an @EXPLICIT one)."""
+    if kind != "lock":
+        return name + ".yml"
+    try:
+        conda_lock = _is_conda_lock(yaml.safe_load(text))
+    except yaml.YAMLError:
+        conda_lock = False
+    return name + ("-lock.yml" if conda_lock else "-lock.txt")
 
 
 def steps(config: dict[str, Any], context: Context) -> list[Step]:
@@ -147,7 +448,7 @@ def steps(config: dict[str, Any], context: Context) -> list[Step]:
         if not entry["url"]:
             entry["kind"], entry["text"] = _spec(env, channels, context)
             entry["hash"] = hashlib.sha256(entry["text"].encode()).hexdigest()
-        entry["spec_file"] = env["name"] + ("-lock.txt" if entry["kind"] == "lock" else ".yml")  # under specs/
+        entry["spec_file"] = _spec_file(env["name"], entry["kind"], entry.get("text", ""))  # under specs/
         envs.append(entry)  # fmt: skip
     settings = {"prefix": PREFIX, "micromamba": config["micromamba"], "group": config.get("group", "")}
     what = "micromamba and " + named("environment", "environments", [e["name"] for e in envs])

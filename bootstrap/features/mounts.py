@@ -13,6 +13,7 @@ only with ``allow_other``.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Any
 
@@ -158,15 +159,72 @@ def check(config: list[Any], context: Any) -> list[Problem]:
                                         "false on this mount instead"))  # fmt: skip
         if kind in FUSE:
             problems += _fuse_problems(item)
-        if item["path"] in ("/", "/boot", "/usr", "/etc", "/var", "/home", "/proc", "/sys", "/dev", "/run"):
+        if normal(item["path"]) in ("/", "/boot", "/usr", "/etc", "/var", "/home", "/proc", "/sys", "/dev", "/run"):
             problems.append(problem(item, "path", f"refusing to mount over {item['path']}"))
-        if item["path"] in seen:
+        else:
+            problems += _home_problems(item, getattr(context, "profile", None) or {})
+        if normal(item["path"]) in seen:
             problems.append(problem(item, "path", f"two mounts at {item['path']}"))
-        seen.add(item["path"])
+        seen.add(normal(item["path"]))
     return problems
 
 
 FUSE = ("s3", "gcs")
+OUTSIDE = "mount it outside the home folders (e.g. path: /data{}) and link to it from there"
+
+
+def normal(path: str) -> str:
+    """``path`` as the kernel walks it ('/home/./alice//data/..' is /home/alice), links aside."""
+    return posixpath.normpath("/" + path.lstrip("/"))
+
+
+def _home_problems(item: dict[str, Any], profile: dict[str, Any]) -> list[Problem]:
+    """A mount point in a home folder fails on the machine, or hides what the home holds.
+
+    The users step runs before the mounts step (mounts come ``AFTER`` users) and ``useradd
+    --create-home`` makes /home/NAME its user's. The runner then refuses to mount, chown or chmod
+    through a folder a user other than root can change (``mount_point``: NAME could swap
+    ``data/`` for a link to /etc and put the disk over it), so a mount below a home stops the boot
+    at the mounts step: "refusing to mount on /home/NAME/data: /home/NAME can be changed by a user
+    other than root". The same holds for any account that exists when the mounts step runs, such as
+    the cloud's default user, which cloud-init makes first; one made later finds its home made by
+    root, and useradd copies no skeleton into a home that exists. A mount at the home itself passes
+    that test but covers what the users step wrote there (~/.ssh/authorized_keys, the skeleton).
+    /root is root's, mode 0700: a mount below it works for root alone.
+    """
+    path = normal(item["path"])
+    owner = item.get("owner", "").split(":")[0]
+    if path == "/root":
+        handed = f", and owner {owner} would own root's home: what {owner} puts there, root runs" \
+            if owner and owner != "root" else ""  # fmt: skip
+        return [problem(item, "path", "mount point /root is root's home: the filesystem mounted there hides root's "
+                        f"files (~/.ssh/authorized_keys, ~/.bashrc){handed}", OUTSIDE.format(""))]  # fmt: skip
+    if path.startswith("/root/"):
+        if owner and owner != "root":
+            return [problem(item, "owner", f"mount point {path} is inside /root, root's home, which only root may "
+                            f"pass through (mode 0700): its owner {owner} can never reach it",
+                            OUTSIDE.format(f"/{owner}"))]  # fmt: skip
+        return []
+    if not path.startswith("/home/"):
+        return []
+    home = "/".join(path.split("/")[:3])
+    name = home.split("/")[2]
+    declared = any(user["name"] == name for user in profile.get("users", []))
+    hint = OUTSIDE.format(f"/{name}" + (f" with owner: {name}" if declared else ""))
+    if declared and path == home:
+        unwritable = "" if owner == name else f", and nothing makes the filesystem's root {name}'s (owner: {name})"
+        return [problem(item, "path", f"mount point {path} is {name}'s home: the filesystem mounted there hides "
+                        f"what the users step put in it (~/.ssh/authorized_keys, so {name} cannot log in with a key, "
+                        f"and the skeleton files){unwritable}", hint)]  # fmt: skip
+    if declared:
+        return [problem(item, "path", f"mount point {path} is inside {name}'s home: the users step makes {home} "
+                        f"{name}'s before the mounts step, and the runner will not mount through a folder another "
+                        f"user can change ({name} could swap a folder on the way for a link to /etc): the boot stops "
+                        f"at the mounts step", hint)]  # fmt: skip
+    return [problem(item, "path", f"mount point {path} is in {home}, a home folder: an account {name} that exists "
+                    "by the mounts step (a cloud's default user, which cloud-init makes first) owns it, and the runner "
+                    f"refuses to mount there, stopping the boot; one made later finds {home} root's, without the "
+                    "skeleton (useradd copies none into a home that exists)", hint)]  # fmt: skip
 
 
 def _fuse_problems(item: dict[str, Any]) -> list[Problem]:
