@@ -103,3 +103,70 @@ def dependents(changed: list[Path]) -> list[tuple[Path, Path]]:
             if hit is not None:
                 found[candidate.resolve()] = hit
     return sorted(found.items())
+
+
+def extending(parent: Path, root: Path) -> list[tuple[Path, list[Path]]]:
+    """(profile, the profiles between it and ``parent``: none when it names ``parent`` itself) for each
+    profile under ``root`` (a repository, or a revision of it exported by ``diff``) that extends ``parent``,
+    directly or not; the shortest way there. Read without validating, and forgiving: a profile whose own
+    chain breaks elsewhere (a cycle, a name that no longer resolves) still counts when one of the parents
+    it names reaches ``parent``, since the change may be what broke it.
+
+    Only ``root`` and the built-in profiles are read: profiles come from ``scan`` (no link leaves
+    ``root``), and each ``extends`` is resolved, links included, and held to the boundary before its file
+    is opened. A profile elsewhere that extends ``parent`` by a path is never found, nor read."""
+    from collections import deque
+
+    from .boundary import Boundary
+    from .errors import ProfileError
+    from .profile import resolve
+    from .yamlload import load_file
+
+    top, wanted = root.resolve(), parent.resolve()
+    boundary = Boundary.for_profile(wanted, top)
+    named: dict[Path, list[Path]] = {}
+
+    def parents_of(path: Path) -> list[Path]:
+        if path not in named:
+            named[path] = []
+            try:
+                data = load_file(str(path))
+            except ProfileError:
+                return []
+            raw = data.get("extends") if isinstance(data, dict) else None
+            references = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+            for reference in references:
+                if not isinstance(reference, str) or not reference:
+                    continue
+                try:
+                    found = resolve(reference, path.parent)
+                except ProfileError:
+                    continue
+                if boundary.contains(found):
+                    named[path].append(found)
+        return named[path]
+
+    def way(start: Path) -> list[Path] | None:
+        queue, seen = deque([(start, list[Path]())]), {start}
+        while queue:
+            path, between = queue.popleft()
+            for each in parents_of(path):
+                if each == wanted:
+                    return between
+                if each not in seen:
+                    seen.add(each)
+                    queue.append((each, [*between, each]))
+        return None
+
+    found: dict[Path, tuple[Path, list[Path]]] = {}
+    candidates, _ = profile_files(top)
+    for candidate in candidates:
+        if any(part.startswith(".") or part in SKIPPED_FOLDERS for part in candidate.relative_to(top).parts[:-1]):
+            continue
+        real = candidate.resolve()
+        if real == wanted or real in found:
+            continue
+        between = way(real)
+        if between is not None:
+            found[real] = (candidate, between)
+    return sorted(found.values())

@@ -15,6 +15,7 @@ from .. import __version__
 
 if TYPE_CHECKING:  # only for annotations: the checks are imported when a command needs them
     from ..checks.run import Report
+    from ..diff import Comparison, Dependent, Family, Size
 
 from ..errors import BackendError, BootstrapError, InputError, Problem, RenderError, UsageError
 
@@ -105,6 +106,8 @@ def _build_parser() -> argparse.ArgumentParser:
     diff.add_argument("old", help="profile file, or REV:path (e.g. HEAD~1:profiles/gpu.yaml)")
     diff.add_argument("new", help="profile file, or REV:path")
     diff.add_argument("--full", action="store_true", help="also the unified diff of each target's output")
+    diff.add_argument("--no-dependents", dest="dependents", action="store_false",
+                      help="compare only the profile named, not the profiles that extend it")  # fmt: skip
     options.json_output(diff, "the comparison")
     diff.set_defaults(handler=_diff)
 
@@ -348,33 +351,102 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from ..diff import Revision, compare, step_diffs
+    from ..diff import Revision, compare, family, size_findings, sizes
     from ..planner import build_plan
     from ..profile import load_profile
 
     with Revision(args.old) as old_file, Revision(args.new) as new_file:
         old = build_plan(load_profile(old_file.path, root=old_file.root))
         new = build_plan(load_profile(new_file.path, root=new_file.root))
-    result = compare(old, new)
+        # Inside: the profiles that extend it are read from the same exported trees.
+        extending = family(old_file, new_file) if args.dependents else None
+    result, own_sizes = compare(old, new), sizes(old, new)
+    findings = size_findings(args.new, own_sizes) + (extending.findings if extending else [])
+    code = EXIT_FINDINGS if result.different or findings or (extending and extending.different) else EXIT_OK
     if args.json:
-        print(json.dumps(result.to_json(), indent=2))
-        return EXIT_FINDINGS if result.different else EXIT_OK
+        print(json.dumps({**result.to_json(), "sizes": {s.target: s.to_json() for s in own_sizes},
+                          "extending": extending.to_json() if extending else None, "findings": findings},
+                         indent=2))  # fmt: skip
+        return code
+    _print_comparison(result, own_sizes, args.full, "")
+    if extending:
+        _print_family(extending, args.full)
+    return code
+
+
+def _print_comparison(result: Comparison, each: list[Size], full: bool, indent: str) -> None:
+    from ..diff import step_diffs
+
     for verdict in result.verdicts:
-        print(f"* {verdict}")
+        print(f"{indent}* {verdict}")
     for change in result.phases:
         for kind in ("added", "removed", "changed"):
             for step in getattr(change, kind):
-                print(f"  {change.phase:<11} {kind:<8} {step}")
-    changed = [step for change in result.phases for step in change.changed]
-    for line in step_diffs(old, new, changed):
-        print(line)
+                print(f"{indent}  {change.phase:<11} {kind:<8} {step}")
+    if full or not indent:  # a child's step scripts repeat the parent's change: with --full only
+        changed = [step for change in result.phases for step in change.changed]
+        for line in step_diffs(result.old, result.new, changed):
+            print(indent + line)
     for target, lines in result.targets.items():
         added = sum(line.startswith("+") for line in lines[2:])
         removed = sum(line.startswith("-") for line in lines[2:])
-        print(f"  {target}: {f'changed ({added} lines added, {removed} removed)' if lines else 'identical'}")
-        if args.full:
-            print("\n".join(lines))
-    return EXIT_FINDINGS if result.different else EXIT_OK
+        print(f"{indent}  {target}: {f'changed ({added} lines added, {removed} removed)' if lines else 'identical'}")
+        if full:
+            print("\n".join(indent + line for line in lines))
+    _print_sizes(each, indent)
+
+
+def _print_sizes(each: list[Size], indent: str) -> None:
+    """Bytes sent per target, before and after, against each cloud's limit; OVER where it does not fit."""
+    print(f"{indent}  {'bytes sent':<11}{'before':>9}{'after':>9}  limit")
+    for size in each:
+        before, after = (f"{n:,}" if n is not None else "-" for n in (size.before, size.after))
+        limit = f"{size.limit:,} {size.limit_name}" if size.limit else "(no cloud limit)"
+        mark = ""
+        if size.over(size.after):
+            why = "pushed over by this change" if size.pushed_over else "over before too"
+            mark = f"  OVER ({size.severity}): {why}"
+        elif size.over(size.before):
+            mark = "  fits now (was over)"
+        print(f"{indent}  {size.target:<11}{before:>9}{after:>9}  {limit}{mark}")
+
+
+def _print_family(extending: Family, full: bool) -> None:
+    """Each profile that extends the one diffed: a heading line (path, name, how it extends, what the
+    change does), then, indented, the same account as the parent's, or the problems that stop it."""
+    dependents = extending.dependents
+    if extending.skipped:
+        print(f"\nprofiles extending {extending.profile}: not compared: {extending.skipped}")
+        return
+    if not dependents:
+        return
+    tally = _tally(dependents)
+    print(f"\nprofiles extending {extending.profile}: {len(dependents)}" + (f" ({tally})" if tally else ""))
+    for dependent in dependents:
+        how = f"through {' -> '.join(dependent.via)}" if dependent.via else "directly"
+        broken = bool(dependent.findings) and not dependent.new.plan  # the change broke it
+        said = [dependent.status.upper() if broken else dependent.status]
+        said += [f"OVER the {s.target} limit ({s.after:,} bytes sent, limit {s.limit:,})"
+                 for s in dependent.sizes if s.over(s.after) and s.severity == "error"]  # fmt: skip
+        print(f"\n{dependent.path} ({dependent.name}), extends it {how}: {'; '.join(said)}")
+        for problem in dependent.new.problems:
+            print("  " + problem.replace("\n", "\n  "))
+        for problem in dependent.old.problems if dependent.new.plan else ():
+            print("  before: " + problem.replace("\n", "\n  "))
+        if dependent.comparison and dependent.different:
+            _print_comparison(dependent.comparison, dependent.sizes, full, "  ")
+        elif dependent.new.plan and not dependent.comparison:  # new, or valid again: what it sends now
+            _print_sizes(dependent.sizes, "  ")
+
+
+def _tally(dependents: list[Dependent]) -> str:
+    """'1 changed, 1 no longer validates; 1 pushed over a size limit'."""
+    statuses: dict[str, int] = {}
+    for dependent in dependents:
+        statuses[dependent.status] = statuses.get(dependent.status, 0) + 1
+    said = ", ".join(f"{number} {status}" for status, number in statuses.items())
+    over = sum(any(size.pushed_over for size in d.sizes) for d in dependents)
+    return said + (f"; {over} pushed over a size limit" if over else "")
 
 
 def _export(args: argparse.Namespace) -> int:
