@@ -98,7 +98,9 @@ def multipart(parts: list[tuple[str, str, str]]) -> str:
     boundary = f"==BOOTSTRAP_{digest}=="
     out = [f'Content-Type: multipart/mixed; boundary="{boundary}"\nMIME-Version: 1.0\n\n']
     for content_type, filename, text in parts:
-        body = text if text.endswith("\n") else text + "\n"
+        # The line break before a boundary belongs to the boundary (RFC 2046 5.1.1; cloud-init's email
+        # parser drops it): one more, so the part's last line keeps its own.
+        body = (text if text.endswith("\n") else text + "\n") + "\n"
         out.append(f"--{boundary}\n{_part(content_type, filename, body)}")
     out.append(f"--{boundary}--\n")
     return "".join(out)
