@@ -8,7 +8,7 @@ from ..errors import InputError, RenderError
 from ..planner import build_plan
 from ..profile import load_profile
 from ..targets import TARGET_RECORDS, render
-from . import Finding, merged, secrets, size
+from . import Finding, clouds, merged, secrets, size
 from .cache import FindingsCache
 from .output import Pending, finish, prepare, snippets
 
@@ -62,6 +62,7 @@ def _prepare(reference: str, targets: list[str], overrides: list[str]) -> tuple[
     report.budgets = size.budgets(plan, targets)
     report.contributors = size.contributors(plan)
     report.findings += size.findings(plan, report.budgets)
+    report.findings += clouds.findings(profile.data, targets)
     variants = [(t, False) for t in targets] + [(t, True) for t in targets if TARGET_RECORDS[t].bake_checked]
     pending = []
     for target, bake in variants:
