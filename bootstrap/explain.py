@@ -57,7 +57,9 @@ def table(plan: Plan) -> str:
         "",
         f"profile {plan.profile}: {len(plan.steps)} step{'' if len(plan.steps) == 1 else 's'}, plan {plan.hash}, "
         f"image {plan.image_hash}",
-        "first boot runs once per instance, in this order; every boot runs after it on each boot;",
+        "every boot takes the steps in this order: a first_boot step runs until it has succeeded once on",
+        "this instance, an every_boot step each time (so the mounts, secrets and host name are in place",
+        "for the first-boot steps after them); the first failure stops the boot, the next resumes there;",
         f"a baked image carries {', '.join(baked) or 'no step'} (scope image).",
     ]
     return "\n".join(line.rstrip() for line in lines) + "\n"

@@ -15,8 +15,12 @@ from .errors import Mark
 
 
 class Phase(str, Enum):
+    """How often a step runs. Either kind runs at its place in the plan's one order (see
+    bootstrap/ordering.py): an every-boot step that first-boot steps need (the host name, mounts,
+    secrets) runs before them on the first boot too."""
+
     FIRST_BOOT = "first_boot"  # once per instance; retried at the next boot until it succeeds
-    EVERY_BOOT = "every_boot"  # every boot, the first included, after all first-boot steps
+    EVERY_BOOT = "every_boot"  # on every boot, the first included
 
 
 class Scope(str, Enum):
@@ -39,6 +43,10 @@ class Step:
     description: str = ""
     cost: str = "fast"  # rough class for humans: fast, network, heavy
     origin: Mark | None = field(default=None, compare=False)  # where in the profile it came from
+    # Order the profile stated: feature keys or step ids this step runs before / after.
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    order_marks: dict[str, Mark] = field(default_factory=dict, compare=False)  # "before NAME" -> where it said so
 
     def __post_init__(self) -> None:
         if not STEP_ID.fullmatch(self.id):
@@ -55,7 +63,7 @@ class Step:
 
 @dataclass
 class Plan:
-    """Ordered steps of one profile. Order inside a phase is the execution order."""
+    """Steps of one profile, in the order they run (on every boot; first-boot steps once done are skipped)."""
 
     profile: str
     steps: list[Step] = field(default_factory=list)
@@ -67,8 +75,8 @@ class Plan:
 
     @property
     def ordered(self) -> list[Step]:
-        """All first-boot steps, then all every-boot steps: the order the runner uses."""
-        return self.phase(Phase.FIRST_BOOT) + self.phase(Phase.EVERY_BOOT)
+        """The steps in the order the runner takes them."""
+        return list(self.steps)
 
     @property
     def hash(self) -> str:

@@ -1,11 +1,13 @@
-"""Profile -> Plan: ask each active feature for its steps, in feature order."""
+"""Profile -> Plan: ask each active feature for its steps, in feature order, then put them in the
+order they run (bootstrap/ordering.py)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from .errors import Problem, ProfileError
-from .features import Context, active
+from .features import Context, active, all_features
+from .ordering import order_steps
 from .plan import Plan
 from .profile import Profile
 
@@ -27,6 +29,7 @@ def build_plan(profile: Profile) -> Plan:
         contribute = getattr(feature, "cloud_config", None)
         if contribute is not None:
             plan.cloud_config.update(contribute(config))
+    plan.steps = order_steps(plan.steps, all_features())
     _no_certain_credentials(plan, profile)
     return plan
 

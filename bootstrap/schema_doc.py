@@ -44,13 +44,18 @@ def _fields(node: dict[str, Any], prefix: str) -> Any:
     container = node.get("items", node) if node.get("type") == "array" else node
     for variant in [container, *container.get("anyOf", [])]:
         for name, sub in variant.get("properties", {}).items():
-            dotted = f"{prefix}{name}" + ("[]" if sub.get("type") == "array" and "properties" in sub.get("items", {})
+            dotted = f"{prefix}{name}" + ("[]" if sub.get("type") == "array" and _has_fields(sub.get("items", {}))
                                           else "")  # fmt: skip
             default = next((f"`{_inline(d['default'])}`" for d in _defaults(variant, name) if "default" in d), "")
             example = f"`{_inline(sub['examples'][0])}`" if sub.get("examples") else ""
             yield dotted, _kind(sub), default, _text(sub.get("description", "")), example
-            if "properties" in sub or "properties" in sub.get("items", {}):
+            if _has_fields(sub) or _has_fields(sub.get("items", {})):
                 yield from _fields(sub, dotted + ".")
+
+
+def _has_fields(node: dict[str, Any]) -> bool:
+    """An object with named fields, or a choice among forms one of which is (a command: text or a mapping)."""
+    return "properties" in node or any("properties" in variant for variant in node.get("anyOf", []))
 
 
 def _defaults(container: dict[str, Any], name: str) -> list[dict[str, Any]]:

@@ -27,18 +27,22 @@ def test_registry_finds_every_feature_and_the_schema_has_them() -> None:
 def test_every_feature_comes_after_what_it_declares() -> None:
     order = [f.KEY for f in all_features()]
     for feature in all_features():
-        for before in feature.AFTER - {"*"}:
+        for before in feature.AFTER | getattr(feature, "DEFAULT_AFTER", frozenset()) - {"*"}:
             assert order.index(before) < order.index(feature.KEY), (before, feature.KEY)
-    assert order[-2:] == ["commands", "verify"]  # "*": after every feature that is not itself last
+    # "*": commands after every feature but those that wait for them (services start after the commands)
+    assert order[-4:] == ["commands", "services", "idle_shutdown", "verify"]
 
 
-def _feature(key: str, *after: str) -> SimpleNamespace:
-    return SimpleNamespace(KEY=key, AFTER=frozenset(after))
+def _feature(key: str, *after: str, default: tuple[str, ...] = ()) -> SimpleNamespace:
+    return SimpleNamespace(KEY=key, AFTER=frozenset(after), DEFAULT_AFTER=frozenset(default))
 
 
 def test_dependency_order_ties_by_key_and_refuses_cycles_and_unknown_names() -> None:
-    order = in_dependency_order([_feature("z"), _feature("b", "z"), _feature("a"), _feature("last", "*")])  # type: ignore[list-item]
+    order = in_dependency_order([_feature("z"), _feature("b", "z"), _feature("a"), _feature("last", default=("*",))])  # type: ignore[list-item]
     assert [f.KEY for f in order] == ["a", "z", "b", "last"]
+    # "*" leaves out what comes after it: "late" waits for "last", so "last" cannot wait for "late"
+    order = in_dependency_order([_feature("a"), _feature("last", default=("*",)), _feature("late", default=("last",))])  # type: ignore[list-item]
+    assert [f.KEY for f in order] == ["a", "last", "late"]
     with pytest.raises(RuntimeError, match="cycle"):
         in_dependency_order([_feature("a", "b"), _feature("b", "a")])  # type: ignore[list-item]
     with pytest.raises(RuntimeError, match="no feature"):

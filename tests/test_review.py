@@ -21,9 +21,10 @@ def test_explain_prints_every_step_with_phase_scope_and_cost(write_profile, caps
     assert main(["explain", str(write_profile(BASE))]) == 0
     out = capsys.readouterr().out
     rows = [line.split()[:5] for line in out.splitlines()[1:5]]
-    assert rows == [["packages", "first_boot", "image", "packages", "network"],
+    # one order for every boot: the host name first, wherever its phase
+    assert rows == [["hostname", "every_boot", "instance", "hostname", "fast"],
+                    ["packages", "first_boot", "image", "packages", "network"],
                     ["cmd-hello", "first_boot", "instance", "commands", "fast"],
-                    ["hostname", "every_boot", "instance", "hostname", "fast"],
                     ["cmd-tick", "every_boot", "instance", "commands", "fast"]]  # fmt: skip
     assert "a baked image carries packages (scope image)" in out
 
@@ -32,10 +33,10 @@ def test_explain_json_and_render_explain_give_hashes_and_sizes(write_profile, ca
     profile = str(write_profile(BASE))
     assert main(["explain", profile, "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert [s["id"] for s in plan["steps"]] == ["packages", "cmd-hello", "hostname", "cmd-tick"]
+    assert [s["id"] for s in plan["steps"]] == ["hostname", "packages", "cmd-hello", "cmd-tick"]
     assert all(len(s["hash"]) == 16 and s["bytes"] > 0 for s in plan["steps"])
     assert set(plan["sizes"]) == {"cloud-init", "ec2", "gce", "bash"}
-    assert plan["steps"][1]["origin"].endswith("profile.yaml:5:35")
+    assert plan["steps"][2]["origin"].endswith("profile.yaml:5:35")
     assert main(["render", profile, "--explain", "-t", "gce"]) == 0
     assert set(json.loads(capsys.readouterr().out)["sizes"]) == {"gce"}
 

@@ -381,3 +381,19 @@ def test_pip_refuses_those_lines_where_micromamba_runs_it(tmp_path: Path, line: 
     result = subprocess.run(pip, cwd=specs, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert error in result.stderr, result.stderr
+
+
+# --- a service's conda_env takes every name conda.environments takes ------------------------------
+
+
+def test_jupyter_runs_from_an_environment_named_with_an_underscore(tmp_path: Path) -> None:
+    (tmp_path / "profile.yaml").write_text(textwrap.dedent("""\
+        name: lab
+        users: [{name: alice}]
+        conda:
+          environments: [{name: ml_env, spec: {dependencies: [python, jupyterlab]}}]
+        services:
+          jupyter: {user: alice, conda_env: ml_env}
+    """))
+    result = validate(tmp_path)
+    assert result.returncode == 0, result.stderr  # refused before: conda_env allowed no '_'

@@ -3,8 +3,11 @@
 A feature module defines:
 
 * ``KEY``: the profile key that activates it (a feature is active only when its key is present);
-* ``AFTER``: the features whose steps go before its own in a phase (``"*"``: every feature that does not
-  itself say ``"*"``), whether or not they are active; ties go by ``KEY``;
+* ``AFTER``: the features whose steps must go before its own, whether or not they are active (a
+  profile's ``before:``/``after:`` cannot reverse them: see bootstrap/ordering.py);
+* optionally ``DEFAULT_AFTER``: features its steps go after unless a step states otherwise (``"*"``: every
+  feature that neither says ``"*"`` itself nor comes after this one); ties go by ``KEY``;
+* optionally ``FREE_ORDER = True``: its steps (commands, services) may be reordered among themselves;
 * ``SCHEMA``: the JSON Schema fragment for the value under ``KEY``;
 * ``steps(config, context) -> list[Step]``: pure, no I/O except reading files the profile names;
 * optionally ``cloud_config(config) -> dict``: keys for the ``#cloud-config`` part, where one of
@@ -51,17 +54,22 @@ def all_features() -> tuple[ModuleType, ...]:
 
 
 def in_dependency_order(modules: list[ModuleType]) -> list[ModuleType]:
-    """Features sorted so that each comes after those in its ``AFTER`` (Kahn's algorithm; among
-    features free to go, the first by ``KEY``, so the order is stable as features are added)."""
+    """Features sorted so that each comes after those in its ``AFTER`` and ``DEFAULT_AFTER`` (Kahn's
+    algorithm; among features free to go, the first by ``KEY``, so the order is stable as features
+    are added)."""
     by_key = {m.KEY: m for m in modules}
-    everyone = {m.KEY for m in modules if "*" not in m.AFTER}
-    needs: dict[str, set[str]] = {}
+    named: dict[str, set[str]] = {}
     for module in modules:
-        named = set(module.AFTER) - {"*"}
-        unknown = named - by_key.keys()
-        if unknown:
-            raise RuntimeError(f"feature {module.KEY}: AFTER names no feature {sorted(unknown)}")
-        needs[module.KEY] = named | (everyone - {module.KEY} if "*" in module.AFTER else set())
+        named[module.KEY] = (set(module.AFTER) | set(getattr(module, "DEFAULT_AFTER", ()))) - {"*"}
+        unknown = named[module.KEY] - by_key.keys()
+        if unknown or "*" in module.AFTER:
+            raise RuntimeError(f"feature {module.KEY}: AFTER names no feature {sorted(unknown) or ['*']}")
+    later = _transitive({key: {k for k, wanted in named.items() if key in wanted} for key in named})
+    anywhere = {m.KEY for m in modules if "*" not in getattr(m, "DEFAULT_AFTER", ())}
+    needs = {
+        key: wanted | (anywhere - {key} - later[key] if "*" in getattr(by_key[key], "DEFAULT_AFTER", ()) else set())
+        for key, wanted in named.items()
+    }
     ordered: list[ModuleType] = []
     while needs:
         ready = sorted(key for key, wanted in needs.items() if not wanted)
@@ -72,6 +80,21 @@ def in_dependency_order(modules: list[ModuleType]) -> list[ModuleType]:
         for wanted in needs.values():
             wanted.discard(ready[0])
     return ordered
+
+
+def _transitive(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Every node reachable from each node."""
+    reach: dict[str, set[str]] = {}
+    for start in graph:
+        seen: set[str] = set()
+        todo = list(graph[start])
+        while todo:
+            node = todo.pop()
+            if node not in seen:
+                seen.add(node)
+                todo += graph.get(node, ())
+        reach[start] = seen
+    return reach
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,15 @@ from ..yamlload import value_mark
 from . import describe, problem
 
 KEY = "commands"
-AFTER = frozenset({"*"})  # the author's commands may use everything declared
+# Names of features (all of their steps) or step ids, as `bootstrap explain` lists them.
+ORDER_NAMES: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]{0,79}$", "x-help": "a feature or a step id"},
+    "uniqueItems": True,
+}
+AFTER: frozenset[str] = frozenset()
+DEFAULT_AFTER = frozenset({"*"})  # the author's commands may use everything declared, unless they say
+FREE_ORDER = True  # a command that states before:/after: moves; the others keep their places
 _COMMAND: dict[str, Any] = {
     "anyOf": [
         {"type": "string", "minLength": 1},
@@ -32,27 +40,36 @@ _COMMAND: dict[str, Any] = {
                     "default": "instance",
                     "description": "image: baked images skip it on new instances.",
                 },
+                "before": {**ORDER_NAMES, "description": "Features (all of their steps) or step ids this command "
+                           "runs before."},
+                "after": {**ORDER_NAMES, "description": "Features (all of their steps) or step ids this command "
+                          "runs after."},
             },
         },
     ],
-    "x-help": "a command string, or a mapping with 'run' (and optional 'name', 'scope')",
+    "x-help": "a command string, or a mapping with 'run' (and optional 'name', 'scope', 'before', 'after')",
 }
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "description": "Shell snippets (bash, set -euo pipefail), each its own step. first_boot snippets run "
-    "once per instance, every_boot snippets on every boot. Make them idempotent.",
+    "once per instance, every_boot snippets on every boot; both after the other features' steps and before the "
+    "services and verify, unless they say before:/after:. Make them idempotent.",
     "examples": [{"first_boot": ["systemctl enable --now docker"], "every_boot": ["nvidia-smi -pm 1"]}],
     "properties": {
         "first_boot": {"type": "array", "items": _COMMAND, "description": "Once per instance, in order."},
-        "every_boot": {"type": "array", "items": _COMMAND, "description": "Every boot, after first-boot steps."},
+        "every_boot": {"type": "array", "items": _COMMAND, "description": "Every boot, after the first-boot commands "
+                       "unless it says before:/after:."},
     },
 }
 describe(
     SCHEMA["properties"],
     {
         "first_boot": ("Once per instance, in order.", ["git clone https://github.com/example/project /data/project"]),
-        "every_boot": ("Every boot, after first-boot steps.", [{"name": "gpu-clocks", "run": "nvidia-smi -lgc 1410"}]),
+        "every_boot": (
+            "Every boot, after the first-boot commands unless it says before:/after:.",
+            [{"name": "gpu-clocks", "run": "nvidia-smi -lgc 1410"}],
+        ),
     },
 )
 for _variant in _COMMAND["anyOf"][1:]:
@@ -62,6 +79,9 @@ for _variant in _COMMAND["anyOf"][1:]:
             "run": ("Bash, run with set -euo pipefail.", "systemctl enable --now docker"),
             "name": ("Step id suffix (stable ids keep markers when the list changes).", "docker"),
             "scope": ("image: baked images skip it on new instances.", "image"),
+            "before": ("Features (all of their steps) or step ids this command runs before (e.g. a disk prepared "
+                       "before it is mounted).", ["mounts"]),
+            "after": ("Features (all of their steps) or step ids this command runs after.", ["services"]),
         },
     )
 
@@ -100,6 +120,17 @@ def check(config: dict[str, Any], context: Any) -> list[Problem]:
     return problems
 
 
+def order_marks(item: dict[str, Any]) -> dict[str, Mark]:
+    """Where a command or unit said each name of its before:/after:, for the ordering's problems."""
+    marks = {}
+    for word in ("before", "after"):
+        for index, name in enumerate(item.get(word, ())):
+            mark = value_mark(item[word], index) or value_mark(item, word)
+            if mark is not None:
+                marks[f"{word} {name}"] = mark
+    return marks
+
+
 def steps(config: dict[str, Any], context: Any) -> list[Step]:
     result = []
     for phase, index, item, mark in _items(config):
@@ -114,6 +145,9 @@ def steps(config: dict[str, Any], context: Any) -> list[Step]:
                 body,
                 first_line[:80],
                 origin=mark,
+                before=tuple(item.get("before", ())),
+                after=tuple(item.get("after", ())),
+                order_marks=order_marks(item),
             )
         )
     return result

@@ -30,7 +30,7 @@ AFTER = frozenset({"users", "secrets", "mounts"})
 PREFIX = layout.CONDA_PREFIX
 # micromamba-releases 2.0.5-0, linux-64, as pinned in public build scripts.
 MICROMAMBA = {"version": "2.0.5-0", "sha256": "cdf5a2e18d213617b6c5c32d8763b4e8fc05f8173b4f4017997683cb984357eb"}
-_ENV_NAME = {
+ENV_NAME = {
     "type": "string",
     "pattern": r"^[a-z0-9][a-z0-9_-]{0,40}$",
     "x-help": "lowercase letters, digits, '_', '-'",
@@ -62,7 +62,7 @@ SCHEMA: dict[str, Any] = {
                 "required": ["name"],
                 "additionalProperties": False,
                 "properties": {
-                    "name": _ENV_NAME,
+                    "name": ENV_NAME,
                     "spec": {"type": "object", "description": "Inline environment.yml content."},
                     "file": {"type": "string", "minLength": 1, "description": "environment.yml beside the profile."},
                     "lock": {"type": "string", "minLength": 1, "description": "Explicit lock file beside the profile."},

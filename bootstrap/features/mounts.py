@@ -314,14 +314,8 @@ def steps(config: list[Any], context: Any) -> list[Step]:
                    xfs=any(m.get("fs") == "xfs" for m in mounts))  # fmt: skip
     mount = render("features/mounts/mount.sh.j2", mounts=mounts)
     paths = ", ".join(m["path"] for m in mounts)
-    # Mounted in the first-boot phase too (the every-boot script, which is idempotent), so that later
-    # first-boot steps, such as commands that clone a repository into /data, find the mounts in place.
-    # The mount paths are in the script so that its hash changes with them.
-    printable = re.sub(r"[^\x20-\x7e]", "?", paths)
-    first = f"# mounts: {printable}\nexec_step mounts\n"
     return [
         Step("mounts-tools", Phase.FIRST_BOOT, Scope.IMAGE, KEY, tools, "install mount tools", cost="network"),
-        Step("mounts-first", Phase.FIRST_BOOT, Scope.INSTANCE, KEY, first, f"mount {paths} for first-boot steps"),
         Step("mounts", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, mount, f"mount {paths}"),
     ]  # fmt: skip
 

@@ -15,11 +15,15 @@ from ..plan import Phase, Scope, Step
 from ..schema import suggest
 from ..templating import render
 from . import describe, named, problem
+from .commands import ORDER_NAMES, order_marks
+from .conda import ENV_NAME
 from .secrets import secret_path
 from .users import NAME_HELP, USER_PATTERN
 
 KEY = "services"
 AFTER = frozenset({"users", "nvidia", "secrets", "env", "conda", "files", "mounts"})  # a service may use any of them
+DEFAULT_AFTER = frozenset({"commands"})  # and what the commands prepared, unless a unit says otherwise
+FREE_ORDER = True  # a unit that states before:/after: starts in a step of its own
 SERVICE_DIR = SERVICES_DIR
 JUPYTER_PACKAGES = {"jupyterlab", "jupyter"}  # conda-forge's jupyter pulls in jupyterlab
 _PATH = {"type": "string", "pattern": r"^/[A-Za-z0-9_./+-]*$", "x-help": "an absolute path without spaces"}
@@ -50,7 +54,10 @@ SCHEMA: dict[str, Any] = {
                     "working_directory": {**_PATH, "description": "Directory to run in."},
                     "restart": {"enum": ["always", "on-failure", "no"], "default": "on-failure"},
                     "after": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9@_.:-]+$",
-                              "x-help": "a systemd unit name"}, "description": "Units to start after."},
+                              "x-help": "a systemd unit name, a feature or a step id"},
+                              "description": "systemd units (NAME.service, NAME.target...) to start after, and "
+                              "features or steps of this profile whose steps go before it starts."},
+                    "before": {**ORDER_NAMES, "description": "Features or steps that run after it is started."},
                 },
             },
         },
@@ -62,7 +69,7 @@ SCHEMA: dict[str, Any] = {
             "the token comes from a secret, never from the profile.",
             "properties": {
                 "user": {"type": "string", "pattern": USER_PATTERN, "x-help": NAME_HELP},
-                "conda_env": _NAME,
+                "conda_env": ENV_NAME,  # what conda.environments may be named, underscores included
                 "port": {"type": "integer", "minimum": 1024, "maximum": 65535, "default": 8888},
                 "bind": {"enum": ["127.0.0.1", "0.0.0.0"], "default": "127.0.0.1",
                          "description": "0.0.0.0 exposes it on every interface: put a firewall in front."},
@@ -88,7 +95,11 @@ describe(
         "environment": ("Variables for the command (data, never expanded).", {"MLFLOW_TRACKING_DIR": "/data/mlruns"}),
         "working_directory": ("Directory to run in.", "/data"),
         "restart": ("systemd's Restart= policy.", "on-failure"),
-        "after": ("Units to start after.", ["network-online.target"]),
+        "after": ("systemd units (with their suffix) to start after, and features or steps of this profile that "
+                  "go before it.", ["docker.service", "cmd-prepare-data"]),
+        "before": ("Features or steps of this profile that run after its start (default: it starts after the "
+                   "commands). Started is not ready: systemctl start returns at once, so a step that needs it to "
+                   "answer polls it.", ["cmd-warm-cache"]),
     },
 )
 describe(
@@ -212,25 +223,48 @@ def _jupyter_unit(jupyter: dict[str, Any], secrets: dict[str, Any]) -> dict[str,
             "argv": [program, *args], "command": None}  # fmt: skip
 
 
+# What systemd's unit names end in (systemd.unit(5)); any other name in a unit's after: is one of ours.
+UNIT_SUFFIXES = (".service", ".socket", ".device", ".mount", ".automount", ".swap", ".target", ".path", ".timer",
+                 ".slice", ".scope")  # fmt: skip
+
+
+def _ours(unit: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """A unit's after: split into systemd's units and this profile's features or steps."""
+    after = list(unit.get("after", []))
+    return [a for a in after if a.endswith(UNIT_SUFFIXES)], [a for a in after if not a.endswith(UNIT_SUFFIXES)]
+
+
 def _unit(unit: dict[str, Any]) -> dict[str, Any]:
     env = unit.get("environment", {})
     return {"name": unit["name"], "user": unit["user"], "working_directory": unit.get("working_directory"),
-            "restart": unit["restart"], "after": sorted(unit.get("after", [])), "token_file": None,
+            "restart": unit["restart"], "after": sorted(_ours(unit)[0]), "token_file": None,
             "environment": [(name, env[name]) for name in sorted(env)],
             "argv": None, "command": unit["command"]}  # fmt: skip
 
 
 def steps(config: dict[str, Any], context: Any) -> list[Step]:
-    units = [_unit(u) for u in sorted(config.get("units", []), key=lambda u: u["name"])]
+    declared = sorted(config.get("units", []), key=lambda u: u["name"])
+    units = [_unit(u) for u in declared]
     if "jupyter" in config:
         secrets = {s["name"]: s for s in (context.profile or {}).get("secrets", [])}  # checked to hold the token
         units.append(_jupyter_unit(config["jupyter"], secrets))
-    if not units:
-        return []
     for unit in units:
         unit["script"] = render("features/services/service.sh.j2", unit=unit)
         unit["script_path"] = f"{SERVICE_DIR}/{unit['name']}.sh"
         unit["unit_text"] = render("features/services/unit.service.j2", unit=unit)
-    body = render("features/services/start.sh.j2", units=units)
-    what = "run " + named("service", "services", [u["name"] for u in units])
-    return [Step("services", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body, what)]
+    # A unit that states where it starts among the steps starts in a step of its own; the others together.
+    ordered = {u["name"]: u for u in declared if u.get("before") or _ours(u)[1]}
+    together = [u for u in units if u["name"] not in ordered]
+    result = []
+    if together:
+        what = "run " + named("service", "services", [u["name"] for u in together])
+        body = render("features/services/start.sh.j2", units=together)
+        result.append(Step("services", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body, what))
+    for unit in units:
+        if unit["name"] in ordered:
+            stated = ordered[unit["name"]]
+            result.append(Step(f"service-{unit['name']}", Phase.EVERY_BOOT, Scope.INSTANCE, KEY,
+                               render("features/services/start.sh.j2", units=[unit]), f"run service {unit['name']}",
+                               before=tuple(stated.get("before", ())), after=tuple(_ours(stated)[1]),
+                               origin=getattr(stated, "mark", None), order_marks=order_marks(stated)))  # fmt: skip
+    return result

@@ -12,7 +12,8 @@ from ..plan import Phase, Scope, Step
 from ..templating import render
 
 KEY = "verify"
-AFTER = frozenset({"*", "commands"})  # last: it proves what every other step did
+AFTER: frozenset[str] = frozenset()
+DEFAULT_AFTER = frozenset({"*", "commands"})  # last: it proves what every other step did
 SCHEMA: dict[str, Any] = {
     "type": "array",
     "items": {"type": "string", "minLength": 1},

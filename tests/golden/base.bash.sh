@@ -26,7 +26,7 @@ install_file() {
   chmod "$mode" "$path"
 }
 
-install_file 0755 /usr/local/lib/bootstrap/runner <<'BOOTSTRAP_EOF_321517677b9b406ed93b'
+install_file 0755 /usr/local/lib/bootstrap/runner <<'BOOTSTRAP_EOF_6eae2604ddf4ea4be1e0'
 #!/usr/bin/env bash
 # comments removed; the commented source is bootstrap's templates/runner/runner.sh.j2
 set -euo pipefail
@@ -188,11 +188,10 @@ reboot_now() {
   exit 0
 }
 
-run_phase() {
-  local want=$1 id phase scope hash marker rc
+run_plan() {
+  local id phase scope hash marker rc
   while IFS=$'\t' read -r id phase scope hash; do
-    [ "$phase" = "$want" ] || continue
-    if [ "$MODE" = bake ] && [ "$scope" != image ]; then
+    if [ "$MODE" = bake ] && { [ "$scope" != image ] || [ "$phase" != first_boot ]; }; then
       continue
     fi
     marker="$INSTANCE_DIR/done/$id"
@@ -223,7 +222,7 @@ run_phase() {
     fi
     record "$id" "$phase" "$scope" ok "$rc" "$LAST_DURATION"
     if [ "$rc" -eq "$REBOOT_EXIT" ]; then
-      say "step $id asked for a reboot; the phase resumes after it"
+      say "step $id asked for a reboot; the boot resumes after it"
       reboot_now "$id"
     fi
   done <"$LIB_DIR/plan"
@@ -259,11 +258,7 @@ main() {
   LAST_DURATION=0
   say "$MODE of profile $PROFILE (plan $PLAN_HASH) on instance $INSTANCE_ID, boot $BOOT"
   write_status running
-  if ! run_phase first_boot; then
-    finish failed "$FAILED_STEP"
-    return 1
-  fi
-  if [ "$MODE" = boot ] && ! run_phase every_boot; then
+  if ! run_plan; then
     finish failed "$FAILED_STEP"
     return 1
   fi
@@ -271,9 +266,9 @@ main() {
 }
 
 main "$@"
-BOOTSTRAP_EOF_321517677b9b406ed93b
+BOOTSTRAP_EOF_6eae2604ddf4ea4be1e0
 
-install_file 0644 /usr/local/lib/bootstrap/lib.sh <<'BOOTSTRAP_EOF_5c2b2dab1fe0eadcfa3f'
+install_file 0644 /usr/local/lib/bootstrap/lib.sh <<'BOOTSTRAP_EOF_47652c102d63810f2b2b'
 # shellcheck shell=bash
 # comments removed; the commented source is bootstrap's templates/runner/lib.sh.j2
 
@@ -348,10 +343,6 @@ apt_update() {
 
 apt_sources_changed() {
   rm -f /run/bootstrap/apt-updated
-}
-
-exec_step() {
-  exec bash /usr/local/lib/bootstrap/steps"/$1.sh"
 }
 
 pkg_installed() {
@@ -502,7 +493,7 @@ write_file() {
 write_file_b64() {
   printf '%s' "$4" | base64 -d | put_file "$1" "$2" "$3"
 }
-BOOTSTRAP_EOF_5c2b2dab1fe0eadcfa3f
+BOOTSTRAP_EOF_47652c102d63810f2b2b
 
 install_file 0644 /usr/local/lib/bootstrap/plan <<'BOOTSTRAP_EOF_4aa5c427f7cb377cfc1d'
 timezone	first_boot	image	0cc033e671cb6ba4
