@@ -33,12 +33,14 @@ def test_layout_names_every_home() -> None:
 
 
 def test_no_feature_runs_another_steps_file_by_path() -> None:
+    """A step that needs another's work states its order (before:/after:, a feature's AFTER); it never
+    runs the other's file, whose place is the runner's business."""
     pattern = re.compile(r"steps/|STEPS_DIR")
     for path in (ROOT / "bootstrap" / "features").glob("*.py"):
-        assert not pattern.search(path.read_text(encoding="utf-8")), f"{path.name}: use exec_step ID"
+        assert not pattern.search(path.read_text(encoding="utf-8")), f"{path.name}: order the steps instead"
     for path in (ROOT / "templates" / "features").rglob("*"):
         if path.is_file():
-            assert not pattern.search(path.read_text(encoding="utf-8")), f"{path}: use exec_step ID"
+            assert not pattern.search(path.read_text(encoding="utf-8")), f"{path}: order the steps instead"
 
 
 def test_features_reach_shell_only_through_the_templates_quoting_filter() -> None:
