@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -103,6 +104,9 @@ def test_oversize_profile_is_an_error_naming_the_largest_parts(write_profile) ->
 
 def test_check_cli_exit_codes_and_json(write_profile) -> None:
     assert run("check", "base", "--target", "bash").returncode == 0
+    # each limited row says whether it fits, and by how much (a newcomer read base64's column as over)
+    ec2 = next(line for line in run("check", "base", "--target", "ec2").stdout.splitlines() if "EC2 user data" in line)
+    assert re.search(r"16,384 EC2 user data .*  fits \([\d,]+ to spare\)$", ec2), ec2
     leaky = write_profile("name: leaky\nenv: {AWS_KEY: AKIAIOSFODNN7EXAMPLE}\n", "leaky.yaml")
     result = run("check", str(leaky), "--target", "bash")
     assert result.returncode == 1 and f"{leaky}:2:16: error: [secrets]" in result.stdout
