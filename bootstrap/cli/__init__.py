@@ -280,7 +280,8 @@ def _print_report(report: Report) -> None:
     print(f"  {'target':<11}{'raw':>9}{'gzip':>9}{'base64':>9}{'sent':>9}  limit")
     for b in report.budgets:
         limit = f"{b.limit:,} {b.limit_name}" if b.limit else "(no cloud limit)"
-        mark = "" if not b.limit else f"  fits ({b.limit - b.sent:,} to spare)" if b.fits else f"  OVER ({b.severity_over})"
+        fits = f"  fits ({b.limit - b.sent:,} to spare)" if b.fits else f"  OVER ({b.severity_over})"
+        mark = fits if b.limit else ""
         print(f"  {b.target:<11}{b.raw:>9,}{b.gzip:>9,}{b.base64:>9,}{b.sent:>9,}  {limit}{mark}")
     print("  largest parts: " + ", ".join(f"{name} {size:,} B" for name, size in report.contributors))
     for finding in report.findings:
