@@ -132,3 +132,10 @@ def test_explain_shows_the_final_order(write_profile) -> None:
     rows = [line.split()[0] for line in result.stdout.splitlines()[1:7]]
     assert rows == ["users", "cmd-prepare", "service-site", "cmd-warm", "cmd-note", "services"]
     assert "every boot takes the steps in this order" in result.stdout
+
+
+def test_an_unnamed_command_whose_id_a_named_one_took_is_located(write_profile) -> None:
+    text = 'name: c\ncommands:\n  first_boot:\n    - {name: every-boot-01, run: "true"}\n  every_boot:\n    - "true"\n'
+    result = cli("validate", str(write_profile(text)))
+    assert result.returncode == 2  # said "two commands are named None", nowhere, before
+    assert "profile.yaml:6:7: error: every_boot command 1 gets step id 'cmd-every-boot-01'" in result.stderr

@@ -8,7 +8,7 @@ from ..errors import Mark, Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
 from ..yamlload import value_mark
-from . import describe, problem
+from . import describe
 
 KEY = "commands"
 # Names of features (all of their steps) or step ids, as `bootstrap explain` lists them.
@@ -112,10 +112,13 @@ def _step_id(phase: Phase, index: int, item: dict[str, Any]) -> str:
 def check(config: dict[str, Any], context: Any) -> list[Problem]:
     seen: set[str] = set()
     problems = []
-    for phase, index, item, _ in _items(config):
+    for phase, index, item, mark in _items(config):
         step_id = _step_id(phase, index, item)
         if step_id in seen:
-            problems.append(problem(item, "name", f"two commands are named {item.get('name')!r}"))
+            what = f"two commands are named {item['name']!r}" if "name" in item else (
+                f"{phase.value} command {index} gets step id {step_id!r}, which a named command already has")
+            hint = "give each command its own name" if "name" in item else "name it (name: ...), or rename the other"
+            problems.append(Problem(what, value_mark(item, "name") if "name" in item else mark, hint))
         seen.add(step_id)
     return problems
 

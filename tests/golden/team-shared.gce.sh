@@ -268,7 +268,7 @@ main() {
 main "$@"
 BOOTSTRAP_EOF_af25939d1f4d88796b43
 
-install_file 0644 /usr/local/lib/bootstrap/lib.sh <<'BOOTSTRAP_EOF_47652c102d63810f2b2b'
+install_file 0644 /usr/local/lib/bootstrap/lib.sh <<'BOOTSTRAP_EOF_122167c08b5a3e49492f'
 # shellcheck shell=bash
 # comments removed; the commented source is bootstrap's templates/runner/lib.sh.j2
 
@@ -446,7 +446,7 @@ root_only() {
 
 _put() {
   local path=$1 mode=$2 owner=$3 tmp
-  mkdir -p -- "$(dirname -- "$path")"
+  (umask 022 && mkdir -p -- "$(dirname -- "$path")")
   rm -f -- "$path".bootstrap.??????
   tmp=$(mktemp -- "$path.bootstrap.XXXXXX")
   cat >"$tmp"
@@ -493,7 +493,7 @@ write_file() {
 write_file_b64() {
   printf '%s' "$4" | base64 -d | put_file "$1" "$2" "$3"
 }
-BOOTSTRAP_EOF_47652c102d63810f2b2b
+BOOTSTRAP_EOF_122167c08b5a3e49492f
 
 install_file 0644 /usr/local/lib/bootstrap/plan <<'BOOTSTRAP_EOF_21d1cc35c58a609c02d6'
 timezone	first_boot	image	0cc033e671cb6ba4

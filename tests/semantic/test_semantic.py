@@ -91,18 +91,6 @@ JUPYTER_TOKEN_RACE = Gap(
     "boot on, the secret's token does not open JupyterLab (bug)",
     r"after the second boot, jupyter\.service is active: started while /run/bootstrap/secrets/\S+ was missing",
 )
-SECRET_FOLDER_CLOSED = Gap(
-    "a secret with a path: in a folder that does not exist yet (/etc/jupyter/ana-token): the secrets step runs "
-    "under umask 077, so put_file's mkdir -p makes the folder 0700 root:root and the secret's owner cannot reach "
-    "the 0400 file that is theirs; here JupyterLab, as that owner, cannot read its token (bug)",
-    r"jupyter\.service is active: started while /etc/jupyter/ana-token was missing or unreadable by ana",
-)
-TENSORBOARD_MISSING = Gap(
-    "the example's tensorboard service runs /opt/conda/envs/torch/bin/tensorboard, but neither "
-    "environment it inherits lists tensorboard: the unit fails and restarts forever (bug in "
-    "examples/team-ml/profiles/gpu-trainer.yaml)",
-    r"tensorboard\.service is failed: \S+/bin/tensorboard does not exist",
-)
 SCAN_PRINTF = Gap(
     "check's secret scan reports the printf format 'https://__token__:%s@pypi.acme.internal/simple' "
     "in a command as a literal password in a URL (an error, exit 1): %s is a placeholder, the token "
@@ -119,7 +107,7 @@ KNOWN_GAPS: list[tuple[str, str, Gap]] = [
     ("built-in:gpu-pytorch", "boot", JUPYTER_TOKEN_RACE),
     ("built-in:team-shared", "gce", AWS_ON_GCE),
     ("example:gpu-trainer", "gce", AWS_ON_GCE),
-    ("example:gpu-trainer", "boot", TENSORBOARD_MISSING),
+    ("example:gpu-trainer", "boot", JUPYTER_TOKEN_RACE),
     # the corpus: the cloud the profile names is not the target's
     ("corpus:gpu-a100-trainer", "gce", AWS_ON_GCE),
     ("corpus:gpu-vllm-inference", "gce", AWS_ON_GCE),
@@ -143,7 +131,6 @@ KNOWN_GAPS: list[tuple[str, str, Gap]] = [
     ("corpus:gpu-rapids-gcp", "boot", JUPYTER_TOKEN_RACE),
     ("corpus:gpu-notebook-ubuntu2404", "boot", JUPYTER_TOKEN_RACE),
     ("corpus:jupyter-token-gcp", "boot", JUPYTER_TOKEN_RACE),
-    ("corpus:conda-from-files", "boot", SECRET_FOLDER_CLOSED),
     # the corpus: bootstrap check
     ("corpus:secrets-pip-index", "check", SCAN_PRINTF),
 ]
