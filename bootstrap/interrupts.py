@@ -91,6 +91,12 @@ def shielded() -> Iterator[None]:
         raise Interrupted(_received[0])
 
 
+def raised_signal() -> int | None:
+    """The signal :class:`Interrupted` was raised for in the main thread during this command, if any.
+    A library that catches every exception (protobuf's JSON parser does) may have wrapped it."""
+    return _raised[0] if _raised else None
+
+
 def check() -> None:
     """Raise :class:`Interrupted` in any thread once a signal arrived, except while cleaning up."""
     if CANCELLED.is_set() and not _shield_depth():

@@ -186,3 +186,29 @@ def test_ec2_takes_only_promoted_images_as_built(aws) -> None:
     assert backend.find_image(identity) is None  # made, never tested or promoted: a leftover
     backend.promote(image, identity)
     assert backend.find_image(identity).id == image.id  # type: ignore[union-attr]
+
+
+# -- a library that wraps every exception does not hide the signal -------------------------------
+
+
+def test_a_signal_a_library_wrapped_in_its_own_error_still_exits_143(monkeypatch, capsys) -> None:
+    """The CI run that failed: SIGTERM arrived while protobuf parsed a Compute API answer, and its
+    `except Exception` turned Interrupted into a ParseError, which left as a traceback and exit 1."""
+    import argparse
+
+    from bootstrap import cli
+
+    def parsing(args: argparse.Namespace) -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises here
+        except Exception as exc:  # what google.protobuf.json_format.Parse does
+            raise ValueError(f"Failed to load JSON: {exc}") from exc
+        return 0
+
+    parser = argparse.ArgumentParser()
+    parser.set_defaults(handler=parsing, command="bake")
+    monkeypatch.setattr(cli, "_build_parser", lambda: parser)
+    assert cli.main([]) == 143
+    err = capsys.readouterr().err
+    assert "stopped by SIGTERM" in err and "Traceback" not in err

@@ -530,7 +530,7 @@ RAW_STDOUT = ("render", "schema")  # their standard output is the artifact itsel
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..interrupts import Interrupted, handle_signals
+    from ..interrupts import Interrupted, handle_signals, raised_signal
     from ..terminal import Escaping
 
     saved = sys.stdout, sys.stderr
@@ -546,7 +546,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if threading.current_thread() is not threading.main_thread():
             return handler(args)  # signal handlers belong to the main thread
         with handle_signals():
-            return handler(args)
+            try:
+                return handler(args)
+            except Exception as exc:
+                signum = raised_signal()
+                if signum is None or isinstance(exc, Interrupted):
+                    raise
+                raise Interrupted(signum) from exc  # a library wrapped it in its own error
     except Interrupted as exc:
         print(f"bootstrap: {exc}", file=sys.stderr)
         return 128 + exc.signum
