@@ -158,6 +158,7 @@ def test_data_disk_survives_a_new_instance_and_services_start(write_profile, tmp
           - test "$(stat -c %U:%a /data)" = alice:770
           - grep -q ' /data ext4 ' /etc/fstab
           - systemctl is-active --quiet ticker
+          - test "$(systemctl is-enabled ticker || true)" = static  # the runner starts it, in order
         """)
     user_data = render(build_plan(load_profile(str(profile))), "cloud-init").data
     base = ensure_base_image(progress=lambda line: None)

@@ -33,7 +33,7 @@ _NAME = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,62}$", "x-help": "l
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "description": "systemd services, written, enabled and started (restarted when changed) on every boot, after "
+    "description": "systemd services, written and started (restarted when changed) by the runner on every boot, after "
     "the network and mounts.",
     "examples": [{"units": [{"name": "mlflow", "command": "mlflow server --port 5000", "user": "alice"}],
                   "jupyter": {"user": "alice", "token_secret": "jupyter-token"}}],

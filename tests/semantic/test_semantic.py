@@ -84,13 +84,6 @@ EC2_DISK_IN_COMMAND = Gap(
     "the author's shell, nothing bootstrap can tell",
     r"ended 'failed' at step cmd-format-",
 )
-JUPYTER_TOKEN_RACE = Gap(
-    "jupyter.service is enabled and starts at power-on, before the runner's every-boot secrets step has put its "
-    "token back on /run (a tmpfs): its script reads an empty JUPYTER_TOKEN (no set -e), JupyterLab generates a "
-    "random token, and the services step's `systemctl start` of the unchanged unit leaves it so; from the second "
-    "boot on, the secret's token does not open JupyterLab (bug)",
-    r"after the second boot, jupyter\.service is active: started while /run/bootstrap/secrets/\S+ was missing",
-)
 SCAN_PRINTF = Gap(
     "check's secret scan reports the printf format 'https://__token__:%s@pypi.acme.internal/simple' "
     "in a command as a literal password in a URL (an error, exit 1): %s is a placeholder, the token "
@@ -102,12 +95,9 @@ SCAN_PRINTF = Gap(
 KNOWN_GAPS: list[tuple[str, str, Gap]] = [
     # built-in profiles and examples
     ("built-in:cpu-datascience", "gce", AWS_ON_GCE),
-    ("built-in:cpu-datascience", "boot", JUPYTER_TOKEN_RACE),
     ("built-in:gpu-pytorch", "gce", AWS_ON_GCE),
-    ("built-in:gpu-pytorch", "boot", JUPYTER_TOKEN_RACE),
     ("built-in:team-shared", "gce", AWS_ON_GCE),
     ("example:gpu-trainer", "gce", AWS_ON_GCE),
-    ("example:gpu-trainer", "boot", JUPYTER_TOKEN_RACE),
     # the corpus: the cloud the profile names is not the target's
     ("corpus:gpu-a100-trainer", "gce", AWS_ON_GCE),
     ("corpus:gpu-vllm-inference", "gce", AWS_ON_GCE),
@@ -127,10 +117,6 @@ KNOWN_GAPS: list[tuple[str, str, Gap]] = [
     ("corpus:secrets-registry-login", "gce", AWS_ON_GCE),
     ("corpus:secrets-pip-index", "ec2", GCP_ON_EC2),
     ("corpus:team-research-lab", "gce", AWS_ON_GCE),
-    # the corpus: bugs in secrets and services
-    ("corpus:gpu-rapids-gcp", "boot", JUPYTER_TOKEN_RACE),
-    ("corpus:gpu-notebook-ubuntu2404", "boot", JUPYTER_TOKEN_RACE),
-    ("corpus:jupyter-token-gcp", "boot", JUPYTER_TOKEN_RACE),
     # the corpus: bootstrap check
     ("corpus:secrets-pip-index", "check", SCAN_PRINTF),
 ]
