@@ -25,7 +25,7 @@ services:
 """
 
 
-def test_units_are_written_enabled_and_started(sandbox: Sandbox, write_profile) -> None:
+def test_units_are_written_and_started_not_enabled(sandbox: Sandbox, write_profile) -> None:
     sandbox.answer("curl", "/latest/api/token", "T")
     sandbox.answer("curl", "placement/region", "us-east-1")
     sandbox.set_stub("aws", output="tok")
@@ -43,8 +43,9 @@ def test_units_are_written_enabled_and_started(sandbox: Sandbox, write_profile) 
     assert 'JUPYTER_TOKEN="$(cat /run/bootstrap/secrets/jt)"' in jupyter
     assert "exec jupyter lab --no-browser --ip=127.0.0.1 --port=8888" in jupyter
     calls = [c[1:] for c in sandbox.calls("systemctl") if c[1:] != ["enable", "bootstrap.service"]]
-    assert calls == [["daemon-reload"], ["enable", "web.service"], ["restart", "web.service"],
-                     ["daemon-reload"], ["enable", "jupyter.service"], ["restart", "jupyter.service"]]  # fmt: skip
+    assert calls == [["daemon-reload"], ["restart", "web.service"],
+                     ["daemon-reload"], ["restart", "jupyter.service"]]  # fmt: skip
+    assert "[Install]" not in unit  # enabled, systemd would start it at power-on, before the secrets step
 
 
 def test_jupyter_runs_from_its_conda_environment(write_profile) -> None:
@@ -62,11 +63,39 @@ def test_unchanged_units_are_only_started_next_boot(sandbox: Sandbox, write_prof
     assert sandbox.boot(render_text(profile, "bash")).returncode == 0
     sandbox.clear_calls()
     assert sandbox.boot().returncode == 0
-    assert [c[1:] for c in sandbox.calls("systemctl")] == [["enable", "web.service"], ["start", "web.service"]]
+    assert [c[1:] for c in sandbox.calls("systemctl")] == [["start", "web.service"]]
     changed = write_profile("name: svc\nservices: {units: [{name: web, command: sleep 1000}]}\n")
     sandbox.clear_calls()
     assert sandbox.boot(render_text(changed, "bash")).returncode == 0
     assert ["restart", "web.service"] in [c[1:] for c in sandbox.calls("systemctl")]
+
+
+def test_a_unit_an_earlier_bootstrap_enabled_is_disabled_and_restarted(sandbox: Sandbox, write_profile) -> None:
+    """A machine a version that enabled its units set up: at power-on systemd started the service
+    before the secrets step; the services step takes the enable link away and restarts it."""
+    profile = write_profile("name: svc\nservices: {units: [{name: web, command: sleep infinity}]}\n")
+    assert sandbox.boot(render_text(profile, "bash")).returncode == 0
+    wants = sandbox.root / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    (wants / "web.service").symlink_to("/etc/systemd/system/web.service")
+    sandbox.clear_calls()
+    result = sandbox.boot()
+    assert result.returncode == 0, result.stdout
+    assert not (wants / "web.service").is_symlink()
+    assert "service web: no longer enabled at power-on" in result.stdout
+    assert [c[1:] for c in sandbox.calls("systemctl")] == [["daemon-reload"], ["restart", "web.service"]]
+
+
+def test_the_jupyter_script_refuses_to_start_without_its_token(sandbox: Sandbox, write_profile) -> None:
+    """Started before the secrets step (by hand, or by a unit an older version enabled), JupyterLab
+    would make up a random token: the script stops instead, and systemd tries again."""
+    sandbox.answer("curl", "/latest/api/token", "T")
+    sandbox.answer("curl", "placement/region", "us-east-1")
+    sandbox.set_stub("aws", output="tok")
+    assert sandbox.boot(render_text(write_profile(PROFILE), "bash")).returncode == 0
+    sandbox.reboot()  # /run is empty again
+    ran = sandbox.run("/usr/local/lib/bootstrap/services/jupyter.sh")
+    assert ran.returncode == 1 and "no token at /run/bootstrap/secrets/jt" in ran.stderr
 
 
 @pytest.mark.parametrize(
