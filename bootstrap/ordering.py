@@ -54,12 +54,10 @@ def order_steps(steps: list[Step], features: Sequence[ModuleType]) -> list[Step]
     """``steps`` (in the features' default order) in the order they run; a ProfileError, located at
     the statement, for a name that is no feature or step, and for a cycle."""
     keys = {f.KEY for f in features}
-    ids = {s.id for s in steps}
     by_feature: dict[str, list[str]] = {}
     for step in steps:
         by_feature.setdefault(step.feature, []).append(step.id)
     edges: list[Edge] = []
-    problems: list[Problem] = []
     after = hard_after(features)
     free = {f.KEY for f in features if getattr(f, "FREE_ORDER", False)}
     for step in steps:  # the features' own order
@@ -70,6 +68,33 @@ def order_steps(steps: list[Step], features: Sequence[ModuleType]) -> list[Step]
         if feature not in free:
             edges += [Edge(a, b, f"{feature}'s own steps go in order") for a, b in pairwise(mine)]
     defaults = _default_edges(steps, features, by_feature, free)
+    stated, problems = _stated_edges(steps, keys, by_feature)
+    edges += stated
+    if problems:
+        raise ProfileError(problems)
+    # A statement moves its own step, not its neighbours: the defaults between unstated steps hold
+    # first, and one of them that a statement would reverse is refused, not silently dropped.
+    moved = {s.id for s in steps if s.before or s.after}
+    defaults.sort(key=lambda edge: edge.first in moved or edge.then in moved)
+    kept, dragged = _compatible(defaults, edges, [s.id for s in steps], moved)
+    if dragged:
+        raise ProfileError(dragged)
+    return _sorted(steps, edges + kept)
+
+
+def stated_edges(steps: list[Step], features: Sequence[ModuleType]) -> list[Edge]:
+    """The order the profile stated (``before``/``after``), each edge located at its statement."""
+    by_feature: dict[str, list[str]] = {}
+    for step in steps:
+        by_feature.setdefault(step.feature, []).append(step.id)
+    return _stated_edges(steps, {f.KEY for f in features}, by_feature)[0]
+
+
+def _stated_edges(steps: list[Step], keys: set[str],
+                  by_feature: dict[str, list[str]]) -> tuple[list[Edge], list[Problem]]:  # fmt: skip
+    ids = {s.id for s in steps}
+    edges: list[Edge] = []
+    problems: list[Problem] = []
     for step in steps:  # what the profile stated
         for word, names in (("before", step.before), ("after", step.after)):
             for name in names:
@@ -96,12 +121,7 @@ def order_steps(steps: list[Step], features: Sequence[ModuleType]) -> list[Step]
                         edges.append(Edge(step.id, target, why, mark))
                     else:
                         edges.append(Edge(target, step.id, why, mark))
-    if problems:
-        raise ProfileError(problems)
-    # A statement moves its own step, not its neighbours: the defaults between unstated steps hold first.
-    stated = {s.id for s in steps if s.before or s.after}
-    defaults.sort(key=lambda edge: edge.first in stated or edge.then in stated)
-    return _sorted(steps, edges + _compatible(defaults, edges, [s.id for s in steps]))
+    return edges, problems
 
 
 def _default_edges(steps: list[Step], features: Sequence[ModuleType], by_feature: dict[str, list[str]],
@@ -124,29 +144,50 @@ def _default_edges(steps: list[Step], features: Sequence[ModuleType], by_feature
     return result
 
 
-def _compatible(defaults: list[Edge], edges: list[Edge], ids: list[str]) -> list[Edge]:
-    """The default edges that close no cycle with the edges that must hold, taken in turn."""
+def _compatible(defaults: list[Edge], edges: list[Edge], ids: list[str],
+                moved: set[str]) -> tuple[list[Edge], list[Problem]]:  # fmt: skip
+    """The default edges that close no cycle with the edges that must hold, taken in turn; and a
+    problem for each default between two steps no statement moves that the statements reverse."""
     graph: dict[str, set[str]] = {i: set() for i in ids}
+    why: dict[tuple[str, str], Edge] = {}
     for edge in edges:
         graph[edge.first].add(edge.then)
-    kept = []
+        why.setdefault((edge.first, edge.then), edge)
+    kept, dragged = [], []
     for edge in defaults:
-        if not _reaches(graph, edge.then, edge.first):
+        path = _path(graph, edge.then, edge.first)
+        if path is None:
             graph[edge.first].add(edge.then)
+            why.setdefault((edge.first, edge.then), edge)
             kept.append(edge)
-    return kept
+        elif edge.first not in moved and edge.then not in moved:
+            chain = [why[pair] for pair in pairwise(path)]
+            stated = next((e for e in chain if e.mark is not None), chain[0])
+            told = "; ".join(dict.fromkeys(e.why for e in chain))
+            dragged.append(Problem(
+                f"a stated order moves {edge.first} after {edge.then}, though neither states an order "
+                f"({edge.why}): {' -> '.join(path)} ({told})", stated.mark,
+                f"state where {edge.first} or {edge.then} goes too (before:/after:), or change this statement",
+            ))  # fmt: skip
+    return kept, dragged
 
 
-def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
+def _path(graph: dict[str, set[str]], start: str, goal: str) -> list[str] | None:
+    """The steps from ``start`` to ``goal`` along the edges, if ``goal`` can be reached."""
+    came: dict[str, str] = {}
     seen, todo = {start}, [start]
     while todo:
         node = todo.pop()
         if node == goal:
-            return True
-        for then in graph[node] - seen:
+            path = [goal]
+            while path[-1] != start:
+                path.append(came[path[-1]])
+            return path[::-1]
+        for then in sorted(graph[node] - seen):
             seen.add(then)
+            came[then] = node
             todo.append(then)
-    return False
+    return None
 
 
 def _sorted(steps: list[Step], edges: list[Edge]) -> list[Step]:

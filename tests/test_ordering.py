@@ -139,3 +139,27 @@ def test_an_unnamed_command_whose_id_a_named_one_took_is_located(write_profile) 
     result = cli("validate", str(write_profile(text)))
     assert result.returncode == 2  # said "two commands are named None", nowhere, before
     assert "profile.yaml:6:7: error: every_boot command 1 gets step id 'cmd-every-boot-01'" in result.stderr
+
+
+def test_a_statement_that_would_reverse_two_unstated_steps_is_refused(write_profile) -> None:
+    """`late` says it runs before `a` and after `b`: that puts b before a, which the list has the
+    other way round and neither states. Once silently reordered; now refused at the statement."""
+    text = """\
+name: drag
+commands:
+  first_boot:
+    - {name: a, run: "echo a"}
+    - {name: b, run: "echo b"}
+    - name: late
+      run: "echo late"
+      before: [cmd-a]
+      after: [cmd-b]
+"""
+    with pytest.raises(ProfileError) as caught:
+        order(write_profile, text)
+    message = str(caught.value)
+    assert "a stated order moves cmd-a after cmd-b, though neither states an order" in message
+    assert "cmd-b -> cmd-late -> cmd-a" in message
+    assert ":7:" in message or ":8:" in message or ":9:" in message  # located at late's statement
+    moved = text.replace('{name: a, run: "echo a"}', '{name: a, run: "echo a", after: [cmd-b]}')
+    assert order(write_profile, moved) == ["cmd-b", "cmd-late", "cmd-a"]  # said: allowed
