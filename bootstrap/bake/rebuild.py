@@ -43,6 +43,7 @@ def rebuild(references: list[str], make_backend: Callable[[Callable[[str], None]
             events: Events, jobs: int = 2) -> list[Outcome]:  # fmt: skip
     """Bake each profile; ``make_backend(progress)`` gives each its own backend, whose progress
     lines go out prefixed with that profile."""
+    from ..bakeable import refuse_unbakeable
     from ..planner import build_plan
     from ..profile import load_profile
     from ..sharing import profile_shares
@@ -56,6 +57,7 @@ def rebuild(references: list[str], make_backend: Callable[[Callable[[str], None]
                 scoped.emit("skipped", "abstract: only a parent for others to extend, never baked")
                 return Outcome(reference, skipped="abstract")
             plan = build_plan(profile)
+            refuse_unbakeable(profile, plan)
 
             def progress(line: str) -> None:
                 scoped.emit("progress", line)

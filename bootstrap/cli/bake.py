@@ -250,6 +250,7 @@ def _backend_options(parser: argparse.ArgumentParser) -> None:
 
 def _bake(args: argparse.Namespace) -> int:
     from ..bake.lifecycle import BakeOptions, bake
+    from ..bakeable import refuse_unbakeable
     from ..planner import build_plan
     from ..profile import load_profile
 
@@ -261,6 +262,7 @@ def _bake(args: argparse.Namespace) -> int:
     if profile.abstract:
         raise UsageError(f"{profile.name} is abstract (a parent for others to extend): bake a profile that extends it")
     plan = build_plan(profile)
+    refuse_unbakeable(profile, plan)  # before any machine or cloud call, a dry run included
     events = Events(as_json=args.json)
     setup = None
     if args.backend == "local":  # decided (and said) before anything boots; a dry run builds nothing

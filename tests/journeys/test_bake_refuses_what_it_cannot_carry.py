@@ -1,0 +1,76 @@
+"""A bake (its dry run too) refuses, at the profile line, a golden image that would not hold what
+the profile says: a builder runs only the image-scope first-boot steps, so a baked step that needs
+a mount, a secret or another instance step ran without it. Before, `bake --dry-run` said the plan
+and the image came out wrong (a clone onto the builder's root disk, hidden by the data disk on
+every instance). Rendering the same profile as user data stays fine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import Run
+
+MOUNT = """\
+name: lab
+users: [{name: alice}]
+mounts:
+  - {path: /data, type: block, device: {label: data}, owner: "alice:alice"}
+"""
+CLONE = MOUNT + """\
+commands:
+  first_boot:
+    - name: clone
+      run: "git clone https://example.com/team/data.git /data/repo"
+      scope: image
+      after: [mounts]
+"""
+FILE = MOUNT + """\
+files:
+  - path: /data/README
+    content: "team data\\n"
+    owner: "alice:alice"
+"""
+PIP_SECRET = """\
+name: lab
+secrets:
+  - {name: pip-conf, from: "aws-ssm:/team/pip-conf", path: /etc/pip.conf}
+conda:
+  environments:
+    - name: ds
+      spec: {channels: [conda-forge], dependencies: [python=3.11, pip, {pip: [private-package]}]}
+"""
+
+
+def write(repo: Path, text: str) -> Path:
+    path = repo / "lab.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "said"),
+    [
+        (CLONE, 10, "cmd-clone is baked into the image (image scope, first boot) but is to run after mounts, "
+                    "which a bake does not run (every boot, instance scope)"),
+        (FILE, 6, "file /data/README is baked into the image (image scope) but lies under mount point /data"),
+        (PIP_SECRET, 3, "secret 'pip-conf' is written to /etc/pip.conf, which the conda step's tools read"),
+    ],
+    ids=["stated-after-a-mount", "file-under-a-mount", "secret-conda-reads"],
+)  # fmt: skip
+def test_a_bake_dry_run_refuses_an_image_that_would_not_hold_the_profile(
+    bootstrap: Run, repo: Path, text: str, line: int, said: str
+) -> None:
+    path = write(repo, text)
+    result = bootstrap("bake", str(path), "--dry-run", "-b", "local", expect=2)
+    assert f"{path.name}:{line}:" in result.stderr and said in result.stderr, result.stderr
+    assert "hint:" in result.stderr
+    bootstrap("validate", str(path))  # as user data it is fine
+    bootstrap("render", str(path), "--target", "cloud-init")
+
+
+def test_an_instance_scope_clone_after_the_mount_bakes(bootstrap: Run, repo: Path) -> None:
+    path = write(repo, CLONE.replace("scope: image", "scope: instance"))
+    result = bootstrap("bake", str(path), "--dry-run", "-b", "local")
+    assert "would launch" in result.stderr + result.stdout
