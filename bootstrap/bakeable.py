@@ -50,8 +50,17 @@ def _stated_problems(plan: Plan) -> list[Problem]:
                 f"{then.id} is baked into the image (image scope, first boot) but is to run after {first.id}, "
                 f"which a bake does not run ({first.phase.value.replace('_', ' ')}, {first.scope.value} scope): the "
                 f"builder runs {then.id} without it, and instances of the image skip {then.id} as done",
-                edge.mark, SCOPE_HINT.format(step=then.id)))  # fmt: skip
+                edge.mark, _hint(then, first, edge.mark)))  # fmt: skip
     return problems
+
+
+def _hint(baked_step: Step, unbaked: Step, mark: object) -> str:
+    """Where the statement is on a baked command or file, its scope can move; else only the bake can."""
+    said_by_baked = mark is not None and mark in baked_step.order_marks.values()
+    if said_by_baked and baked_step.feature in ("commands", "files"):
+        return SCOPE_HINT.format(step=baked_step.id)
+    return (f"a builder runs only image-scope first-boot steps: give {baked_step.id} what it needs from "
+            f"{unbaked.id} another way in the image, or do not bake this profile (render it as user data)")
 
 
 def _mount_points(data: Any) -> list[str]:

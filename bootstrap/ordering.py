@@ -4,7 +4,8 @@ Each feature names what its steps need before them (``AFTER``: never reversed, a
 for the reverse is a cycle) and where they go by default (``DEFAULT_AFTER``: the commands go after
 every other feature, the services after the commands, unless a step states otherwise). A step
 may state ``before``/``after``: feature keys (all of that feature's steps, also where one step has
-the feature's name) or step ids. The
+the feature's name; a feature may say ``NAMED_STEPS``, the steps its name means: "before mounts"
+is before the mounting, not before the tools are installed) or step ids. The
 result keeps the default order wherever the statements allow: among the steps free to go, the
 one that comes first by default goes first.
 """
@@ -59,6 +60,7 @@ def order_steps(steps: list[Step], features: Sequence[ModuleType]) -> list[Step]
         by_feature.setdefault(step.feature, []).append(step.id)
     edges: list[Edge] = []
     after = hard_after(features)
+    named = _named(steps, features)
     free = {f.KEY for f in features if getattr(f, "FREE_ORDER", False)}
     for step in steps:  # the features' own order
         for other, theirs in by_feature.items():
@@ -68,7 +70,7 @@ def order_steps(steps: list[Step], features: Sequence[ModuleType]) -> list[Step]
         if feature not in free:
             edges += [Edge(a, b, f"{feature}'s own steps go in order") for a, b in pairwise(mine)]
     defaults = _default_edges(steps, features, by_feature, free)
-    stated, problems = _stated_edges(steps, keys, by_feature)
+    stated, problems = _stated_edges(steps, keys, named)
     edges += stated
     if problems:
         raise ProfileError(problems)
@@ -77,21 +79,29 @@ def order_steps(steps: list[Step], features: Sequence[ModuleType]) -> list[Step]
     moved = {s.id for s in steps if s.before or s.after}
     defaults.sort(key=lambda edge: edge.first in moved or edge.then in moved)
     kept, dragged = _compatible(defaults, edges, [s.id for s in steps], moved)
+    ordered = _sorted(steps, edges + kept)  # a cycle among what must hold is said first, as a cycle
     if dragged:
         raise ProfileError(dragged)
-    return _sorted(steps, edges + kept)
+    return ordered
 
 
 def stated_edges(steps: list[Step], features: Sequence[ModuleType]) -> list[Edge]:
     """The order the profile stated (``before``/``after``), each edge located at its statement."""
-    by_feature: dict[str, list[str]] = {}
+    return _stated_edges(steps, {f.KEY for f in features}, _named(steps, features))[0]
+
+
+def _named(steps: list[Step], features: Sequence[ModuleType]) -> dict[str, list[str]]:
+    """Feature key -> the steps its name means in a before:/after: (all of them, unless NAMED_STEPS)."""
+    result: dict[str, list[str]] = {}
+    only = {f.KEY: set(f.NAMED_STEPS) for f in features if hasattr(f, "NAMED_STEPS")}
     for step in steps:
-        by_feature.setdefault(step.feature, []).append(step.id)
-    return _stated_edges(steps, {f.KEY for f in features}, by_feature)[0]
+        if step.feature not in only or step.id in only[step.feature]:
+            result.setdefault(step.feature, []).append(step.id)
+    return result
 
 
 def _stated_edges(steps: list[Step], keys: set[str],
-                  by_feature: dict[str, list[str]]) -> tuple[list[Edge], list[Problem]]:  # fmt: skip
+                  named: dict[str, list[str]]) -> tuple[list[Edge], list[Problem]]:  # fmt: skip
     ids = {s.id for s in steps}
     edges: list[Edge] = []
     problems: list[Problem] = []
@@ -100,7 +110,7 @@ def _stated_edges(steps: list[Step], keys: set[str],
             for name in names:
                 if name in keys:  # a feature's name means all its steps, even where one of them has its name
                     # (its own feature: the others' steps); a feature this profile does not use: nothing to order
-                    targets = [t for t in by_feature.get(name, []) if t != step.id]
+                    targets = [t for t in named.get(name, []) if t != step.id]
                 elif name in ids:
                     targets = [name]
                 else:

@@ -38,8 +38,9 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_command_runs_before_the_step_it_names_and_the_others_keep_their_places(write_profile) -> None:
-    # after the packages it needs (xfsprogs), just before the mounts feature's steps; the unstated commands stay last
-    assert order(write_profile, DISK) == ["packages", "users", "cmd-label-disk", "mounts-tools", "mounts",
+    # after the packages it needs (xfsprogs) and the mount tools, just before the mounting ("mounts" names
+    # that step: NAMED_STEPS); the unstated commands stay last
+    assert order(write_profile, DISK) == ["packages", "users", "mounts-tools", "cmd-label-disk", "mounts",
                                           "cmd-early-note", "cmd-late-note"]  # fmt: skip
     # a step id names that step alone
     text = DISK.replace("before: [mounts]", "after: [mounts-tools]\n      before: [cmd-early-note]")
@@ -55,6 +56,9 @@ def test_before_a_feature_means_before_all_its_steps_and_after_works_too(write_p
     assert order(write_profile, text) == ["cmd-label-disk", "packages", "users", "mounts-tools", "mounts",
                                           "cmd-early-note", "cmd-late-note"]  # fmt: skip
     text = text.replace("after: [users]", "before: [mounts]")
+    assert order(write_profile, text) == ["cmd-label-disk", "packages", "users", "mounts-tools", "cmd-late-note",
+                                          "mounts", "cmd-early-note"]  # fmt: skip
+    text = text.replace("before: [mounts]", "before: [mounts-tools]")  # the tools' step, by its id
     assert order(write_profile, text) == ["cmd-label-disk", "packages", "users", "cmd-late-note", "mounts-tools",
                                           "mounts", "cmd-early-note"]  # fmt: skip
 

@@ -54,7 +54,7 @@ services:
 """
 # The order the model gives this profile: the host name first, the label command before the mount,
 # the mount and the secret before the first-boot command that uses them, the services after the commands.
-ORDER = ["hostname", "packages", "users", "cmd-label", "mounts-tools", "mounts", "secrets", "file-etc-matrix.conf",
+ORDER = ["hostname", "packages", "users", "mounts-tools", "cmd-label", "mounts", "secrets", "file-etc-matrix.conf",
          "cmd-clone", "cmd-tick", "services"]  # fmt: skip
 TARGETS = ("bash", "gce", "cloud-init", "ec2")
 

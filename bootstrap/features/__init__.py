@@ -8,6 +8,8 @@ A feature module defines:
 * optionally ``DEFAULT_AFTER``: features its steps go after unless a step states otherwise (``"*"``: every
   feature that neither says ``"*"`` itself nor comes after this one); ties go by ``KEY``;
 * optionally ``FREE_ORDER = True``: its steps (commands, services) may be reordered among themselves;
+* optionally ``NAMED_STEPS``: the step ids its key means in a profile's ``before:``/``after:`` (all
+  of its steps when absent);
 * ``SCHEMA``: the JSON Schema fragment for the value under ``KEY``;
 * ``steps(config, context) -> list[Step]``: pure, no I/O except reading files the profile names;
 * optionally ``cloud_config(config) -> dict``: keys for the ``#cloud-config`` part, where one of

@@ -25,6 +25,7 @@ from .files import OWNER
 
 KEY = "mounts"
 AFTER = frozenset({"users"})  # mount points have owners
+NAMED_STEPS = ("mounts",)  # "before: [mounts]" is before the mounting (a disk labelled first), not before the tools
 _WORD = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 FIELDS = {  # which keys each type takes (path, type, owner, mode, options are common)
     "block": {"device", "filesystem", "format", "wait_seconds"},
