@@ -11,6 +11,7 @@ from ..yamlload import value_mark
 from . import describe
 
 KEY = "commands"
+_NAMES = "Features (all of their steps; mounts: the mounting, after mounts-tools) or step ids"
 # Names of features (all of their steps) or step ids, as `bootstrap explain` lists them.
 ORDER_NAMES: dict[str, Any] = {
     "type": "array",
@@ -40,10 +41,8 @@ _COMMAND: dict[str, Any] = {
                     "default": "instance",
                     "description": "image: baked images skip it on new instances.",
                 },
-                "before": {**ORDER_NAMES, "description": "Features (all of their steps) or step ids this command "
-                           "runs before."},
-                "after": {**ORDER_NAMES, "description": "Features (all of their steps) or step ids this command "
-                          "runs after."},
+                "before": {**ORDER_NAMES, "description": f"{_NAMES} this command runs before."},
+                "after": {**ORDER_NAMES, "description": f"{_NAMES} this command runs after."},
             },
         },
     ],
@@ -79,9 +78,8 @@ for _variant in _COMMAND["anyOf"][1:]:
             "run": ("Bash, run with set -euo pipefail.", "systemctl enable --now docker"),
             "name": ("Step id suffix (stable ids keep markers when the list changes).", "docker"),
             "scope": ("image: baked images skip it on new instances.", "image"),
-            "before": ("Features (all of their steps) or step ids this command runs before (e.g. a disk prepared "
-                       "before it is mounted).", ["mounts"]),
-            "after": ("Features (all of their steps) or step ids this command runs after.", ["services"]),
+            "before": (f"{_NAMES} this command runs before (e.g. a disk prepared before it is mounted).", ["mounts"]),
+            "after": (f"{_NAMES} this command runs after.", ["services"]),
         },
     )
 
