@@ -132,3 +132,29 @@ def test_jupyter_reads_its_token_where_the_secret_is_written(write_profile) -> N
     [step] = [s for s in build_plan(load_profile(str(profile))).steps if s.feature == "services"]
     assert "cat /home/alice/.jupyter-token" in step.script
     assert "/run/bootstrap/secrets/jt" not in step.script
+
+
+@pytest.mark.parametrize(
+    ("units", "extra", "said"),
+    [
+        ("[{name: ssh, command: 'sleep 1'}]", "", "unit name 'ssh' is a unit the machine's system"),
+        ("[{name: bootstrap, command: 'sleep 1'}]", "", "unit name 'bootstrap' is bootstrap's own unit"),
+        ("[{name: bootstrap-mount-data, command: 'sleep 1'}]", "", "is bootstrap's own unit"),
+        ("[{name: systemd-resolved, command: 'sleep 1'}]", "", "a unit the machine's system or its cloud's agent"),
+        ("[{name: google-guest-agent, command: 'sleep 1'}]", "", "a unit the machine's system or its cloud's agent"),
+        ("[{name: redis-server, command: 'sleep 1'}]", "packages: [redis-server]\n",
+         "the unit package 'redis-server' (in packages) most likely ships"),
+        ("[{name: jupyter, command: 'sleep 1'}]",
+         "secrets: [{name: jt, from: 'aws-ssm:/jt', owner: root}]\n", "services.jupyter's own unit"),
+    ],
+    ids=["ssh", "runner", "mount-unit", "systemd", "cloud-agent", "package", "jupyter"],
+)  # fmt: skip
+def test_a_unit_named_like_one_the_machine_has_is_refused(write_profile, units: str, extra: str, said: str) -> None:
+    """Written to /etc/systemd/system, it would override the system's unit (ssh: no more SSH server) or
+    overwrite bootstrap's own (the runner), silently, on the machine."""
+    jupyter = ", jupyter: {user: root, token_secret: jt}" if "jupyter" in said else ""
+    path = write_profile(f"name: names\n{extra}services: {{units: {units}{jupyter}}}\n")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(str(path))
+    assert said in str(caught.value) and "would replace it in /etc/systemd/system" in str(caught.value)
+    assert f"{path}:" in str(caught.value)

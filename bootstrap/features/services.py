@@ -115,8 +115,43 @@ describe(
 )
 
 
+# Units a machine already has: ours, the base images' and the clouds' agents'. A profile's unit of the
+# same name goes to /etc/systemd/system, which overrides /lib/systemd/system: `ssh` would replace the
+# SSH server with the profile's command, `bootstrap` the runner itself.
+OURS = ("bootstrap", "bootstrap-idle")
+SYSTEM_UNITS = frozenset({
+    "ssh", "sshd", "cron", "rsyslog", "dbus", "networking", "udev", "getty", "serial-getty", "polkit",
+    "chrony", "chronyd", "ntp", "ntpsec", "unattended-upgrades", "apt-daily", "apt-daily-upgrade", "snapd",
+    "cloud-init", "cloud-init-local", "cloud-config", "cloud-final", "cloud-init-main", "cloud-init-network",
+    "google-guest-agent", "google-startup-scripts", "google-shutdown-scripts", "google-osconfig-agent",
+    "amazon-ssm-agent", "ec2-instance-connect", "docker", "containerd", "nvidia-persistenced",
+    "nvidia-fabricmanager", "nvidia-dcgm", "networkd-dispatcher", "NetworkManager", "multi-user", "default",
+    "emergency", "rescue", "reboot", "poweroff", "halt", "shutdown", "user",
+})
+SYSTEM_PREFIXES = ("systemd-", "bootstrap-mount-", "cloud-", "google-", "nvidia-", "user-")
+
+
+def _unit_name_problems(config: dict[str, Any], context: Any) -> list[Problem]:
+    taken = {"jupyter": "services.jupyter's own unit"} if config.get("jupyter") else {}
+    packages = set((context.profile or {}).get("packages") or [])
+    problems = []
+    for unit in config.get("units", []):
+        name = unit["name"]
+        why = taken.get(name)
+        if name in OURS or name.startswith("bootstrap-"):
+            why = "bootstrap's own unit (the runner, its timers and mounts)"
+        elif name in SYSTEM_UNITS or name.startswith(SYSTEM_PREFIXES):
+            why = "a unit the machine's system or its cloud's agent already has"
+        elif name in packages:
+            why = f"the unit package {name!r} (in packages) most likely ships"
+        if why:
+            problems.append(problem(unit, "name", f"unit name {name!r} is {why}: this unit would replace it in "
+                                    "/etc/systemd/system", f"name it for what it runs (e.g. {name}-app)"))  # fmt: skip
+    return problems
+
+
 def check(config: dict[str, Any], context: Any) -> list[Problem]:
-    problems = _root_in_shared_env(config, context)
+    problems = _root_in_shared_env(config, context) + _unit_name_problems(config, context)
     jupyter = config.get("jupyter")
     if not jupyter:
         return problems
