@@ -151,6 +151,8 @@ def test_step_can_ask_for_a_reboot_and_the_phase_resumes(sandbox: Sandbox, write
     assert result.returncode == 0
     assert sandbox.calls("systemctl")[-1] == ["systemctl", "reboot"]
     assert sandbox.status()["result"] == "rebooting"
+    assert "result=rebooting reboot_after=cmd-driver" in result.stdout  # not "failed_step": nothing failed
+    assert "failed_step" not in result.stdout
     assert lines(sandbox, "/var/tmp/log") == ["driver"]
     assert sandbox.boot().returncode == 0
     assert lines(sandbox, "/var/tmp/log") == ["driver", "after"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
+from . import problem
 
 KEY = "users"
 AFTER = frozenset({"packages", "nvidia"})  # supplementary groups may come from packages (docker, video)
@@ -80,6 +82,30 @@ SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+
+# cloud-init's default user (admin on Debian's cloud images, ubuntu on Ubuntu's, ec2-user on Amazon
+# Linux) is the first account it makes, before any bootstrap step: it gets the first uid, 1000.
+DEFAULT_USER_UID = 1000
+
+
+def check(config: list[dict[str, Any]], context: Any) -> list[Problem]:
+    problems = []
+    seen: dict[int, str] = {}
+    for user in config:
+        uid = user.get("uid")
+        if uid is None:
+            continue
+        if uid == DEFAULT_USER_UID:
+            problems.append(problem(user, "uid", f"uid {uid} is the cloud's default user's (admin, ubuntu or ec2-user, "
+                                    "which cloud-init makes before the users step): useradd refuses a uid that is "
+                                    f"taken, and the boot stops there", "pick a uid from 2000 up, the same on "
+                                    "every machine that shares the disk"))  # fmt: skip
+        elif uid in seen:
+            problems.append(problem(user, "uid", f"uid {uid} is also {seen[uid]}'s: two accounts cannot share it",
+                                    "give each account its own uid"))  # fmt: skip
+        seen.setdefault(uid, user["name"])
+    return problems
 
 
 def steps(config: list[dict[str, Any]], context: Any) -> list[Step]:

@@ -26,7 +26,7 @@ install_file() {
   chmod "$mode" "$path"
 }
 
-install_file 0755 /usr/local/lib/bootstrap/runner <<'BOOTSTRAP_EOF_bbb0049871e1ae65500f'
+install_file 0755 /usr/local/lib/bootstrap/runner <<'BOOTSTRAP_EOF_f827c58b768a630159c2'
 #!/usr/bin/env bash
 # comments removed; the commented source is bootstrap's templates/runner/runner.sh.j2
 set -euo pipefail
@@ -176,8 +176,10 @@ run_step() {
 }
 
 finish() {
+  local which=failed_step
+  [ "$1" != rebooting ] || which=reboot_after
   write_status "$1"
-  say "RESULT profile=$PROFILE mode=$MODE instance=$INSTANCE_ID boot=$BOOT result=$1${2:+ failed_step=$2}"
+  say "RESULT profile=$PROFILE mode=$MODE instance=$INSTANCE_ID boot=$BOOT result=$1${2:+ $which=$2}"
   printf 'BOOTSTRAP-RESULT %s %s\n' "$1" "${2:--}" >/dev/console 2>/dev/null || true
 }
 
@@ -266,7 +268,7 @@ main() {
 }
 
 main "$@"
-BOOTSTRAP_EOF_bbb0049871e1ae65500f
+BOOTSTRAP_EOF_f827c58b768a630159c2
 
 install_file 0644 /usr/local/lib/bootstrap/lib.sh <<'BOOTSTRAP_EOF_122167c08b5a3e49492f'
 # shellcheck shell=bash
