@@ -158,16 +158,16 @@ def _compatible(defaults: list[Edge], edges: list[Edge], ids: list[str],
                 moved: set[str]) -> tuple[list[Edge], list[Problem]]:  # fmt: skip
     """The default edges that close no cycle with the edges that must hold, taken in turn; and a
     problem for each default between two steps no statement moves that the statements reverse."""
-    graph: dict[str, set[str]] = {i: set() for i in ids}
+    graph: dict[str, dict[str, None]] = {i: {} for i in ids}  # insertion-ordered: the same path every run
     why: dict[tuple[str, str], Edge] = {}
     for edge in edges:
-        graph[edge.first].add(edge.then)
+        graph[edge.first][edge.then] = None
         why.setdefault((edge.first, edge.then), edge)
     kept, dragged = [], []
     for edge in defaults:
         path = _path(graph, edge.then, edge.first)
         if path is None:
-            graph[edge.first].add(edge.then)
+            graph[edge.first][edge.then] = None
             why.setdefault((edge.first, edge.then), edge)
             kept.append(edge)
         elif edge.first not in moved and edge.then not in moved:
@@ -182,7 +182,7 @@ def _compatible(defaults: list[Edge], edges: list[Edge], ids: list[str],
     return kept, dragged
 
 
-def _path(graph: dict[str, set[str]], start: str, goal: str) -> list[str] | None:
+def _path(graph: dict[str, dict[str, None]], start: str, goal: str) -> list[str] | None:
     """The steps from ``start`` to ``goal`` along the edges, if ``goal`` can be reached."""
     came: dict[str, str] = {}
     seen, todo = {start}, [start]
@@ -193,10 +193,11 @@ def _path(graph: dict[str, set[str]], start: str, goal: str) -> list[str] | None
             while path[-1] != start:
                 path.append(came[path[-1]])
             return path[::-1]
-        for then in sorted(graph[node] - seen):
-            seen.add(then)
-            came[then] = node
-            todo.append(then)
+        for then in graph[node]:
+            if then not in seen:
+                seen.add(then)
+                came[then] = node
+                todo.append(then)
     return None
 
 
