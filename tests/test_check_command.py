@@ -179,3 +179,36 @@ def test_all_shell_that_reaches_the_machine_is_checked_at_its_own_line(write_pro
     assert f"{profile}:7:9 (command cmd-go): error: [bash-syntax]" in out  # the block's 2nd line, not 5
     assert any(line.startswith(f"  {profile}:9:") and "[shellcheck] SC1036" in line for line in out.splitlines())
     assert f"{profile}:13:16: error: [bash-syntax]" in out
+
+
+def test_an_unclosed_block_is_located_at_its_last_line_not_the_next_key(write_profile, capsys) -> None:
+    """bash and shellcheck say "unexpected end of file" one line past the shell: that line is the
+    profile's next key (here verify's entry), which had nothing wrong; the finding belongs to the
+    block's last line, and its message no longer carries the generated script's line number."""
+    from bootstrap.cli import main
+
+    profile = write_profile(
+        "name: p\n"
+        "services:\n"
+        "  units:\n"
+        "    - name: web\n"
+        "      command: |\n"
+        "        cd /srv\n"
+        "        if [ -f x ]; then echo hi\n"
+        "commands:\n"
+        "  first_boot:\n"
+        "    - name: go\n"
+        "      run: |\n"
+        "        cd /srv\n"
+        "        if [ -f x ]; then echo hi\n"
+        "verify:\n"
+        "  - test -f /etc/x\n"
+    )
+    assert main(["check", str(profile)]) == 1
+    out = capsys.readouterr().out
+    findings = [line for line in out.splitlines() if "error:" in line]
+    assert findings, out
+    for line in findings:
+        assert line.strip().startswith((f"{profile}:7:", f"{profile}:13:")), line
+    assert f"{profile}:7:9: error: [bash-syntax] syntax error: unexpected end of file" in out
+    assert f"{profile}:13:9 (command cmd-go): error: [bash-syntax] syntax error: unexpected end of file" in out

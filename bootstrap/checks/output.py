@@ -119,7 +119,8 @@ def finish(pending: list[Pending], findings_cache: FindingsCache | None = None) 
     for item in pending:
         schema = [finding for _ in item.configs for finding in next(by_config)]
         located = [_locate(f, item.authored, item.scripts) if name not in item.snippets else
-                   _in_profile(f, name, item.snippets[name], SNIPPET_HEADER.count("\n"))
+                   _in_profile(f, name, item.snippets[name], SNIPPET_HEADER.count("\n"),
+                               lines=item.scripts[name].count("\n") - SNIPPET_HEADER.count("\n") - 1)
                    for name in item.scripts for f in by_script[name]]  # fmt: skip
         results.append(item.findings + schema + located)
     return results
@@ -161,21 +162,31 @@ def _locate(finding: Finding, authored: dict[str, Step], scripts: dict[str, str]
     """A finding in the profile author's own command points at the profile line that wrote it."""
     for name, step in authored.items():
         if (finding.where.startswith(name + ":") or finding.where == name) and step.origin is not None:
-            preamble = scripts[name].split(COMMAND_MARKER, 1)[0].count("\n") + 1
+            before, command = scripts[name].split(COMMAND_MARKER, 1)
+            preamble = before.count("\n") + 1
             target = name.split("[", 1)[1].split("]", 1)[0] if "[" in name else ""
-            located = _in_profile(finding, name, step.origin, preamble, f" (command {step.id})")
+            located = _in_profile(finding, name, step.origin, preamble, f" (command {step.id})",
+                                  lines=command.rstrip("\n").count("\n") + 1)  # fmt: skip
             return replace(located, targets=(*finding.targets, target) if target else finding.targets)
     return finding
 
 
-def _in_profile(finding: Finding, name: str, mark: Mark, preamble: int, what: str = "") -> Finding:
+def _in_profile(finding: Finding, name: str, mark: Mark, preamble: int, what: str = "",
+                lines: int | None = None) -> Finding:  # fmt: skip
     """A finding on line N of shell the profile wrote, at the profile's own line: inside a block scalar
-    (`run: |`) the Nth line below the key, not the key's line."""
+    (`run: |`) the Nth line below the key, not the key's line. One past the end (bash's "unexpected
+    end of file") is the shell's last line, never the profile line after it."""
     syntax = re.search(r": line (\d+): ", finding.message) if finding.where == name else None
     if syntax is None and not finding.where.startswith(name + ":"):
         return finding
     line, column = (int(syntax.group(1)), 1) if syntax else map(int, finding.where[len(name) + 1 :].split(":")[:2])
-    return replace(finding, where=f"{_file_position(mark, line - preamble, column)}{what}")
+    line -= preamble
+    if lines is not None and line > lines >= 1:
+        line, column = lines, 1
+    message = finding.message.replace(syntax.group(0)[2:], "", 1) if syntax else finding.message
+    if syntax and message.startswith(f"{name}: "):
+        message = message[len(name) + 2 :]  # the profile's line says where
+    return replace(finding, where=f"{_file_position(mark, line, column)}{what}", message=message)
 
 
 def _file_position(mark: Mark, line: int, column: int) -> str:
