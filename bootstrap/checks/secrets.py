@@ -364,23 +364,52 @@ def locate(mark: Mark, value: str, offset: int) -> Mark:
     return Mark(mark.source, line, len(content) - len(content.lstrip()) + 1)
 
 
+PRAGMA = "pragma"  # every form of the library's inline allowlist comment holds it: a cheap look first
+
+
+def allowlisted(lines: list[str], number: int, filename: str) -> bool:
+    """Whether line ``number`` of ``lines`` says ``# pragma: allowlist secret`` (detect-secrets' inline
+    allowlist, read by the library; on the line above: ``# pragma: allowlist nextline secret``). A
+    certain credential is never allowlisted: validate and render refuse it whatever a comment says."""
+    nearby = lines[max(number - 2, 0) : number]
+    if not any(PRAGMA in line for line in nearby):
+        return False
+    from . import secret_library
+
+    return secret_library.allowlisted(lines, number, filename)
+
+
+def _allowlisted_at(mark: Mark | None, value: str, offset: int) -> bool:
+    """The profile's line that holds ``value[offset]`` allowlists it: a YAML comment there (``url: ...  #
+    pragma: allowlist secret``), or, in a block scalar, the same comment in the text (a shell comment)."""
+    lines = value.split("\n")
+    if allowlisted(lines, value.count("\n", 0, offset) + 1, "value"):
+        return True
+    if mark is None:
+        return False
+    return allowlisted(_source_lines(mark.source), locate(mark, value, offset).line, "profile.yaml")  # YAML's #
+
+
 def _profile_findings(data: Any) -> tuple[list[Finding], set[str]]:
     findings: list[Finding] = []
-    reported: set[str] = set()
+    reported: set[str] = set()  # the literals reported (or allowlisted) at a profile line
     for path, value, mark in _literals(data):
         label = ".".join(str(p) for p in path)
 
         def where(offset: int, mark: Mark | None = mark, value: str = value, label: str = label) -> str:
             return str(locate(mark, value, offset)) if mark else label
 
+        def kept(offset: int, kind: str = "", mark: Mark | None = mark, value: str = value) -> bool:
+            return is_certain(kind) or not _allowlisted_at(mark, value, offset)
+
         found_leaks = leaks(value)
         reported |= {leak.literal for leak in found_leaks}
         found = [Finding("error", "secrets", where(leak.offset), f"looks like a literal {leak.kind}", HINT)
-                 for leak in found_leaks]  # fmt: skip
+                 for leak in found_leaks if kept(leak.offset, leak.kind)]  # fmt: skip
         key = path[-1] if isinstance(path[-1], str) else None
-        if not found and _environment(path) and key and re.search(SECRET_NAME, key) and value:
+        if not found_leaks and _environment(path) and key and re.search(SECRET_NAME, key) and value and kept(0):
             found = [Finding("error", "secrets", where(0), "a literal value under a secret-like name", HINT)]
-        if not found and _environment(path) and looks_random(value):
+        if not found_leaks and not found and _environment(path) and looks_random(value) and kept(0):
             found = [Finding("warning", "secrets", where(0), "looks like a random token (high entropy)", HINT)]
         findings += [Finding(f.severity, f.check, f.where, f"{label}: {f.message}", f.hint) for f in found]
     return findings, reported
@@ -397,10 +426,14 @@ def scan_plan(data: Any, steps: Iterable[Any]) -> list[Finding]:
     findings, reported = _profile_findings(data)
     for step in steps:
         shown = f"{step.origin} (step {step.id}" if step.origin else f"step {step.id}"
+        lines: list[str] = []
         for leak in leaks(step.script):
             if leak.literal in reported:
                 continue
             reported.add(leak.literal)
+            lines = lines or step.script.split("\n")
+            if not is_certain(leak.kind) and allowlisted(lines, step.script.count("\n", 0, leak.offset) + 1, "step"):
+                continue  # the embedded file's own line says so
             line = step.script.count("\n", 0, leak.offset) + 1
             findings.append(Finding("error", "secrets", f"{shown}, its line {line})",
                                     f"looks like a literal {leak.kind}", HINT))  # fmt: skip

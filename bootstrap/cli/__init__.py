@@ -3,9 +3,36 @@ and chooses exit codes (0 ok, 1 findings, 2 bad input or usage, 3 backend failur
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import sys
+
+
+def _stopped_early(signum: int, frame: object) -> None:
+    """SIGINT outside main()'s handlers (interrupts.handle_signals): while Python imports bootstrap,
+    before a command started anything, or after it ended. The run ends at once, 128 + signal, told in
+    one line; Python's default is a KeyboardInterrupt traceback out of whatever was being imported."""
+    os.write(2, f"bootstrap: stopped by {signal.Signals(signum).name}\n".encode())
+    raise SystemExit(128 + signum)
+
+
+def _run_as_bootstrap() -> bool:
+    """Whether the program is bootstrap itself: `python -m bootstrap`, or the `bootstrap` command (its
+    console script imports this module first of all), not a program that imports the package."""
+    program = sys.modules.get("__main__")
+    spec = getattr(program, "__spec__", None)
+    if spec is not None:
+        return bool(spec.name == "bootstrap.__main__")
+    return bool(re.search(r"(^|[/\\])bootstrap(-script\.pyw?|\.exe)?$", getattr(program, "__file__", None) or ""))
+
+
+# ruff: noqa: E402 (the handler goes in first, before the imports below)
+if _run_as_bootstrap() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _stopped_early)
+
 import argparse
 import json
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -148,7 +175,10 @@ def _render(args: argparse.Namespace) -> int:
 
         print(json.dumps(plan_json(plan, (args.target,)), indent=2))
         return EXIT_OK
-    artifact = render(plan, args.target, gzip=args.gzip, bake=args.bake)
+    try:
+        artifact = render(plan, args.target, gzip=args.gzip, bake=args.bake)
+    except RenderError as exc:
+        raise with_largest_parts(exc, plan) from None
     data = artifact.base64() + b"\n" if args.base64 else artifact.data
     if artifact.gzipped and not (args.output or args.base64) and sys.stdout.isatty():
         # A pipe or a redirected file takes the bytes whatever their size; only a terminal is refused.
@@ -165,6 +195,18 @@ def _render(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     return EXIT_OK
+
+
+def with_largest_parts(exc: RenderError, plan: Any, top: int = 3) -> RenderError:
+    """A render refused (over a cloud's size limit), told with what takes the room: the largest parts
+    of what every target carries (bootstrap's runner and library, each step), the profile line that
+    made each step, so that a user sees what to move out (a bucket, a baked image)."""
+    from ..checks.size import contributors
+
+    origins = {step.id: step.origin for step in plan.steps}
+    parts = ", ".join(f"{name} {size:,} B" + (f" ({origins[name]})" if origins.get(name) else "")
+                      for name, size in contributors(plan, top))  # fmt: skip
+    return RenderError(f"{exc}\n  largest parts: {parts}")
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -249,13 +291,15 @@ def _problem_json(problem: Problem) -> dict[str, object]:
 def _check(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from .. import interrupts
     from ..checks.run import check_profiles
     from ..targets import TARGETS
 
     targets = args.targets or list(TARGETS)
     code, reports = EXIT_OK, list[dict[str, Any]]()
-    for reference, report in check_profiles(_profiles_only(args.profiles, reports, args.json), targets,
-                                            args.overrides):  # fmt: skip
+    checked = check_profiles(_profiles_only(args.profiles, reports, args.json), targets, args.overrides)
+    interrupts.check()  # a signal that a library swallowed on the way: no report of a run cut short
+    for reference, report in checked:
         if isinstance(report, InputError):
             code = EXIT_INPUT
             reports.append({"profile": reference, "ok": False, "problems": [_problem_json(p) for p in report.problems]})
@@ -547,12 +591,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return handler(args)  # signal handlers belong to the main thread
         with handle_signals():
             try:
-                return handler(args)
+                code = handler(args)
             except Exception as exc:
                 signum = raised_signal()
                 if signum is None or isinstance(exc, Interrupted):
                     raise
                 raise Interrupted(signum) from exc  # a library wrapped it in its own error
+            if (signum := raised_signal()) is not None:  # a library swallowed it (`except Exception: pass`):
+                raise Interrupted(signum)  # what the command did after it is cut short, not a result
+            return code
     except Interrupted as exc:
         print(f"bootstrap: {exc}", file=sys.stderr)
         return 128 + exc.signum
@@ -565,7 +612,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BootstrapError as exc:
         print(f"bootstrap: {exc}" if not isinstance(exc, InputError) else str(exc), file=sys.stderr)
         return exit_code(exc)
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt:  # SIGINT outside handle_signals (main called from another thread, or early)
+        print("bootstrap: stopped by SIGINT", file=saved[1])
+        return 128 + signal.SIGINT
     finally:
         sys.stdout, sys.stderr = saved

@@ -8,7 +8,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .. import options
 from ..bake.events import Events
@@ -20,16 +20,15 @@ from ..sharing import profile_shares
 def add_parsers(commands: Any) -> None:
     bake = commands.add_parser("bake", help="bake a golden machine image from a profile (local QEMU, EC2, GCE)")
     bake.add_argument("profile")
-    _backend_options(bake)
+    groups = _backend_options(bake)
     options.force(bake)
     options.dry_run(bake, "say what would be built")
     options.keep_images(bake)
     options.grace(bake)
-    bake.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION",
-                      help="ec2: also copy the image to this region (repeatable)")  # fmt: skip
+    _copy_to(groups["ec2"])
     bake.add_argument("--no-test", dest="test", action="store_false", help="skip booting the new image once")
     options.share(bake)
-    options.client_target(bake, "local: ")
+    options.client_target(cast(argparse.ArgumentParser, groups["local"]))
     options.timeout(bake, 3600, "for the builder to finish")
     options.json_output(bake, "events on stderr, the result on stdout,")
     guest_options(bake)
@@ -42,28 +41,33 @@ def add_parsers(commands: Any) -> None:
     rebuild.add_argument("--glob", default="**/*.y*ml", help="which files under the folder may be profiles "
                          "(default **/*.y*ml; a YAML file without a top-level name, or a conda environment "
                          "file, is never one)")  # fmt: skip
-    _backend_options(rebuild)
+    groups = _backend_options(rebuild)
     rebuild.add_argument("--jobs", "-j", type=int, default=2, help="bakes at a time (default 2)")
     rebuild.add_argument("--manifest", default="images.json", help="where to record images (default images.json)")
     options.force(rebuild)
     options.dry_run(rebuild, "say what would be built")
     options.keep_images(rebuild)
     options.grace(rebuild)
-    rebuild.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION")
+    _copy_to(groups["ec2"])
     options.share(rebuild)
     options.timeout(rebuild, 3600, "for each builder to finish")
     options.json_output(rebuild, "events on stderr, the summary on stdout,")
-    options.client_target(rebuild, "local: ")
+    options.client_target(cast(argparse.ArgumentParser, groups["local"]))
     guest_options(rebuild)
     rebuild.set_defaults(handler=_rebuild)
 
     reap = commands.add_parser("reap", help="delete builder and test machines that a killed bake left behind")
-    _backend_options(reap)
+    _backend_options(reap, build=False)
     options.json_output(reap, "what was (or would be) deleted")
     options.dry_run(reap, "list what would be deleted")
     reap.set_defaults(handler=_reap)
 
     _images_parsers(commands)
+
+
+def _copy_to(group: Any) -> None:
+    group.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION",
+                       help="also copy the image to this region (repeatable)")  # fmt: skip
 
 
 def _images_parsers(commands: Any) -> None:
@@ -77,7 +81,7 @@ def _images_parsers(commands: Any) -> None:
     delete = actions.add_parser("delete", help="delete an image (never one a channel points at)")
     for parser in (listing, promote, rollback, share, deprecate, delete):
         parser.add_argument("profile", help="the profile's name")
-        _backend_options(parser)
+        _backend_options(parser, build=False, copies=True)
     options.json_output(listing, "the images")
     share.add_argument("--share", action="append", required=True, metavar="PRINCIPAL",
                        help="an EC2 account id, organization or OU ARN; a GCE IAM member (repeatable)")  # fmt: skip
@@ -93,18 +97,18 @@ def _images_parsers(commands: Any) -> None:
     images.set_defaults(handler=_images)
 
 
-def _profile_name(reference: str) -> str:
-    """The name of the profile ``reference`` names: a profile file's path is read for its name (taken as a
-    name, it matched no image, silently)."""
+def _profile_name(reference: str) -> tuple[str, bool]:
+    """The name of the profile ``reference`` names, and whether it named a profile's file: that is read
+    for its name (taken as a name, it matched no image, silently)."""
     import re
 
     from ..profile import load_profile
 
     if Path(reference).is_file() or reference.endswith((".yaml", ".yml")) or "/" in reference:
-        return load_profile(reference).name
+        return load_profile(reference).name, True
     if not re.match(r"^[a-z0-9][a-z0-9-]{0,62}$", reference):
         raise UsageError(f"{reference!r} is neither a profile's name nor a profile file")
-    return reference
+    return reference, False
 
 
 def _images(args: argparse.Namespace) -> int:
@@ -112,7 +116,7 @@ def _images(args: argparse.Namespace) -> int:
     from ..bake.backend import TAG_HASH, channel_marks, tag_value
     from ..bake.lifecycle import deprecated_at
 
-    args.profile = _profile_name(args.profile)
+    args.profile, named_file = _profile_name(args.profile)  # a profile's file: a profile, known
     backend = make_backend(args, lambda line: print(f"bootstrap: {line}", file=sys.stderr, flush=True))
     if args.action == "promote":
         for image in channels.promote(
@@ -136,11 +140,13 @@ def _images(args: argparse.Namespace) -> int:
              "shared_with": backend.shared_with(i),
              "age_days": round((time.time() - i.created) / 86400, 1) if i.created else None}
             for i in images]  # fmt: skip
+    if not rows and not named_file:
+        _known_or_refused(args.profile, args.backend)
     if args.json:
         print(json.dumps({"profile": args.profile, "backend": args.backend, "images": rows}, indent=2))
         return 0
     if not rows:
-        print(f"{args.profile}: no images made by bootstrap ({args.backend})")
+        print(f"{args.profile}: no images made by bootstrap yet ({args.backend}{_where(backend)})")
     for row in rows:
         state = row["state"] if row["tested"] else "untested"
         age = "?" if row["age_days"] is None else row["age_days"]
@@ -148,6 +154,49 @@ def _images(args: argparse.Namespace) -> int:
         print(f"{row['image']:<48} {row['region'] or '-':<14} {row['hash'] or '-':<17} {state:<10} {age:>6}d  "
               f"{', '.join(row['channels']) or '-'}{shared}")  # fmt: skip
     return 0
+
+
+def _where(backend: Any) -> str:
+    location = backend.location()
+    return f", {location}" if location else ""
+
+
+def _known_profiles() -> set[str]:
+    """The profile names this folder knows: the built-in ones, the profiles here and under profiles/ (as
+    rebuild finds them), and those images.json records."""
+    from ..bake.rebuild import load_manifest
+    from ..discover import profile_files
+    from ..errors import BootstrapError
+    from ..profile import builtin_profiles
+    from ..yamlload import load_file
+
+    names = set(builtin_profiles())
+    for folder, pattern in ((Path("."), "*.y*ml"), (Path("profiles"), "**/*.y*ml")):
+        found = profile_files(folder, pattern)[0] if folder.is_dir() else []
+        for path in found:
+            with contextlib.suppress(BootstrapError, OSError):  # a broken one names nothing
+                data = load_file(str(path))
+                name = data.get("name") if isinstance(data, dict) else None
+                names.add(name if isinstance(name, str) else path.stem)
+    with contextlib.suppress(BootstrapError, OSError):
+        names |= set(load_manifest(Path("images.json")).get("profiles", {}))
+    return names
+
+
+def _known_or_refused(name: str, backend: str) -> None:
+    """A name that matches no image is fine when it is a profile this folder knows (it has none yet);
+    otherwise it is a misspelt or unknown name: bad input (exit 2), with the closest known names."""
+    import difflib
+
+    from ..errors import Problem
+
+    known = _known_profiles()
+    if name in known:
+        return
+    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+    hint = (f"did you mean {' or '.join(close)}?" if close else "name a profile: a file here or under profiles/, "
+            "a built-in one (bootstrap list) or one in images.json; a profile's file is read for its name")
+    raise UsageError(Problem(f"no profile named {name!r} here and no image of one ({backend})", None, hint))
 
 
 def _image_action(args: argparse.Namespace, backend: Any) -> int:
@@ -215,37 +264,53 @@ def guest_options(parser: argparse.ArgumentParser) -> None:
                        help="another package for the local apt repository (repeatable)")  # fmt: skip
 
 
-def _backend_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", "-b", choices=BACKENDS, default="local")
-    options.output(parser, "DIR", "local: folder of golden images (default ./images)", default="images")
-    cloud = parser.add_argument_group("clouds")
-    cloud.add_argument(
-        "--source",
-        help="source image: ec2: an AMI id or ssm:/PARAMETER (e.g. ssm:/aws/service/"
-        "debian/release/12/latest/amd64); gce: projects/P/global/images/family/F",
-    )
-    cloud.add_argument("--region", help="ec2: the region to build in (default: the AWS configuration's)")
-    cloud.add_argument(
-        "--instance-type", help="ec2: builder type (default t3.small); gce: machine type (default e2-standard-2)"
-    )
-    cloud.add_argument("--subnet", help="ec2: subnet id; gce: subnetwork")
-    cloud.add_argument(
-        "--security-group",
-        dest="security_groups",
-        action="append",
-        default=[],
-        help="ec2: security group id (repeatable)",
-    )
-    cloud.add_argument("--instance-profile", help="ec2: IAM instance profile name for the builder")
-    cloud.add_argument("--project", help="gce: project id")
-    cloud.add_argument("--zone", help="gce: zone of the builder (e.g. europe-west1-b)")
-    cloud.add_argument("--family", help="gce: image family (default bootstrap-PROFILE)")
-    cloud.add_argument("--machine-image", action="store_true", help="gce: also save the sealed builder as a "
-                       "machine image (all its disks, machine type, GPU, metadata), shared like the image")  # fmt: skip
-    cloud.add_argument("--gce-user-data", action="store_true", help="gce: pass cloud-init user data (for images "
-                       "with cloud-init, e.g. Ubuntu's) instead of a startup-script")  # fmt: skip
-    cloud.add_argument("--endpoint-url", help="another API endpoint (private clouds, tests); ec2 also honours "
-                       "AWS_ENDPOINT_URL, gce BOOTSTRAP_GCE_ENDPOINT")  # fmt: skip
+# Options that shape the machine a bake starts: reap and images take them too (so that one set of cloud
+# arguments serves every command of a job) but, finding bootstrap's machines and images by their tags,
+# use none of them, and their help does not list them.
+BUILD_ONLY = ("--source", "--instance-type", "--subnet", "--security-group", "--instance-profile", "--family",
+              "--machine-image", "--gce-user-data")  # fmt: skip
+
+
+def _backend_options(parser: argparse.ArgumentParser, build: bool = True,
+                     copies: bool = False) -> dict[str, Any]:  # fmt: skip
+    """-b, then each backend's options in a group of its own, titled by the backend (the groups, by backend,
+    for the command's own). ``build``: the command starts machines (bake, rebuild); reap and images only
+    look for what bootstrap made, by its tags. ``copies``: without --region, it follows an image's copies."""
+    looks = "to look in" if not build else "to build in"
+    shown = (lambda text: text) if build else (lambda text: argparse.SUPPRESS)
+    parser.add_argument("--backend", "-b", choices=BACKENDS, default="local",
+                        help="where: local QEMU images (default), ec2 or gce; each one's options below")  # fmt: skip
+    local = parser.add_argument_group("local backend (-b local)")
+    options.output(cast(argparse.ArgumentParser, local), "DIR", "folder of golden images (default ./images)",
+                   default="images")  # fmt: skip
+    ec2 = parser.add_argument_group("ec2 backend (-b ec2)")
+    ec2.add_argument("--region", help=f"the region {looks} (default: the AWS configuration's)"
+                     + ("; without it, also every region an image was copied to" if copies else ""))
+    ec2.add_argument("--security-group", dest="security_groups", action="append", default=[], metavar="ID",
+                     help=shown("security group id (repeatable)"))  # fmt: skip
+    ec2.add_argument("--instance-profile", help=shown("IAM instance profile name for the builder"))
+    gce = parser.add_argument_group("gce backend (-b gce)")
+    gce.add_argument("--project", help="project id (default: GOOGLE_CLOUD_PROJECT)")
+    gce.add_argument("--zone", help=f"the zone {looks} (e.g. europe-west1-b)")
+    gce.add_argument("--family", help=shown("image family (default bootstrap-PROFILE)"))
+    gce.add_argument("--machine-image", action="store_true", help=shown(
+        "also save the sealed builder as a machine image (all its disks, machine type, GPU, metadata), shared like "
+        "the image"))  # fmt: skip
+    gce.add_argument("--gce-user-data", action="store_true", help=shown(
+        "pass cloud-init user data (for images with cloud-init, e.g. Ubuntu's) instead of a startup-script"))
+    both = parser.add_argument_group("ec2 and gce backends")
+    both.add_argument("--source", help=shown(
+        "source image: ec2: an AMI id or ssm:/PARAMETER (e.g. ssm:/aws/service/debian/release/12/latest/amd64); "
+        "gce: projects/P/global/images/family/F"))  # fmt: skip
+    both.add_argument("--instance-type", help=shown(
+        "builder type: ec2 default t3.small; gce: machine type, default e2-standard-2"))
+    both.add_argument("--subnet", help=shown("ec2: subnet id; gce: subnetwork"))
+    both.add_argument("--endpoint-url", help="another API endpoint (private clouds, tests); ec2 also honours "
+                      "AWS_ENDPOINT_URL, gce BOOTSTRAP_GCE_ENDPOINT")  # fmt: skip
+    if not build:
+        parser.epilog = (f"bake's options for the machine it starts ({', '.join(BUILD_ONLY)}) are accepted and "
+                         "ignored: one set of cloud arguments serves every command")  # fmt: skip
+    return {"local": local, "ec2": ec2, "gce": gce}
 
 
 def _bake(args: argparse.Namespace) -> int:
@@ -278,9 +343,12 @@ def _bake(args: argparse.Namespace) -> int:
     try:
         result = bake(plan, backend, options, events, progress=step_lines)
     except RenderError as exc:
+        from . import with_largest_parts
+
+        told = with_largest_parts(exc, plan)
         if not args.dry_run:
-            raise
-        print(f"bootstrap: {plan.profile}: would fail: {exc}", file=sys.stderr)  # what the real run would say
+            raise told from None
+        print(f"bootstrap: {plan.profile}: would fail: {told}", file=sys.stderr)  # what the real run would say
         return 1
     if args.json:
         print(json.dumps(result.summary(), indent=2))

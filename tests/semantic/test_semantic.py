@@ -84,13 +84,6 @@ EC2_DISK_IN_COMMAND = Gap(
     "the author's shell, nothing bootstrap can tell",
     r"ended 'failed' at step cmd-format-",
 )
-SCAN_PRINTF = Gap(
-    "check's secret scan reports the printf format 'https://__token__:%s@pypi.acme.internal/simple' "
-    "in a command as a literal password in a URL (an error, exit 1): %s is a placeholder, the token "
-    "comes from the secret's file (false positive)",
-    r"error: .*looks like a literal password in a URL",
-)
-
 # (case id pattern, where: a target, "check", "boot" (every target) or "*" (every target and check), gap)
 KNOWN_GAPS: list[tuple[str, str, Gap]] = [
     # built-in profiles and examples
@@ -117,8 +110,6 @@ KNOWN_GAPS: list[tuple[str, str, Gap]] = [
     ("corpus:secrets-registry-login", "gce", AWS_ON_GCE),
     ("corpus:secrets-pip-index", "ec2", GCP_ON_EC2),
     ("corpus:team-research-lab", "gce", AWS_ON_GCE),
-    # the corpus: bootstrap check
-    ("corpus:secrets-pip-index", "check", SCAN_PRINTF),
 ]
 
 
