@@ -33,7 +33,8 @@ def test_jupyter_conda_env_must_exist_and_hold_jupyterlab(write_profile) -> None
     assert found == [(2, "conda_env 'dss' is not in conda.environments", "did you mean 'ds'?")]
     ((line, message, hint),) = problems(write_profile, "name: t\n" + JUPYTER % "ds" + conda % "numpy")
     assert line == 2 and "'ds' has no jupyterlab" in message and "add jupyterlab" in hint
-    for holds in ("jupyterlab", "'jupyterlab>=4'", "'jupyterlab=4.2.5'", "{pip: [jupyterlab]}", "jupyter"):
+    for holds in ("jupyterlab", "'jupyterlab>=4'", "'jupyterlab=4.2.5'", "{pip: [jupyterlab]}", "jupyter",
+                  "'conda-forge::jupyterlab>=4'", "'JupyterLab 4.*'"):  # conda's own reading of the names
         load_profile(str(write_profile("name: t\n" + JUPYTER % "ds" + conda % holds)))
     # A spec from a file or a URL is the author's to get right: only its existence is checked.
     load_profile(str(write_profile("name: t\n" + JUPYTER % "ds" + "conda: {environments: [{name: ds, url: "

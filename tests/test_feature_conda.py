@@ -95,7 +95,8 @@ def test_url_specs_are_refetched_every_boot(sandbox: Sandbox, write_profile) -> 
 
 def test_lock_and_file_specs_are_embedded(sandbox: Sandbox, write_profile, tmp_path) -> None:
     (tmp_path / "env.yml").write_text("name: x\ndependencies: [numpy]\n")
-    (tmp_path / "ds.lock").write_text("@EXPLICIT\nhttps://conda.anaconda.org/conda-forge/linux-64/numpy.conda\n")
+    (tmp_path / "ds.lock").write_text("@EXPLICIT\nhttps://conda.anaconda.org/conda-forge/linux-64/"
+                                      "numpy-2.1.3-py311h71ddf71_0.conda#111446b3a1ea57c0e1f9e48a29ec1d9e\n")
     with_micromamba(sandbox)
     profile = write_profile("name: l\nconda: {environments: [{name: a, file: env.yml}, {name: b, lock: ds.lock}]}\n")
     assert sandbox.boot(render_text(profile, "bash")).returncode == 0

@@ -51,6 +51,12 @@ def refused(folder: Path, where: str, message: str) -> str:
     return result.stderr
 
 
+def assert_hint(stderr: str, where: str, hint: str) -> None:
+    """The problem at ``where`` comes with a hint that says ``hint``."""
+    following = stderr.split(f"{where}: error: ", 1)[1].splitlines()
+    assert len(following) > 1 and following[1].startswith("  hint: ") and hint in following[1], stderr
+
+
 # --- 1. mount points in home folders ------------------------------------------------------------
 
 MOUNTS = [
@@ -145,8 +151,8 @@ def test_reserved_environment_names_are_refused(tmp_path: Path, name: str, messa
 EXPLICIT_OK = """\
 # platform: linux-64
 @EXPLICIT
-https://conda.anaconda.org/conda-forge/linux-64/python-3.11.9-hb806964_0_cpython.conda#abc
-https://conda.anaconda.org/conda-forge/noarch/ipykernel-6.29.5-pyh3099207_0.conda
+https://conda.anaconda.org/conda-forge/linux-64/python-3.11.9-hb806964_0_cpython.conda#4f1f6b3e5a1c4ee1b1d2e44b4e3e1d3c
+https://conda.anaconda.org/conda-forge/noarch/ipykernel-6.29.5-pyh3099207_0.conda#b40131ab6a36ac2c09b7c57d4d3fbf99
 """
 CONDA_LOCK_OK = """\
 version: 1
@@ -156,9 +162,11 @@ metadata:
   content_hash: {linux-64: 0123abcd}
   channels: [{url: conda-forge, used_env_vars: []}]
 package:
-  - {name: python, version: 3.11.9, manager: conda, platform: linux-64, dependencies: {}, hash: {md5: abc},
+  - {name: python, version: 3.11.9, manager: conda, platform: linux-64, dependencies: {},
+     hash: {md5: 4f1f6b3e5a1c4ee1b1d2e44b4e3e1d3c},
      url: 'https://conda.anaconda.org/conda-forge/linux-64/python-3.11.9-hb806964_0_cpython.conda'}
-  - {name: ipykernel, version: 6.29.5, manager: conda, platform: linux-64, dependencies: {}, hash: {md5: def},
+  - {name: ipykernel, version: 6.29.5, manager: conda, platform: linux-64, dependencies: {},
+     hash: {md5: b40131ab6a36ac2c09b7c57d4d3fbf99},
      url: 'https://conda.anaconda.org/conda-forge/noarch/ipykernel-6.29.5-pyh3099207_0.conda'}
 """
 ENV_OK = "name: ds\nchannels: [conda-forge]\ndependencies: [python=3.11, pandas, ipykernel]\n"
@@ -236,6 +244,17 @@ def test_file_and_lock_hold_what_micromamba_takes(tmp_path: Path, source: str, f
                                    "      - tool @ https://example.com/tool-1.0-py3-none-any.whl\n"}),
         ("spec: {dependencies: [python=3.11, {pip: [ipykernel, 'requests>=2']}]}", {}),
         ("spec: {dependencies: [python=3.11, {'sel(linux)': ipykernel}]}", {}),
+        # pip lines that name nothing of this host, in the forms the local-file rule reads
+        ("file: environment.yml", {"environment.yml": "channels: [conda-forge, nvidia/label/cuda-12.1.0, "
+                                   "'https://conda.anaconda.org/pytorch']\ndependencies:\n  - python\n  - ipykernel\n"
+                                   "  - pip:\n      - torch==2.3\n      - git+https://github.com/x/y.git@v1\n"
+                                   "      - https://host/pkg-1.0-py3-none-any.whl\n"
+                                   "      - --extra-index-url https://download.pytorch.org/whl/cu121\n"
+                                   "      - --index-url=https://pypi.org/simple\n      - -f https://data.pyg.org/whl/\n"
+                                   "      - --pre\n      - --only-binary :all:\n      - 'package[extra]>=1'\n"
+                                   "      - 'numpy  # pinned by torch'\n      - \"pandas; python_version >= '3.9'\"\n"
+                                   "      - tool @ git+ssh://git@github.com/org/tool.git@v1\n"
+                                   "      - 'pkg --hash=sha256:0123'\n"}),
     ],
 )  # fmt: skip
 def test_proper_specs_still_validate(tmp_path: Path, source: str, files: dict[str, str]) -> None:
@@ -262,11 +281,112 @@ def test_a_conda_lock_goes_to_micromamba_by_the_name_it_needs(sandbox: Sandbox, 
     assert sandbox.read("/opt/conda/specs/a-lock.yml") == CONDA_LOCK_OK
 
 
+MD5 = "b40131ab6a36ac2c09b7c57d4d3fbf99"
+SHA256 = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
+NUMPY = "https://conda.anaconda.org/conda-forge/linux-64/numpy-1.26.4-py311h64a7726_0.conda"
+LOCK_PACKAGES = [
+    # an @EXPLICIT line: an http(s) URL to NAME-VERSION-BUILD.conda or .tar.bz2, with its md5 or sha256
+    ({"ds.lock": f"@EXPLICIT\n{NUMPY}\n"}, "ds.lock:2:1",
+     f"package {NUMPY!r} has no hash (#MD5, or #sha256:...): micromamba would install whatever the server sends",
+     "regenerate it with hashes: `conda list --explicit --md5`"),
+    ({"ds.lock": f"@EXPLICIT\n{NUMPY}#abc\n"}, "ds.lock:2:1",
+     f"package {NUMPY!r} has hash '#abc', neither an md5 (32 hex digits) nor a sha256",
+     "regenerate it with hashes: `conda list --explicit --md5`"),
+    ({"ds.lock": f"@EXPLICIT\n{NUMPY}#sha256:{SHA256[:40]}\n"}, "ds.lock:2:1", "neither an md5", "--md5"),
+    ({"ds.lock": f"@EXPLICIT\nFILE:///home/me/pkgs/numpy-1.26.4-0.conda#{MD5}\n"}, "ds.lock:2:1",
+     "package 'FILE:///home/me/pkgs/numpy-1.26.4-0.conda' is a file of this host", "lock from the channel's https://"),
+    ({"ds.lock": f"@EXPLICIT\n/home/me/pkgs/numpy-1.26.4-0.conda#{MD5}\n"}, "ds.lock:2:1",
+     "is a file of this host", "lock from the channel's https://"),
+    ({"ds.lock": f"@EXPLICIT\ns3://team/pkgs/numpy-1.26.4-py311h64a7726_0.conda#{MD5}\n"}, "ds.lock:2:1",
+     "package 's3://team/pkgs/numpy-1.26.4-py311h64a7726_0.conda' is not an http(s) URL",
+     "lock from the channel's https://"),
+    ({"ds.lock": f"@EXPLICIT\nhttps://files.example.com/numpy-1.26.4-cp311-none-any.whl#{MD5}\n"}, "ds.lock:2:1",
+     "is not a conda package (NAME-VERSION-BUILD.conda or .tar.bz2): micromamba refuses it", "conda-lock -p linux-64"),
+    ({"ds.lock": f"@EXPLICIT\nhttps://conda.anaconda.org/conda-forge/linux-64/numpy.conda#{MD5}\n"}, "ds.lock:2:1",
+     "is not named NAME-VERSION-BUILD.conda: micromamba refuses it (\"Missing name and version in filename\")",
+     "conda-lock -p linux-64"),
+    ({"ds.lock": "@EXPLICIT\nconda-forge::numpy=1.26.4\n"}, "ds.lock:2:1",
+     "line 'conda-forge::numpy=1.26.4' after @EXPLICIT is not a package URL", "conda-lock -p linux-64"),
+    # a conda-lock file's package: url and a hash, as micromamba reads every one
+    ({"conda-lock.yml": CONDA_LOCK_OK.replace("     hash: {md5: b40131ab6a36ac2c09b7c57d4d3fbf99},\n", "")},
+     "conda-lock.yml:11:5", "conda-lock package 'ipykernel' (linux-64) has no hash: micromamba refuses the lock "
+     "(\"either package 'package.info.hash.md5' or 'package.info.hash.sha256' must be specified, found none\")",
+     "regenerate it with conda-lock"),
+    ({"conda-lock.yml": CONDA_LOCK_OK.replace("{md5: b40131ab6a36ac2c09b7c57d4d3fbf99}", "{md5: ''}")},
+     "conda-lock.yml:12:12", "conda-lock package 'ipykernel' (linux-64) has no hash", "regenerate it with conda-lock"),
+    ({"conda-lock.yml": CONDA_LOCK_OK.replace("{md5: b40131ab6a36ac2c09b7c57d4d3fbf99}", "{md5: def}")},
+     "conda-lock.yml:12:12", "conda-lock package 'ipykernel' (linux-64): hash md5 'def' is neither an md5 (32 hex "
+     "digits) nor a sha256 (64): no download can match it", "regenerate it with conda-lock"),
+    ({"conda-lock.yml": CONDA_LOCK_OK.replace("     url: 'https://conda.anaconda.org/conda-forge/noarch/",
+                                              "     x: '")},
+     "conda-lock.yml:11:5", "conda-lock package 'ipykernel' (linux-64) has no url: micromamba stops reading the lock",
+     "regenerate it with conda-lock"),
+    ({"conda-lock.yml": CONDA_LOCK_OK.replace("'https://conda.anaconda.org/conda-forge/noarch/",
+                                              "'file:///home/me/pkgs/")},
+     "conda-lock.yml:13:11", "conda-lock package 'ipykernel' (linux-64) is a file of this host "
+     "(file:///home/me/pkgs/ipykernel-6.29.5-pyh3099207_0.conda)", "lock from the channel's https://"),
+    # every platform's packages are read, not only linux-64's
+    ({"conda-lock.yml": CONDA_LOCK_OK + "  - {name: python, version: 3.11.9, manager: conda, platform: osx-arm64, "
+      "dependencies: {},\n     url: 'https://conda.anaconda.org/conda-forge/osx-arm64/python-3.11.9-h932a869_0.conda'}\n"},
+     "conda-lock.yml:14:5", "conda-lock package 'python' (osx-arm64) has no hash", "regenerate it with conda-lock"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("files", "where", "message", "hint"), LOCK_PACKAGES)
+def test_lock_packages_need_an_http_url_and_a_hash(tmp_path: Path, files: dict[str, str], where: str, message: str,
+                                                   hint: str) -> None:  # fmt: skip
+    """A lock pins the bytes installed only with each package's hash. micromamba's sources:
+
+    * a conda-lock file (libmamba/src/core/env_lockfile.cpp, ``read_package_info``, for every package of
+      every platform before it picks linux-64's): ``name``, ``version``, ``manager``, ``platform`` and
+      ``url`` read ``as<std::string>()`` (a missing one throws, "YAML parsing error while reading
+      environment lockfile"), and with neither ``hash.md5`` nor ``hash.sha256`` it returns "either
+      package 'package.info.hash.md5' or 'package.info.hash.sha256' must be specified, found none"; a
+      hash of another form can match no download;
+    * an @EXPLICIT line (libmamba/src/specs/package_info.cpp, ``PackageInfo::from_url``): a URL to
+      ``.conda``/``.tar.bz2`` ("Missing filename extension." otherwise), NAME-VERSION-BUILD ("Missing
+      name and version in filename"), then ``#`` and an md5 of 32 hex digits or a sha256 of 64
+      (``sha256:`` before them or not); any other hash is dropped without a word, and a line without
+      one installs unverified. conda's explicit format (conda's URL_PAT) takes the same forms, and
+      ``conda list --explicit --md5`` and conda-lock's explicit render write them.
+    """
+    lock = next(iter(files))
+    write(tmp_path, {"profile.yaml": f"name: c\nconda:\n  environments: [{{name: ds, lock: {lock}}}]\n", **files})
+    assert_hint(refused(tmp_path, where, message), where, hint)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        f"{NUMPY}#{MD5}\n{NUMPY.replace('.conda', '.tar.bz2')}#sha256:{SHA256}\n{NUMPY}#{SHA256}\n",
+        f"{NUMPY.replace('https:', 'http:')}#{MD5.upper()}\n",
+    ],
+)
+def test_explicit_lines_with_a_hash_still_validate(tmp_path: Path, lines: str) -> None:
+    write(tmp_path, {"profile.yaml": "name: c\nconda:\n  environments: [{name: ds, lock: ds.lock}]\n",
+                     "ds.lock": "# platform: linux-64\n@EXPLICIT\n" + lines})  # fmt: skip
+    result = validate(tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_conda_lock_with_sha256_hashes_still_validates(tmp_path: Path) -> None:
+    lock = CONDA_LOCK_OK.replace(f"md5: {MD5}", f"sha256: {SHA256}")
+    write(tmp_path, {"profile.yaml": "name: c\nconda:\n  environments: [{name: ds, lock: conda-lock.yml}]\n",
+                     "conda-lock.yml": lock})  # fmt: skip
+    result = validate(tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
 # --- 4. a kernel needs ipykernel ------------------------------------------------------------------
 
 KERNELS = [
     ("spec: {dependencies: [python=3.11, pandas]}", {}, "its spec's dependencies"),
     ("spec: {dependencies: [python=3.11, {pip: [ipykernel-tools]}]}", {}, "its spec's dependencies"),
+    # nb_conda_kernels runs on jupyter_client alone (its recipe's run requirements: jupyter_client,
+    # jupyter_core, psutil): it lists the kernels other environments have, and brings none
+    ("spec: {dependencies: [python=3.11, nb_conda_kernels]}", {}, "its spec's dependencies"),
+    ("spec: {dependencies: [python=3.11, 'https://conda.anaconda.org/conda-forge/noarch/ipywidgets-8.1.5-pyhd8ed1ab_0"
+     ".conda']}", {}, "its spec's dependencies"),
     ("file: env.yml", {"env.yml": "dependencies: [python=3.11, pip, {pip: [pandas]}]\n"},
      "the dependencies in 'env.yml'"),
     ("lock: ds.lock", {"ds.lock": EXPLICIT_OK.splitlines(keepends=True)[0] + "".join(EXPLICIT_OK.splitlines(
@@ -283,12 +403,36 @@ def test_a_kernel_without_ipykernel_is_refused(tmp_path: Path, source: str, file
     assert "hint: add ipykernel to its dependencies, or set kernel: false" in stderr
 
 
+IPYKERNEL_CONDA = "https://conda.anaconda.org/conda-forge/noarch/ipykernel-6.29.5-pyh3099207_0.conda"
+IPYKERNEL_WHEEL = "https://files.pythonhosted.org/packages/py3/i/ipykernel/ipykernel-6.29.5-py3-none-any.whl"
+
+
 @pytest.mark.parametrize(
-    "package", ["ipykernel>=6", "conda-forge::ipykernel", "jupyter", "jupyterlab>=4", "jupyter_console"]
-)
+    "package",
+    [
+        "ipykernel>=6", "conda-forge::ipykernel", "jupyter", "jupyterlab>=4", "jupyter_console",
+        # every form of a conda spec: a channel, a version, a build, a bracket, a URL to the package itself
+        "ipykernel=6.29", "ipykernel 6.*", "ipykernel==6.29.5=pyh3099207_0", "conda-forge::ipykernel>=6",
+        "conda-forge/noarch::ipykernel=6.29=pyh*", "ipykernel[version='>=6']", "IPyKernel", IPYKERNEL_CONDA,
+        # packages that bring it: the anaconda metapackage pins the whole distribution, ipykernel in it;
+        # nbclassic and ipyparallel depend on it
+        "anaconda", "anaconda=2024.06", "nbclassic", "ipyparallel",
+    ],
+)  # fmt: skip
 def test_a_kernel_with_ipykernel_validates(tmp_path: Path, package: str) -> None:
     write(tmp_path, {"profile.yaml": f"name: c\nconda:\n  environments:\n    - {{name: ds, kernel: true, spec: "
-                                     f"{{dependencies: [python, '{package}']}}}}\n"})  # fmt: skip
+                                     f"{{dependencies: [python, \"{package}\"]}}}}\n"})  # fmt: skip
+    result = validate(tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "line", [f"ipykernel @ {IPYKERNEL_WHEEL}", IPYKERNEL_WHEEL, "-e git+https://github.com/ipython/ipykernel#egg=ipykernel",
+             "git+https://github.com/ipython/ipykernel.git@v6.29.5", "IPyKernel==6.29.5"],
+)  # fmt: skip
+def test_a_kernel_with_ipykernel_from_pip_validates(tmp_path: Path, line: str) -> None:
+    write(tmp_path, {"profile.yaml": f"name: c\nconda:\n  environments:\n    - {{name: ds, kernel: true, spec: "
+                                     f"{{dependencies: [python, pip, {{pip: ['{line}']}}]}}}}\n"})  # fmt: skip
     result = validate(tmp_path)
     assert result.returncode == 0, result.stderr
 
@@ -339,7 +483,39 @@ PIP_LINES = [
     ("./vendored/pkg", "a local path (./vendored/pkg)"),
     ("dist/tool-1.0-py3-none-any.whl", "a local path (dist/tool-1.0-py3-none-any.whl)"),
     ("tool @ file:///home/me/tool", "a local file (file:///home/me/tool)"),
-]
+    # a VCS URL over file: is a repository of this host
+    ("git+file:///home/me/tool", "a local repository (git+file:///home/me/tool)"),
+    ("tool @ git+file:///home/me/tool@v1", "a local repository (git+file:///home/me/tool@v1)"),
+    ("-e git+file:///home/me/tool#egg=tool", "a local repository (git+file:///home/me/tool#egg=tool)"),
+    ("hg+file:///srv/hg/tool", "a local repository (hg+file:///srv/hg/tool)"),
+    ("svn+file:///srv/svn/tool", "a local repository (svn+file:///srv/svn/tool)"),
+    ("bzr+file:///srv/bzr/tool", "a local repository (bzr+file:///srv/bzr/tool)"),
+    # a scheme in any case: pip compares it in lower case
+    ("FILE:///home/me/tool-1.0-py3-none-any.whl", "a local file (FILE:///home/me/tool-1.0-py3-none-any.whl)"),
+    ("tool @ File:///home/me/tool", "a local file (File:///home/me/tool)"),
+    ("-r FILE:reqs.txt", "a local file (FILE:reqs.txt)"),
+    # an option abbreviated as optparse takes it, or its value after '=' or glued to a short option
+    ("--constr constraints.txt", "a constraints file (constraints.txt)"),
+    ("--requirem reqs.txt", "a requirements file (reqs.txt)"),
+    ("--edit .", "a local project (.)"),
+    ("--editable=../tool", "a local project (../tool)"),
+    ("-rfile.txt", "a requirements file (file.txt)"),
+    ("-e.", "a local project (.)"),
+    ("--pre -r reqs.txt", "a requirements file (reqs.txt)"),
+    ("-r reqs.txt  # pinned", "a requirements file (reqs.txt)"),
+    # an archive by its name, in any case: pip compares extensions in lower case
+    ("tool-1.0-py3-none-any.WHL", "a local path (tool-1.0-py3-none-any.WHL)"),
+    ("tool-1.0.TAR.GZ", "a local path (tool-1.0.TAR.GZ)"),
+    ("tool-1.0.Zip", "a local path (tool-1.0.Zip)"),
+    ("tool-1.0.tar.xz", "a local path (tool-1.0.tar.xz)"),
+    # an index or a folder of archives here
+    ("-i file:///srv/simple", "a local file (file:///srv/simple)"),
+    ("--index-url file:///srv/simple", "a local file (file:///srv/simple)"),
+    ("--extra-index-url /srv/simple", "a local index (/srv/simple)"),
+    ("-f /local/dir", "a local folder (/local/dir)"),
+    ("--find-links=file:///srv/wheels", "a local file (file:///srv/wheels)"),
+    ("--find wheels", "a local folder (wheels)"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("line", "what"), PIP_LINES)
@@ -355,6 +531,31 @@ def test_pip_lines_naming_local_files_are_refused_at_their_line(tmp_path: Path, 
     assert "hint: list the requirements themselves in the pip section, or give a URL" in stderr
 
 
+PIP_STOPS = [
+    # an unknown option that spells out one and more: optparse does not split "--requirements" into
+    # --requirement and "s=x.txt"
+    ("--requirements=x.txt", "no such option: --requirements", "the option is --requirement"),
+    ("--constraints c.txt", "no such option: --constraints", "the option is --constraint"),
+    ("--requir x.txt", "ambiguous option: --requir (--require-hashes, --requirement?)",
+     "write the option out in full: one of --require-hashes, --requirement"),
+    ("--e .", "ambiguous option: --e (--editable, --extra-index-url?)",
+     "write the option out in full: one of --editable, --extra-index-url"),
+    ("-r", "-r option requires 1 argument", "give the option its value on the same line"),
+    ("--pre=yes", "--pre option does not take a value", "write the option alone"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("line", "error", "hint"), PIP_STOPS)
+def test_pip_lines_pip_stops_at_are_refused(tmp_path: Path, line: str, error: str, hint: str) -> None:
+    """pip reads the pip section with optparse (pip/_internal/req/req_file.py, build_parser): a prefix
+    of one long option is that option, of several an error, and a name that is no option an error;
+    pip then stops (shown with the real pip below), and micromamba's environment build with it."""
+    write(tmp_path, {"profile.yaml": "name: c\nconda: {environments: [{name: ds, file: env.yml}]}\n",
+                     "env.yml": f"dependencies:\n  - python\n  - pip:\n      - numpy\n      - '{line}'\n"})  # fmt: skip
+    stderr = refused(tmp_path, "env.yml:5:9", f'pip line {line!r}: pip stops at it ("{error}")')
+    assert_hint(stderr, "env.yml:5:9", hint)
+
+
 def test_pip_lines_in_an_inline_spec_are_refused_too(tmp_path: Path) -> None:
     spec = "        dependencies: [python, {pip: [numpy, -r requirements.txt]}]\n"
     write(tmp_path, {"profile.yaml": "name: c\nconda:\n  environments:\n    - name: ds\n      spec:\n" + spec})
@@ -367,6 +568,11 @@ def test_pip_lines_in_an_inline_spec_are_refused_too(tmp_path: Path) -> None:
         ("-r requirements.txt", "Could not open requirements file"),
         ("-e .", "does not appear to be a Python project"),
         ("./vendored/pkg", "does not exist"),
+        ("--constr constraints.txt", "Could not open requirements file"),
+        ("-rfile.txt", "Could not open requirements file"),
+        ("tool-1.0-py3-none-any.WHL", "No such file or directory"),
+        ("--requirements=x.txt", "no such option: --requirements"),
+        ("--requir x.txt", "ambiguous option: --requir (--require-hashes, --requirement?)"),
     ],
 )
 def test_pip_refuses_those_lines_where_micromamba_runs_it(tmp_path: Path, line: str, error: str) -> None:
@@ -381,6 +587,52 @@ def test_pip_refuses_those_lines_where_micromamba_runs_it(tmp_path: Path, line: 
     result = subprocess.run(pip, cwd=specs, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert error in result.stderr, result.stderr
+
+
+# --- 6. channels that are folders of this host ---------------------------------------------------
+
+INLINE = "  environments: [{name: ds, spec: {dependencies: [python]}}]\n"
+CHANNELS = [
+    ({"profile.yaml": "conda:\n  channels: [conda-forge, 'file:///srv/channel']\n" + INLINE},
+     "profile.yaml:3:27", "conda.channels: channel 'file:///srv/channel' is a folder of this host"),
+    ({"profile.yaml": "conda:\n  channels: ['FILE:///srv/channel']\n" + INLINE},
+     "profile.yaml:3:14", "channel 'FILE:///srv/channel' is a folder of this host"),
+    ({"profile.yaml": "conda:\n  channels: [/srv/conda-channel, conda-forge]\n" + INLINE},
+     "profile.yaml:3:14", "channel '/srv/conda-channel' is a folder of this host"),
+    ({"profile.yaml": "conda:\n  channels: [./channel]\n" + INLINE},
+     "profile.yaml:3:14", "channel './channel' is a folder of this host"),
+    ({"profile.yaml": "conda:\n  environments: [{name: ds, spec: {channels: ['~/channel'], "
+                      "dependencies: [python]}}]\n"},
+     "profile.yaml:3:47", "the spec of environment 'ds': channel '~/channel' is a folder of this host"),
+    ({"profile.yaml": "conda:\n  environments: [{name: ds, file: env.yml}]\n",
+      "env.yml": "channels:\n  - conda-forge\n  - ../local-channel\ndependencies: [python]\n"},
+     "env.yml:3:5", "environment file 'env.yml': channel '../local-channel' is a folder of this host"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("files", "where", "message"), CHANNELS)
+def test_local_channels_are_refused(tmp_path: Path, files: dict[str, str], where: str, message: str) -> None:
+    """A channel is where micromamba fetches an index (CHANNEL/linux-64/repodata.json and noarch/) at
+    boot; a file: URL or a path (conda and micromamba read '/srv/channel', './channel', '~/channel' as
+    the local channel there) names a folder of this host, which the spec travels without: on the
+    machine the folder is not there, and the solve has no index to read from it."""
+    write(tmp_path, {**files, "profile.yaml": "name: c\n" + files["profile.yaml"]})
+    stderr = refused(tmp_path, where, message + ": the machine does not have it")
+    assert_hint(stderr, where, "serve the channel over https://")
+
+
+def test_channels_no_spec_reads_are_not_refused(tmp_path: Path) -> None:
+    """conda.channels are those of an inline spec that names none of its own: here no spec reads them."""
+    write(tmp_path, {"profile.yaml": """\
+        name: c
+        conda:
+          channels: ['file:///srv/channel']
+          environments:
+            - {name: ds, spec: {channels: [conda-forge], dependencies: [python]}}
+            - {name: other, file: env.yml}
+        """, "env.yml": "channels: [conda-forge, nvidia/label/cuda-12.1.0]\ndependencies: [python]\n"})  # fmt: skip
+    result = validate(tmp_path)
+    assert result.returncode == 0, result.stderr
 
 
 # --- a service's conda_env takes every name conda.environments takes ------------------------------

@@ -22,6 +22,7 @@ from ..schema import type_name
 from ..templating import render
 from ..yamlload import load_text, plain, value_mark
 from . import Context, Needs, describe, named, problem, source_file, source_problems
+from ._conda_rules import explicit_url, is_md5, is_sha256, local_channel, pip_line, pip_options, provided_name, scheme
 from .users import NAME_HELP, USER_PATTERN
 
 KEY = "conda"
@@ -111,7 +112,9 @@ MAX_SPEC_BYTES = 256 * 1024
 
 
 def check(config: dict[str, Any], context: Context) -> list[Problem]:
-    problems = []
+    # the profile's channels are those of each inline spec that names none of its own
+    used = any(isinstance(e.get("spec"), dict) and "channels" not in e["spec"] for e in config["environments"])
+    problems = _channel_problems(config, "conda.channels") if used else []
     for env in config["environments"]:
         given = [s for s in SOURCES if s in env]
         if len(given) != 1:
@@ -149,13 +152,20 @@ EXPLICIT = "@EXPLICIT"
 LIST_LINE = re.compile(
     r"^(-{1,2}[A-Za-z][\w-]*([\s=]|$)|[A-Za-z0-9][\w.-]*(::[\w.-]+)?\s*(\[[^\]]*\])?\s*([=<>!~@;,\s]|$))"
 )
-URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
-# Packages whose environments have ipykernel: itself, and those that depend on it (jupyterlab 4 does, and
-# notebook 7 through it; an unsure one is let through: a refusal must be sure).
+# Packages whose environments have ipykernel: itself, and those that depend on it (jupyterlab 4 does,
+# "ipykernel>=6.5.0" in its pyproject.toml, and notebook 7 through it; the jupyter metapackage, jupyter-console,
+# qtconsole, spyder-kernels and spyder through it, nbclassic and ipyparallel; the anaconda metapackage pins the
+# whole distribution, ipykernel in it). nb_conda_kernels is not one: it runs on jupyter_client, and finds the
+# kernels other environments have. An unsure one is let through: a refusal must be sure.
 KERNEL_PACKAGES = {"ipykernel", "jupyter", "jupyterlab", "notebook", "jupyter-console", "qtconsole", "spyder",
-                   "spyder-kernels"}  # fmt: skip
+                   "spyder-kernels", "nbclassic", "ipyparallel", "anaconda"}  # fmt: skip
 LOCK_HINT = "make one with `conda-lock -p linux-64 -f environment.yml` (conda-lock.yml) or `micromamba env " \
             "export --explicit`, or name an environment.yml under file:"  # fmt: skip
+HASH_HINT = "regenerate it with hashes: `conda list --explicit --md5`, or `conda-lock render -k explicit`, end each " \
+            "URL with #MD5"  # fmt: skip
+CONDA_LOCK_HINT = "regenerate it with conda-lock (`conda-lock -p linux-64 -f environment.yml`), which writes each " \
+                  "package's url and hash"  # fmt: skip
+PIP_LOCAL_HINT = "list the requirements themselves in the pip section, or give a URL (https://..., git+https://...)"
 
 
 def _content_problems(env: dict[str, Any], source: str, context: Context) -> list[Problem]:
@@ -166,7 +176,7 @@ def _content_problems(env: dict[str, Any], source: str, context: Context) -> lis
     if source == "spec":
         spec = env["spec"]
         found = _environment_problems(spec, f"the spec of environment {env['name']!r}", spec)
-        return found + _kernel_problems(env, _dependency_names(spec), "its spec's dependencies", KERNEL_PACKAGES)
+        return found + _kernel_problems(env, dependency_names(spec), "its spec's dependencies", KERNEL_PACKAGES)
     try:
         path = source_file(env, source, context, f"conda {source}")
         display = _display(path)
@@ -238,7 +248,7 @@ def _file_problems(env: dict[str, Any], text: str, display: str) -> list[Problem
         return [problem(env, "file", f"{name!r} is not an environment.yml: it holds {type_name(data)}, not a mapping "
                         "with dependencies:", "see conda's environment.yml: name, channels, dependencies")]  # fmt: skip
     found = _environment_problems(data, f"environment file {name!r}", data)
-    return found + _kernel_problems(env, _dependency_names(data), f"the dependencies in {name!r}", KERNEL_PACKAGES)
+    return found + _kernel_problems(env, dependency_names(data), f"the dependencies in {name!r}", KERNEL_PACKAGES)
 
 
 def _environment_problems(spec: Any, what: str, root: Any) -> list[Problem]:
@@ -250,7 +260,7 @@ def _environment_problems(spec: Any, what: str, root: Any) -> list[Problem]:
     if not isinstance(deps, list):
         return [Problem(f"{what}: dependencies must be a list, not {type_name(deps)}: micromamba reads anything else "
                         "as none and builds an empty environment", value_mark(spec, "dependencies"))]  # fmt: skip
-    problems = []
+    problems = _channel_problems(spec, what)
     for item in deps:
         if not isinstance(item, dict) or "pip" not in item:
             continue
@@ -259,58 +269,72 @@ def _environment_problems(spec: Any, what: str, root: Any) -> list[Problem]:
             problems.append(Problem(f"{what}: pip: must be a list of requirement lines, not {type_name(lines)}",
                                     value_mark(item, "pip")))  # fmt: skip
             continue
-        for index, line in enumerate(lines):
-            local = _local_reference(line) if isinstance(line, str) else None
-            if local:
-                problems.append(Problem(
-                    f"pip line {line!r} refers to {local} on this host: the environment file travels to the machine "
-                    f"alone, and micromamba runs pip from {PREFIX}/specs there, where it is not",
-                    value_mark(lines, index), "list the requirements themselves in the pip section, or give a URL "
-                    "(https://..., git+https://...)"))  # fmt: skip
+        problems += [p for index, line in enumerate(lines) if isinstance(line, str)
+                     for p in _pip_line_problems(line, value_mark(lines, index))]  # fmt: skip
     return problems
 
 
-def _local_reference(line: str) -> str | None:
-    """What of this host a pip requirement line names, if anything: a requirements or constraints file,
-    an editable or plain local project, a local archive or folder of archives, a file: URL.
+def _pip_line_problems(line: str, mark: Mark | None) -> list[Problem]:
+    """A pip line naming a file of this host, or one pip stops at.
 
     micromamba writes the pip section into a temporary requirements file beside the environment file
     on the machine (``TemporaryFile specs("mambaf", "", cwd)``, libmamba/src/api/utils.cpp) and runs
     ``python -m pip install -r THAT --no-input --quiet`` there; pip reads nested ``-r``/``-c`` files
-    relative to it and local paths relative to the folder, neither of which holds the user's files."""
-    text = line.strip()
-    option = re.match(r"^(-r|--requirement|-c|--constraint|-e|--editable|-f|--find-links)(?:\s*=\s*|\s+|(?=\S))(\S.*)$",
-                      text)  # fmt: skip
-    if option:
-        flag, target = option.group(1), option.group(2).strip()
-        if target.startswith("file:"):
-            return f"a local file ({target})"
-        if URL.match(target) or re.match(r"^(git|hg|svn|bzr)\+", target):
-            return None
-        what = {"-r": "requirements file", "--requirement": "requirements file", "-c": "constraints file",
-                "--constraint": "constraints file", "-e": "local project", "--editable": "local project",
-                "-f": "local folder", "--find-links": "local folder"}[flag]  # fmt: skip
-        return f"a {what} ({target})"
-    if text.startswith("-"):
-        return None
-    target = text.split("@", 1)[1].strip() if re.match(r"^[\w.-]+(\[[^\]]*\])?\s*@", text) else text
-    if target.startswith("file:"):
-        return f"a local file ({target.split(';')[0].strip()})"
-    if URL.match(target.split(";")[0].strip()):
-        return None
-    if target.startswith((".", "/", "~")) or "/" in target.split(";")[0] or \
-            target.split(";")[0].strip().endswith((".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")):  # fmt: skip
-        return f"a local path ({target.split(';')[0].strip()})"
-    return None
+    relative to it and local paths relative to the folder, neither of which holds the user's files. pip
+    reads each line as its requirements-file parser does (see _conda_rules.pip_line): abbreviated
+    options, ``=`` or a glued value (``-rfile.txt``), URL schemes and archive names in any case."""
+    local, error = pip_line(line)
+    if local:
+        return [Problem(f"pip line {line!r} refers to {local} on this host: the environment file travels to the "
+                        f"machine alone, and micromamba runs pip from {PREFIX}/specs there, where it is not", mark,
+                        PIP_LOCAL_HINT)]  # fmt: skip
+    if not error:
+        return []
+    if error.startswith("ambiguous option"):
+        hint = "write the option out in full: one of " + error.split("(", 1)[1].rstrip("?)")
+    elif error.startswith("no such option"):
+        name = error.split(": ", 1)[1]
+        meant = max((o for o in ("--requirement", "--constraint", "--editable", "--find-links", "--index-url",
+                                 "--extra-index-url") if name.startswith(o)), key=len)  # fmt: skip
+        hint = f"the option is {meant} (in full, or a prefix of it that names no other option)"
+    elif "requires" in error:
+        hint = "give the option its value on the same line"
+    elif "does not take" in error:
+        hint = "write the option alone, without '='"
+    else:
+        hint = "close the quote"
+    return [Problem(f"pip line {line!r}: pip stops at it (\"{error}\"), and with it micromamba's build of the "
+                    "environment", mark, hint)]  # fmt: skip
+
+
+def _channel_problems(spec: Any, what: str) -> list[Problem]:
+    """A channel that is a folder of this host (a file: URL or a path): the machine has no such folder,
+    and micromamba there cannot fetch the channel's index (repodata.json) from it."""
+    channels = spec.get("channels") if isinstance(spec, dict) else None
+    if not isinstance(channels, list):
+        return []
+    return [Problem(f"{what}: channel {channel!r} is a folder of this host: the machine does not have it, and "
+                    "micromamba there fails to fetch the channel's index (repodata.json) from it",
+                    value_mark(channels, index), "serve the channel over https:// (an anaconda.org channel, or a "
+                    "bucket or web server holding its linux-64/ and noarch/ folders) and name its URL")
+            for index, channel in enumerate(channels)
+            if isinstance(channel, str) and local_channel(channel)]  # fmt: skip
 
 
 def _package_name(spec: str) -> str:
-    """'conda-forge::IPyKernel>=6' -> 'ipykernel'; PEP 503 normalised, so jupyter_console = jupyter-console."""
-    name = re.split(r"[\s=<>!~\[;@,]", spec.split("::")[-1].strip(), maxsplit=1)[0]
+    """'conda-forge::IPyKernel>=6' -> 'ipykernel'; PEP 503 normalised, so jupyter_console = jupyter-console.
+    A URL to a package names it by its file: .../ipykernel-6.29.5-pyh3099207_0.conda -> 'ipykernel'."""
+    name = provided_name(spec) or re.split(r"[\s=<>!~\[;@,]", spec.split("::")[-1].strip(), maxsplit=1)[0]
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _dependency_names(spec: Any) -> set[str]:
+def _editable_names(line: str) -> set[str]:
+    """What an option line's -e URL installs (-e git+https://...#egg=NAME)."""
+    found, _ = pip_options(line)
+    return {_package_name(value) for option, value in found if option == "--editable" and value and scheme(value)}
+
+
+def dependency_names(spec: Any) -> set[str]:
     deps = spec.get("dependencies") if isinstance(spec, dict) else None
     names = set()
     for item in deps if isinstance(deps, list) else []:
@@ -320,6 +344,7 @@ def _dependency_names(spec: Any) -> set[str]:
             pip = item.get("pip")
             lines = pip if isinstance(pip, list) else []
             names |= {_package_name(line) for line in lines if isinstance(line, str) and line[:1] != "-"}
+            names |= {n for line in lines if isinstance(line, str) and line[:1] == "-" for n in _editable_names(line)}
             names |= {_package_name(v) for k, v in item.items() if k.startswith("sel(") and isinstance(v, str)}
     return names
 
@@ -362,26 +387,102 @@ def _lock_problems(env: dict[str, Any], text: str, display: str) -> list[Problem
 
 
 def _explicit_problems(env: dict[str, Any], text: str, at: int, display: str) -> list[Problem]:
-    """Every line after @EXPLICIT is one package's URL, fetched as it is at boot."""
+    """Every line after @EXPLICIT is one package's URL, fetched as it is at boot, and its hash."""
     problems, names = [], set()
     lines = [(n, line) for n, line in _lines(text) if n > at]
     for number, line in lines:
-        mark = Mark(display, number, 1)
-        if line.startswith("file:"):
-            problems.append(Problem(f"package {line!r} is a file of this host: the lock travels to the machine "
-                                    "alone, the package does not", mark,
-                                    "lock from the channel's https:// URLs"))  # fmt: skip
-        elif not URL.match(line):
-            problems.append(Problem(f"line {line!r} after {EXPLICIT} is not a package URL: micromamba takes each "
-                                    "line there as one (https://.../NAME-VERSION-BUILD.conda)", mark))  # fmt: skip
+        found = _explicit_line_problem(line, Mark(display, number, 1))
+        if found:
+            problems.append(found)
         else:
-            archive = line.split("#")[0].rsplit("/", 1)[-1]
+            archive = line.split("#")[0].strip().rsplit("/", 1)[-1]
             names.add(_package_name(archive.rsplit("-", 2)[0]))
     if not lines:
         problems.append(problem(env, "lock", f"lock file {env['lock']!r} lists no package after {EXPLICIT}: micromamba "
                                 "would build an empty environment", LOCK_HINT))  # fmt: skip
     elif not problems:
         problems += _kernel_problems(env, names, f"lock file {env['lock']!r}", {"ipykernel"})
+    return problems
+
+
+def _explicit_line_problem(line: str, mark: Mark) -> Problem | None:
+    """A line after @EXPLICIT as micromamba's PackageInfo::from_url reads it (libmamba/src/specs/
+    package_info.cpp): an archive URL, NAME-VERSION-BUILD.conda or .tar.bz2 ("Missing filename
+    extension.", "Missing name and version in filename" otherwise), then '#' and its md5 (32 hex
+    digits) or sha256 (64, 'sha256:' before them or not). A missing hash, or one of any other form
+    (which from_url drops without a word), leaves the download unverified: nothing pins the bytes
+    installed to those locked. conda's explicit format (conda/misc.py, URL_PAT) takes the same.
+    A lock's packages come from their channel's http(s) URLs, as conda and conda-lock write them."""
+    url, digest, wrong = explicit_url(line)
+    if wrong is None:
+        return None
+    if wrong == "local":
+        return Problem(f"package {url!r} is a file of this host: the lock travels to the machine alone, the package "
+                       "does not", mark, "lock from the channel's https:// URLs")  # fmt: skip
+    if wrong == "not a URL":
+        return Problem(f"line {line!r} after {EXPLICIT} is not a package URL: micromamba takes each line there as one "
+                       "(https://.../NAME-VERSION-BUILD.conda#MD5)", mark, LOCK_HINT)  # fmt: skip
+    if wrong == "not http":
+        return Problem(f"package {url!r} is not an http(s) URL: a lock's packages are downloaded at boot from their "
+                       "channel's https:// URLs, as conda and conda-lock write them", mark,
+                       "lock from the channel's https:// URLs")  # fmt: skip
+    if wrong == "not a package":
+        return Problem(f"{url!r} after {EXPLICIT} is not a conda package (NAME-VERSION-BUILD.conda or .tar.bz2): "
+                       "micromamba refuses it (\"Missing filename extension.\")", mark, LOCK_HINT)  # fmt: skip
+    if wrong == "not NAME-VERSION-BUILD":
+        return Problem(f"package {url!r} is not named NAME-VERSION-BUILD.conda: micromamba refuses it (\"Missing name "
+                       "and version in filename\")", mark, LOCK_HINT)  # fmt: skip
+    if wrong == "no hash":
+        return Problem(f"package {url!r} has no hash (#MD5, or #sha256:...): micromamba would install whatever the "
+                       "server sends for it, unchecked, and the lock would not pin the package's bytes", mark,
+                       HASH_HINT)  # fmt: skip
+    return Problem(f"package {url!r} has hash {'#' + str(digest)!r}, neither an md5 (32 hex digits) nor a sha256 "
+                   "(sha256: and 64 hex digits): micromamba drops it without a word and installs the package "
+                   "unverified", mark, HASH_HINT)  # fmt: skip
+
+
+def _conda_lock_package_problems(packages: list[Any]) -> list[Problem]:
+    """Each package of a conda-lock file as micromamba reads them all, every platform's, before it picks
+    linux-64's (libmamba/src/core/env_lockfile.cpp, read_package_info): name, version, manager, platform
+    and url read as text (a missing one is a YAML error that stops it), and a hash, md5 or sha256: "either
+    package 'package.info.hash.md5' or 'package.info.hash.sha256' must be specified, found none"."""
+    problems = []
+    for index, package in enumerate(packages):
+        mark = value_mark(packages, index)
+        if not isinstance(package, dict):
+            problems.append(Problem(f"conda-lock package must be a mapping (name, version, url, hash...), not "
+                                    f"{type_name(package)}", mark, CONDA_LOCK_HINT))  # fmt: skip
+            continue
+        label = f"{package.get('name')!r} ({package.get('platform')})"
+        missing = [k for k in ("name", "version", "manager", "platform", "url")
+                   if package.get(k) is None or isinstance(package.get(k), (dict, list))]  # fmt: skip
+        if missing:
+            problems.append(Problem(f"conda-lock package {label} has no {' or '.join(missing)}: micromamba stops "
+                                    "reading the lock (it reads name, version, manager, platform and url of every "
+                                    "package)", mark, CONDA_LOCK_HINT))  # fmt: skip
+            continue
+        url = str(package["url"]).strip()
+        if scheme(url) == "file" or (scheme(url) is None and url.startswith(("/", ".", "~"))):
+            problems.append(Problem(f"conda-lock package {label} is a file of this host ({url}): the lock travels to "
+                                    "the machine alone, the package does not", value_mark(package, "url"),
+                                    "lock from the channel's https:// URLs"))  # fmt: skip
+        elif scheme(url) not in ("http", "https"):
+            problems.append(Problem(f"conda-lock package {label}: url {url!r} is not an http(s) URL: a lock's packages "
+                                    "are downloaded at boot from their channel's https:// URLs",
+                                    value_mark(package, "url"), CONDA_LOCK_HINT))  # fmt: skip
+        hashes = package.get("hash")
+        md5, sha256 = (hashes.get("md5"), hashes.get("sha256")) if isinstance(hashes, dict) else (None, None)
+        if not md5 and not sha256:
+            problems.append(Problem(f"conda-lock package {label} has no hash: micromamba refuses the lock (\"either "
+                                    "package 'package.info.hash.md5' or 'package.info.hash.sha256' must be specified, "
+                                    "found none\"); without one the download could not be checked against the lock",
+                                    value_mark(package, "hash") if "hash" in package else mark,
+                                    CONDA_LOCK_HINT))  # fmt: skip
+        elif not is_md5(md5) and not is_sha256(sha256):
+            shown = ", ".join(f"{k} {v!r}" for k, v in (("md5", md5), ("sha256", sha256)) if v)
+            problems.append(Problem(f"conda-lock package {label}: hash {shown} is neither an md5 (32 hex digits) "
+                                    "nor a sha256 (64): no download can match it, and micromamba's install fails the "
+                                    "package's checksum", value_mark(package, "hash"), CONDA_LOCK_HINT))  # fmt: skip
     return problems
 
 
@@ -397,7 +498,10 @@ def _conda_lock_problems(env: dict[str, Any], data: Any, display: str) -> list[P
     packages = data.get("package")
     if not isinstance(packages, list):
         return [Problem(f"conda-lock package: must be a list of packages, not {type_name(packages)}",
-                        value_mark(data, "package"))]  # fmt: skip
+                        value_mark(data, "package"), CONDA_LOCK_HINT)]  # fmt: skip
+    broken = _conda_lock_package_problems(packages)
+    if broken:
+        return broken
     ours = [p for p in packages if isinstance(p, dict) and p.get("platform") == "linux-64"]
     if not ours:
         metadata = data.get("metadata")

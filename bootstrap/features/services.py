@@ -6,7 +6,6 @@ that script: systemd's own ExecStart= quoting (% specifiers, $ expansion) never 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..errors import Problem
@@ -16,7 +15,7 @@ from ..schema import suggest
 from ..templating import render
 from . import describe, named, problem
 from .commands import ORDER_NAMES, order_marks
-from .conda import ENV_NAME
+from .conda import ENV_NAME, dependency_names
 from .secrets import secret_path
 from .users import NAME_HELP, USER_PATTERN
 
@@ -238,10 +237,8 @@ def _conda_env_problems(jupyter: dict[str, Any], context: Any) -> list[Problem]:
 
 
 def _lists_jupyter(spec: dict[str, Any]) -> bool:
-    dependencies = spec.get("dependencies") or []
-    names = [d for d in dependencies if isinstance(d, str)]
-    names += [p for d in dependencies if isinstance(d, dict) for p in d.get("pip") or [] if isinstance(p, str)]
-    return any(re.split(r"[\s=<>!~\[]", n.strip(), maxsplit=1)[0].lower() in JUPYTER_PACKAGES for n in names)
+    """conda's reading of the names (a channel:: prefix, version specs, pip lines, package URLs)."""
+    return bool(dependency_names(spec) & JUPYTER_PACKAGES)
 
 
 def _jupyter_unit(jupyter: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
