@@ -13,7 +13,6 @@ only with ``allow_other``.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from typing import Any
 
@@ -21,6 +20,7 @@ from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
 from . import Needs, describe, problem
+from ._mount_rules import nested_problems, normal, shared_problems, write_problems
 from .files import OWNER
 
 KEY = "mounts"
@@ -163,20 +163,20 @@ def check(config: list[Any], context: Any) -> list[Problem]:
         if normal(item["path"]) in ("/", "/boot", "/usr", "/etc", "/var", "/home", "/proc", "/sys", "/dev", "/run"):
             problems.append(problem(item, "path", f"refusing to mount over {item['path']}"))
         else:
-            problems += _home_problems(item, getattr(context, "profile", None) or {})
+            problems += _home_problems(item, getattr(context, "profile", None) or {}) + shared_problems(item)
         if normal(item["path"]) in seen:
             problems.append(problem(item, "path", f"two mounts at {item['path']}"))
         seen.add(normal(item["path"]))
-    return problems
+    problems += nested_problems(config)
+    return problems + write_problems(config, getattr(context, "profile", None) or {})
 
 
 FUSE = ("s3", "gcs")
 OUTSIDE = "mount it outside the home folders (e.g. path: /data{}) and link to it from there"
-
-
-def normal(path: str) -> str:
-    """``path`` as the kernel walks it ('/home/./alice//data/..' is /home/alice), links aside."""
-    return posixpath.normpath("/" + path.lstrip("/"))
+# Accounts cloud-init makes first (its default_user, in the images' cloud.cfg), before the runner's
+# steps: they own /home/NAME by the mounts step.
+DEFAULT_USERS = {"admin": "Debian's images on AWS", "debian": "Debian's generic cloud images",
+                 "ubuntu": "Ubuntu's images", "ec2-user": "Amazon Linux", "cloud-user": "Red Hat's images"}  # fmt: skip
 
 
 def _home_problems(item: dict[str, Any], profile: dict[str, Any]) -> list[Problem]:
@@ -187,10 +187,12 @@ def _home_problems(item: dict[str, Any], profile: dict[str, Any]) -> list[Proble
     through a folder a user other than root can change (``mount_point``: NAME could swap
     ``data/`` for a link to /etc and put the disk over it), so a mount below a home stops the boot
     at the mounts step: "refusing to mount on /home/NAME/data: /home/NAME can be changed by a user
-    other than root". The same holds for any account that exists when the mounts step runs, such as
-    the cloud's default user, which cloud-init makes first; one made later finds its home made by
-    root, and useradd copies no skeleton into a home that exists. A mount at the home itself passes
-    that test but covers what the users step wrote there (~/.ssh/authorized_keys, the skeleton).
+    other than root". The same holds for the cloud's default user (``DEFAULT_USERS``), which
+    cloud-init makes before the runner's steps; on an image without it, one made later finds its
+    home made by root, and useradd copies no skeleton into a home that exists. A mount at the home
+    itself passes that test but covers what was written there (~/.ssh/authorized_keys, the
+    skeleton). Any other name under /home is no account the profile or the image makes: the runner
+    makes the folder root's and mounts there (/home/shared for a team's NFS share).
     /root is root's, mode 0700: a mount below it works for root alone.
     """
     path = normal(item["path"])
@@ -222,10 +224,17 @@ def _home_problems(item: dict[str, Any], profile: dict[str, Any]) -> list[Proble
                         f"{name}'s before the mounts step, and the runner will not mount through a folder another "
                         f"user can change ({name} could swap a folder on the way for a link to /etc): the boot stops "
                         f"at the mounts step", hint)]  # fmt: skip
-    return [problem(item, "path", f"mount point {path} is in {home}, a home folder: an account {name} that exists "
-                    "by the mounts step (a cloud's default user, which cloud-init makes first) owns it, and the runner "
-                    f"refuses to mount there, stopping the boot; one made later finds {home} root's, without the "
-                    "skeleton (useradd copies none into a home that exists)", hint)]  # fmt: skip
+    if name not in DEFAULT_USERS:
+        return []
+    made = f"{name} is the default user cloud-init makes on {DEFAULT_USERS[name]} before the runner's steps"
+    if path == home:
+        return [problem(item, "path", f"mount point {path} is {name}'s home: {made}, and the filesystem mounted "
+                        f"there hides what cloud-init put in it (~/.ssh/authorized_keys, so {name} cannot log in "
+                        "with the instance's key pair)", hint)]  # fmt: skip
+    return [problem(item, "path", f"mount point {path} is in {home}, a home folder: {made}, and owns {home}: "
+                    "the runner refuses to mount through a folder another user can change, stopping the boot; on an "
+                    f"image without {name}, one made later finds {home} root's, without the skeleton (useradd "
+                    "copies none into a home that exists)", hint)]  # fmt: skip
 
 
 def _fuse_problems(item: dict[str, Any]) -> list[Problem]:
@@ -307,7 +316,8 @@ def _fuse_command(item: dict[str, Any]) -> list[str]:
 
 
 def steps(config: list[Any], context: Any) -> list[Step]:
-    mounts = [_prepare(item) for item in sorted(config, key=lambda i: i["path"])]
+    # parent first: a mount inside another goes on the mounted filesystem, not under it
+    mounts = [_prepare(item) for item in sorted(config, key=lambda i: normal(i["path"]))]
     if not mounts:
         return []
     kinds = {m["type"] for m in mounts}
