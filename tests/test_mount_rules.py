@@ -173,7 +173,8 @@ def test_roots_files_in_a_user_changeable_mount_are_refused(tmp_path, text: str,
 @pytest.mark.parametrize(("text", "refusal"), [
     ("files: [{path: /data/conf/app.conf, content: x}]",
      "refusing to write /data/conf/app.conf as root: /data is not root's alone (owner uid"),
-    ("files: [{path: /sticky/x, content: x}]", "refusing to write /sticky/x as root: /sticky is not root's alone (owner uid 0, mode 1777)"),
+    ("files: [{path: /sticky/x, content: x}]",
+     "refusing to write /sticky/x as root: /sticky is not root's alone (owner uid 0, mode 1777)"),
 ])  # fmt: skip
 def test_roots_file_in_a_user_changeable_mount_stops_the_boot(sandbox: Sandbox, tmp_path, text: str,
                                                               refusal: str) -> None:  # fmt: skip
