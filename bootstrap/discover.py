@@ -88,12 +88,13 @@ def dependents(changed: list[Path]) -> list[tuple[Path, Path]]:
     wanted = {path.resolve() for path in changed}
     found: dict[Path, Path] = {}
     for root in sorted({repository_root(path) for path in changed}):
-        candidates, _ = profile_files(root)
-        for candidate in candidates:
+        for candidate in scan(root, "**/*.y*ml"):
             relative = candidate.relative_to(root).parts[:-1]
+            if candidate.suffix not in (".yaml", ".yml"):
+                continue
             if any(part.startswith(".") or part in SKIPPED_FOLDERS for part in relative):
                 continue
-            if candidate.resolve() in wanted or candidate.resolve() in found:
+            if candidate.resolve() in wanted or candidate.resolve() in found or not _may_extend(candidate):
                 continue
             try:
                 extended = parents(str(candidate))
@@ -103,6 +104,16 @@ def dependents(changed: list[Path]) -> list[tuple[Path, Path]]:
             if hit is not None:
                 found[candidate.resolve()] = hit
     return sorted(found.items())
+
+
+def _may_extend(path: Path) -> bool:
+    """Whether the file can name a parent at all: a profile without the word extends has none, and a
+    repository's other YAML (CI files, data, fixtures) is then never parsed."""
+    try:
+        with path.open("rb") as handle:
+            return b"extends" in handle.read(1 << 20)
+    except OSError:
+        return False
 
 
 def extending(parent: Path, root: Path) -> list[tuple[Path, list[Path]]]:
