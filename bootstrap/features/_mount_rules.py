@@ -146,3 +146,36 @@ def write_problems(config: list[Any], profile: dict[str, Any]) -> list[Problem]:
             )
             break
     return problems
+
+
+def user_folder_problems(kind: str, items: list[Any], profile: dict[str, Any]) -> list[Problem]:
+    """A file or secret for root in a folder a user other than root can change, with no mount
+    involved: a shared scratch folder (/tmp: sticky, every user may create a name in it first) or a
+    home of an account that exists by then (the profile's users, a cloud's default user). The
+    runner's put_file refuses to write it as root ("refusing to write PATH as root"): the boot stops."""
+    from .mounts import DEFAULT_USERS
+
+    declared = {user["name"] for user in profile.get("users") or []}
+    problems = []
+    for item in items:
+        path = normal(item["path"] if kind == "file" else layout.secret_path(item["name"], item.get("path")))
+        if (item.get("owner") or "root:root").split(":")[0] != "root":
+            continue
+        folder = next((f for f in SHARED if below(path, f) and path != f), None)
+        home = "/".join(path.split("/")[:3]) if path.startswith("/home/") and path.count("/") >= 3 else ""
+        name = home.split("/")[2] if home else ""
+        if folder:
+            why, hint = (f"{folder} is a folder every user may write (sticky): another user can create a name "
+                         "on the way first", "write it where only root can change the folders on the way "
+                         "(/etc, /var/lib/...), or give it the owner of a user who reads it")  # fmt: skip
+        elif home and (name in declared or name in DEFAULT_USERS):
+            why, hint = (f"{home} is {name}'s home, which {name} can change",
+                         f"give it owner: {name} (written then as {name}), or write it outside {home}")
+        else:
+            continue
+        what = f"file {path}" if kind == "file" else f"secret {item['name']} (written to {path})"
+        problems.append(problem(item, "path" if "path" in item else "name",
+                                f"{what} is root's but lies in {folder or home}: {why}, and the runner will not "
+                                f"write a file for root through a folder a user other than root can change: the "
+                                f"boot stops at this {kind}'s step", hint))  # fmt: skip
+    return problems

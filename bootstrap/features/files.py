@@ -109,7 +109,9 @@ def check(config: list[Any], context: Context) -> list[Problem]:
         elif has_source:
             problems += source_problems(item, "source", context, "source file", MAX_SOURCE_BYTES,
                                         "fetch it at boot from object storage instead")  # fmt: skip
-    return problems
+    from ._mount_rules import user_folder_problems
+
+    return problems + user_folder_problems("file", config, getattr(context, "profile", None) or {})
 
 
 def _step_id(path: str, taken: set[str]) -> str:

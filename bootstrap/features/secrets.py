@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import layout
+from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
 from . import Needs, named
@@ -57,6 +58,12 @@ SCHEMA: dict[str, Any] = {
 
 def secret_path(item: dict[str, Any]) -> str:
     return layout.secret_path(item["name"], item.get("path"))
+
+
+def check(config: list[dict[str, Any]], context: Any) -> list[Problem]:
+    from ._mount_rules import user_folder_problems
+
+    return user_folder_problems("secret", config, getattr(context, "profile", None) or {})
 
 
 def steps(config: list[dict[str, Any]], context: Any) -> list[Step]:
