@@ -18,12 +18,13 @@ install_file() {
   rm -f -- "$path".bootstrap-new.*
   tmp=$(mktemp "$path.bootstrap-new.XXXXXX")
   cat >"$tmp"
+  chmod "$mode" "$tmp"  # before the move: a power loss between the two never leaves mktemp's 0600
   if cmp -s "$tmp" "$path"; then
     rm -f "$tmp"
+    chmod "$mode" "$path"
   else
     mv -f "$tmp" "$path"
   fi
-  chmod "$mode" "$path"
 }
 
 install_file 0755 /usr/local/lib/bootstrap/runner <<'BOOTSTRAP_EOF_4a8c5c2521f482ec9ea9'
