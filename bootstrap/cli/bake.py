@@ -394,7 +394,7 @@ def _utc(when: float) -> str:
 
 def _rebuild(args: argparse.Namespace) -> int:
     from ..bake.lifecycle import BakeOptions
-    from ..bake.rebuild import load_manifest, rebuild, update_manifest
+    from ..bake.rebuild import Outcome, load_manifest, rebuild, update_manifest
     from ..discover import profile_files
 
     if not 0 <= args.grace < 10_000:
@@ -415,6 +415,7 @@ def _rebuild(args: argparse.Namespace) -> int:
                           build_timeout=args.timeout, share=tuple(profile_shares({}, args.share)),
                           grace_days=args.grace)  # fmt: skip
     setup = None
+    refused: list[Outcome] = []
     if args.backend == "local":  # a dry run decides (and says) the same, and builds no apt repository
         from ..errors import BootstrapError
         from ..profile import load_profile
@@ -422,13 +423,21 @@ def _rebuild(args: argparse.Namespace) -> int:
         profiles = []
         for reference in references:  # one guest choice (and apt repository) serves the whole run
             with contextlib.suppress(BootstrapError):  # a broken profile fails on its own in the run
-                profiles.append(load_profile(reference))
+                profile = load_profile(reference)
+                try:  # what this profile's own bake would refuse (a local guest has no cloud secrets)
+                    guest_choice(args, profile, dry_run=True)
+                except BootstrapError as exc:
+                    refused.append(Outcome(reference, error=str(exc), failure=exc))
+                    events.for_profile(profile.name).emit("failed", str(exc))
+                    continue
+                profiles.append(profile)
+        references = [r for r in references if r not in {o.reference for o in refused}]
         choice = guest_choice(args, *profiles, dry_run=args.dry_run)
         for line in choice.lines:
             events.emit("progress", line)
         setup = None if args.dry_run else choice.setup()
-    outcomes = rebuild(references, lambda progress: make_backend(args, progress, setup), options, events,
-                       jobs=args.jobs)  # fmt: skip
+    outcomes = refused + rebuild(references, lambda progress: make_backend(args, progress, setup), options,
+                                 events, jobs=args.jobs)  # fmt: skip
     if not args.dry_run:
         update_manifest(Path(args.manifest), args.backend, outcomes, before)
     summary = [{"profile": o.reference, "status": "would-fail" if args.dry_run and o.error else o.status,

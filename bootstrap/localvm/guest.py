@@ -65,7 +65,8 @@ def choose_guest(needs: Needs, *, network: bool | None, local_apt: bool | None, 
     if instance_steps and needs.cloud:
         raise InputError(Problem("a local guest cannot give what this profile's steps need from a cloud:\n  "
                                  + "\n  ".join(needs.cloud), None, "prove it on the cloud (bootstrap bake -b ec2 or "
-                                 "-b gce), or test a profile without those keys"))  # fmt: skip
+                                 "-b gce); `bake -b local --no-test` bakes the image without the test boot "
+                                 "that needs them (promoted untested), or test a profile without them"))  # fmt: skip
     host, port = mirror()
     route = network is not False and reachable()
     lines = []

@@ -74,3 +74,20 @@ def test_an_instance_scope_clone_after_the_mount_bakes(bootstrap: Run, repo: Pat
     path = write(repo, CLONE.replace("scope: image", "scope: instance"))
     result = bootstrap("bake", str(path), "--dry-run", "-b", "local")
     assert "would launch" in result.stderr + result.stdout
+
+
+def test_rebuild_dry_run_refuses_per_profile_what_its_bake_refuses(bootstrap: Run, repo: Path) -> None:
+    """A local guest has no cloud secrets: `bake --dry-run -b local` refused the profile, and
+    `rebuild --dry-run -b local` said "planned ... test it" for the same file; the real rebuild then
+    failed at the test boot. Now the rebuild says would-fail for that profile, plans the other."""
+    folder = repo / "team"
+    folder.mkdir()
+    (folder / "secret.yaml").write_text("name: secret\nsecrets: [{name: t, from: 'aws-ssm:/t'}]\n")
+    (folder / "plain.yaml").write_text("name: plain\npackages: [htop]\n")
+    bootstrap("bake", "team/secret.yaml", "--dry-run", "-b", "local", expect=2)
+    result = bootstrap("rebuild", "team", "--dry-run", "-b", "local", expect=2)
+    rows = {line.split()[1]: line.split()[0] for line in result.stdout.splitlines()
+            if line.startswith(("planned", "would"))}  # fmt: skip
+    assert rows == {"team/secret.yaml": "would-fail", "team/plain.yaml": "planned"}, result.stdout
+    assert "a local guest cannot give" in result.stdout + result.stderr
+    assert "--no-test" in result.stderr
