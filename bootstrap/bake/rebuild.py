@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..boundary import read_text
-from ..errors import BootstrapError, Mark, Problem, ProfileError
+from ..errors import BootstrapError, Mark, Problem, ProfileError, UsageError
 from .backend import Backend
 from .events import Events
 from .lifecycle import BakeOptions, BakeResult, bake
@@ -48,11 +48,17 @@ def rebuild(references: list[str], make_backend: Callable[[Callable[[str], None]
     from ..profile import load_profile
     from ..sharing import profile_shares
 
+    twins = _same_names(references)
+
     def one(reference: str) -> Outcome:
         scoped = events.for_profile(reference)
         try:
             profile = load_profile(reference)
             scoped = events.for_profile(profile.name)
+            if reference in twins:
+                raise UsageError(f"{reference}: profile name {profile.name!r} is also {twins[reference]}'s: both "
+                                 "would bake into one image family and move one channel, each run undoing the "
+                                 "other; neither is baked (give each its own name)")  # fmt: skip
             if profile.abstract:
                 scoped.emit("skipped", "abstract: only a parent for others to extend, never baked")
                 return Outcome(reference, skipped="abstract")
@@ -70,6 +76,21 @@ def rebuild(references: list[str], make_backend: Callable[[Callable[[str], None]
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(one, references))
+
+
+def _same_names(references: list[str]) -> dict[str, str]:
+    """Each profile whose name another profile of the run also has -> the others, said by file."""
+    from ..profile import load_profile
+
+    by_name: dict[str, list[str]] = {}
+    for reference in references:
+        try:
+            profile = load_profile(reference)
+        except BootstrapError:
+            continue  # it fails on its own in the run
+        if not profile.abstract:
+            by_name.setdefault(profile.name, []).append(reference)
+    return {r: ", ".join(o for o in group if o != r) for group in by_name.values() if len(group) > 1 for r in group}
 
 
 CONFLICT = re.compile(r"^(<{7}|={7}|>{7})(?: |$)", re.M)

@@ -91,3 +91,17 @@ def test_rebuild_dry_run_refuses_per_profile_what_its_bake_refuses(bootstrap: Ru
     assert rows == {"team/secret.yaml": "would-fail", "team/plain.yaml": "planned"}, result.stdout
     assert "a local guest cannot give" in result.stdout + result.stderr
     assert "--no-test" in result.stderr
+
+
+def test_two_profiles_of_one_name_are_not_baked_over_each_other(bootstrap: Run, repo: Path) -> None:
+    """Both planned, both baked into family bootstrap-gpu-ds and channel latest: the second undid the first."""
+    folder = repo / "team"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("name: gpu-ds\npackages: [htop]\n")
+    (folder / "b.yaml").write_text("name: gpu-ds\npackages: [jq]\n")
+    (folder / "c.yaml").write_text("name: other\npackages: [jq]\n")
+    result = bootstrap("rebuild", "team", "--dry-run", "-b", "local", expect=2)
+    rows = {line.split()[1]: line.split()[0] for line in result.stdout.splitlines()
+            if line.startswith(("planned", "would"))}  # fmt: skip
+    assert rows == {"team/a.yaml": "would-fail", "team/b.yaml": "would-fail", "team/c.yaml": "planned"}, result
+    assert "profile name 'gpu-ds' is also team/b.yaml's" in result.stdout + result.stderr
