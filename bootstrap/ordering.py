@@ -85,6 +85,10 @@ def order_steps(steps: list[Step], features: Sequence[ModuleType]) -> list[Step]
     return ordered
 
 
+SERVICES_HINT = ("; a systemd unit takes its suffix (docker.service); a unit gets a step of its own (service-NAME) "
+                 "only when it says before: or after:, the others start together in the services step")
+
+
 def stated_edges(steps: list[Step], features: Sequence[ModuleType]) -> list[Edge]:
     """The order the profile stated (``before``/``after``), each edge located at its statement."""
     return _stated_edges(steps, {f.KEY for f in features}, _named(steps, features))[0]
@@ -114,13 +118,12 @@ def _stated_edges(steps: list[Step], keys: set[str],
                 elif name in ids:
                     targets = [name]
                 else:
-                    close = suggest(name, sorted(ids | keys))
+                    close = suggest(name, sorted((ids | keys) - {step.id}))  # never the step itself
                     problems.append(Problem(
                         f"{step.id}: {word} {name!r} names no feature or step of this profile",
                         step.order_marks.get(f"{word} {name}", step.origin),
-                        f"did you mean {close!r}?" if close else "name a feature (mounts, conda...) or a step id "
-                        "as `bootstrap explain` lists them" + ("; a systemd unit takes its suffix (docker.service)"
-                                                               if step.feature == "services" else ""),
+                        (f"did you mean {close!r}?" if close else "name a feature (mounts, conda...) or a step id "
+                         "as `bootstrap explain` lists them") + (SERVICES_HINT if step.feature == "services" else ""),
                     ))  # fmt: skip
                     continue
                 why, mark = f"{step.id} is to run {word} {name}", step.order_marks.get(f"{word} {name}", step.origin)

@@ -167,3 +167,14 @@ commands:
     assert ":7:" in message or ":8:" in message or ":9:" in message  # located at late's statement
     moved = text.replace('{name: a, run: "echo a"}', '{name: a, run: "echo a", after: [cmd-b]}')
     assert order(write_profile, moved) == ["cmd-b", "cmd-late", "cmd-a"]  # said: allowed
+
+
+def test_a_unit_naming_a_unit_without_its_own_step_is_told_how_units_are_named(write_profile) -> None:
+    """Before: 'did you mean service-web?', the unit itself; a unit without before:/after: has no step
+    of its own (it starts in the services step), and systemd order takes db.service."""
+    path = write_profile("name: s\nservices:\n  units:\n    - {name: db, command: 'sleep 1'}\n"
+                         "    - {name: web, command: 'sleep 1', after: [service-db]}\n")  # fmt: skip
+    result = cli("validate", str(path))
+    assert result.returncode == 2
+    assert "did you mean 'service-web'" not in result.stderr
+    assert "a unit gets a step of its own (service-NAME) only when it says before: or after:" in result.stderr
