@@ -296,6 +296,11 @@ def _explain(error: Any, root: Any) -> list[Problem]:
         hint = f"did you mean {close!r}?" if close else None
         if not isinstance(value, str) and str(value) in options:  # driver: 550 is a number to YAML
             hint = f"YAML read {value!r} as a number: quote it, '{value}'"
+        elif isinstance(value, bool):  # restart: no is false to YAML 1.1 (yes, no, on, off, y, n)
+            words = {True: ("yes", "on", "true", "y"), False: ("no", "off", "false", "n")}[value]
+            meant = next((o for o in options if isinstance(o, str) and o.lower() in words), None)
+            if meant:
+                hint = f"YAML read an unquoted {meant} as {str(value).lower()}: quote it, '{meant}'"
         return [Problem(f"{where}: {value!r} is not one of {', '.join(map(repr, options))}", mark, hint)]
     if kind in ("anyOf", "oneOf"):
         what = schema.get("x-help") or "a value of another shape"

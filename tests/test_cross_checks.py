@@ -41,6 +41,13 @@ def test_jupyter_conda_env_must_exist_and_hold_jupyterlab(write_profile) -> None
                                    "'s3://b/ds.yml'}]}\n")))  # fmt: skip
 
 
+def test_an_unquoted_no_where_the_word_is_expected_says_quote_it(write_profile) -> None:
+    units = "name: t\nservices: {units: [{name: db, command: 'sleep 1', restart: no}]}\n"
+    ((line, message, hint),) = problems(write_profile, units)
+    assert line == 2 and "False is not one of" in message
+    assert hint == "YAML read an unquoted no as false: quote it, 'no'"
+
+
 def test_an_unquoted_number_where_text_is_expected_says_quote_it(write_profile) -> None:
     ((line, message, hint),) = problems(write_profile, "name: t\nnvidia: {driver: 550}\n")
     assert line == 2 and "550 is not one of" in message
