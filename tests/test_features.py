@@ -138,3 +138,15 @@ def test_values_are_quoted_and_never_templated(write_profile, value: str) -> Non
     script = steps["env"].script
     assert "49" not in script  # {{ 7*7 }} was not evaluated
     assert value.replace("'", "'\"'\"'") in script  # present, inside single quotes
+
+
+def test_step_descriptions_count_right(write_profile) -> None:
+    """issue 22.7: '1 checks', 'install 1 apt packages', 'for 1 accounts' were said."""
+    from bootstrap.features.users import EXAMPLE_KEY
+
+    plan = build_plan(load_profile(str(write_profile(
+        "name: one\npackages: [htop]\nenv: {A: b}\nverify: ['test -e /']\n"
+        f"users: [{{name: alice, ssh_authorized_keys: ['{EXAMPLE_KEY}']}}]\n"))))  # fmt: skip
+    said = {step.id: step.description for step in plan.steps}
+    assert said["packages"] == "install 1 apt package" and said["env"] == "set 1 environment variable"
+    assert said["verify"] == "1 check" and said["ssh-keys"] == "authorize SSH keys for 1 account"

@@ -17,6 +17,7 @@ from .. import console, interrupts
 from ..console import GuestReport
 from ..errors import BackendError
 from ..plan import Phase, Plan, Scope
+from ..wording import count
 from .backend import (
     TAG_CREATED,
     TAG_DEPRECATED,
@@ -144,7 +145,8 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
     test_data = render(plan, backend.target).data
     if options.dry_run:
         events.emit("plan", f"{plan.profile}: would launch a {backend.name} builder from {source.description}, "
-                    f"bake {len(result.baked_steps)} image-scope steps ({', '.join(result.baked_steps) or 'none'}), "
+                    f"bake {count(len(result.baked_steps), 'image-scope step')} "
+                    f"({', '.join(result.baked_steps) or 'none'}), "
                     f"create image {name}, {'test it, ' if options.test else ''}"
                     f"{'copy it to ' + ', '.join(options.regions) + ', ' if options.regions else ''}"
                     f"{'share it with ' + ', '.join(p.value for p in sharing) + ', ' if sharing else ''}"

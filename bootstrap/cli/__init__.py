@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # only for annotations: the checks are imported when a comman
     from ..diff import Comparison, Dependent, Family, Size
 
 from ..errors import BackendError, BootstrapError, InputError, Problem, RenderError, UsageError
+from ..wording import count
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_BACKEND = 0, 1, 2, 3
 
@@ -559,10 +560,6 @@ _EXIT_CODES: dict[type[BootstrapError], int] = {
     BackendError: EXIT_BACKEND,
 }
 
-
-def count(number: int, noun: str) -> str:
-    """'1 step', '2 steps', '0 errors'."""
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def exit_code(exc: BootstrapError) -> int:

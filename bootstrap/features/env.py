@@ -7,6 +7,7 @@ from typing import Any
 from .. import layout
 from ..plan import Phase, Scope, Step
 from ..templating import render
+from ..wording import count
 
 KEY = "env"
 AFTER = frozenset({"users"})
@@ -30,4 +31,4 @@ def steps(config: dict[str, str], context: Any) -> list[Step]:
     names = sorted(config)
     profile_d = render("features/env/profile.d.sh.j2", variables=[(name, config[name]) for name in names])
     body = render("features/env/write.sh.j2", profile_d=profile_d)
-    return [Step("env", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, f"set {len(names)} environment variables")]
+    return [Step("env", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, f"set {count(len(names), 'environment variable')}")]

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..plan import Phase, Scope, Step
 from ..templating import render
+from ..wording import count
 from . import Needs
 
 KEY = "packages"
@@ -31,7 +32,8 @@ def steps(config: list[str], context: Any) -> list[Step]:
     body = render("features/packages/install.sh.j2", packages=sorted(config))
     return [
         Step(
-            "packages", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, f"install {len(config)} apt packages", cost="network"
+            "packages", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, f"install {count(len(config), 'apt package')}",
+            cost="network",
         )
     ]
 

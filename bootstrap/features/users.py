@@ -7,6 +7,7 @@ from typing import Any
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
+from ..wording import count
 from . import problem
 
 KEY = "users"
@@ -141,7 +142,7 @@ def steps(config: list[dict[str, Any]], context: Any) -> list[Step]:
                 Scope.INSTANCE,
                 KEY,
                 render("features/users/ssh_keys.sh.j2", users=with_keys),
-                f"authorize SSH keys for {len(with_keys)} accounts",
+                f"authorize SSH keys for {count(len(with_keys), 'account')}",
             )
         )
     return result

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..plan import Phase, Scope, Step
 from ..templating import render
+from ..wording import count
 
 KEY = "verify"
 AFTER: frozenset[str] = frozenset()
@@ -27,4 +28,4 @@ def steps(config: list[str], context: Any) -> list[Step]:
     if not config:
         return []
     body = render("features/verify/run.sh.j2", checks=list(config))
-    return [Step("verify", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body, f"{len(config)} checks")]
+    return [Step("verify", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body, count(len(config), "check"))]
