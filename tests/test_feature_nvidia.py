@@ -163,6 +163,22 @@ def test_install_without_gpu_for_baking_on_cpu_builders(sandbox: Sandbox, write_
     assert sandbox.calls("modprobe") == []  # no GPU: nothing to load now
 
 
+def test_a_bake_installs_the_driver_on_a_builder_without_a_gpu(sandbox: Sandbox, write_profile) -> None:
+    """Before, the bake's builder (the local backend's never has a GPU; a cloud's CPU type neither)
+    logged 'no NVIDIA GPU ... skipping', the step counted as baked, and the golden image had no driver:
+    each GPU instance of it installed one late, with a reboot."""
+    from bootstrap.planner import build_plan
+    from bootstrap.targets import render
+
+    path = write_profile("name: gpu\nnvidia:\n  driver: '580'\n  cuda: '13.0'\n")
+    plan = build_plan(load_profile(str(path)))
+    result = sandbox.boot(render(plan, "bash", bake="external").data)
+    assert result.returncode == 0, result.stdout
+    assert "installing the driver for the image's machines all the same" in result.stdout
+    assert installs(sandbox)[0][-1] == "cuda-drivers-580"
+    assert sandbox.calls("modprobe") == []
+
+
 def test_debian_gets_the_contrib_component(sandbox: Sandbox, write_profile) -> None:
     sources = sandbox.path("/etc/apt/sources.list.d/debian.sources")
     sources.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,8 @@ BACKENDS = ("local", "ec2", "gce")
 DEFAULT_GCE_SOURCE = "projects/debian-cloud/global/images/family/debian-12"
 
 
-def guest_choice(args: argparse.Namespace, *profiles: Any, instance_steps: bool = True, dry_run: bool = False) -> Any:
+def guest_choice(args: argparse.Namespace, *profiles: Any, instance_steps: bool = True, dry_run: bool = False,
+                 bake: bool = True) -> Any:  # fmt: skip
     """The local guest for these profiles and options (a GuestChoice: say its lines, then build its setup).
     With several profiles (a rebuild), each fails on its own for what no guest can give."""
     from ..features import Needs, needs
@@ -21,7 +22,7 @@ def guest_choice(args: argparse.Namespace, *profiles: Any, instance_steps: bool 
 
     total = Needs()
     for profile in profiles:
-        total |= needs(profile.data)
+        total |= needs(profile.data, bake=bake)
     if len(profiles) > 1:
         total = Needs(debian=total.debian)
     return choose_guest(total, network=args.network, local_apt=args.local_apt, extra=args.apt_packages,

@@ -350,7 +350,7 @@ def _test(args: argparse.Namespace) -> int:
         raise UsageError("--reboots must be 0 or more")
     profile = load_profile(args.profile, args.overrides)
     plan = build_plan(profile)
-    choice = guest_choice(args, profile)  # says before booting what the guest cannot have
+    choice = guest_choice(args, profile, bake=False)  # says before booting what the guest cannot have
     for line in choice.lines:
         _progress(line)
     setup = choice.setup()

@@ -16,7 +16,8 @@ A feature module defines:
   cloud-init's own modules does the job well;
 * optionally ``check(config, context) -> list[Problem]``: semantic checks beyond the schema;
 * optionally ``needs(config) -> Needs``: what its steps reach outside the machine (Debian packages,
-  other downloads, a cloud's own services), so a local test says before booting what it cannot give.
+  other downloads, a cloud's own services), so a local test says before booting what it cannot give;
+  and ``bake_needs(config)``, what a builder's run needs besides (nvidia installs there without a GPU).
 
 Adding a feature = one module here + one folder in ``templates/features/`` + an example.
 """
@@ -112,12 +113,15 @@ class Needs:
         return Needs(*(tuple(sorted({*mine, *theirs})) for mine, theirs in pairs))
 
 
-def needs(profile: dict[str, Any]) -> Needs:
-    """Everything the active features of a (loaded, defaults filled) profile reach outside the machine."""
+def needs(profile: dict[str, Any], bake: bool = False) -> Needs:
+    """Everything the active features of a (loaded, defaults filled) profile reach outside the machine;
+    ``bake``: also what a builder's run of them needs besides (``bake_needs``)."""
     total = Needs()
     for feature, config in active(profile):
         if hasattr(feature, "needs"):
             total |= feature.needs(config)
+        if bake and hasattr(feature, "bake_needs"):
+            total |= feature.bake_needs(config)
     return total
 
 

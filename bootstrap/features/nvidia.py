@@ -34,7 +34,8 @@ SCHEMA: dict[str, Any] = {
     "required": ["driver"],
     "additionalProperties": False,
     "description": "NVIDIA driver and CUDA from NVIDIA's CUDA apt repository (Ubuntu 22.04/24.04, Debian 12). "
-    "Skipped with a log line on machines without an NVIDIA GPU unless install_without_gpu is true. A driver "
+    "Skipped with a log line on machines without an NVIDIA GPU unless install_without_gpu is true (a bake's "
+    "builder installs it all the same: the image is for GPU machines). A driver "
     "install asks for a reboot and the phase resumes after it. Every boot: persistence mode and nvidia-smi in "
     f"{layout.NVIDIA_REPORT}.",
     "examples": [{"driver": "550", "cuda": "12.4", "cudnn": True}],
@@ -51,8 +52,8 @@ SCHEMA: dict[str, Any] = {
                               "description": "NVIDIA Container Toolkit (GPUs in Docker/containerd).",
                               "examples": [True]},
         "install_without_gpu": {"type": "boolean", "default": False,
-                                "description": "Install even when no GPU is present (bake GPU images on CPU "
-                                "builders).", "examples": [True]},
+                                "description": "Install even when no GPU is present (a bake always does: GPU "
+                                "images from CPU builders).", "examples": [True]},
     },
 }  # fmt: skip
 
@@ -94,8 +95,13 @@ def steps(config: dict[str, Any], context: Any) -> list[Step]:
     ]  # fmt: skip
 
 
+INSTALL_NEEDS = Needs(debian=("dkms",), internet=("nvidia: the driver and CUDA from NVIDIA's apt repository",))
+
+
 def needs(config: dict[str, Any]) -> Needs:
     # Without a GPU (a local guest has none) the install is skipped, unless the profile asks for it anyway.
-    if not config["install_without_gpu"]:
-        return Needs()
-    return Needs(debian=("dkms",), internet=("nvidia: the driver and CUDA from NVIDIA's apt repository",))
+    return INSTALL_NEEDS if config["install_without_gpu"] else Needs()
+
+
+def bake_needs(config: dict[str, Any]) -> Needs:
+    return INSTALL_NEEDS  # a bake installs the driver whatever its builder has
