@@ -77,6 +77,19 @@ def test_a_device_that_never_attaches_fails_clearly(sandbox: Sandbox, write_prof
     assert "/dev/disk/by-id/google-data did not attach within 2s" in result.stdout
 
 
+def test_a_blank_disk_named_by_label_is_told_why_format_cannot_reach_it(sandbox: Sandbox, write_profile) -> None:
+    """A new disk has no filesystem, so no label: the label's link never appears and format: true
+    never runs. Before, the message asked whether the disk was attached (it was)."""
+    profile = write_profile(
+        "name: m\nmounts: [{path: /data, type: block, device: {label: team-data}, wait_seconds: 2}]\n"
+    )
+    result = sandbox.boot(render_text(profile, "bash"))
+    assert result.returncode == 1
+    assert "/dev/disk/by-label/team-data did not appear within 2s: no attached disk holds a filesystem" in (
+        result.stdout)
+    assert "a new, blank disk has neither, so format: cannot find it: label it once" in result.stdout
+
+
 def test_nfs_and_efs_entries(sandbox: Sandbox, write_profile) -> None:
     sandbox.answer("curl", "/latest/api/token", "T")
     sandbox.answer("curl", "placement/region", "eu-west-1")
