@@ -140,7 +140,7 @@ describe(
         "gce_disk": ("A GCE disk by device name (/dev/disk/by-id/google-NAME).", "data"),
         "label": ("A filesystem label: of a disk formatted before (a blank disk has none, so format cannot "
                   "find it).", "team-data"),
-        "uuid": ("A filesystem UUID: of a disk formatted before, like a label.", "0f6d8e62-5a3e-4c1b-9a53-4c2f3b1d2e10"),
+        "uuid": ("A filesystem UUID: of a disk formatted before.", "0f6d8e62-5a3e-4c1b-9a53-4c2f3b1d2e10"),
         "path": ("A /dev path (stable ones, under /dev/disk/by-id, are best).", "/dev/disk/by-id/virtio-data"),
     },
 )
