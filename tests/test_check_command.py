@@ -212,3 +212,19 @@ def test_an_unclosed_block_is_located_at_its_last_line_not_the_next_key(write_pr
         assert line.strip().startswith((f"{profile}:7:", f"{profile}:13:")), line
     assert f"{profile}:7:9: error: [bash-syntax] syntax error: unexpected end of file" in out
     assert f"{profile}:13:9 (command cmd-go): error: [bash-syntax] syntax error: unexpected end of file" in out
+
+
+def test_check_warns_of_what_bake_would_refuse(write_profile, capsys) -> None:
+    """The pre-commit hooks run check: a profile that bakes wrong was first refused by the nightly
+    rebuild. Fine as user data, so a warning (exit 0), at the statement's line."""
+    from bootstrap.cli import main
+
+    profile = write_profile(
+        "name: p\nusers: [{name: alice}]\n"
+        "mounts: [{path: /data, type: block, device: {label: data}, owner: 'alice:alice'}]\n"
+        "commands:\n  first_boot:\n    - name: seed\n      run: 'touch /data/seed'\n      scope: image\n"
+        "      after: [mounts]\n"
+    )
+    assert main(["check", str(profile), "-t", "bash"]) == 0
+    out = capsys.readouterr().out
+    assert f"{profile}:9:15: warning: [bake] bake would refuse: cmd-seed is baked into the image" in out

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import InputError, RenderError
+from ..plan import Plan
 from ..planner import build_plan
-from ..profile import load_profile
+from ..profile import Profile, load_profile
 from ..targets import TARGET_RECORDS, render
 from . import Finding, clouds, merged, secrets, size
 from .cache import FindingsCache
@@ -54,6 +55,20 @@ def check_profiles(references: list[str], targets: list[str], overrides: list[st
     return [(reference, outcome) for reference, outcome, _ in prepared]
 
 
+def _bake_findings(profile: Profile, plan: Plan) -> list[Finding]:
+    """What `bake` would refuse, said here as warnings: the profile is fine as user data, and the
+    pre-commit hooks run check, not bake."""
+    from ..bakeable import refuse_unbakeable
+    from ..errors import ProfileError
+
+    try:
+        refuse_unbakeable(profile, plan)
+    except ProfileError as refused:
+        return [Finding("warning", "bake", str(p.mark) if p.mark else profile.path, f"bake would refuse: {p.message}",
+                        p.hint) for p in refused.problems]  # fmt: skip
+    return []
+
+
 def _prepare(reference: str, targets: list[str], overrides: list[str]) -> tuple[Report, list[Pending]]:
     profile = load_profile(reference, overrides)
     plan = build_plan(profile)
@@ -63,6 +78,7 @@ def _prepare(reference: str, targets: list[str], overrides: list[str]) -> tuple[
     report.contributors = size.contributors(plan)
     report.findings += size.findings(plan, report.budgets)
     report.findings += clouds.findings(profile.data, targets)
+    report.findings += _bake_findings(profile, plan)
     variants = [(t, False) for t in targets] + [(t, True) for t in targets if TARGET_RECORDS[t].bake_checked]
     pending = []
     for target, bake in variants:
