@@ -158,3 +158,17 @@ def test_a_unit_named_like_one_the_machine_has_is_refused(write_profile, units: 
         load_profile(str(path))
     assert said in str(caught.value) and "would replace it in /etc/systemd/system" in str(caught.value)
     assert f"{path}:" in str(caught.value)
+
+
+@pytest.mark.parametrize("after", ["multi-user.target", "cloud-final.service", "bootstrap.service",
+                                   "google-startup-scripts.service", "default.target"])  # fmt: skip
+def test_a_unit_after_what_waits_for_the_runner_is_refused(write_profile, after: str) -> None:
+    """bootstrap.service is WantedBy multi-user.target (so that target comes after it), the runner runs
+    inside cloud-final or the GCE startup scripts, and the services step waits for each start job:
+    a unit ordered after one of those never starts, and the boot hangs (TimeoutStartSec=0)."""
+    path = write_profile(f"name: d\nservices: {{units: [{{name: web, command: 'sleep 1', after: [{after}]}}]}}\n")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(str(path))
+    assert f"unit 'web' starts after {after}, which waits for bootstrap's runner" in str(caught.value)
+    load_profile(str(write_profile("name: d\nservices: {units: [{name: web, command: 'sleep 1', "
+                                   "after: [docker.service, network-online.target]}]}\n")))  # fmt: skip

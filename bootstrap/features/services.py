@@ -125,9 +125,29 @@ SYSTEM_UNITS = frozenset({
     "google-guest-agent", "google-startup-scripts", "google-shutdown-scripts", "google-osconfig-agent",
     "amazon-ssm-agent", "ec2-instance-connect", "docker", "containerd", "nvidia-persistenced",
     "nvidia-fabricmanager", "nvidia-dcgm", "networkd-dispatcher", "NetworkManager", "multi-user", "default",
-    "emergency", "rescue", "reboot", "poweroff", "halt", "shutdown", "user",
+    "emergency", "rescue", "reboot", "poweroff", "halt", "shutdown", "user", "syslog", "apparmor", "logrotate",
+    "fstrim", "man-db", "rc-local", "ufw", "atd", "exim4", "rsync", "qemu-guest-agent", "hibinit-agent",
+    "dbus-broker", "gce-workload-cert-refresh", "systemd",
 })
 SYSTEM_PREFIXES = ("systemd-", "bootstrap-mount-", "cloud-", "google-", "nvidia-", "user-")
+
+
+# Units that wait for the runner, which starts the services and waits for each start job: a service
+# ordered after one of them never starts (systemctl start waits forever; no timeout: TimeoutStartSec=0).
+WAIT_FOR_THE_RUNNER = ("multi-user.target", "graphical.target", "default.target", "cloud-final.service",
+                       "cloud-init.target", "google-startup-scripts.service")  # fmt: skip
+
+
+def _deadlock_problems(config: dict[str, Any]) -> list[Problem]:
+    problems = []
+    for unit in config.get("units", []):
+        for after in unit.get("after", []):
+            if after in WAIT_FOR_THE_RUNNER or after.startswith("bootstrap"):
+                problems.append(problem(unit, "after", f"unit {unit['name']!r} starts after {after}, which waits for "
+                                        "bootstrap's runner, which starts this unit and waits for it: the boot would "
+                                        "hang there, with no timeout", "drop it: the runner starts services after "
+                                        "the network, the mounts and every step before them already"))  # fmt: skip
+    return problems
 
 
 def _unit_name_problems(config: dict[str, Any], context: Any) -> list[Problem]:
@@ -150,7 +170,7 @@ def _unit_name_problems(config: dict[str, Any], context: Any) -> list[Problem]:
 
 
 def check(config: dict[str, Any], context: Any) -> list[Problem]:
-    problems = _root_in_shared_env(config, context) + _unit_name_problems(config, context)
+    problems = _root_in_shared_env(config, context) + _unit_name_problems(config, context) + _deadlock_problems(config)
     jupyter = config.get("jupyter")
     if not jupyter:
         return problems
