@@ -232,3 +232,23 @@ def test_mounts_in_a_cloud_default_users_home_stay_refused(tmp_path, name: str, 
 def test_a_mount_at_a_declared_users_home_stays_refused(tmp_path) -> None:
     write(tmp_path, {"profile.yaml": f"name: m\nusers: [{{name: shared}}]\nmounts: [{{path: /home/shared, {NFS}}}]\n"})
     refused(tmp_path, "profile.yaml:3:17", "mount point /home/shared is shared's home")
+
+
+@pytest.mark.parametrize(("path", "hidden"), [
+    ("/usr/local", "part of /usr, the system's own tree"),
+    ("/var/lib", "/var/lib/bootstrap, /var/lib/cloud, /var/lib/dpkg"),
+    ("/var/lib/bootstrap", "/var/lib/bootstrap"),
+    ("/var/log", "/var/log"),
+    ("/etc/team", "part of /etc"),
+])  # fmt: skip
+def test_a_mount_over_what_the_system_or_bootstrap_runs_from_is_refused(tmp_path, path: str, hidden: str) -> None:
+    """A mount at /usr/local hid the runner's steps (exit 127 at the next step; on later boots fstab
+    mounts it before bootstrap.service, so the runner itself is gone); /var/lib its markers and dpkg."""
+    write(tmp_path, {"profile.yaml": f"name: m\nmounts: [{{path: {path}, {NFS}}}]\n"})
+    refused(tmp_path, "profile.yaml:2:17", f"mount point {path} would hide {hidden}")
+
+
+def test_mounts_beside_the_system_trees_still_validate(tmp_path) -> None:
+    for path in ("/data", "/opt/data", "/srv/team", "/var/lib/docker", "/mnt/scratch"):
+        write(tmp_path, {"profile.yaml": f"name: m\nmounts: [{{path: {path}, {NFS}}}]\n"})
+        assert validate(tmp_path).returncode == 0, path

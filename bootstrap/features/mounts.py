@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .. import layout
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
@@ -163,6 +164,10 @@ def check(config: list[Any], context: Any) -> list[Problem]:
             problems += _fuse_problems(item)
         if normal(item["path"]) in ("/", "/boot", "/usr", "/etc", "/var", "/home", "/proc", "/sys", "/dev", "/run"):
             problems.append(problem(item, "path", f"refusing to mount over {item['path']}"))
+        elif not shared_problems(item) and (hidden := _hides_the_system(normal(item["path"]))):
+            problems.append(problem(item, "path", f"mount point {item['path']} would hide {hidden}: the filesystem "
+                                    "mounted there covers what is on the root disk, and on later boots fstab mounts "
+                                    "it before bootstrap runs", "mount it under /data or /mnt and link to it"))
         else:
             problems += _home_problems(item, getattr(context, "profile", None) or {}) + shared_problems(item)
         if normal(item["path"]) in seen:
@@ -170,6 +175,22 @@ def check(config: list[Any], context: Any) -> list[Problem]:
         seen.add(normal(item["path"]))
     problems += nested_problems(config)
     return problems + write_problems(config, getattr(context, "profile", None) or {})
+
+
+# What the machine and bootstrap itself run from or keep their state in: a mount at or above one of
+# these hides it (a mount at /usr/local hides the runner; at /var/lib, its markers and dpkg's database).
+SYSTEM_TREES = ("/usr", "/etc", "/boot", "/proc", "/sys", "/dev", "/run", "/bin", "/sbin", "/lib", "/lib64")
+KEPT = (layout.LIB_DIR, layout.STATE_DIR, "/var/lib/cloud", "/var/lib/dpkg", "/var/lib/apt", "/var/lib/systemd",
+        "/var/log", "/var/cache/apt", "/var/spool")  # fmt: skip
+
+
+def _hides_the_system(path: str) -> str:
+    """What a mount at ``path`` covers of the system's own trees, or ""."""
+    for tree in SYSTEM_TREES:
+        if path.startswith(tree + "/"):
+            return f"part of {tree}, the system's own tree"
+    covered = [kept for kept in KEPT if kept == path or kept.startswith(path.rstrip("/") + "/")]
+    return ", ".join(covered)
 
 
 FUSE = ("s3", "gcs")
