@@ -26,7 +26,8 @@ from .profile import Profile
 
 SCOPE_HINT = "set scope: instance on {step} (it then runs on every new instance), or drop the order"
 # Files the conda step's tools read: pip (pip.conf, pip.ini), conda and micromamba (.condarc, .mambarc), netrc.
-CONDA_READS = {"pip.conf", "pip.ini", ".condarc", ".mambarc", "condarc", ".netrc"}
+CONDA_READS = {"pip.conf", "pip.ini", ".condarc", ".mambarc", "condarc", "mambarc", ".netrc"}
+CONDA_READS_FROM = {"PIP_CONFIG_FILE", "CONDARC", "MAMBARC", "NETRC"}  # env: the file they name is read
 
 
 def baked(step: Step) -> bool:
@@ -90,7 +91,8 @@ def _mount_problems(data: Any) -> list[Problem]:
                                     "set scope: instance on this file (written onto the mounted filesystem "
                                     "on each new instance)"))  # fmt: skip
     conda = data.get("conda")
-    mount = _under(layout.CONDA_PREFIX, mounts) if conda is not None else None
+    below = [m for m in mounts if m.startswith(layout.CONDA_PREFIX + "/")]  # /opt/conda/envs on a disk
+    mount = (_under(layout.CONDA_PREFIX, mounts) or next(iter(below), None)) if conda is not None else None
     if mount:
         problems.append(problem(data, "conda", f"conda is baked into the image under {layout.CONDA_PREFIX}, but "
                                 f"{mount} is a mount point: the builder installs it on its root disk, and the mounted "
@@ -103,11 +105,16 @@ def _secret_problems(data: Any) -> list[Problem]:
         return []
     from .features.secrets import secret_path
 
-    return [
-        problem(item, "path", f"secret {item['name']!r} is written to {secret_path(item)}, which the conda step's "
-                "tools read (pip, conda, netrc), but a bake does not fetch secrets: the builder builds the "
-                "environments without it", "give the environments' index or channel credentials another "
-                "way for the bake, or do not bake this profile (render it as user data)")
-        for item in data.get("secrets") or []
-        if posixpath.basename(secret_path(item)) in CONDA_READS
-    ]
+    named = {str(v) for k, v in (data.get("env") or {}).items() if k in CONDA_READS_FROM}
+    problems = []
+    for item in data.get("secrets") or []:
+        path = secret_path(item)
+        root_reads = path.startswith(("/etc/", "/root/", layout.CONDA_PREFIX + "/"))  # not alice's ~/.netrc
+        by_name = posixpath.basename(path) in CONDA_READS or "/condarc.d/" in path
+        if (root_reads and by_name) or path in named:
+            problems.append(problem(item, "path" if "path" in item else "name", f"secret {item['name']!r} is "
+                                    f"written to {path}, which the conda step's tools read (pip, conda, netrc), but a "
+                                    "bake does not fetch secrets: the builder builds the environments without it",
+                                    "give the environments' index or channel credentials another way for the "
+                                    "bake, or do not bake this profile (render it as user data)"))  # fmt: skip
+    return problems

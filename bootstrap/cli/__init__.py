@@ -502,7 +502,10 @@ def _export(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile, args.overrides)
     plan = build_plan(profile)
     if args.engine == "packer":
+        from ..bakeable import refuse_unbakeable
         from ..exports.packer import export_packer as export
+
+        refuse_unbakeable(profile, plan)  # Packer bakes: what `bake` refuses, its template would bake wrong
     else:
         from ..exports.terraform import export_terraform as export
     from ..output import parse_mode, write_file

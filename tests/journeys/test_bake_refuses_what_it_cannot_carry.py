@@ -105,3 +105,41 @@ def test_two_profiles_of_one_name_are_not_baked_over_each_other(bootstrap: Run, 
             if line.startswith(("planned", "would"))}  # fmt: skip
     assert rows == {"team/a.yaml": "would-fail", "team/b.yaml": "would-fail", "team/c.yaml": "planned"}, result
     assert "profile name 'gpu-ds' is also team/b.yaml's" in result.stdout + result.stderr
+
+
+def test_export_packer_refuses_what_bake_refuses(bootstrap: Run, repo: Path) -> None:
+    """Packer bakes: the template of a profile bake refuses baked the same wrong image, exit 0."""
+    path = write(repo, CLONE)
+    result = bootstrap("export", "packer", str(path), "-o", str(repo / "out"), expect=2)
+    assert "cmd-clone is baked into the image" in result.stderr and not (repo / "out").exists()
+    bootstrap("export", "terraform", str(path), "-o", str(repo / "tf"))  # instances from user data: fine
+
+
+CONDA = "conda:\n  environments:\n    - {name: ds, spec: {channels: [conda-forge], dependencies: [python=3.11]}}\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ("mounts: [{path: /opt/conda/envs, type: nfs, server: nas, export: /envs}]\n",
+         "conda is baked into the image under /opt/conda, but /opt/conda/envs is a mount point"),
+        ("secrets: [{name: c, from: 'aws-ssm:/c', path: /etc/conda/condarc.d/private.yml}]\n",
+         "secret 'c' is written to /etc/conda/condarc.d/private.yml, which the conda step's tools read"),
+        ("secrets: [{name: p, from: 'aws-ssm:/p'}]\nenv: {PIP_CONFIG_FILE: /run/bootstrap/secrets/p}\n",
+         "secret 'p' is written to /run/bootstrap/secrets/p, which the conda step's tools read"),
+    ],
+    ids=["mount-below-the-prefix", "condarc-d", "env-names-it"],
+)  # fmt: skip
+def test_conda_baked_without_its_disk_or_credentials_is_refused(bootstrap: Run, repo: Path, extra: str,
+                                                                said: str) -> None:  # fmt: skip
+    path = write(repo, "name: lab\n" + extra + CONDA)
+    result = bootstrap("bake", str(path), "--dry-run", "-b", "local", "--no-test", expect=2)
+    assert said in result.stderr, result.stderr
+
+
+def test_a_users_own_netrc_is_no_credential_of_the_conda_step(bootstrap: Run, repo: Path) -> None:
+    """A W&B login in alice's ~/.netrc: root's pip in the conda step never reads it."""
+    path = write(repo, "name: lab\nusers: [{name: alice}]\n"
+                 "secrets: [{name: wandb, from: 'aws-ssm:/w', owner: alice, path: /home/alice/.netrc}]\n" + CONDA)
+    result = bootstrap("bake", str(path), "--dry-run", "-b", "local", "--no-test")
+    assert "would launch" in result.stderr + result.stdout
