@@ -114,10 +114,17 @@ def is_format_placeholder(secret: str) -> bool:
 FILTERS = (is_templated_secret, is_prefixed_with_dollar_sign, is_format_placeholder)
 
 
+# One placeholder, whole: $NAME, ${...}, $(...), %s-like, {name}, {{ name }}, <name>. The library's filters
+# look at a value's start ("$()hunter2" starts like an expansion): a value passes only when it is made of these.
+WHOLE = re.compile(r"(?:%\{[^{}]+\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^{}]+\}|\$\([^()]+\)|%[-+ #0-9.$()a-zA-Z{}]*?[a-zA-Z]"
+                   r"|\{\{[^{}]+\}\}|\{[^{}]+\}|<[^<>]+>)+")
+
+
 def placeholder(secret: str, detector: RegexBasedDetector | None = None) -> bool:
-    """Whether ``secret``, as ``detector`` found it, is a placeholder filled in at boot, not a literal."""
+    """Whether ``secret``, as ``detector`` found it, is a placeholder filled in at boot, not a literal:
+    one the library's filters (or ours) drop, and made of placeholders alone."""
     value = detector.password(secret) if isinstance(detector, UrlPassword) else secret
-    return any(check(value) for check in FILTERS)
+    return any(check(value) for check in FILTERS) and bool(WHOLE.fullmatch(value))
 
 
 def allowlisted(lines: list[str], number: int, filename: str) -> bool:
@@ -130,12 +137,13 @@ def allowlisted(lines: list[str], number: int, filename: str) -> bool:
     return bool(is_line_allowlisted(filename, lines[number - 1], get_code_snippet(lines, number, 1)))
 
 
-def find(line: str) -> Iterator[tuple[str, int, str]]:
-    """(kind, offset, literal) of each credential the detectors see in ``line``."""
+def find(line: str, placeholders: bool = True) -> Iterator[tuple[str, int, str]]:
+    """(kind, offset, literal) of each credential the detectors see in ``line``; ``placeholders``:
+    drop those that are placeholders (False where nothing fills them in)."""
     for detector in detectors():
         cursor = 0
         for secret in detector.analyze_string(line):
-            if not secret or placeholder(secret, detector):
+            if not secret or (placeholders and placeholder(secret, detector)):
                 continue
             at = line.find(secret, cursor)
             at = line.find(secret) if at < 0 else at

@@ -199,7 +199,8 @@ def _base64_blocks(text: str) -> Iterator[tuple[int, int, bytes]]:
             continue
 
 
-def _structural(text: str, library: bool, depth: int = 0, binary: bool = False) -> list[Leak]:
+def _structural(text: str, library: bool, depth: int = 0, binary: bool = False,
+                placeholders: bool = True) -> list[Leak]:  # fmt: skip
     found = [Leak(kind, m.start(), m.group()) for kind, pattern in PATTERNS for m in pattern.finditer(text)]
     if binary:  # a PEM header in a program's strings is a constant unless a key's body follows it
         found = [leak for leak in found if leak.kind != "private key block" or re.match(
@@ -234,7 +235,7 @@ def _structural(text: str, library: bool, depth: int = 0, binary: bool = False) 
         if inner_binary and end - start >= BIG_BLOB:  # a file's bytes: its strings were scanned above
             masked = masked[:start] + " " * (end - start) + masked[end:]
     if library:
-        found += _library(masked)
+        found += _library(masked, placeholders)
     return sorted(_distinct(found) + wrapped, key=lambda leak: leak.offset)
 
 
@@ -285,19 +286,21 @@ def _windows(text: str) -> Iterator[tuple[int, str]]:
         offset += len(line) + 1
 
 
-def _library(text: str) -> list[Leak]:
+def _library(text: str, placeholders: bool = True) -> list[Leak]:
     candidates = list(_windows(text))
     if not candidates:
         return []
     from . import secret_library  # lazily: detect-secrets (and requests) cost a render's whole start-up
 
     return [Leak(kind, offset + at, literal) for offset, window in candidates
-            for kind, at, literal in secret_library.find(window)]  # fmt: skip
+            for kind, at, literal in secret_library.find(window, placeholders)]  # fmt: skip
 
 
-def leaks(text: str) -> list[Leak]:
-    """Every literal credential in ``text``, each match on its own (two keys are two leaks)."""
-    return _structural(text, library=True)
+def leaks(text: str, placeholders: bool = True) -> list[Leak]:
+    """Every literal credential in ``text``, each match on its own (two keys are two leaks).
+    ``placeholders``: a password made of placeholders is no literal (shell and templates fill them
+    in); False where nothing ever does (a variable's value is data: '$uper' is six letters)."""
+    return _structural(text, library=True, placeholders=placeholders)
 
 
 def certain(text: str) -> list[Leak]:
@@ -350,17 +353,25 @@ def _source_lines(source: str) -> list[str]:
         return []
 
 
-def locate(mark: Mark, value: str, offset: int) -> Mark:
+def locate(mark: Mark, value: str, offset: int, literal: str = "") -> Mark:
     """Where ``value[offset]`` is in the file: lines below the value's start; a block scalar
-    (``|``, ``>``) starts on the line after its indicator."""
+    (``|``, ``>``, after any anchor or tag) starts on the line after its indicator. Where the line so
+    counted does not hold ``literal`` (a quoted scalar's escaped newlines are no lines of the file),
+    the first line from the value's start that holds it."""
     text = _source_lines(mark.source)
     first = text[mark.line - 1] if 0 < mark.line <= len(text) else ""
-    block = first[mark.column - 1 : mark.column] in ("|", ">")
+    indicator = re.sub(r"^(?:[&!]\S*\s+)*", "", first[mark.column - 1 :])  # &anchor !tag |
+    block = indicator[:1] in ("|", ">")
     lines_in = value.count("\n", 0, offset)
     if not block and not lines_in:
         return mark
     line = mark.line + lines_in + int(block)
     content = text[line - 1] if 0 < line <= len(text) else ""
+    if literal and literal not in content:
+        probe = literal.split("\n")[0][:40]
+        line = next((n for n in range(mark.line, min(len(text), mark.line + 2000) + 1) if probe in text[n - 1]),
+                    mark.line)  # fmt: skip
+        content = text[line - 1] if 0 < line <= len(text) else ""
     return Mark(mark.source, line, len(content) - len(content.lstrip()) + 1)
 
 
@@ -379,15 +390,23 @@ def allowlisted(lines: list[str], number: int, filename: str) -> bool:
     return secret_library.allowlisted(lines, number, filename)
 
 
-def _allowlisted_at(mark: Mark | None, value: str, offset: int) -> bool:
+def _allowlisted_at(mark: Mark | None, value: str, offset: int, literal: str = "") -> bool:
     """The profile's line that holds ``value[offset]`` allowlists it: a YAML comment there (``url: ...  #
-    pragma: allowlist secret``), or, in a block scalar, the same comment in the text (a shell comment)."""
+    pragma: allowlist secret``), or, in a block scalar, the same comment in the text (a shell comment).
+    Only a line that holds the literal itself: a comment elsewhere (another key's line that a miscount
+    would take for it) silences nothing."""
     lines = value.split("\n")
-    if allowlisted(lines, value.count("\n", 0, offset) + 1, "value"):
+    number = value.count("\n", 0, offset) + 1
+    probe = literal.split("\n")[0][:40]
+    if (not probe or probe in lines[number - 1]) and allowlisted(lines, number, "value"):
         return True
     if mark is None:
         return False
-    return allowlisted(_source_lines(mark.source), locate(mark, value, offset).line, "profile.yaml")  # YAML's #
+    at = locate(mark, value, offset, literal).line
+    source = _source_lines(mark.source)
+    if probe and not (0 < at <= len(source) and probe in source[at - 1]):
+        return False
+    return allowlisted(source, at, "profile.yaml")  # YAML's #
 
 
 def _profile_findings(data: Any) -> tuple[list[Finding], set[str]]:
@@ -396,16 +415,17 @@ def _profile_findings(data: Any) -> tuple[list[Finding], set[str]]:
     for path, value, mark in _literals(data):
         label = ".".join(str(p) for p in path)
 
-        def where(offset: int, mark: Mark | None = mark, value: str = value, label: str = label) -> str:
-            return str(locate(mark, value, offset)) if mark else label
+        def where(offset: int, literal: str = "", mark: Mark | None = mark, value: str = value,
+                  label: str = label) -> str:  # fmt: skip
+            return str(locate(mark, value, offset, literal)) if mark else label
 
-        def kept(offset: int, kind: str = "", mark: Mark | None = mark, value: str = value) -> bool:
-            return is_certain(kind) or not _allowlisted_at(mark, value, offset)
+        def kept(offset: int, kind: str = "", literal: str = "", mark: Mark | None = mark, value: str = value) -> bool:
+            return is_certain(kind) or not _allowlisted_at(mark, value, offset, literal)
 
         found_leaks = leaks(value)
         reported |= {leak.literal for leak in found_leaks}
-        found = [Finding("error", "secrets", where(leak.offset), f"looks like a literal {leak.kind}", HINT)
-                 for leak in found_leaks if kept(leak.offset, leak.kind)]  # fmt: skip
+        found = [Finding("error", "secrets", where(leak.offset, leak.literal), f"looks like a literal {leak.kind}",
+                         HINT) for leak in found_leaks if kept(leak.offset, leak.kind, leak.literal)]  # fmt: skip
         key = path[-1] if isinstance(path[-1], str) else None
         if not found_leaks and _environment(path) and key and re.search(SECRET_NAME, key) and value and kept(0):
             found = [Finding("error", "secrets", where(0), "a literal value under a secret-like name", HINT)]

@@ -90,3 +90,30 @@ def test_a_private_key_is_refused_whatever_a_comment_says(repo: Path, bootstrap:
     (repo / "p.yaml").write_text(f"name: p\nfiles:\n  - {item}  # pragma: allowlist secret\n")
     refused = bootstrap("check", "p.yaml", "-t", "bash", expect=2)
     assert "would carry a literal private key block" in refused.stderr, refused.stderr
+
+
+def test_a_literal_after_an_empty_expansion_is_still_a_literal(repo: Path, bootstrap: Run) -> None:
+    """$() expands to nothing: the password is the literal after it (the filters judged the start)."""
+    (repo / "p.yaml").write_text("name: p\ncommands:\n  first_boot:\n"
+                                 "    - 'git clone https://deploy:$()hunter2isMyRealPassw0rd@git.internal/x'\n")
+    checked = bootstrap("check", "p.yaml", "-t", "bash", expect=1)
+    assert LITERAL in checked.stdout, checked.stdout
+
+
+def test_an_allowlist_comment_on_another_line_silences_nothing(repo: Path, bootstrap: Run) -> None:
+    """A hostile change put the comment on an innocent line that a miscount took for the secret's: a
+    quoted value's escaped newlines, an anchor before a block scalar. The finding is located at the
+    secret's own line, and only a comment there silences it."""
+    (repo / "a.yaml").write_text(
+        "name: a\nenv:\n"
+        '  A: "first\\nsecond\\nhttps://deploy:hunter2isMyRealPassw0rd@git.internal/x"\n'
+        "  B: plain\n"
+        "  C: also plain  # pragma: allowlist secret\n")  # fmt: skip
+    checked = bootstrap("check", "a.yaml", "-t", "bash", expect=1)
+    assert f"a.yaml:3:3: error: [secrets] env.A: {LITERAL}" in checked.stdout, checked.stdout
+    (repo / "b.yaml").write_text(
+        "name: b\ncommands:\n  first_boot:\n    - name: x\n      run: &cmd |\n"
+        "        echo one  # pragma: allowlist secret\n"
+        "        curl -fsS https://deploy:hunter2isMyRealPassw0rd@git.internal/x\n")  # fmt: skip
+    checked = bootstrap("check", "b.yaml", "-t", "bash", expect=1)
+    assert f"b.yaml:7:9: error: [secrets] commands.first_boot.0.run: {LITERAL}" in checked.stdout, checked.stdout
