@@ -46,3 +46,18 @@ def test_the_users_step_runs_twice_with_the_same_result(sandbox: Sandbox, write_
     sandbox.new_instance("i-second")  # the first-boot step again, on an account it made
     assert sandbox.boot().returncode == 0
     assert sandbox.run("id", "-u", "alice").stdout.strip() == "2001"
+
+
+@pytest.mark.parametrize(("user", "said"), [
+    ("{name: admin, uid: 2001}", "admin is a cloud image's default user, which cloud-init makes with uid 1000"),
+    ("{name: root, uid: 2000}", "root's uid is 0 on every machine"),
+])  # fmt: skip
+def test_a_uid_the_account_can_never_have_is_refused(write_profile, user: str, said: str) -> None:
+    """Both validated and stopped the boot: 'user admin exists with uid 1000, not the profile's 2001'."""
+    with pytest.raises(ProfileError) as caught:
+        load_profile(str(write_profile(f"name: u\nusers: [{user}]\n")))
+    assert said in str(caught.value)
+
+
+def test_the_default_user_keeps_its_own_uid_1000(write_profile) -> None:
+    load_profile(str(write_profile("name: u\nusers: [{name: ubuntu, uid: 1000, groups: [docker]}]\n")))

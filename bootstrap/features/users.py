@@ -91,13 +91,23 @@ DEFAULT_USER_UID = 1000
 
 
 def check(config: list[dict[str, Any]], context: Any) -> list[Problem]:
+    from .mounts import DEFAULT_USERS
+
     problems = []
     seen: dict[int, str] = {}
     for user in config:
         uid = user.get("uid")
         if uid is None:
             continue
-        if uid == DEFAULT_USER_UID:
+        if user["name"] == "root":
+            problems.append(problem(user, "uid", "root's uid is 0 on every machine: useradd never renumbers it, "
+                                    "and the boot stops at the users step", "leave out uid: for root"))
+        elif user["name"] in DEFAULT_USERS and uid != DEFAULT_USER_UID:
+            problems.append(problem(user, "uid", f"{user['name']} is a cloud image's default user, which cloud-init "
+                                    f"makes with uid {DEFAULT_USER_UID} before the users step: bootstrap does not "
+                                    "renumber an account, and the boot stops there",
+                                    f"leave out uid: for {user['name']}, or name the account otherwise"))  # fmt: skip
+        elif uid == DEFAULT_USER_UID and user["name"] not in DEFAULT_USERS:
             problems.append(problem(user, "uid", f"uid {uid} is the cloud's default user's (admin, ubuntu or ec2-user, "
                                     "which cloud-init makes before the users step): useradd refuses a uid that is "
                                     f"taken, and the boot stops there", "pick a uid from 2000 up, the same on "
