@@ -118,7 +118,8 @@ def _stated_edges(steps: list[Step], keys: set[str],
                 elif name in ids:
                     targets = [name]
                 else:
-                    close = suggest(name, sorted((ids | keys) - {step.id}))  # never the step itself
+                    close = next((f"{prefix}{name}" for prefix in ("cmd-", "service-") if f"{prefix}{name}" in ids),
+                                 None) or suggest(name, sorted((ids | keys) - {step.id}))  # never the step itself
                     problems.append(Problem(
                         f"{step.id}: {word} {name!r} names no feature or step of this profile",
                         step.order_marks.get(f"{word} {name}", step.origin),

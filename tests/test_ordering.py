@@ -178,3 +178,10 @@ def test_a_unit_naming_a_unit_without_its_own_step_is_told_how_units_are_named(w
     assert result.returncode == 2
     assert "did you mean 'service-web'" not in result.stderr
     assert "a unit gets a step of its own (service-NAME) only when it says before: or after:" in result.stderr
+
+
+def test_a_commands_own_name_is_answered_with_its_step_id(write_profile) -> None:
+    path = write_profile("name: o\ncommands:\n  first_boot:\n    - {name: x, run: 'echo x'}\n"
+                         "    - {name: y, run: 'echo y', after: [x]}\n")  # fmt: skip
+    result = cli("validate", str(path))
+    assert result.returncode == 2 and "hint: did you mean 'cmd-x'?" in result.stderr
