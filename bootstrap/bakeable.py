@@ -36,7 +36,8 @@ def baked(step: Step) -> bool:
 
 def refuse_unbakeable(profile: Profile, plan: Plan) -> None:
     """Raise a ProfileError listing every reason the image would not hold what the profile says."""
-    problems = _stated_problems(plan) + _mount_problems(profile.data) + _secret_problems(profile.data)
+    problems = (_stated_problems(plan) + _mount_problems(profile.data) + _secret_problems(profile.data)
+                + _sealed_problems(profile.data))
     if problems:
         raise ProfileError(problems)
 
@@ -62,6 +63,24 @@ def _hint(baked_step: Step, unbaked: Step, mark: object) -> str:
         return SCOPE_HINT.format(step=baked_step.id)
     return (f"a builder runs only image-scope first-boot steps: give {baked_step.id} what it needs from "
             f"{unbaked.id} another way in the image, or do not bake this profile (render it as user data)")
+
+
+# What the seal (templates/runner/seal.sh.j2) wipes from the image: cloud-init's state (cloud-init clean),
+# the SSH host keys, bootstrap's instance state and log.
+SEALED = ("/var/lib/cloud", "/etc/ssh/ssh_host_", layout.LOG_FILE, f"{layout.STATE_DIR}/instances")
+
+
+def _sealed_problems(data: Any) -> list[Problem]:
+    problems = []
+    for item in data.get("files") or []:
+        path = _normal(item["path"])
+        wiped = next((w for w in SEALED if path == w or path.startswith(w if w.endswith("_") else w + "/")), None)
+        if wiped and item.get("phase", "first_boot") == "first_boot" and item.get("scope", "image") == "image":
+            problems.append(problem(item, "path", f"file {item['path']} is baked into the image (image scope), but "
+                                    "the bake's seal wipes it (cloud-init clean, host keys, bootstrap's instance "
+                                    "state) before the image is taken; instances skip the step as done",
+                                    "set scope: instance on this file"))  # fmt: skip
+    return problems
 
 
 def _mount_points(data: Any) -> list[str]:

@@ -53,3 +53,16 @@ def test_the_users_own_files_in_their_home_and_roots_elsewhere_validate(write_pr
         "  - {path: /home/shared/readme, content: x}\n"  # no such account: root makes /home/shared
         "secrets: [{name: t, from: 'aws-ssm:/t', owner: alice, path: /home/alice/.t}]\n"
     )))  # fmt: skip
+
+
+def test_a_first_boot_file_on_a_tmpfs_is_refused(sandbox: Sandbox, tmp_path) -> None:
+    """/run is memory: written once on boot 1, gone after the reboot, never written again (its marker)."""
+    path = tmp_path / "p.yaml"
+    path.write_text("name: p\nfiles: [{path: /run/myapp/app.conf, content: x}]\n")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(str(path))
+    assert "/run is a tmpfs, emptied at every boot" in str(caught.value)
+    assert sandbox.boot(unchecked_script(path)).returncode == 0 and sandbox.exists("/run/myapp/app.conf")
+    assert sandbox.boot().returncode == 0 and not sandbox.exists("/run/myapp/app.conf")  # what it did
+    path.write_text("name: p\nfiles: [{path: /run/myapp/app.conf, content: x, phase: every_boot}]\n")
+    load_profile(str(path))

@@ -109,9 +109,18 @@ def check(config: list[Any], context: Context) -> list[Problem]:
         elif has_source:
             problems += source_problems(item, "source", context, "source file", MAX_SOURCE_BYTES,
                                         "fetch it at boot from object storage instead")  # fmt: skip
+        if item["phase"] == "first_boot" and _on_tmpfs(path):
+            problems.append(problem(item, "phase", f"file {path} is written once (phase first_boot), but "
+                                    f"{_on_tmpfs(path)} is a tmpfs, emptied at every boot: the file is gone after "
+                                    "the first reboot, and never written again", "set phase: every_boot"))
     from ._mount_rules import user_folder_problems
 
     return problems + user_folder_problems("file", config, getattr(context, "profile", None) or {})
+
+
+def _on_tmpfs(path: str) -> str:
+    """The tmpfs ``path`` lies in (memory: empty at each boot), or ""."""
+    return next((fs for fs in ("/run", "/var/run", "/dev/shm") if path == fs or path.startswith(fs + "/")), "")
 
 
 def _step_id(path: str, taken: set[str]) -> str:

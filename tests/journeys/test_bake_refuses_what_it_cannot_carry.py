@@ -143,3 +143,11 @@ def test_a_users_own_netrc_is_no_credential_of_the_conda_step(bootstrap: Run, re
                  "secrets: [{name: wandb, from: 'aws-ssm:/w', owner: alice, path: /home/alice/.netrc}]\n" + CONDA)
     result = bootstrap("bake", str(path), "--dry-run", "-b", "local", "--no-test")
     assert "would launch" in result.stderr + result.stdout
+
+
+def test_a_baked_file_the_seal_wipes_is_refused(bootstrap: Run, repo: Path) -> None:
+    """cloud-init clean, in the seal, empties /var/lib/cloud: a per-boot script baked there was gone."""
+    path = write(repo, "name: lab\nfiles: [{path: /var/lib/cloud/scripts/per-boot/hello.sh, content: x, "
+                 "mode: '0755'}]\n")  # fmt: skip
+    result = bootstrap("bake", str(path), "--dry-run", "-b", "local", expect=2)
+    assert "the bake's seal wipes it" in result.stderr
