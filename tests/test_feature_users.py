@@ -61,3 +61,19 @@ def test_a_uid_the_account_can_never_have_is_refused(write_profile, user: str, s
 
 def test_the_default_user_keeps_its_own_uid_1000(write_profile) -> None:
     load_profile(str(write_profile("name: u\nusers: [{name: ubuntu, uid: 1000, groups: [docker]}]\n")))
+
+
+def test_an_account_named_like_a_group_is_refused_as_useradd_refuses_it(sandbox: Sandbox, write_profile,
+                                                                       tmp_path) -> None:  # fmt: skip
+    """useradd: group video exists - if you want to add this user to that group, use -g (exit 9)."""
+    from .conftest import unchecked_script
+
+    path = write_profile("name: u\nusers: [{name: alice, groups: [team]}, {name: team}, {name: video}]\n")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(str(path))
+    said = str(caught.value)
+    assert "'team' is also a group (another account's groups: list it)" in said
+    assert "'video' is also a group (one every Debian and Ubuntu system has)" in said
+    result = sandbox.boot(unchecked_script(path))
+    assert result.returncode != 0 and "group team exists" in result.stdout + result.stderr
+    load_profile(str(write_profile("name: u\nusers: [{name: root, ssh_authorized_keys: []}, {name: alice}]\n")))

@@ -88,6 +88,13 @@ SCHEMA: dict[str, Any] = {
 # cloud-init's default user (admin on Debian's cloud images, ubuntu on Ubuntu's, ec2-user on Amazon
 # Linux) is the first account it makes, before any bootstrap step: it gets the first uid, 1000.
 DEFAULT_USER_UID = 1000
+# Groups Debian's and Ubuntu's base systems have without an account of that name (base-passwd, systemd,
+# udev): useradd cannot make one (root, daemon, mail... are accounts: the users step only updates them).
+SYSTEM_GROUPS = frozenset({
+    "adm", "tty", "disk", "kmem", "dialout", "fax", "voice", "cdrom", "floppy", "tape", "sudo", "audio", "dip",
+    "operator", "src", "shadow", "utmp", "video", "sasl", "plugdev", "staff", "users", "nogroup", "input", "kvm",
+    "render", "netdev", "systemd-journal",
+})
 
 
 def check(config: list[dict[str, Any]], context: Any) -> list[Problem]:
@@ -95,6 +102,14 @@ def check(config: list[dict[str, Any]], context: Any) -> list[Problem]:
 
     problems = []
     seen: dict[int, str] = {}
+    listed = {group for user in config for group in user.get("groups") or []}
+    for user in config:
+        if user["name"] in listed or user["name"] in SYSTEM_GROUPS:
+            problems.append(problem(user, "name", f"{user['name']!r} is also a group ("
+                                    + ("another account's groups: list it" if user["name"] in listed else
+                                       "one every Debian and Ubuntu system has") + "): useradd makes each account a "
+                                    "group of its own name and refuses to when that group exists, and the boot "
+                                    "stops at the users step", "name the account otherwise"))  # fmt: skip
     for user in config:
         uid = user.get("uid")
         if uid is None:
