@@ -77,6 +77,17 @@ def test_a_verified_download_is_installed(sandbox: Sandbox, write_profile) -> No
     assert sandbox.read(MM) == "stub download\n"
 
 
+def test_an_s3_spec_installs_the_aws_cli_or_says_it_is_needed(sandbox: Sandbox, write_profile) -> None:
+    """Only the secrets feature installed awscli: an s3:// spec alone died at 'aws: command not found'."""
+    with_micromamba(sandbox)
+    (sandbox.root / "stubs" / "aws").unlink()  # an image without the AWS CLI; the stub apt installs nothing
+    profile = write_profile("name: r\nconda: {environments: [{name: remote, url: 's3://team/envs/remote.yml'}]}\n")
+    result = sandbox.boot(render_text(profile, "bash"))
+    assert any("awscli" in call for call in sandbox.calls("apt-get")), sandbox.calls("apt-get")
+    assert result.returncode != 0
+    assert "the AWS CLI is needed to fetch s3://team/envs/remote.yml" in result.stdout + result.stderr
+
+
 def test_url_specs_are_refetched_every_boot(sandbox: Sandbox, write_profile) -> None:
     with_micromamba(sandbox)
     sandbox.set_stub("aws", output="name: remote\ndependencies: [python=3.12]\n")
