@@ -15,6 +15,7 @@ import re
 import pytest
 
 from bootstrap.checks.mime import split
+from bootstrap.errors import RenderError
 from bootstrap.planner import build_plan
 from bootstrap.profile import builtin_profiles, load_profile
 from bootstrap.targets import TARGETS, render
@@ -115,7 +116,11 @@ def rendered_texts(everything: str) -> list[tuple[str, str]]:
     texts = []
     for name, plan in plans:
         for target in TARGETS:
-            parts, _ = split(render(plan, target).data)
+            try:
+                parts, _ = split(render(plan, target).data)
+            except RenderError:  # "everything" is over EC2's limit: its parts are cloud-init's, read there
+                assert target == "ec2" and name == "everything"
+                continue
             texts += [(f"{name}.{target}:{part.filename}", part.text) for part in parts]
             texts += [(f"{name}.{target}:{f.path}", f.content) for f in machine_files(plan, target, bake=True)]
     return texts
