@@ -137,13 +137,12 @@ def allowlisted(lines: list[str], number: int, filename: str) -> bool:
     return bool(is_line_allowlisted(filename, lines[number - 1], get_code_snippet(lines, number, 1)))
 
 
-def find(line: str, placeholders: bool = True) -> Iterator[tuple[str, int, str]]:
-    """(kind, offset, literal) of each credential the detectors see in ``line``; ``placeholders``:
-    drop those that are placeholders (False where nothing fills them in)."""
+def find(line: str) -> Iterator[tuple[str, int, str]]:
+    """(kind, offset, literal) of each credential the detectors see in ``line``, placeholders left out."""
     for detector in detectors():
         cursor = 0
         for secret in detector.analyze_string(line):
-            if not secret or (placeholders and placeholder(secret, detector)):
+            if not secret or placeholder(secret, detector):
                 continue
             at = line.find(secret, cursor)
             at = line.find(secret) if at < 0 else at

@@ -199,8 +199,7 @@ def _base64_blocks(text: str) -> Iterator[tuple[int, int, bytes]]:
             continue
 
 
-def _structural(text: str, library: bool, depth: int = 0, binary: bool = False,
-                placeholders: bool = True) -> list[Leak]:  # fmt: skip
+def _structural(text: str, library: bool, depth: int = 0, binary: bool = False) -> list[Leak]:
     found = [Leak(kind, m.start(), m.group()) for kind, pattern in PATTERNS for m in pattern.finditer(text)]
     if binary:  # a PEM header in a program's strings is a constant unless a key's body follows it
         found = [leak for leak in found if leak.kind != "private key block" or re.match(
@@ -235,7 +234,7 @@ def _structural(text: str, library: bool, depth: int = 0, binary: bool = False,
         if inner_binary and end - start >= BIG_BLOB:  # a file's bytes: its strings were scanned above
             masked = masked[:start] + " " * (end - start) + masked[end:]
     if library:
-        found += _library(masked, placeholders)
+        found += _library(masked)
     return sorted(_distinct(found) + wrapped, key=lambda leak: leak.offset)
 
 
@@ -286,21 +285,20 @@ def _windows(text: str) -> Iterator[tuple[int, str]]:
         offset += len(line) + 1
 
 
-def _library(text: str, placeholders: bool = True) -> list[Leak]:
+def _library(text: str) -> list[Leak]:
     candidates = list(_windows(text))
     if not candidates:
         return []
     from . import secret_library  # lazily: detect-secrets (and requests) cost a render's whole start-up
 
     return [Leak(kind, offset + at, literal) for offset, window in candidates
-            for kind, at, literal in secret_library.find(window, placeholders)]  # fmt: skip
+            for kind, at, literal in secret_library.find(window)]  # fmt: skip
 
 
-def leaks(text: str, placeholders: bool = True) -> list[Leak]:
-    """Every literal credential in ``text``, each match on its own (two keys are two leaks).
-    ``placeholders``: a password made of placeholders is no literal (shell and templates fill them
-    in); False where nothing ever does (a variable's value is data: '$uper' is six letters)."""
-    return _structural(text, library=True, placeholders=placeholders)
+def leaks(text: str) -> list[Leak]:
+    """Every literal credential in ``text``, each match on its own (two keys are two leaks); a
+    password made wholly of placeholders (shell, printf, templates fill it in) is none."""
+    return _structural(text, library=True)
 
 
 def certain(text: str) -> list[Leak]:
