@@ -84,6 +84,18 @@ def test_refetched_on_every_boot_so_rotation_applies(sandbox: Sandbox, write_pro
     assert sandbox.read("/run/bootstrap/secrets/k") == "v2"
 
 
+def test_an_empty_secret_fails_the_step_where_it_is_read(sandbox: Sandbox, write_profile) -> None:
+    """An empty value was written as a 0-byte file: the failure came later and elsewhere (JupyterLab's
+    script refusing its token, restarted every 5 s)."""
+    sandbox.answer("curl", "/latest/api/token", "TOKEN")
+    sandbox.answer("curl", "placement/region", "us-east-1")
+    sandbox.answer("aws", "ssm get-parameter", "\n")
+    result = sandbox.boot(render_text(write_profile("name: s\nsecrets: [{name: k, from: 'aws-ssm:/k'}]\n"), "bash"))
+    assert result.returncode == 1
+    assert "secret k: aws-ssm:/k is empty (set its value in the secret manager)" in result.stdout + result.stderr
+    assert list(sandbox.path("/run/bootstrap/secrets").iterdir()) == []
+
+
 def test_unreadable_secret_fails_the_step_and_leaves_no_partial_file(sandbox: Sandbox, write_profile) -> None:
     sandbox.answer("curl", "/latest/api/token", "TOKEN")
     sandbox.answer("curl", "placement/region", "us-east-1")
