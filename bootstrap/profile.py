@@ -119,7 +119,10 @@ def _linearize(
                 Problem(
                     f"extends {reference!r}: {parent} is outside the profile's repository {boundary.repository}",
                     mark,
-                    "extend profiles inside the same repository, or built-in ones by name",
+                    "extend profiles inside the same repository, or built-in ones by name"
+                    + ("" if (boundary.repository / ".git").exists() else
+                       f"; {boundary.repository} is in no git repository, so the profile's own folder is its "
+                       "repository: `git init` in a folder above both makes that folder the repository"),
                 )
             )
         _linearize(parent, boundary, order, (*stack, path), mark)

@@ -180,3 +180,13 @@ def test_property_no_output_carries_bytes_from_outside(repo: Path, source: str, 
         data = gzip.decompress(artifact.data) if artifact.gzipped else artifact.data
         assert CANARY.encode() not in data
         assert b"root:x:0:0" not in data
+
+
+def test_outside_git_a_sibling_folders_parent_is_refused_with_how_to_make_one_repository(tmp_path: Path,
+                                                                                        capsys) -> None:  # fmt: skip
+    """A newcomer's two folders, no git: the hint said 'inside the same repository' of a folder that is
+    in none; `git init` above both is what makes the extends work."""
+    write(tmp_path, "name: base2\npackages: [htop]\n", "b/p.yaml")
+    child = write(tmp_path, "name: c\nextends: [../b/p.yaml]\n", "a/c.yaml")
+    err = refused(capsys, child)
+    assert "is in no git repository, so the profile's own folder is its repository: `git init`" in err
