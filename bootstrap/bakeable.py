@@ -20,6 +20,7 @@ from typing import Any
 from . import layout
 from .errors import Problem, ProfileError
 from .features import all_features, problem
+from .features._mount_rules import below, normal
 from .ordering import stated_edges
 from .plan import Phase, Plan, Scope, Step
 from .profile import Profile
@@ -73,7 +74,7 @@ SEALED = ("/var/lib/cloud", "/etc/ssh/ssh_host_", layout.LOG_FILE, f"{layout.STA
 def _sealed_problems(data: Any) -> list[Problem]:
     problems = []
     for item in data.get("files") or []:
-        path = _normal(item["path"])
+        path = normal(item["path"])
         wiped = next((w for w in SEALED if path == w or path.startswith(w if w.endswith("_") else w + "/")), None)
         if wiped and item.get("phase", "first_boot") == "first_boot" and item.get("scope", "image") == "image":
             problems.append(problem(item, "path", f"file {item['path']} is baked into the image (image scope), but "
@@ -84,16 +85,13 @@ def _sealed_problems(data: Any) -> list[Problem]:
 
 
 def _mount_points(data: Any) -> list[str]:
-    return [_normal(m["path"]) for m in data.get("mounts") or []]
+    return [normal(m["path"]) for m in data.get("mounts") or []]
 
 
 def _under(path: str, mounts: list[str]) -> str | None:
-    path = _normal(path)
-    return next((m for m in mounts if path == m or path.startswith(m.rstrip("/") + "/")), None)
-
-
-def _normal(path: str) -> str:
-    return posixpath.normpath("/" + path.lstrip("/"))
+    """The mount point ``path`` is at or in."""
+    path = normal(path)
+    return next((m for m in mounts if path == m or below(path, m)), None)
 
 
 def _mount_problems(data: Any) -> list[Problem]:
@@ -110,8 +108,8 @@ def _mount_problems(data: Any) -> list[Problem]:
                                     "set scope: instance on this file (written onto the mounted filesystem "
                                     "on each new instance)"))  # fmt: skip
     conda = data.get("conda")
-    below = [m for m in mounts if m.startswith(layout.CONDA_PREFIX + "/")]  # /opt/conda/envs on a disk
-    mount = (_under(layout.CONDA_PREFIX, mounts) or next(iter(below), None)) if conda is not None else None
+    inside = [m for m in mounts if below(m, layout.CONDA_PREFIX)]  # /opt/conda/envs on a disk
+    mount = (_under(layout.CONDA_PREFIX, mounts) or next(iter(inside), None)) if conda is not None else None
     if mount:
         problems.append(problem(data, "conda", f"conda is baked into the image under {layout.CONDA_PREFIX}, but "
                                 f"{mount} is a mount point: the builder installs it on its root disk, and the mounted "

@@ -271,7 +271,7 @@ main() {
 main "$@"
 BOOTSTRAP_EOF_70fb1596c79a5eefda89
 
-install_file 0644 /usr/local/lib/bootstrap/lib.sh <<'BOOTSTRAP_EOF_f8820a48911a39b8eca3'
+install_file 0644 /usr/local/lib/bootstrap/lib.sh <<'BOOTSTRAP_EOF_00807c11638357bbe790'
 # shellcheck shell=bash
 # comments removed; the commented source is bootstrap's templates/runner/lib.sh.j2
 
@@ -297,6 +297,10 @@ log() {
 die() {
   log "error: $*" >&2
   exit 1
+}
+
+owner_mode() {
+  stat -c 'owner uid %u, mode %a' -- "$1" 2>/dev/null || echo 'not there yet'
 }
 
 retry() {
@@ -483,7 +487,7 @@ put_file() {
     return
   fi
   if [ "$(id -u -- "$user" 2>/dev/null)" = 0 ]; then
-    die "refusing to write $path as root: $UNSAFE_DIR is not root's alone ($(stat -c 'owner uid %u, mode %a' -- "$UNSAFE_DIR" 2>/dev/null || echo 'not there yet')): a user could put a link there; give the file an owner who may write there, or write it elsewhere"
+    die "refusing to write $path as root: $UNSAFE_DIR is not root's alone ($(owner_mode "$UNSAFE_DIR")): a user could put a link there; give the file an owner who may write there, or write it elsewhere"
   fi
   log "writing $path as $user: $UNSAFE_DIR is not root's alone"
   as_user "$user" bash -c "set -euo pipefail; $(declare -f _put log); _put \"\$@\"" _put "$@"
@@ -496,7 +500,7 @@ write_file() {
 write_file_b64() {
   printf '%s' "$4" | base64 -d | put_file "$1" "$2" "$3"
 }
-BOOTSTRAP_EOF_f8820a48911a39b8eca3
+BOOTSTRAP_EOF_00807c11638357bbe790
 
 install_file 0644 /usr/local/lib/bootstrap/plan <<'BOOTSTRAP_EOF_4aa5c427f7cb377cfc1d'
 timezone	first_boot	image	0cc033e671cb6ba4
