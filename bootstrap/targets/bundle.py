@@ -13,6 +13,7 @@ from .. import __version__
 from ..layout import LIB_DIR, RUNNER, SEAL
 from ..plan import Plan, Step
 from ..templating import render
+from ._record import Variant
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,12 @@ def compact(text: str, source: str) -> str:
 
 
 def runner_script(plan: Plan, target: str) -> str:
+    """The runner, with the target's own way to ask its cloud for the instance id (its record's fragment)."""
+    from . import TARGET_RECORDS
+
+    instance_id = render(TARGET_RECORDS[target].instance_id).rstrip("\n")
     text = render("runner/runner.sh.j2", version=__version__, profile=plan.profile, target=target,
-                  plan_hash=plan.hash)  # fmt: skip
+                  plan_hash=plan.hash, instance_id=instance_id)  # fmt: skip
     return compact(text, "templates/runner/runner.sh.j2")
 
 
@@ -67,13 +72,13 @@ def library() -> str:
     return _runner_file("lib.sh.j2")
 
 
-def machine_files(plan: Plan, target: str, bake: bool | str = False) -> list[MachineFile]:
+def machine_files(plan: Plan, target: str, variant: Variant = Variant.USER_DATA) -> list[MachineFile]:
     files = [
         MachineFile(RUNNER, "0755", runner_script(plan, target)),
         MachineFile(f"{LIB_DIR}/lib.sh", "0644", library()),
         MachineFile(f"{LIB_DIR}/plan", "0644", plan_table(plan)),
     ]
     files += [MachineFile(f"{LIB_DIR}/steps/{s.id}.sh", "0755", step_script(s)) for s in plan.ordered]
-    if bake:
+    if variant.bakes:
         files.append(MachineFile(SEAL, "0755", _runner_file("seal.sh.j2")))
     return files
