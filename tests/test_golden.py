@@ -116,8 +116,9 @@ def test_each_target_carries_exactly_the_planned_files(name: str, target: str) -
     carried = record.read(raw).files
     planned = machine_files(plan, record.machine)
     assert list(carried) == [f.path for f in planned]
-    for file in planned:
-        assert (carried[file.path].mode, carried[file.path].content.rstrip("\n")) == (file.mode, file.content.rstrip("\n"))
+    for file in planned:  # a heredoc ends each file with a line break: one without gets one
+        found = carried[file.path]
+        assert (found.mode, found.content.rstrip("\n")) == (file.mode, file.content.rstrip("\n"))
 
 
 def _compare(path: Path, what: str, text: str) -> None:

@@ -16,9 +16,8 @@ from typing import Any
 
 from .. import __version__
 from ..plan import Plan
-from ..templating import render
 from ._record import Carried, Target, Variant
-from .bundle import RUNNER, SEAL, MachineFile, machine_files
+from .bundle import RUNNER, SEAL, MachineFile, machine_files, rendered
 
 _RECENT: list[tuple[Plan, Variant, str, str]] = []  # the last few (plan, variant, machine, text): see cloud_config
 
@@ -55,7 +54,7 @@ def _cloud_config(plan: Plan, files: list[MachineFile]) -> str:
 
 
 def boot_script(plan: Plan, target: Target, variant: Variant) -> str:
-    return render(target.template, version=__version__, profile=plan.profile, runner=RUNNER, seal=SEAL,
+    return rendered(target.template, version=__version__, profile=plan.profile, runner=RUNNER, seal=SEAL,
                   variant=variant.value)  # fmt: skip
 
 

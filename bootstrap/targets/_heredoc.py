@@ -9,9 +9,8 @@ import shlex
 
 from .. import __version__
 from ..plan import Plan
-from ..templating import render
 from ._record import Carried, Target, Variant
-from .bundle import RUNNER, SEAL, MachineFile, machine_files
+from .bundle import RUNNER, SEAL, MachineFile, machine_files, rendered
 
 
 def delimiter(content: str) -> str:
@@ -24,7 +23,7 @@ def payload(plan: Plan, target: Target, variant: Variant, files: list[MachineFil
     for file in machine_files(plan, target.machine, variant) if files is None else files:
         content = file.content if file.content.endswith("\n") else file.content + "\n"
         entries.append({"path": file.path, "mode": file.mode, "content": content, "delimiter": delimiter(content)})
-    return render(
+    return rendered(
         target.template,
         version=__version__,
         profile=plan.profile,

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .. import __version__
 from ..layout import LIB_DIR, RUNNER, SEAL
 from ..plan import Plan, Step
-from ..templating import render
 from ._record import Variant
 
 
@@ -21,6 +21,14 @@ class MachineFile:
     path: str
     mode: str
     content: str
+
+
+def rendered(template: str, **context: Any) -> str:
+    """A template, rendered. Jinja is imported on the first render, not with the registry of targets,
+    which every command's parser reads."""
+    from ..templating import render
+
+    return render(template, **context)
 
 
 def _comment(text: str) -> str:
@@ -58,14 +66,14 @@ def runner_script(plan: Plan, target: str) -> str:
     """The runner, with the target's own way to ask its cloud for the instance id (its record's fragment)."""
     from . import TARGET_RECORDS
 
-    instance_id = render(TARGET_RECORDS[target].instance_id).rstrip("\n")
-    text = render("runner/runner.sh.j2", version=__version__, profile=plan.profile, target=target,
+    instance_id = rendered(TARGET_RECORDS[target].instance_id).rstrip("\n")
+    text = rendered("runner/runner.sh.j2", version=__version__, profile=plan.profile, target=target,
                   plan_hash=plan.hash, instance_id=instance_id)  # fmt: skip
     return compact(text, "templates/runner/runner.sh.j2")
 
 
 def _runner_file(name: str) -> str:
-    return compact(render(f"runner/{name}"), f"templates/runner/{name}")
+    return compact(rendered(f"runner/{name}"), f"templates/runner/{name}")
 
 
 def library() -> str:
