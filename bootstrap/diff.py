@@ -75,14 +75,12 @@ def compare(old: Plan, new: Plan) -> Comparison:
 def _output(plan: Plan, target: str) -> bytes:
     """The target's bytes; for one over its cloud's limit (which ``render`` refuses), the bytes it would
     be: the diff still shows the change, and ``sizes`` says it no longer fits."""
-    from .targets import TARGET_RECORDS, cloudinit, render, script
+    from .targets import TARGET_RECORDS, render
 
     try:
         return render(plan, target).data
     except RenderError:
-        if TARGET_RECORDS[target].carries == "cloud-config":
-            return cloudinit.user_data(plan).encode()
-        return script.payload(plan, target).encode()
+        return TARGET_RECORDS[target].carry(plan)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .targets.cloudinit import ReadableDumper
+from .yamldump import ReadableDumper
 
 HEADER = """\
 # Profile reference

@@ -13,7 +13,7 @@ from bootstrap.checks.output import check_rendered
 from bootstrap.cli import main
 from bootstrap.planner import build_plan
 from bootstrap.profile import load_profile
-from bootstrap.targets import render
+from bootstrap.targets import Variant, render
 
 hcl2 = pytest.importorskip("hcl2")
 
@@ -38,9 +38,9 @@ def test_packer_template_boots_the_external_bake_variant_and_seals(tmp_path: Pat
     plan = build_plan(load_profile("gpu-pytorch"))
     ec2_file = sources["amazon-ebs.bootstrap"]["user_data_file"].replace("${path.root}", str(tmp_path))
     gce_file = sources["googlecompute.bootstrap"]["startup_script_file"].replace("${path.root}", str(tmp_path))
-    assert Path(ec2_file).read_bytes() == render(plan, "ec2", bake="external").data
+    assert Path(ec2_file).read_bytes() == render(plan, "ec2", variant=Variant.EXTERNAL_BAKE).data
     gce_script = Path(gce_file).read_text()
-    assert gce_script == render(plan, "gce", bake="external").data.decode()
+    assert gce_script == render(plan, "gce", variant=Variant.EXTERNAL_BAKE).data.decode()
     assert "runner bake" in gce_script and "systemd-run" not in gce_script  # Packer stops and images it
     tags = sources["amazon-ebs.bootstrap"]["tags"]
     assert tags["bootstrap:image-hash"] == plan.image_hash and tags["bootstrap:role"] == "image"
@@ -57,7 +57,7 @@ def test_packer_template_boots_the_external_bake_variant_and_seals(tmp_path: Pat
 def test_the_external_bake_variant_passes_the_output_checks() -> None:
     plan = build_plan(load_profile("base"))
     for target in ("cloud-init", "gce"):
-        artifact = render(plan, target, bake="external")
+        artifact = render(plan, target, variant=Variant.EXTERNAL_BAKE)
         assert [f for f in check_rendered(plan, artifact) if f.severity == "error"] == []
 
 

@@ -1,8 +1,10 @@
-"""README's "Adding a feature" holds: a feature is one module and one template folder, found by the
-registry; nothing else in the package changes. Proven on a temporary copy of the package."""
+"""README's "Adding a feature, a target...": a feature is one module and one template folder, a target
+one module and its own templates, each found by its registry; nothing else in the package changes. Proven
+on a temporary copy of the package."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -64,3 +66,54 @@ def test_a_new_feature_is_one_module_and_one_template_folder(tmp_path: Path) -> 
     misspelt = run(copy, "validate", "p.yaml", "--set", "greting.text=x")
     assert misspelt.returncode == 2 and "did you mean 'greeting'" in misspelt.stderr
     assert "greeting" in run(copy, "explain", "p.yaml").stdout
+
+
+TARGET_MODULE = '''"""sealbox: a throwaway target for the extension test: a script with a tight limit of its own."""
+
+from __future__ import annotations
+
+from . import _heredoc
+from ._record import Gzip, SizeLimit, Target
+
+TARGET = Target(
+    name="sealbox",
+    rank=50,
+    carrier=_heredoc.CARRIER,
+    template="targets/sealbox.sh.j2",
+    instance_id="targets/instance-id/sealbox.sh.j2",
+    size=SizeLimit(24_000, "sealbox user data", "error", Gzip.NO, "sealbox",
+                   refusal="sealbox takes 24,000 bytes; this is {sizes}"),
+)
+'''
+TARGET_TEMPLATE = """{% extends "targets/payload.sh.j2" %}
+{% block about %}
+# sealbox runs this once per boot.
+{% endblock %}
+"""
+INSTANCE_ID = """  if [ -z "$id" ] && [ -s /run/sealbox/id ]; then
+    id=sealbox-$(head -n 1 /run/sealbox/id)
+  fi
+"""
+
+
+def test_a_new_target_is_one_module_and_its_templates(tmp_path: Path) -> None:
+    copy = copy_of_the_package(tmp_path / "pkg")
+    (copy / "bootstrap" / "targets" / "sealbox.py").write_text(TARGET_MODULE)
+    (copy / "templates" / "targets" / "sealbox.sh.j2").write_text(TARGET_TEMPLATE)
+    (copy / "templates" / "targets" / "instance-id" / "sealbox.sh.j2").write_text(INSTANCE_ID)
+    (copy / "p.yaml").write_text("name: p\npackages: [jq]\n")
+    (copy / "big.yaml").write_text(f"name: big\nfiles: [{{path: /etc/big, content: '{'x' * 30_000}'}}]\n")
+    assert "sealbox" in run(copy, "render", "--help").stdout
+    rendered = run(copy, "render", "p.yaml", "-t", "sealbox")
+    assert rendered.returncode == 0, rendered.stderr
+    assert "# sealbox runs this once per boot." in rendered.stdout and "/run/sealbox/id" in rendered.stdout
+    assert "TARGET=sealbox" in rendered.stdout and "Metadata-Flavor" not in rendered.stdout  # its own lookup only
+    refused = run(copy, "render", "big.yaml", "-t", "sealbox")
+    assert refused.returncode != 0 and "sealbox takes 24,000 bytes; this is" in refused.stderr
+    checked = run(copy, "check", "p.yaml", "big.yaml", "-t", "sealbox", "--json")
+    reports = {report["profile"]: report for report in json.loads(checked.stdout)}
+    assert [b["target"] for b in reports["p"]["budgets"]] == ["sealbox"] and reports["p"]["ok"], checked.stdout
+    assert reports["big"]["budgets"][0]["sent"] > 24_000 and not reports["big"]["ok"]
+    assert any(f["check"] == "size" and "sealbox user data" in f["message"] for f in reports["big"]["findings"])
+    assert '"sealbox"' in run(copy, "explain", "p.yaml", "--json").stdout  # sizes per target
+    assert "sealbox" in run(copy, "diff", "p.yaml", "big.yaml", "--json").stdout

@@ -168,11 +168,11 @@ def test_a_bake_installs_the_driver_on_a_builder_without_a_gpu(sandbox: Sandbox,
     logged 'no NVIDIA GPU ... skipping', the step counted as baked, and the golden image had no driver:
     each GPU instance of it installed one late, with a reboot."""
     from bootstrap.planner import build_plan
-    from bootstrap.targets import render
+    from bootstrap.targets import Variant, render
 
     path = write_profile("name: gpu\nnvidia:\n  driver: '580'\n  cuda: '13.0'\n")
     plan = build_plan(load_profile(str(path)))
-    result = sandbox.boot(render(plan, "bash", bake="external").data)
+    result = sandbox.boot(render(plan, "bash", variant=Variant.EXTERNAL_BAKE).data)
     assert result.returncode == 0, result.stdout
     assert "installing the driver for the image's machines all the same" in result.stdout
     assert installs(sandbox)[0][-1] == "cuda-drivers-580"

@@ -20,6 +20,7 @@ import yaml
 from bootstrap.plan import Phase, Scope
 from bootstrap.planner import build_plan
 from bootstrap.profile import load_profile
+from bootstrap.targets import Variant
 
 from .sandbox import Sandbox, available
 
@@ -157,7 +158,7 @@ def test_what_runs_when_is_the_same_on_every_target(plan, target: str, tmp_path:
     assert machine.seen() == expected(the_plan, "new instance")
 
     # a builder runs the bake variant (image-scope steps only); an instance of its image boots
-    golden = Machine(tmp_path / "golden", target, _rendered(path, target, bake="external"))
+    golden = Machine(tmp_path / "golden", target, _rendered(path, target, Variant.EXTERNAL_BAKE))
     golden.first_boot()
     assert {status for _, status in golden.seen()} == {"ok"} and not golden.box.exists("/var/tmp/order")
     golden.text = text
@@ -167,7 +168,7 @@ def test_what_runs_when_is_the_same_on_every_target(plan, target: str, tmp_path:
     assert golden.order_file() == ["label matrix-box", "clone", "tick"]
 
 
-def _rendered(path: Path, target: str, bake: bool | str = False) -> bytes:
+def _rendered(path: Path, target: str, variant: Variant = Variant.USER_DATA) -> bytes:
     from bootstrap.targets import render
 
-    return render(build_plan(load_profile(str(path))), target, bake=bake).data
+    return render(build_plan(load_profile(str(path))), target, variant=variant).data

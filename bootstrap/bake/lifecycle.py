@@ -122,7 +122,7 @@ def _sharing(backend: Backend, options: BakeOptions, events: Events) -> list[Any
 
 def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
          progress: Callable[[str], None] | None = None) -> BakeResult:  # fmt: skip
-    from ..targets import render
+    from ..targets import Variant, render
 
     events = events.for_profile(plan.profile)  # every line says whose it is (rebuild bakes in parallel)
     started = time.monotonic()
@@ -141,7 +141,7 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
         return result
     name = image_name(plan.profile, identity.image_hash, time.time())
     # Rendered before the dry run returns: a user data over the target's limit fails the plan, not the bake.
-    builder_data = render(plan, backend.target, bake=True).data
+    builder_data = render(plan, backend.target, variant=Variant.BAKE).data
     test_data = render(plan, backend.target).data
     if options.dry_run:
         events.emit("plan", f"{plan.profile}: would launch a {backend.name} builder from {source.description}, "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -14,7 +13,7 @@ from ..layout import RUNNER
 from ..plan import Plan, Step
 from ..targets import TARGET_RECORDS, Artifact
 from ..targets.bundle import LIB_DIR, library, machine_files
-from . import Finding, cloudinit_schema, mime, shell
+from . import Finding, cloudinit_schema, shell
 from .cache import FindingsCache
 
 COMMAND_MARKER = "# The profile author's command, verbatim:\n"  # templates/features/commands/run.sh.j2
@@ -38,34 +37,24 @@ def check_rendered(plan: Plan, artifact: Artifact) -> list[Finding]:
 
 
 def prepare(plan: Plan, artifact: Artifact) -> Pending:
-    """Checks run on what the target carries (the files cloud-init's YAML parser or the script's
-    heredocs would write), after checking that those bytes are the plan's, byte for byte."""
-    where = f"{plan.profile}[{artifact.target}{' bake' if artifact.bake else ''}]"
-    findings: list[Finding] = []
-    scripts: dict[str, str] = {}
-    configs: list[tuple[str, str]] = []
+    """Checks run on what the target carries, as its own reader reads it (the files cloud-init's YAML
+    parser or the script's heredocs would write), after checking that those are the plan's, byte for byte."""
+    where = f"{plan.profile}[{artifact.target}{' bake' if artifact.variant.bakes else ''}]"
     target = TARGET_RECORDS[artifact.target]
-    if target.carries == "cloud-config":
-        parts, structure = mime.split(artifact.data, where)
-        findings += structure
-        configs = [(f"{where}/{p.filename}", p.text) for p in parts if p.content_type == "text/cloud-config"]
-        scripts.update({f"{where}/{p.filename}": p.text for p in parts if "shellscript" in p.content_type})
-        carried = _written_by_cloud_config([text for _, text in configs])
-    else:
-        text = artifact.data.decode()
-        # The files it carries are checked one by one below; in the script itself their quoted
-        # heredocs are inert data, so they are blanked (line numbers kept) for shellcheck.
-        scripts[f"{where}/script"] = _blank_heredocs(text)
-        carried = _written_by_heredocs(text)
-    for file in machine_files(plan, target.files_of, artifact.bake):
-        content = carried.get(file.path)
-        if content is None or content.rstrip("\n") != file.content.rstrip("\n"):
+    carried = target.read(artifact.data, where)
+    findings = list(carried.findings)
+    configs = [(f"{where}/{name}", text) for name, text in carried.configs.items()]
+    scripts = {f"{where}/{name}": text for name, text in carried.scripts.items()}
+    for file in machine_files(plan, target.machine, artifact.variant):
+        found = carried.files.get(file.path)
+        if found is None or found.content.rstrip("\n") != file.content.rstrip("\n") or found.mode != file.mode:
+            why = ("missing" if found is None else "a value was changed on the way" if found.mode == file.mode
+                   else f"mode {found.mode}, not {file.mode}")  # fmt: skip
             findings.append(Finding("error", "output", f"{where}:{file.path}",
-                                    "the target does not carry this file's bytes as planned"
-                                    + (" (missing)" if content is None else " (a value was changed on the way)"),
+                                    f"the target does not carry this file's bytes as planned ({why})",
                                     "a bug in bootstrap's target: please report it with the profile"))  # fmt: skip
         if file.path != f"{LIB_DIR}/plan":
-            scripts[f"{where}:{file.path}"] = content if content is not None else file.content
+            scripts[f"{where}:{file.path}"] = found.content if found is not None else file.content
     authored = {f"{where}:{LIB_DIR}/steps/{s.id}.sh": s for s in plan.steps if s.feature == "commands" and s.origin}
     return Pending(findings, {name: _neutral(name, text, plan) for name, text in scripts.items()}, configs, authored)
 
@@ -124,38 +113,6 @@ def finish(pending: list[Pending], findings_cache: FindingsCache | None = None) 
                    for name in item.scripts for f in by_script[name]]  # fmt: skip
         results.append(item.findings + schema + located)
     return results
-
-
-def _written_by_cloud_config(configs: list[str]) -> dict[str, str]:
-    """What cloud-init's write_files would write: it reads the part with yaml.safe_load, as here."""
-    files: dict[str, str] = {}
-    for text in configs:
-        parsed, data = cloudinit_schema.read_part(text)
-        if not parsed:
-            continue  # the schema check reports it
-        for entry in (data or {}).get("write_files", []) if isinstance(data, dict) else []:
-            if isinstance(entry, dict) and isinstance(entry.get("content"), str):
-                files[str(entry.get("path"))] = entry["content"]
-    return files
-
-
-HEREDOC = re.compile(r"^install_file (\S+) (\S+) <<'(BOOTSTRAP_EOF_[0-9a-f]+)'\n(.*?)^\3$", re.M | re.S)
-
-
-def _blank_heredocs(script: str) -> str:
-    """The script with each install_file heredoc's body replaced by as many empty lines and a fixed
-    delimiter: the same program to bash and to shellcheck, and the same text whatever the files hold."""
-
-    def blank(match: re.Match[str]) -> str:
-        head = f"install_file {match.group(1)} {match.group(2)} <<'BOOTSTRAP_EOF'\n"
-        return head + "\n" * match.group(4).count("\n") + "BOOTSTRAP_EOF"
-
-    return HEREDOC.sub(blank, script)
-
-
-def _written_by_heredocs(script: str) -> dict[str, str]:
-    """What the bash and GCE scripts' ``install_file`` heredocs write, as bash would read them."""
-    return {shlex.split(m.group(2))[0]: m.group(4) for m in HEREDOC.finditer(script)}
 
 
 def _locate(finding: Finding, authored: dict[str, Step], scripts: dict[str, str]) -> Finding:

@@ -8,7 +8,7 @@ from ..errors import InputError, RenderError
 from ..plan import Plan
 from ..planner import build_plan
 from ..profile import Profile, load_profile
-from ..targets import TARGET_RECORDS, render
+from ..targets import TARGET_RECORDS, Variant, render
 from . import Finding, clouds, merged, secrets, size
 from .cache import FindingsCache
 from .output import Pending, finish, prepare, snippets
@@ -79,11 +79,12 @@ def _prepare(reference: str, targets: list[str], overrides: list[str]) -> tuple[
     report.findings += size.findings(plan, report.budgets)
     report.findings += clouds.findings(profile.data, targets)
     report.findings += _bake_findings(profile, plan)
-    variants = [(t, False) for t in targets] + [(t, True) for t in targets if TARGET_RECORDS[t].bake_checked]
+    variants = [(t, Variant.USER_DATA) for t in targets]
+    variants += [(t, Variant.BAKE) for t in targets if TARGET_RECORDS[t].bake_checked]
     pending = []
-    for target, bake in variants:
+    for target, variant in variants:
         try:
-            artifact = render(plan, target, bake=bake)
+            artifact = render(plan, target, variant=variant)
         except RenderError:
             continue  # already reported by the size budget, with the sizes
         pending.append(prepare(plan, artifact))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..plan import Plan
-from ..targets import TARGET_RECORDS, cloudinit, script
+from ..targets import TARGET_RECORDS
 from ..targets.bundle import machine_files
 from ..targets.limits import base64_size, gzip_bytes
 from . import Finding
@@ -28,18 +28,15 @@ class Budget:
 
 
 def budgets(plan: Plan, targets: list[str]) -> list[Budget]:
+    """Each target's bytes against its own size limit (the one its rendering refuses by)."""
     result = []
     for name in targets:
-        target = TARGET_RECORDS[name]
-        if target.carries == "cloud-config":
-            raw = cloudinit.user_data(plan).encode()
-        else:
-            raw = script.payload(plan, name).encode()
-        packed = len(gzip_bytes(raw))
-        over = target.limit and len(raw) > target.limit
-        sent = packed if over and target.gzip == "when over the limit" else len(raw)
-        result.append(Budget(name, len(raw), packed, base64_size(sent), sent, target.limit, target.limit_name,
-                             target.over_limit))  # fmt: skip
+        limit = TARGET_RECORDS[name].size
+        raw = TARGET_RECORDS[name].carry(plan)
+        sent = limit.sent(raw)
+        packed = len(sent) if sent is not raw else len(gzip_bytes(raw))
+        result.append(Budget(name, len(raw), packed, base64_size(len(sent)), len(sent), limit.limit, limit.name,
+                             limit.severity))  # fmt: skip
     return result
 
 

@@ -165,10 +165,10 @@ def _build_parser() -> argparse.ArgumentParser:
 def _render(args: argparse.Namespace) -> int:
     from ..planner import build_plan
     from ..profile import load_profile
-    from ..targets import TARGET_RECORDS, render
+    from ..targets import TARGET_RECORDS, Gzip, Variant, render
 
-    if args.gzip and TARGET_RECORDS[args.target].gzip == "no":
-        gzipping = [name for name, record in TARGET_RECORDS.items() if record.gzip != "no"]
+    if args.gzip and TARGET_RECORDS[args.target].size.gzip is Gzip.NO:
+        gzipping = [name for name, record in TARGET_RECORDS.items() if record.size.gzip is not Gzip.NO]
         raise UsageError(f"--gzip applies to the {' and '.join(gzipping)} targets, not {args.target}")
     plan = build_plan(load_profile(args.profile, args.overrides))
     if args.explain:
@@ -177,7 +177,7 @@ def _render(args: argparse.Namespace) -> int:
         print(json.dumps(plan_json(plan, (args.target,)), indent=2))
         return EXIT_OK
     try:
-        artifact = render(plan, args.target, gzip=args.gzip, bake=args.bake)
+        artifact = render(plan, args.target, gzip=args.gzip, variant=Variant.BAKE if args.bake else Variant.USER_DATA)
     except RenderError as exc:
         raise with_largest_parts(exc, plan) from None
     data = artifact.base64() + b"\n" if args.base64 else artifact.data

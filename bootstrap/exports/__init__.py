@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..plan import Plan
-from ..targets import render
+from ..targets import Variant, render
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,11 @@ def write(folder: Path, name: str, data: bytes, what: str) -> Written:
     return Written(folder / name, what, data)
 
 
-def user_data_files(plan: Plan, folder: Path, bake: bool | str) -> tuple[Written, Written]:
+def user_data_files(plan: Plan, folder: Path, variant: Variant = Variant.USER_DATA) -> tuple[Written, Written]:
     """The EC2 user data (gzipped when over 16 KiB) and the GCE startup script, for a variant."""
-    suffix = "bake." if bake else ""
-    ec2 = render(plan, "ec2", bake=bake)
-    gce = render(plan, "gce", bake=bake)
+    suffix = "bake." if variant.bakes else ""
+    ec2 = render(plan, "ec2", variant=variant)
+    gce = render(plan, "gce", variant=variant)
     return (
         write(folder, f"{plan.profile}.{suffix}ec2-user-data", ec2.data,
               "EC2 user data" + (" (gzip)" if ec2.gzipped else "")),

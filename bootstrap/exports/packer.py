@@ -15,7 +15,7 @@ from .. import __version__
 from ..bake.lifecycle import baked_steps
 from ..layout import LOG_FILE, RUNNER, SEAL, STATUS_FILE
 from ..plan import Plan
-from . import Written, hcl_string, user_data_files, write
+from . import Variant, Written, hcl_string, user_data_files, write
 from .deploy import DEFAULT_GPU, deployment
 
 ACCELERATOR = (
@@ -34,7 +34,7 @@ WAIT_AND_SEAL = [
 
 
 def export_packer(plan: Plan, folder: Path, profile: dict[str, Any]) -> list[Written]:
-    ec2, gce = user_data_files(plan, folder, "external")
+    ec2, gce = user_data_files(plan, folder, Variant.EXTERNAL_BAKE)
     name = plan.profile
     tags = {"bootstrap:profile": name, "bootstrap:image-hash": plan.image_hash, "bootstrap:role": "image"}
     labels = {key.replace(":", "-"): value for key, value in tags.items()}

@@ -21,7 +21,7 @@ from .deploy import DEFAULT_GPU, Deployment, deployment, slug
 
 
 def export_terraform(plan: Plan, folder: Path, profile: dict[str, Any]) -> list[Written]:
-    ec2, gce = user_data_files(plan, folder, False)
+    ec2, gce = user_data_files(plan, folder)
     name = plan.profile
     key = name.replace("-", "_")
     facts = deployment(profile)

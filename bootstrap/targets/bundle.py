@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .. import __version__
 from ..layout import LIB_DIR, RUNNER, SEAL
 from ..plan import Plan, Step
-from ..templating import render
+from ._record import Variant
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,14 @@ class MachineFile:
     path: str
     mode: str
     content: str
+
+
+def rendered(template: str, **context: Any) -> str:
+    """A template, rendered. Jinja is imported on the first render, not with the registry of targets,
+    which every command's parser reads."""
+    from ..templating import render
+
+    return render(template, **context)
 
 
 def _comment(text: str) -> str:
@@ -54,26 +63,30 @@ def compact(text: str, source: str) -> str:
 
 
 def runner_script(plan: Plan, target: str) -> str:
-    text = render("runner/runner.sh.j2", version=__version__, profile=plan.profile, target=target,
-                  plan_hash=plan.hash)  # fmt: skip
+    """The runner, with the target's own way to ask its cloud for the instance id (its record's fragment)."""
+    from . import TARGET_RECORDS
+
+    instance_id = rendered(TARGET_RECORDS[target].instance_id).rstrip("\n")
+    text = rendered("runner/runner.sh.j2", version=__version__, profile=plan.profile, target=target,
+                  plan_hash=plan.hash, instance_id=instance_id)  # fmt: skip
     return compact(text, "templates/runner/runner.sh.j2")
 
 
 def _runner_file(name: str) -> str:
-    return compact(render(f"runner/{name}"), f"templates/runner/{name}")
+    return compact(rendered(f"runner/{name}"), f"templates/runner/{name}")
 
 
 def library() -> str:
     return _runner_file("lib.sh.j2")
 
 
-def machine_files(plan: Plan, target: str, bake: bool | str = False) -> list[MachineFile]:
+def machine_files(plan: Plan, target: str, variant: Variant = Variant.USER_DATA) -> list[MachineFile]:
     files = [
         MachineFile(RUNNER, "0755", runner_script(plan, target)),
         MachineFile(f"{LIB_DIR}/lib.sh", "0644", library()),
         MachineFile(f"{LIB_DIR}/plan", "0644", plan_table(plan)),
     ]
     files += [MachineFile(f"{LIB_DIR}/steps/{s.id}.sh", "0755", step_script(s)) for s in plan.ordered]
-    if bake:
+    if variant.bakes:
         files.append(MachineFile(SEAL, "0755", _runner_file("seal.sh.j2")))
     return files

@@ -18,7 +18,7 @@ from bootstrap.checks.mime import split
 from bootstrap.errors import RenderError
 from bootstrap.planner import build_plan
 from bootstrap.profile import builtin_profiles, load_profile
-from bootstrap.targets import TARGETS, render
+from bootstrap.targets import TARGETS, Variant, render
 from bootstrap.targets.bundle import machine_files
 
 from ..conftest import render_text
@@ -122,7 +122,7 @@ def rendered_texts(everything: str) -> list[tuple[str, str]]:
                 assert target == "ec2" and name == "everything"
                 continue
             texts += [(f"{name}.{target}:{part.filename}", part.text) for part in parts]
-            texts += [(f"{name}.{target}:{f.path}", f.content) for f in machine_files(plan, target, bake=True)]
+            texts += [(f"{name}.{target}:{f.path}", f.content) for f in machine_files(plan, target, Variant.BAKE)]
     return texts
 
 
