@@ -34,6 +34,7 @@ from .backend import (
     TAG_PROFILE,
     TAG_SOURCE,
     Backend,
+    Capability,
     Identity,
     Image,
     Instance,
@@ -58,6 +59,8 @@ class LocalBackend(Backend):
 
     poll_first, poll_maximum = 0.5, 3.0  # a local guest boots in tens of seconds
     name = "local"
+    capabilities = frozenset({Capability.CHANNELS, Capability.DEPRECATE, Capability.RECORD})
+    refusal_notes = {Capability.COPY: "local images are files on this host"}
 
     def __init__(self, output: Path, *, progress: Callable[[str], None] = print, setup: GuestSetup | None = None,
                  memory_mb: int = 1024, client: str = "cloud-init"):  # fmt: skip
@@ -229,9 +232,6 @@ class LocalBackend(Backend):
     def delete_image(self, image: Image) -> None:
         for path in _files(self.output, image_name(image.id, f"image {image.id!r}")).values():
             path.unlink(missing_ok=True)
-
-    def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image:
-        raise BackendError("the local backend has no regions to copy to")
 
     def promote(self, image: Image, identity: Identity) -> None:
         self.record(image, {"promoted": int(time.time())})

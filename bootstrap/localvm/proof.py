@@ -15,7 +15,8 @@ from typing import Any
 
 from ..console import GuestReport
 from ..errors import UsageError
-from ..plan import Phase, Plan
+from ..judge import judge_boots as judge
+from ..plan import Plan
 from ..targets import render
 from .clients import CLIENT_WAIT, CLIENTS, Handover
 from .image import BaseImage, ensure_base_image
@@ -110,31 +111,3 @@ def _boot_instance(machine: Machine, handover: Handover, proof: Proof, wanted: i
         if boot.result not in ("ok", "rebooting"):
             return False
     return True
-
-
-def judge(plan: Plan, boots: list[GuestReport], instances: list[str] | None = None) -> list[str]:
-    """Problems of these boots: each first-boot step ran once per instance, each every-boot step every boot."""
-    problems = []
-    for number, boot in enumerate(boots, start=1):
-        if boot.result == "timeout":
-            problems.append(f"boot {number}: no result within the timeout; last console lines:\n"
-                            + "\n".join(boot.console.splitlines()[-15:]))  # fmt: skip
-        elif boot.result == "failed":
-            problems.append(f"boot {number}: step {boot.failed_step} failed")
-    if problems:
-        return problems
-    ran = [[s["id"] for s in boot.steps if s["status"] == "ok"] for boot in boots]
-    instances = instances or ["the instance"] * len(boots)
-    for instance in dict.fromkeys(instances):
-        mine = [ids for ids, owner in zip(ran, instances, strict=True) if owner == instance]
-        for step in plan.phase(Phase.FIRST_BOOT):
-            count = sum(ids.count(step.id) for ids in mine)
-            if count != 1:
-                where = "" if len(set(instances)) == 1 else f" on instance {instance}"
-                problems.append(f"first-boot step {step.id} ran {count} times{where}, not once")
-    for step in plan.phase(Phase.EVERY_BOOT):
-        missing = [n for n, (boot, ids) in enumerate(zip(boots, ran, strict=True), start=1)
-                   if boot.result == "ok" and step.id not in ids]  # fmt: skip
-        if missing:
-            problems.append(f"every-boot step {step.id} did not run on boot {', '.join(map(str, missing))}")
-    return problems
