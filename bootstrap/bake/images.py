@@ -74,11 +74,12 @@ class Catalogue:
     images: list[Image]
 
     @classmethod
-    def of(cls, backend: Backend, profile: str, named_file: bool = False) -> Catalogue:
-        """``profile``'s images (``named_file``: the name was read from a profile's file); a name that
-        has none and that this folder does not know is refused as misspelt, before any action."""
+    def of(cls, backend: Backend, profile: str, named_file: bool = False, image_id: str | None = None) -> Catalogue:
+        """``profile``'s images (``named_file``: the name was read from a profile's file). Where the name is
+        all an action goes by (no ``image_id``), one that has no image and that this folder does not know
+        is refused as misspelt, before any action; an image named by id is told missing by its id."""
         images = backend.list_images(profile)
-        if not images and not named_file:
+        if not images and not named_file and image_id is None:
             refuse_unknown(profile, backend.name)
         return cls(backend, profile, images)
 

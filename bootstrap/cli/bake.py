@@ -102,7 +102,8 @@ def _images(args: argparse.Namespace) -> int:
 
     args.profile, named_file = profile_name(args.profile)  # a profile's file: a profile, known
     backend = make_backend(args, lambda line: print(f"bootstrap: {line}", file=sys.stderr, flush=True))
-    catalogue = Catalogue.of(backend, args.profile, named_file)  # a misspelt name: exit 2, with the closest
+    image_id = getattr(args, "image", None)  # list and rollback take none
+    catalogue = Catalogue.of(backend, args.profile, named_file, image_id)  # misspelt: exit 2, the closest said
     if args.action == "promote":
         for image in catalogue.promote(args.channel, args.from_channel, args.image):
             print(f"{args.profile}: channel {args.channel}{_region(image)} -> {image.id}")
