@@ -18,6 +18,7 @@ from bootstrap.bake.backend import (
     TAG_PROFILE,
     TAG_ROLE,
     Backend,
+    Capability,
     Identity,
     Image,
     Instance,
@@ -28,6 +29,7 @@ from bootstrap.plan import Phase, Plan, Scope
 
 class FakeBackend(Backend):
     name = "fake"
+    capabilities = frozenset({Capability.COPY, Capability.DEPRECATE})  # no channels, sharing or manifest
     target = "cloud-init"
     poll_first, poll_maximum = 0.001, 0.01
 

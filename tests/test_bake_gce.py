@@ -91,7 +91,7 @@ def test_builder_gets_the_bake_variant_and_the_test_instance_the_normal_one(gce)
     assert "/usr/local/lib/bootstrap/seal" not in scripts["test"] and "runner boot" in scripts["test"]
 
 
-def test_unchanged_skips_force_rebuilds_deprecates_the_old_and_prunes(gce) -> None:
+def test_unchanged_skips_force_rebuilds_and_prunes(gce) -> None:
     _, compute, _ = gce
     first, _ = run(gce)
     calls_before = len(compute.calls)
@@ -99,11 +99,24 @@ def test_unchanged_skips_force_rebuilds_deprecates_the_old_and_prunes(gce) -> No
     assert again.status == "unchanged" and again.image.id == first.image.id
     assert not [c for c in compute.calls[calls_before:] if c in MUTATING]
     forced, _ = run(gce, BakeOptions(force=True, keep=2, grace_days=0, build_timeout=1, test_timeout=1))
-    assert compute.images[f"team/{first.image.id}"]["deprecated"]["state"] == "DEPRECATED"
-    assert compute.images[f"team/{first.image.id}"]["deprecated"]["replacement"].endswith(forced.image.id)
+    assert "deprecated" not in compute.images[f"team/{first.image.id}"]  # within --keep: left alone
     third, _ = run(gce, BakeOptions(force=True, keep=2, grace_days=0, build_timeout=1, test_timeout=1))
     assert third.pruned == [first.image.id]
     assert our_images(compute) == sorted([forced.image.id, third.image.id])
+
+
+def test_promotion_deprecates_nothing_prune_is_the_one_deprecation_policy(gce) -> None:
+    """The family serves its newest image anyway; deprecating the older ones is prune's (beyond --keep,
+    then deleted after --grace), not promotion's, which once deprecated the whole family at every bake."""
+    _, compute, _ = gce
+    first, _ = run(gce)
+    second, _ = run(gce, BakeOptions(force=True, keep=3, grace_days=7, build_timeout=1, test_timeout=1))
+    assert "deprecated" not in compute.images[f"team/{first.image.id}"]
+    assert "images.deprecate" not in compute.calls
+    run(gce, BakeOptions(force=True, keep=1, grace_days=7, build_timeout=1, test_timeout=1))
+    older = [compute.images[f"team/{r.image.id}"] for r in (first, second)]
+    assert [o["deprecated"]["state"] for o in older] == ["DEPRECATED", "DEPRECATED"]
+    assert all("bootstrap-deprecated" in o["labels"] for o in older)  # prune's: its grace period counts
 
 
 def test_dry_run_calls_no_mutating_api(gce) -> None:

@@ -8,6 +8,7 @@ so that ``bootstrap reap`` can remove what a killed run left behind.
 
 from __future__ import annotations
 
+import enum
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -121,12 +122,60 @@ class BakeStepError(BackendError):
         self.step = step
 
 
+class Capability(enum.Enum):
+    """What a backend may do beyond the primitives every one answers. A backend declares its own in
+    ``capabilities``; the lifecycle and the CLI ask before calling, and a refusal is worded once (below)."""
+
+    CHANNELS = "channels"  # point_channel: names users launch from (SSM parameters, labels, symlinks)
+    DEPRECATE = "deprecate"  # the cloud's own deprecation, which prune's grace period counts from
+    SHARE = "share"  # let principals of its cloud (``shares``) launch an image; shared_with
+    COPY = "copy"  # copy_image to other regions
+    RECORD = "record"  # a manifest beside each image, which the lifecycle adds its findings to
+
+
+REFUSALS = {
+    Capability.CHANNELS: "the {name} backend has no channels",
+    Capability.DEPRECATE: "the {name} backend cannot deprecate images: prune with --grace 0",
+    Capability.SHARE: "the {name} backend cannot share images yet",
+    Capability.COPY: "the {name} backend has no other regions to copy images to",
+    Capability.RECORD: "the {name} backend keeps no manifest beside its images",
+}
+
+
+class Unsupported(BackendError):
+    """A backend was asked for a capability it does not declare. CLI exit 3, as any backend failure."""
+
+    def __init__(self, backend: str, capability: Capability, why: str = ""):
+        super().__init__(REFUSALS[capability].format(name=backend) + (f" ({why})" if why else ""))
+        self.capability = capability
+
+
+def can(backend: object, capability: Capability) -> bool:
+    """Whether ``backend`` declares ``capability`` (one that declares nothing has none)."""
+    return capability in getattr(backend, "capabilities", frozenset())
+
+
+def refusal(backend: object, capability: Capability) -> Unsupported:
+    """The one wording of what ``backend`` cannot do, with its cloud's reason where it gives one."""
+    why = getattr(backend, "refusal_notes", {}).get(capability, "")
+    return Unsupported(getattr(backend, "name", "this"), capability, why)
+
+
+def require(backend: object, capability: Capability) -> None:
+    """Ask before calling an optional method: refuse what ``backend`` does not declare."""
+    if not can(backend, capability):
+        raise refusal(backend, capability)
+
+
 class Backend(ABC):
     """The primitive calls a backend answers. Order, waiting policy, clean-up and error wording are
-    the lifecycle's; a backend only talks to its cloud (tests: FakeBackend in tests/fake_backend.py)."""
+    the lifecycle's; a backend only talks to its cloud (tests: FakeBackend in tests/fake_backend.py).
+    The optional methods at the end are called only where ``capabilities`` declares them."""
 
     name: str
     target: str  # the render target its machines boot: cloud-init, ec2 or gce
+    capabilities: frozenset[Capability] = frozenset()  # asked with can() and require()
+    refusal_notes: dict[Capability, str] = {}  # why it lacks one, where the cloud has a reason
 
     @abstractmethod
     def resolve_source(self, create: bool = True) -> Source:
@@ -160,9 +209,6 @@ class Backend(ABC):
     def delete_image(self, image: Image) -> None: ...
 
     @abstractmethod
-    def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image: ...
-
-    @abstractmethod
     def promote(self, image: Image, identity: Identity) -> None: ...
 
     @abstractmethod
@@ -177,23 +223,31 @@ class Backend(ABC):
         """Where this backend looks, for a person (a region, a zone, a folder)."""
         return ""
 
-    def point_channel(self, image: Image, profile: str, channel: str) -> None:
+    # -- optional: called only where ``capabilities`` declares them (a declared one is overridden) --
+    def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image:  # Capability.COPY
+        raise refusal(self, Capability.COPY)
+
+    def point_channel(self, image: Image, profile: str, channel: str) -> None:  # Capability.CHANNELS
         """Point ``channel`` of ``profile`` (in the image's region) at ``image``: mark the image, then move
         the name users launch from (an SSM parameter, a symlink; GCE: the label is the name)."""
-        raise BackendError(f"the {self.name} backend has no channels")
+        raise refusal(self, Capability.CHANNELS)
 
-    def deprecate(self, image: Image, replacement: Image, now: float) -> None:
+    def deprecate(self, image: Image, replacement: Image, now: float) -> None:  # Capability.DEPRECATE
         """Mark ``image`` deprecated from ``now`` in favour of ``replacement`` (the cloud's own deprecation,
         and the TAG_DEPRECATED tag prune counts the grace period from)."""
-        raise BackendError(f"the {self.name} backend cannot deprecate images: prune with --grace 0")
+        raise refusal(self, Capability.DEPRECATE)
 
-    def shared_with(self, image: Image) -> list[str]:
-        """Who besides its owner may launch ``image`` (accounts, ARNs, IAM members)."""
-        return []
+    shares = ""  # Capability.SHARE: the cloud whose principals (sharing.py) it can share an image with
 
-    shares = ""  # the cloud whose principals (sharing.py) it can share an image with; "" none yet
-
-    def share(self, image: Image, principals: list[Any]) -> None:
+    def share(self, image: Image, principals: list[Any]) -> None:  # Capability.SHARE
         """Let ``principals`` (of this backend's cloud) launch ``image``, all or none: a failure takes
         back what it gave before raising."""
-        raise BackendError(f"the {self.name} backend cannot share images yet")
+        raise refusal(self, Capability.SHARE)
+
+    def shared_with(self, image: Image) -> list[str]:
+        """Who besides its owner may launch ``image`` (accounts, ARNs, IAM members); none without SHARE."""
+        return []
+
+    def record(self, image: Image, extra: dict[str, Any]) -> None:  # Capability.RECORD
+        """Add the lifecycle's findings (steps baked, timings, test) to the manifest beside ``image``."""
+        raise refusal(self, Capability.RECORD)

@@ -27,6 +27,7 @@ from .backend import (
     TAG_PROMOTED,
     TAG_ROLE,
     Backend,
+    Capability,
     Identity,
     Image,
     Instance,  # fmt: skip
@@ -54,6 +55,7 @@ LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 class Ec2Backend(Backend):
     name = "ec2"
     target = "ec2"
+    capabilities = frozenset({Capability.COPY, Capability.CHANNELS, Capability.DEPRECATE, Capability.SHARE})
 
     def __init__(self, *, region: str, source: str, instance_type: str = "t3.small", subnet: str | None = None,
                  security_groups: tuple[str, ...] = (), instance_profile: str | None = None,

@@ -31,6 +31,7 @@ from .backend import (
     TAG_PROMOTED,
     TAG_ROLE,
     Backend,
+    Capability,
     Identity,
     Image,
     Instance,
@@ -60,6 +61,8 @@ def labels(tags: dict[str, str]) -> dict[str, str]:
 
 class GceBackend(Backend):
     name = "gce"
+    capabilities = frozenset({Capability.CHANNELS, Capability.DEPRECATE, Capability.SHARE})
+    refusal_notes = {Capability.COPY: "GCE images are global"}
 
     def __init__(self, *, project: str, zone: str, source: str, machine_type: str = "e2-standard-2",
                  family: str | None = None, subnetwork: str | None = None, endpoint: str | None = None,
@@ -277,26 +280,12 @@ class GceBackend(Backend):
         with contextlib.suppress(BackendError):
             self.delete_image(Image(name, name))
 
-    def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image:
-        raise BackendError("GCE images are global: there is nothing to copy to another region")
-
     def promote(self, image: Image, identity: Identity) -> None:
-        """Marked promoted; the family now serves the new image; older ones in it are deprecated by it."""
+        """Marked promoted and latest; the family serves it, being its newest. Older images are prune's to
+        deprecate, by the one policy (beyond --keep, with its grace period): none is deprecated here."""
         marked = {**image.details.get("labels", {}), label(TAG_PROMOTED): str(int(time.time()))}
         self._set_labels(image.id, marked, image.details.get("label_fingerprint", ""))
         self.point_channel(image, identity.profile, "latest")
-        family = image.details.get("family")
-        if not family:
-            return
-        replacement = image.details["self_link"]
-        request = self.compute.ListImagesRequest(project=self.project, filter=f'family = "{family}"')
-        for older in self.call("images.list", self.images.list, request=request):
-            if older.name == image.id or (older.deprecated and older.deprecated.state):
-                continue
-            status = {"state": "DEPRECATED", "replacement": replacement}
-            operation = self.call("images.deprecate", self.images.deprecate, project=self.project,
-                                  image=older.name, deprecation_status_resource=status)  # fmt: skip
-            self.finish("images.deprecate", operation)
 
     def point_channel(self, image: Image, profile: str, channel: str) -> None:
         """The channel's label on the image, the name users filter on (Terraform's export does): one image

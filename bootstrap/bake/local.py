@@ -22,9 +22,10 @@ from .. import __version__, hermetic
 from ..boundary import IMAGE_NAME, image_name
 from ..console import report
 from ..errors import BackendError
-from ..localvm.clients import CLIENT_WAIT, CLIENTS, Handover
+from ..localvm.clients import CLIENTS
 from ..localvm.image import base_image, ensure_base_image
 from ..localvm.machine import GuestSetup, Machine
+from ..localvm.vm import LocalVM
 from .backend import (
     CHANNEL_PREFIX,
     OWNER,
@@ -34,6 +35,7 @@ from .backend import (
     TAG_PROFILE,
     TAG_SOURCE,
     Backend,
+    Capability,
     Identity,
     Image,
     Instance,
@@ -58,6 +60,8 @@ class LocalBackend(Backend):
 
     poll_first, poll_maximum = 0.5, 3.0  # a local guest boots in tens of seconds
     name = "local"
+    capabilities = frozenset({Capability.CHANNELS, Capability.DEPRECATE, Capability.RECORD})
+    refusal_notes = {Capability.COPY: "local images are files on this host"}
 
     def __init__(self, output: Path, *, progress: Callable[[str], None] = print, setup: GuestSetup | None = None,
                  memory_mb: int = 1024, client: str = "cloud-init"):  # fmt: skip
@@ -69,7 +73,7 @@ class LocalBackend(Backend):
         self.target = CLIENTS[client].renders
         self.clients: dict[str, str] = {}  # role -> the client its console named (e.g. DataSourceEc2Local)
         self._sources: dict[str, GoldenImage] = {}
-        self._handovers: dict[str, Handover] = {}
+        self._vms: dict[str, LocalVM] = {}  # by instance id
 
     # -- source and lookup -------------------------------------------------------------------
     def resolve_source(self, create: bool = True) -> Source:
@@ -145,20 +149,20 @@ class LocalBackend(Backend):
         # Each machine gets its user data as the cloud hands it over, on its first boot: the builder the
         # bake variant, the test machine of the golden image the plain one (bash: a person runs it again,
         # as the bake variant installs no unit: an image's machines may get cloud-init user data too).
-        handover = Handover(self.client, user_data, self.setup or GuestSetup())
+        vm: LocalVM | None = None
         try:
-            handover.__enter__()
-            setup = handover.setup(first=True)
-            machine = Machine(self.boot_image(source), handover.seed_user_data, instance_id=handover.instance_id,
-                              workdir=work, memory_mb=self.memory_mb, setup=setup)  # fmt: skip
+            vm = LocalVM(self.boot_image(source), self.client, user_data, self.setup or GuestSetup(), workdir=work,
+                         memory_mb=self.memory_mb)  # fmt: skip
             (work / "tags.json").write_text(json.dumps(tags))
-            machine.start()
+            vm.start(first=True)
         except BaseException:
-            handover.__exit__(None, None, None)
+            if vm is not None:
+                vm.close()
             shutil.rmtree(work, ignore_errors=True)
             self._remove_empty_work()
             raise
-        self._handovers[instance_id] = handover
+        self._vms[instance_id] = vm
+        machine = vm.machine
         (work / "qemu.pid").write_text(str(machine.process.pid if machine.process else 0))
         return Instance(instance_id, role, handle=machine)
 
@@ -214,24 +218,20 @@ class LocalBackend(Backend):
 
     def delete_instance(self, instance: Instance) -> None:
         machine: Machine = instance.handle
-        handover = self._handovers.pop(instance.id, None)
-        if handover and _reported_ok(machine):
-            # cloud-init names its datasource when its final stage ends, just after our runner's result (a
-            # machine deleted on a failure is not waited for)
-            machine.wait_for_text(handover.client_pattern(), CLIENT_WAIT)
+        vm = self._vms.pop(instance.id, None)
+        if vm and _reported_ok(machine):
+            vm.wait_for_client(first=True)  # a machine deleted on a failure is not waited for
         console = machine.console()
-        machine.remove()
-        if handover:
-            self.clients[instance.role] = handover.client([console])
-            handover.__exit__(None, None, None)
+        if vm:
+            vm.close()
+            self.clients[instance.role] = vm.handover.client([console])
+        else:
+            machine.remove()
         self._remove_empty_work()
 
     def delete_image(self, image: Image) -> None:
         for path in _files(self.output, image_name(image.id, f"image {image.id!r}")).values():
             path.unlink(missing_ok=True)
-
-    def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image:
-        raise BackendError("the local backend has no regions to copy to")
 
     def promote(self, image: Image, identity: Identity) -> None:
         self.record(image, {"promoted": int(time.time())})

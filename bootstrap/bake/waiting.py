@@ -5,10 +5,14 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from .. import interrupts
+from .. import console, interrupts
+from ..console import GuestReport
 from ..errors import BackendError
+
+if TYPE_CHECKING:
+    from .backend import Backend, Instance
 
 T = TypeVar("T")
 
@@ -64,3 +68,47 @@ class RetriesExhausted(BackendError):
 def _reason(exc: Exception) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+HEARTBEAT = 30.0  # seconds of a wait without a word before it says it is still waiting
+
+
+def wait_for_guest(backend: Backend, instance: Instance, wanted: tuple[str, ...], timeout: float,
+                   progress: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
+    """The waiting policy, once for every backend: a result line among ``wanted`` ends the wait (a
+    failure always does), except for a bake ("sealed"), whose disk is final only once the machine has
+    also powered off; a machine that stops or goes without a result ends it too; so does ``timeout``."""
+    seen = {"text": ""}
+    start = said = time.monotonic()
+
+    def check() -> GuestReport | None:
+        nonlocal said
+        text = backend.console(instance)
+        if progress:
+            for line in text[len(seen["text"]) :].splitlines():
+                if "bootstrap: step" in line or "BOOTSTRAP-RESULT" in line:
+                    progress(line.strip())
+                    said = time.monotonic()
+            if time.monotonic() - said >= HEARTBEAT:  # a long wait is never silent
+                last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "(nothing yet)")
+                progress(f"still waiting for {instance.role} {instance.id} ({time.monotonic() - start:.0f} s); "
+                         f"its console says: {last[-200:]}")  # fmt: skip
+                said = time.monotonic()
+        seen["text"] = text
+        found = console.report(text, wanted)
+        if found and (found.result == "failed" or "sealed" not in wanted):
+            return found
+        if console.panic(text) is not None:  # dead: no result will ever come, whatever the machine's state
+            return GuestReport("panicked", None, console.steps(text), text)
+        state = backend.state(instance)
+        if state == "stopped":
+            return found or GuestReport("stopped", None, console.steps(text), text)
+        if state == "gone":
+            return GuestReport("gone", None, console.steps(text), text)
+        return None
+
+    try:
+        return poll(check, timeout=timeout, what=f"{instance.role} {instance.id}", first=backend.poll_first,
+                    maximum=backend.poll_maximum)  # fmt: skip
+    except WaitTimeout:
+        return GuestReport("timeout", None, console.steps(seen["text"]), seen["text"])

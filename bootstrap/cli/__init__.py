@@ -302,7 +302,7 @@ def _check(args: argparse.Namespace) -> int:
     interrupts.check()  # a signal that a library swallowed on the way: no report of a run cut short
     for reference, report in checked:
         if isinstance(report, InputError):
-            code = EXIT_INPUT
+            code = max(code, exit_code(report))  # bad input outranks findings
             reports.append({"profile": reference, "ok": False, "problems": [_problem_json(p) for p in report.problems]})
             if not args.json:
                 print(report, file=sys.stderr)
@@ -557,16 +557,24 @@ def _list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_EXIT_CODES: dict[type[BootstrapError], int] = {
+_EXIT_CODES: dict[type[BaseException], int] = {  # the first kind that matches decides
+    BrokenPipeError: EXIT_OK,  # a reader that stopped reading (| head)
+    OSError: EXIT_BACKEND,  # a full disk under our output (/dev/full), a file the system refused
     InputError: EXIT_INPUT,
     RenderError: EXIT_FINDINGS,
     BackendError: EXIT_BACKEND,
 }
 
 
+def exit_code(exc: BaseException) -> int:
+    """The one table: 2 bad input or usage, 3 backend or cloud failure (or the system refusing a file),
+    1 anything else found wrong, 128 + the signal for a signal."""
+    from ..interrupts import Interrupted
 
-def exit_code(exc: BootstrapError) -> int:
-    """The one table: 2 bad input or usage, 3 backend or cloud failure, 1 anything else found wrong."""
+    if isinstance(exc, Interrupted):
+        return 128 + exc.signum
+    if isinstance(exc, KeyboardInterrupt):  # SIGINT outside handle_signals
+        return 128 + signal.SIGINT
     return next((code for kind, code in _EXIT_CODES.items() if isinstance(exc, kind)), EXIT_FINDINGS)
 
 
@@ -602,18 +610,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return code
     except Interrupted as exc:
         print(f"bootstrap: {exc}", file=sys.stderr)
-        return 128 + exc.signum
-    except BrokenPipeError:  # a reader that stopped reading (| head)
-        return EXIT_OK
-    except OSError as exc:  # a full disk under our output (/dev/full), a file the system refused: said
+        return exit_code(exc)
+    except BrokenPipeError as exc:
+        return exit_code(exc)
+    except OSError as exc:
         what = f"cannot use {exc.filename}" if exc.filename else "cannot write the output"
         print(f"bootstrap: {what}: {exc.strerror or exc}", file=saved[1])
-        return EXIT_BACKEND
+        return exit_code(exc)
     except BootstrapError as exc:
         print(f"bootstrap: {exc}" if not isinstance(exc, InputError) else str(exc), file=sys.stderr)
         return exit_code(exc)
-    except KeyboardInterrupt:  # SIGINT outside handle_signals (main called from another thread, or early)
+    except KeyboardInterrupt as exc:  # SIGINT outside handle_signals (main called from another thread, or early)
         print("bootstrap: stopped by SIGINT", file=saved[1])
-        return 128 + signal.SIGINT
+        return exit_code(exc)
     finally:
         sys.stdout, sys.stderr = saved

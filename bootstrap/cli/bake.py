@@ -97,54 +97,45 @@ def _images_parsers(commands: Any) -> None:
     images.set_defaults(handler=_images)
 
 
-def _profile_name(reference: str) -> tuple[str, bool]:
-    """The name of the profile ``reference`` names, and whether it named a profile's file: that is read
-    for its name (taken as a name, it matched no image, silently)."""
-    import re
-
-    from ..profile import load_profile
-
-    if Path(reference).is_file() or reference.endswith((".yaml", ".yml")) or "/" in reference:
-        return load_profile(reference).name, True
-    if not re.match(r"^[a-z0-9][a-z0-9-]{0,62}$", reference):
-        raise UsageError(f"{reference!r} is neither a profile's name nor a profile file")
-    return reference, False
-
-
 def _images(args: argparse.Namespace) -> int:
-    from ..bake import channels
-    from ..bake.backend import TAG_HASH, channel_marks, tag_value
-    from ..bake.lifecycle import deprecated_at
+    from ..bake.images import Catalogue, profile_name
 
-    args.profile, named_file = _profile_name(args.profile)  # a profile's file: a profile, known
+    args.profile, named_file = profile_name(args.profile)  # a profile's file: a profile, known
     backend = make_backend(args, lambda line: print(f"bootstrap: {line}", file=sys.stderr, flush=True))
+    image_id = getattr(args, "image", None)  # list and rollback take none
+    catalogue = Catalogue.of(backend, args.profile, named_file, image_id)  # misspelt: exit 2, the closest said
     if args.action == "promote":
-        for image in channels.promote(
-            backend, args.profile, args.channel, source=args.from_channel, image_id=args.image
-        ):
-            where = f" in {image.region}" if image.region else ""
-            print(f"{args.profile}: channel {args.channel}{where} -> {image.id}")
-        return 0
-    if args.action == "rollback":
-        for current, previous in channels.rollback(backend, args.profile, args.channel):
-            where = f" in {current.region}" if current.region else ""
-            print(f"{args.profile}: channel {args.channel}{where} -> {previous.id} (was {current.id})")
-        return 0
-    if args.action in ("share", "deprecate", "delete"):
-        return _image_action(args, backend)
-    images = sorted(backend.list_images(args.profile), key=lambda i: (i.region, -i.created))
-    held = channels.holders(images)
-    rows = [{"image": i.id, "region": i.region, "hash": tag_value(i, TAG_HASH), "channels": held.get(i.id, []),
-             "history": sorted(set(channel_marks(i)) - set(held.get(i.id, []))), "tested": channels.tested(i),
-             "state": "deprecated" if deprecated_at(i) is not None else "available",
-             "shared_with": backend.shared_with(i),
-             "age_days": round((time.time() - i.created) / 86400, 1) if i.created else None}
-            for i in images]  # fmt: skip
-    if not rows and not named_file:
-        _known_or_refused(args.profile, args.backend)
+        for image in catalogue.promote(args.channel, args.from_channel, args.image):
+            print(f"{args.profile}: channel {args.channel}{_region(image)} -> {image.id}")
+    elif args.action == "rollback":
+        for current, previous in catalogue.rollback(args.channel):
+            print(f"{args.profile}: channel {args.channel}{_region(current)} -> {previous.id} (was {current.id})")
+    elif args.action == "share":
+        mine, others = catalogue.sharing(profile_shares({}, args.share))  # malformed: exit 2 before any call
+        if others:
+            print(f"bootstrap: not shared with {', '.join(p.value for p in others)}: not for the {args.backend} "
+                  "backend", file=sys.stderr)  # fmt: skip
+        for image in catalogue.share(args.image, mine):
+            print(f"{image.id}: shared with {', '.join(p.value for p in mine)}")
+    elif args.action == "deprecate":
+        for image, replacement in catalogue.deprecate(args.image):
+            print(f"{image.id}: deprecated, replaced by {replacement.id}")
+    elif args.action == "delete":
+        for image in catalogue.deletable(args.image) if args.dry_run else catalogue.delete(args.image):
+            print(f"{'would delete' if args.dry_run else 'deleted'} {image.id}")
+    else:
+        _print_images(args, catalogue.rows(), backend)
+    return 0
+
+
+def _region(image: Any) -> str:
+    return f" in {image.region}" if image.region else ""
+
+
+def _print_images(args: argparse.Namespace, rows: list[dict[str, Any]], backend: Any) -> None:
     if args.json:
         print(json.dumps({"profile": args.profile, "backend": args.backend, "images": rows}, indent=2))
-        return 0
+        return
     if not rows:
         print(f"{args.profile}: no images made by bootstrap yet ({args.backend}{_where(backend)})")
     for row in rows:
@@ -153,92 +144,11 @@ def _images(args: argparse.Namespace) -> int:
         shared = f"  shared with {', '.join(row['shared_with'])}" if row["shared_with"] else ""
         print(f"{row['image']:<48} {row['region'] or '-':<14} {row['hash'] or '-':<17} {state:<10} {age:>6}d  "
               f"{', '.join(row['channels']) or '-'}{shared}")  # fmt: skip
-    return 0
 
 
 def _where(backend: Any) -> str:
     location = backend.location()
     return f", {location}" if location else ""
-
-
-def _known_profiles() -> set[str]:
-    """The profile names this folder knows: the built-in ones, the profiles here and under profiles/ (as
-    rebuild finds them), and those images.json records."""
-    from ..bake.rebuild import load_manifest
-    from ..discover import profile_files
-    from ..errors import BootstrapError
-    from ..profile import builtin_profiles
-    from ..yamlload import load_file
-
-    names = set(builtin_profiles())
-    for folder, pattern in ((Path("."), "*.y*ml"), (Path("profiles"), "**/*.y*ml")):
-        found = profile_files(folder, pattern)[0] if folder.is_dir() else []
-        for path in found:
-            with contextlib.suppress(BootstrapError, OSError):  # a broken one names nothing
-                data = load_file(str(path))
-                name = data.get("name") if isinstance(data, dict) else None
-                names.add(name if isinstance(name, str) else path.stem)
-    with contextlib.suppress(BootstrapError, OSError):
-        names |= set(load_manifest(Path("images.json")).get("profiles", {}))
-    return names
-
-
-def _known_or_refused(name: str, backend: str) -> None:
-    """A name that matches no image is fine when it is a profile this folder knows (it has none yet);
-    otherwise it is a misspelt or unknown name: bad input (exit 2), with the closest known names."""
-    import difflib
-
-    from ..errors import Problem
-
-    known = _known_profiles()
-    if name in known:
-        return
-    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
-    hint = (f"did you mean {' or '.join(close)}?" if close else "name a profile: a file here or under profiles/, "
-            "a built-in one (bootstrap list) or one in images.json; a profile's file is read for its name")
-    raise UsageError(Problem(f"no profile named {name!r} here and no image of one ({backend})", None, hint))
-
-
-def _image_action(args: argparse.Namespace, backend: Any) -> int:
-    """share, deprecate or delete one of bootstrap's own images (list_images sees no other)."""
-    from ..bake import channels
-    from ..errors import BackendError
-
-    images = backend.list_images(args.profile)
-    if args.image:
-        chosen = [i for i in images if i.id == args.image]
-        if not chosen:
-            raise BackendError(f"no image {args.image} of {args.profile} made by bootstrap ({args.backend})")
-    else:
-        chosen = [ordered[0] for ordered in channels.history(images, "latest").values()]
-    if args.action == "share":
-        principals = profile_shares({}, args.share)  # malformed: exit 2 before any call
-        mine = [p for p in principals if p.cloud == getattr(backend, "shares", "")]
-        if len(mine) < len(principals):
-            print(f"bootstrap: not shared with {', '.join(p.value for p in principals if p not in mine)}: "
-                  f"not for the {args.backend} backend", file=sys.stderr)  # fmt: skip
-        for image in chosen if mine else []:
-            backend.share(image, mine)
-            print(f"{image.id}: shared with {', '.join(p.value for p in mine)}")
-        return 0
-    if args.action == "deprecate":
-        latest = {ordered[0].region: ordered[0] for ordered in channels.history(images, "latest").values()}
-        for image in chosen:
-            replacement = latest.get(image.region, image)
-            backend.deprecate(image, replacement, time.time())
-            print(f"{image.id}: deprecated, replaced by {replacement.id}")
-        return 0
-    held = channels.holders(images)
-    for image in chosen:
-        if image.id in held:
-            raise BackendError(f"{image.id} is what channel {', '.join(held[image.id])} points at: move the "
-                               "channel first (images promote or rollback)")  # fmt: skip
-        if args.dry_run:
-            print(f"would delete {image.id}")
-            continue
-        backend.delete_image(image)
-        print(f"deleted {image.id}")
-    return 0
 
 
 def guest_options(parser: argparse.ArgumentParser) -> None:
@@ -343,13 +253,13 @@ def _bake(args: argparse.Namespace) -> int:
     try:
         result = bake(plan, backend, options, events, progress=step_lines)
     except RenderError as exc:
-        from . import with_largest_parts
+        from . import exit_code, with_largest_parts
 
         told = with_largest_parts(exc, plan)
         if not args.dry_run:
             raise told from None
         print(f"bootstrap: {plan.profile}: would fail: {told}", file=sys.stderr)  # what the real run would say
-        return 1
+        return exit_code(told)
     if args.json:
         print(json.dumps(result.summary(), indent=2))
     elif result.status == "built" and result.image:

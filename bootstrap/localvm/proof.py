@@ -15,11 +15,13 @@ from typing import Any
 
 from ..console import GuestReport
 from ..errors import UsageError
-from ..plan import Phase, Plan
+from ..judge import judge_boots as judge
+from ..plan import Plan
 from ..targets import render
-from .clients import CLIENT_WAIT, CLIENTS, Handover
-from .image import BaseImage, ensure_base_image
-from .machine import GuestSetup, Machine
+from .clients import CLIENTS
+from .image import ensure_base_image
+from .machine import GuestSetup
+from .vm import LocalVM
 
 MAX_EXTRA_BOOTS = 3  # reboots the runner itself asks for (drivers), on top of the test's own
 
@@ -52,9 +54,10 @@ def prove(plan: Plan, *, reboots: int = 1, relaunch: bool = False, keep: bool = 
         raise UsageError(f"a local VM cannot prove target {target!r}: {', '.join(CLIENTS)}")
     base = ensure_base_image(progress=progress)
     data = render(plan, CLIENTS[target].renders).data
-    with Handover(target, data, setup or GuestSetup()) as handover:
-        proof = _boot(plan, base, handover, [1 + reboots] + ([1] if relaunch else []), keep, timeout, progress)
+    with LocalVM(base, target, data, setup or GuestSetup(), keep=keep) as vm:
+        proof = _boot(plan, vm, [1 + reboots] + ([1] if relaunch else []), timeout, progress)
         consoles = [boot.console for boot in proof.boots]
+        handover = vm.handover
         proof.target, proof.client, proof.delivered = target, handover.client(consoles), handover.delivered(consoles)
     if proof.ok and handover.expected_client() not in proof.client:  # a failed boot has said enough
         proof.problems.append(f"the guest's console never named the client ({handover.expected_client()}) that "
@@ -68,24 +71,20 @@ def _client_log_hint(target: str) -> str:
         target, "; cloud-init's log: /var/log/cloud-init.log in a kept VM (--keep-vm)")  # fmt: skip
 
 
-def _boot(plan: Plan, base: BaseImage, handover: Handover, boots_per_instance: list[int], keep: bool,
-          timeout: float, progress: Callable[[str], None]) -> Proof:  # fmt: skip
-    proof = Proof(plan.profile, "")
-    with Machine(base, handover.seed_user_data, instance_id=handover.instance_id, keep=keep,
-                 setup=handover.setup(first=True)) as machine:  # fmt: skip
-        proof.accelerator = machine.accelerator
-        proof.kept = machine.dir if keep else None
-        for number, wanted in enumerate(boots_per_instance):
-            if number:
-                machine.relaunch(handover.relaunch())
-                progress(f"relaunch: the same disk as a new instance, {handover.instance_id}")
-            if not _boot_instance(machine, handover, proof, wanted, timeout, progress):
-                break
+def _boot(plan: Plan, vm: LocalVM, boots_per_instance: list[int], timeout: float,
+          progress: Callable[[str], None]) -> Proof:  # fmt: skip
+    proof = Proof(plan.profile, vm.machine.accelerator)
+    proof.kept = vm.machine.dir if vm.machine.keep else None
+    for number, wanted in enumerate(boots_per_instance):
+        if number:
+            progress(f"relaunch: the same disk as a new instance, {vm.relaunch()}")
+        if not _boot_instance(vm, proof, wanted, timeout, progress):
+            break
     proof.problems += judge(plan, proof.boots, proof.instances)
     return proof
 
 
-def _boot_instance(machine: Machine, handover: Handover, proof: Proof, wanted: int, timeout: float,
+def _boot_instance(vm: LocalVM, proof: Proof, wanted: int, timeout: float,
                    progress: Callable[[str], None]) -> bool:  # fmt: skip
     """Boot the current instance ``wanted`` times (plus the reboots its runner asks for); False on a failure."""
     boots: list[GuestReport] = []
@@ -94,47 +93,17 @@ def _boot_instance(machine: Machine, handover: Handover, proof: Proof, wanted: i
             proof.problems.append("the machine kept asking for reboots")
             return False
         first = not proof.boots
-        machine.setup = handover.setup(first=first)
+        machine = vm.machine
         progress(f"boot {len(proof.boots) + 1}: starting ({proof.accelerator})")
-        machine.start()
+        vm.start(first)
         boot = machine.wait_for_result(timeout, progress=lambda line: progress("  " + line.split("bootstrap: ")[-1]))
-        named = handover.expected_client() in handover.client([boot.console])
-        if boot.result == "ok" and handover.runs_user_data(first) and not named:
-            named = machine.wait_for_text(handover.client_pattern(), CLIENT_WAIT)
-            boot.console = machine.console() if named else boot.console
+        if boot.result == "ok" and not vm.names_client(boot.console) and vm.wait_for_client(first):
+            boot.console = machine.console()
         boots.append(boot)
         proof.boots.append(boot)
-        proof.instances.append(handover.instance_id)
+        proof.instances.append(vm.handover.instance_id)
         progress(f"boot {len(proof.boots)}: {boot.result} after {boot.seconds:.0f}s")
         machine.power_off()
         if boot.result not in ("ok", "rebooting"):
             return False
     return True
-
-
-def judge(plan: Plan, boots: list[GuestReport], instances: list[str] | None = None) -> list[str]:
-    """Problems of these boots: each first-boot step ran once per instance, each every-boot step every boot."""
-    problems = []
-    for number, boot in enumerate(boots, start=1):
-        if boot.result == "timeout":
-            problems.append(f"boot {number}: no result within the timeout; last console lines:\n"
-                            + "\n".join(boot.console.splitlines()[-15:]))  # fmt: skip
-        elif boot.result == "failed":
-            problems.append(f"boot {number}: step {boot.failed_step} failed")
-    if problems:
-        return problems
-    ran = [[s["id"] for s in boot.steps if s["status"] == "ok"] for boot in boots]
-    instances = instances or ["the instance"] * len(boots)
-    for instance in dict.fromkeys(instances):
-        mine = [ids for ids, owner in zip(ran, instances, strict=True) if owner == instance]
-        for step in plan.phase(Phase.FIRST_BOOT):
-            count = sum(ids.count(step.id) for ids in mine)
-            if count != 1:
-                where = "" if len(set(instances)) == 1 else f" on instance {instance}"
-                problems.append(f"first-boot step {step.id} ran {count} times{where}, not once")
-    for step in plan.phase(Phase.EVERY_BOOT):
-        missing = [n for n, (boot, ids) in enumerate(zip(boots, ran, strict=True), start=1)
-                   if boot.result == "ok" and step.id not in ids]  # fmt: skip
-        if missing:
-            problems.append(f"every-boot step {step.id} did not run on boot {', '.join(map(str, missing))}")
-    return problems

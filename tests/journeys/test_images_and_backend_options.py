@@ -32,6 +32,17 @@ def test_a_misspelt_profile_name_is_bad_input_with_the_closest_name(team: Path, 
     assert "bootstrap list" in unknown.stderr  # where known names come from
 
 
+@pytest.mark.parametrize("action", [["promote", "--channel", "stable"], ["rollback", "--channel", "stable"],
+                                    ["share", "--share", "123456789012"]])  # fmt: skip
+def test_an_images_action_by_profile_refuses_a_misspelt_name(team: Path, bootstrap: Run, action: list[str]) -> None:
+    """Not a backend failure (exit 3, "points at no image"): the name is wrong, and the closest is said.
+    An action that names its image by id (--image) is told that image is missing instead."""
+    refused = bootstrap("images", action[0], "analist", *action[1:], expect=2)
+    assert "no profile named 'analist'" in refused.stderr and "did you mean analyst?" in refused.stderr, refused.stderr
+    missing = bootstrap("images", "delete", "analist", "--image", "bootstrap-analyst-1", expect=3)
+    assert "no image bootstrap-analyst-1 of analist" in missing.stderr, missing.stderr
+
+
 @pytest.mark.parametrize("name", ["analyst", "trainer", "profiles/analyst.yaml", "gpu-pytorch", "recorded"])
 def test_a_known_profile_without_images_says_so(team: Path, bootstrap: Run, name: str) -> None:
     """Under profiles/, here, a profile's file, a built-in profile, a name images.json records."""

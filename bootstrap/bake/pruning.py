@@ -1,0 +1,54 @@
+"""The one deprecation policy: beyond the newest ``keep`` images of a profile in each region, an image
+is deprecated (the cloud's own deprecation, naming the newest as its replacement), then deleted once
+its grace period has passed. A bake prunes after promoting; no backend deprecates on its own."""
+
+from __future__ import annotations
+
+import time
+
+from .backend import TAG_DEPRECATED, Backend, Capability, Image, require, tag_value
+from .events import Events
+
+
+def prune(backend: Backend, profile: str, keep: int, protected: set[str], events: Events,
+          grace_days: float = 0, now: float | None = None) -> list[str]:  # fmt: skip
+    """Beyond the newest ``keep`` images of a profile in each region (never one just made, never one a
+    channel points at): deprecate each, naming the newest as its replacement, and delete it once it has
+    been deprecated ``grace_days`` (at once with 0). Returns the images deleted."""
+    from .channels import holders
+
+    now = time.time() if now is None else now
+    by_region: dict[str, list[Image]] = {}
+    found = backend.list_images(profile)
+    for image in found:
+        by_region.setdefault(image.region, []).append(image)
+    held = holders(found)
+    pruned = []
+    for images in by_region.values():
+        images.sort(key=lambda i: i.created, reverse=True)
+        for image in images[keep:]:
+            if image.id in protected:
+                continue
+            if image.id in held:
+                events.emit("kept", f"old image {image.id} kept: channel {', '.join(held[image.id])} points at it",
+                            image=image.id)  # fmt: skip
+                continue
+            since = deprecated_at(image)
+            if grace_days > 0 and since is None:
+                require(backend, Capability.DEPRECATE)
+                backend.deprecate(image, images[0], now)
+                events.emit("deprecated", f"old image {image.id} deprecated (replaced by {images[0].id}); deleted "
+                            f"after {grace_days:g} days", image=image.id, region=image.region)  # fmt: skip
+                continue
+            if grace_days > 0 and since is not None and now - since < grace_days * 86400:
+                continue
+            backend.delete_image(image)
+            pruned.append(image.id)
+            events.emit("pruned", f"old image {image.id} deleted", image=image.id, region=image.region)
+    return pruned
+
+
+def deprecated_at(image: Image) -> float | None:
+    """When prune deprecated ``image`` (its tag, or GCE label), or None."""
+    value = tag_value(image, TAG_DEPRECATED)
+    return float(value) if value.isdigit() else None
