@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 
 from .. import __version__
+from ..distro import DEFAULT as DEFAULT_DISTRO
+from ..distro import all_distros
 from ..layout import LIB_DIR, RUNNER, SEAL
 from ..plan import Plan, Step
 from ..templating import render
@@ -63,14 +65,15 @@ def _runner_file(name: str) -> str:
     return compact(render(f"runner/{name}"), f"templates/runner/{name}")
 
 
-def library() -> str:
-    return _runner_file("lib.sh.j2")
+def library(distro: str = DEFAULT_DISTRO) -> str:
+    """lib.sh for ``distro``: the runner's library with its package manager's helpers."""
+    return compact(render(all_distros()[distro].manager.library), "templates/runner/lib.sh.j2")
 
 
 def machine_files(plan: Plan, target: str, bake: bool | str = False) -> list[MachineFile]:
     files = [
         MachineFile(RUNNER, "0755", runner_script(plan, target)),
-        MachineFile(f"{LIB_DIR}/lib.sh", "0644", library()),
+        MachineFile(f"{LIB_DIR}/lib.sh", "0644", library(plan.distro)),
         MachineFile(f"{LIB_DIR}/plan", "0644", plan_table(plan)),
     ]
     files += [MachineFile(f"{LIB_DIR}/steps/{s.id}.sh", "0755", step_script(s)) for s in plan.ordered]
