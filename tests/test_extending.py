@@ -1,5 +1,6 @@
 """README's "Adding a feature" holds: a feature is one module and one template folder, found by the
-registry; nothing else in the package changes. Proven on a temporary copy of the package."""
+registry; nothing else in the package changes; and a distro is one module and its step library.
+Proven on a temporary copy of the package."""
 
 from __future__ import annotations
 
@@ -64,3 +65,38 @@ def test_a_new_feature_is_one_module_and_one_template_folder(tmp_path: Path) -> 
     misspelt = run(copy, "validate", "p.yaml", "--set", "greting.text=x")
     assert misspelt.returncode == 2 and "did you mean 'greeting'" in misspelt.stderr
     assert "greeting" in run(copy, "explain", "p.yaml").stdout
+
+
+DISTRO_MODULE = '''"""fedora: a throwaway distro for the extension test."""
+
+from __future__ import annotations
+
+from . import Distro, PackageManager
+
+DNF = PackageManager(name="dnf", library="distro/dnf/lib.sh.j2", install="dnf install -y",
+                     installed="rpm -q --quiet", hold="dnf versionlock add", sources_changed=":")
+DISTRO = Distro(name="fedora", family="fedora", description="Fedora, with dnf", manager=DNF)
+'''
+DISTRO_LIBRARY = '{% extends "runner/lib.sh.j2" %}\n'  # dnf needs no helpers of its own
+
+
+def test_a_new_distro_is_one_module_and_its_step_library(tmp_path: Path) -> None:
+    copy = copy_of_the_package(tmp_path / "pkg")
+    (copy / "bootstrap" / "distro" / "fedora.py").write_text(DISTRO_MODULE)
+    (copy / "templates" / "distro" / "dnf").mkdir()
+    (copy / "templates" / "distro" / "dnf" / "lib.sh.j2").write_text(DISTRO_LIBRARY)
+    (copy / "p.yaml").write_text("name: p\ndistro: fedora\npackages: [htop, git]\n")
+    rendered = run(copy, "render", "p.yaml", "--target", "bash")
+    assert rendered.returncode == 0, rendered.stderr
+    assert 'dnf install -y "${packages[@]}"' in rendered.stdout and "install 2 dnf packages" in rendered.stdout
+    assert "apt" not in rendered.stdout and "DEBIAN_FRONTEND" not in rendered.stdout  # nor in its lib.sh
+    assert '"fedora"' in run(copy, "schema").stdout  # a value of distro: in the published schema
+    (copy / "q.yaml").write_text("name: q\nextends: [p]\ntimezone: UTC\n")
+    default = run(copy, "render", "q.yaml", "--target", "bash", "--set", "distro=debian")
+    assert default.returncode == 0 and "apt_install tzdata" in default.stdout, default.stderr
+    # A feature installing a package with no name in the fedora family is refused where the profile
+    # asks for it, not skipped.
+    refused = run(copy, "validate", "q.yaml")
+    assert refused.returncode == 2, refused.stderr
+    assert "q.yaml:3:11: error: timezone: package tzdata (debian) has no name on distro fedora" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bootstrap.cli import _build_parser, main
-from bootstrap.errors import InputError
 from bootstrap.distro import all_distros
+from bootstrap.errors import InputError
 from bootstrap.features import Needs, needs
 from bootstrap.localvm.guest import MIRROR_ENV, choose_guest
 from bootstrap.profile import load_profile

@@ -30,6 +30,7 @@ CUDA_MIN_DRIVER = {
 }  # fmt: skip
 # sha256 of cuda-keyring_1.1-1_all.deb per repository, from NVIDIA's Packages index where we have
 # it; elsewhere the download is trusted on HTTPS alone (the step says which).
+DKMS = Package(debian="dkms")  # from the distro's archive; the rest from NVIDIA's repository
 KEYRING_SHA256 = {"ubuntu2404": "d2a6b11c096396d868758b86dab1823b25e14d70333f1dfa74da5ddaf6a06dba"}
 
 SCHEMA: dict[str, Any] = {
@@ -100,7 +101,6 @@ def steps(config: dict[str, Any], context: Any) -> list[Step]:
     ]  # fmt: skip
 
 
-DKMS = Package(debian="dkms")
 INSTALL_NEEDS = Needs(packages=(DKMS,), internet=("nvidia: the driver and CUDA from NVIDIA's apt repository",))
 
 

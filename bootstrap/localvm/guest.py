@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError, Problem
 from ..distro import all_distros
+from ..errors import InputError, Problem
 from ..features import Needs
 from .machine import GuestSetup
 
