@@ -7,8 +7,7 @@ from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
-from .distro import NotOnDistro
-from .errors import Problem, ProfileError
+from .errors import NotOnDistro, Problem, ProfileError
 from .features import Context, active, all_features
 from .ordering import order_steps
 from .plan import Plan, Step

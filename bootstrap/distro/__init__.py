@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from ..errors import ProfileError
+from ..errors import NotOnDistro
 
 DEFAULT = "debian"  # the distro of a profile that names none (every base image bootstrap knows is Debian's)
 NATIVE = "*"  # a name a profile gave for its own distro (packages:), whatever the family
@@ -57,10 +57,6 @@ class Repository:
     key_url: str
     keyring: str  # the key's file name, without folder and extension
     sources: Mapping[str, str] = field(default_factory=dict)  # family -> source
-
-
-class NotOnDistro(ProfileError):
-    """A feature needs a package (or a repository) the profile's distro has no name (or way) for. CLI exit 2."""
 
 
 @dataclass(frozen=True)
