@@ -56,6 +56,10 @@ class ProfileError(InputError):
     """A profile failed to load, merge or validate."""
 
 
+class NotOnDistro(ProfileError):
+    """A feature needs a package (or a repository) the profile's distro has no name (or way) for. CLI exit 2."""
+
+
 class UsageError(InputError):
     """The command line itself is wrong."""
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from .distro import DEFAULT as DEFAULT_DISTRO
 from .errors import Mark
 
 
@@ -67,6 +68,7 @@ class Plan:
 
     profile: str
     steps: list[Step] = field(default_factory=list)
+    distro: str = DEFAULT_DISTRO  # the profile's distro: its package manager's step library goes with the steps
     # Keys for the #cloud-config part, where cloud-init's own modules do the job well.
     cloud_config: dict[str, Any] = field(default_factory=dict)
 

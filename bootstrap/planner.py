@@ -4,21 +4,23 @@ order they run (bootstrap/ordering.py)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from types import ModuleType
+from typing import Any
 
-from .errors import Problem, ProfileError
+from .errors import NotOnDistro, Problem, ProfileError
 from .features import Context, active, all_features
 from .ordering import order_steps
-from .plan import Plan
+from .plan import Plan, Step
 from .profile import Profile
 
 
 def build_plan(profile: Profile) -> Plan:
     context = Context(profile_name=profile.name, profile=profile.data, boundary=profile.boundary,
                       folder=profile.folder)  # fmt: skip
-    plan = Plan(profile=profile.name)
+    plan = Plan(profile=profile.name, distro=context.distro.name)
     seen: dict[str, str] = {}
     for feature, config in active(profile.data):
-        for step in feature.steps(config, context):
+        for step in _steps(feature, config, context):
             if step.origin is None:
                 step = replace(step, origin=profile.data.value_marks.get(feature.KEY))
             if step.id in seen:
@@ -32,6 +34,16 @@ def build_plan(profile: Profile) -> Plan:
     plan.steps = order_steps(plan.steps, all_features())
     _no_certain_credentials(plan, profile)
     return plan
+
+
+def _steps(feature: ModuleType, config: Any, context: Context) -> list[Step]:
+    """The feature's steps; what its distro lacks refused at the feature's key in the profile."""
+    try:
+        return list(feature.steps(config, context))
+    except NotOnDistro as exc:
+        mark = context.profile.value_marks.get(feature.KEY) if context.profile is not None else None
+        hint = f"drop {feature.KEY}, or use a distro of a family that names what it installs"
+        raise NotOnDistro([Problem(f"{feature.KEY}: {p.message}", mark, hint) for p in exc.problems]) from None
 
 
 # No cloud takes more than a few hundred KiB of user data; a plan far past that is a mistake or an

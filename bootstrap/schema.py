@@ -42,7 +42,7 @@ RENAMED_KEYS = {
 
 @cache
 def profile_schema() -> dict[str, Any]:
-    from . import sharing
+    from . import distro, sharing
     from .features import all_features
 
     properties: dict[str, Any] = {
@@ -71,6 +71,7 @@ def profile_schema() -> dict[str, Any]:
             "examples": [["base"]],
         },
     }
+    properties["distro"] = distro.schema()
     properties["image"] = {
         "type": "object",
         "additionalProperties": False,

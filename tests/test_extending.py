@@ -1,6 +1,6 @@
-"""README's "Adding a feature, a target...": a feature is one module and one template folder, a target
-one module and its own templates, each found by its registry; nothing else in the package changes. Proven
-on a temporary copy of the package."""
+"""README's "Adding a feature, a target, a cloud or a distro": a feature is one module and one template
+folder, a target one module and its own templates, a distro one module and its step library, each found
+by its registry; nothing else in the package changes. Proven on a temporary copy of the package."""
 
 from __future__ import annotations
 
@@ -117,3 +117,38 @@ def test_a_new_target_is_one_module_and_its_templates(tmp_path: Path) -> None:
     assert any(f["check"] == "size" and "sealbox user data" in f["message"] for f in reports["big"]["findings"])
     assert '"sealbox"' in run(copy, "explain", "p.yaml", "--json").stdout  # sizes per target
     assert "sealbox" in run(copy, "diff", "p.yaml", "big.yaml", "--json").stdout
+
+
+DISTRO_MODULE = '''"""fedora: a throwaway distro for the extension test."""
+
+from __future__ import annotations
+
+from . import Distro, PackageManager
+
+DNF = PackageManager(name="dnf", library="distro/dnf/lib.sh.j2", install="dnf install -y",
+                     installed="rpm -q --quiet", hold="dnf versionlock add", sources_changed=":")
+DISTRO = Distro(name="fedora", family="fedora", description="Fedora, with dnf", manager=DNF)
+'''
+DISTRO_LIBRARY = '{% extends "runner/lib.sh.j2" %}\n'  # dnf needs no helpers of its own
+
+
+def test_a_new_distro_is_one_module_and_its_step_library(tmp_path: Path) -> None:
+    copy = copy_of_the_package(tmp_path / "pkg")
+    (copy / "bootstrap" / "distro" / "fedora.py").write_text(DISTRO_MODULE)
+    (copy / "templates" / "distro" / "dnf").mkdir()
+    (copy / "templates" / "distro" / "dnf" / "lib.sh.j2").write_text(DISTRO_LIBRARY)
+    (copy / "p.yaml").write_text("name: p\ndistro: fedora\npackages: [htop, git]\n")
+    rendered = run(copy, "render", "p.yaml", "--target", "bash")
+    assert rendered.returncode == 0, rendered.stderr
+    assert 'dnf install -y "${packages[@]}"' in rendered.stdout and "install 2 dnf packages" in rendered.stdout
+    assert "apt" not in rendered.stdout and "DEBIAN_FRONTEND" not in rendered.stdout  # nor in its lib.sh
+    assert '"fedora"' in run(copy, "schema").stdout  # a value of distro: in the published schema
+    (copy / "q.yaml").write_text("name: q\nextends: [p]\ntimezone: UTC\n")
+    default = run(copy, "render", "q.yaml", "--target", "bash", "--set", "distro=debian")
+    assert default.returncode == 0 and "apt_install tzdata" in default.stdout, default.stderr
+    # A feature installing a package with no name in the fedora family is refused where the profile
+    # asks for it, not skipped.
+    refused = run(copy, "validate", "q.yaml")
+    assert refused.returncode == 2, refused.stderr
+    assert "q.yaml:3:11: error: timezone: package tzdata (debian) has no name on distro fedora" in refused.stderr
+    assert "Traceback" not in refused.stderr

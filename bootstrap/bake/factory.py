@@ -24,7 +24,7 @@ def guest_choice(args: argparse.Namespace, *profiles: Any, instance_steps: bool 
     for profile in profiles:
         total |= needs(profile.data, bake=bake)
     if len(profiles) > 1:
-        total = Needs(debian=total.debian)
+        total = Needs(packages=total.packages)
     return choose_guest(total, network=args.network, local_apt=args.local_apt, extra=args.apt_packages,
                         instance_steps=instance_steps, dry_run=dry_run)  # fmt: skip
 

@@ -15,11 +15,15 @@ A feature module defines:
 * optionally ``cloud_config(config) -> dict``: keys for the ``#cloud-config`` part, where one of
   cloud-init's own modules does the job well;
 * optionally ``check(config, context) -> list[Problem]``: semantic checks beyond the schema;
-* optionally ``needs(config) -> Needs``: what its steps reach outside the machine (Debian packages,
-  other downloads, a cloud's own services), so a local test says before booting what it cannot give;
-  and ``bake_needs(config)``, what a builder's run needs besides (nvidia installs there without a GPU).
+* optionally ``needs(config) -> Needs``: what its steps reach outside the machine (packages from the
+  distro's archive, other downloads, a cloud's own services), so a local test says before booting what
+  it cannot give; and ``bake_needs(config)``, what a builder's run needs besides (nvidia installs there
+  without a GPU).
 
-Adding a feature = one module here + one folder in ``templates/features/`` + an example.
+Steps install packages through ``context.distro`` (bootstrap/distro/): ``distro.install`` and the names
+``distro.name_of(Package(debian=...))`` gives, so a package with no name in the profile's distro family
+is refused, not skipped. Adding a feature = one module here + one folder in ``templates/features/`` + an
+example.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from types import ModuleType
 from typing import Any
 
 from ..boundary import Boundary
+from ..distro import Distro, Package, distro_of
 from ..errors import Problem
 
 
@@ -44,6 +49,11 @@ class Context:
     profile: Any = None  # the whole merged profile, for checks that span features
     boundary: Boundary | None = None  # where files the profile names may be read from
     folder: Path | None = None  # the named profile's folder: where a --set path resolves, as in the profile
+
+    @property
+    def distro(self) -> Distro:
+        """The profile's distro: how its steps install packages, and their names there."""
+        return distro_of(self.profile)
 
 
 @cache
@@ -104,13 +114,25 @@ def _transitive(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 class Needs:
     """What a profile's steps reach outside the machine when they run."""
 
-    debian: tuple[str, ...] = ()  # packages installed from the Debian mirror
+    packages: tuple[Package, ...] = ()  # installed from the distro's own archive (its mirror)
     internet: tuple[str, ...] = ()  # other downloads, each "feature: what, from where"
     cloud: tuple[str, ...] = ()  # what only a cloud instance has (its metadata service, its APIs, its disks)
 
     def __or__(self, other: Needs) -> Needs:
-        pairs = ((self.debian, other.debian), (self.internet, other.internet), (self.cloud, other.cloud))
-        return Needs(*(tuple(sorted({*mine, *theirs})) for mine, theirs in pairs))
+        pairs = ((self.packages, other.packages), (self.internet, other.internet), (self.cloud, other.cloud))
+        return Needs(*(tuple(sorted({*mine, *theirs})) for mine, theirs in pairs))  # type: ignore[arg-type]
+
+    def package_names(self, distro: Distro) -> tuple[str, ...]:
+        """The packages by their names on ``distro`` (NotOnDistro for one it has no name for)."""
+        return tuple(sorted(set(distro.names(self.packages))))
+
+
+AWS_CLI = Package(debian="awscli")  # for the steps that include templates/runner/aws_cli.sh.j2 (secrets, conda)
+
+
+def aws_cli(context: Context) -> dict[str, Any]:
+    """What templates/runner/aws_cli.sh.j2 is rendered with, for the profile's distro."""
+    return {"distro": context.distro, "awscli": context.distro.name_of(AWS_CLI)}
 
 
 def needs(profile: dict[str, Any], bake: bool = False) -> Needs:

@@ -21,7 +21,7 @@ from ..plan import Phase, Scope, Step
 from ..schema import type_name
 from ..templating import render
 from ..yamlload import load_text, plain, value_mark
-from . import Context, Needs, describe, named, problem, source_file, source_problems
+from . import Context, Needs, aws_cli, describe, named, problem, source_file, source_problems
 from ._conda_rules import explicit_url, is_md5, is_sha256, local_channel, pip_line, pip_options, provided_name, scheme
 from .users import NAME_HELP, USER_PATTERN
 
@@ -554,7 +554,8 @@ def steps(config: dict[str, Any], context: Context) -> list[Step]:
             entry["hash"] = hashlib.sha256(entry["text"].encode()).hexdigest()
         entry["spec_file"] = _spec_file(env["name"], entry["kind"], entry.get("text", ""))  # under specs/
         envs.append(entry)  # fmt: skip
-    settings = {"prefix": PREFIX, "micromamba": config["micromamba"], "group": config.get("group", "")}
+    settings = {"prefix": PREFIX, "micromamba": config["micromamba"], "group": config.get("group", ""),
+                **aws_cli(context)}  # fmt: skip
     what = "micromamba and " + named("environment", "environments", [e["name"] for e in envs])
     result = [Step("conda", Phase.FIRST_BOOT, Scope.IMAGE, KEY, render("features/conda/install.sh.j2", envs=envs,
                                                                        **settings), what, cost="heavy")]  # fmt: skip

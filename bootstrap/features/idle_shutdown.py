@@ -50,6 +50,7 @@ def steps(config: dict[str, Any], context: Any) -> list[Step]:
         "jupyter": config["jupyter"],
     }
     check = render("features/idle_shutdown/idle-check.sh.j2", **settings)
-    body = render("features/idle_shutdown/install.sh.j2", check=check, check_path=CHECK_SCRIPT)
+    body = render("features/idle_shutdown/install.sh.j2", check=check, check_path=CHECK_SCRIPT,
+                  distro=context.distro)  # fmt: skip
     return [Step("idle-shutdown", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body,
                  f"power off after {config['after_minutes']} idle minutes")]  # fmt: skip

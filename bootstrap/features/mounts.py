@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from .. import layout
+from ..distro import Distro, Package, Repository
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
@@ -337,15 +338,41 @@ def _fuse_command(item: dict[str, Any]) -> list[str]:
     return ["/usr/bin/gcsfuse", "--foreground", *modes, *(["-o", ",".join(fuse)] if fuse else [])]
 
 
+# What the mounts' tools are called on each family of distros (mount-s3: the URL of its package file).
+NFS_TOOLS = Package(debian="nfs-common")
+XFS_TOOLS = Package(debian="xfsprogs")
+FUSE_LIBRARY = Package(debian="fuse")
+MOUNT_S3 = Package(debian="https://s3.amazonaws.com/mountpoint-s3-release/latest/x86_64/mount-s3.deb")
+GCSFUSE = Package(debian="gcsfuse")
+GCSFUSE_REPOSITORY = Repository("gcsfuse", "https://packages.cloud.google.com/apt/doc/apt-key.gpg", "cloud.google",
+                                {"debian": "https://packages.cloud.google.com/apt gcsfuse-$codename main"})  # fmt: skip
+
+
+def _tools(kinds: set[str], xfs: bool, distro: Distro) -> str:
+    """The tools' step for these kinds of mount, by their names on ``distro`` (only those it needs)."""
+    names: dict[str, Any] = {"kinds": sorted(kinds), "xfs": xfs, "distro": distro}
+    if kinds & {"nfs", "efs"}:
+        names["nfs"] = distro.name_of(NFS_TOOLS)
+    if xfs:
+        names["xfsprogs"] = distro.name_of(XFS_TOOLS)
+    if kinds & {"s3", "gcs"}:
+        names["fuse"] = distro.name_of(FUSE_LIBRARY)
+    if "s3" in kinds:
+        names["mount_s3"] = distro.name_of(MOUNT_S3)
+    if "gcs" in kinds:
+        names["gcsfuse"] = distro.name_of(GCSFUSE)
+        names["gcsfuse_repository"] = distro.add_repository(GCSFUSE_REPOSITORY)
+    return render("features/mounts/tools.sh.j2", **names)
+
+
 def steps(config: list[Any], context: Any) -> list[Step]:
     # parent first: a mount inside another goes on the mounted filesystem, not under it
     mounts = [_prepare(item) for item in sorted(config, key=lambda i: normal(i["path"]))]
     if not mounts:
         return []
     kinds = {m["type"] for m in mounts}
-    tools = render("features/mounts/tools.sh.j2", kinds=sorted(kinds),
-                   xfs=any(m.get("fs") == "xfs" for m in mounts))  # fmt: skip
-    mount = render("features/mounts/mount.sh.j2", mounts=mounts)
+    tools = _tools(kinds, any(m.get("fs") == "xfs" for m in mounts), context.distro)
+    mount = render("features/mounts/mount.sh.j2", mounts=mounts, distro=context.distro)
     paths = ", ".join(m["path"] for m in mounts)
     return [
         Step("mounts-tools", Phase.FIRST_BOOT, Scope.IMAGE, KEY, tools, "install mount tools", cost="network"),
@@ -360,11 +387,11 @@ DOWNLOADS = {"s3": "mount-s3 from s3.amazonaws.com", "gcs": "gcsfuse from Google
 
 def needs(config: list[Any]) -> Needs:
     kinds = {item["type"] for item in config}
-    debian = {"nfs-common"} if kinds & {"nfs", "efs"} else set()
-    debian |= {"fuse"} if kinds & {"s3", "gcs"} else set()
-    debian |= {"xfsprogs"} if any(item.get("filesystem") == "xfs" for item in config) else set()
+    packages = {NFS_TOOLS} if kinds & {"nfs", "efs"} else set()
+    packages |= {FUSE_LIBRARY} if kinds & {"s3", "gcs"} else set()
+    packages |= {XFS_TOOLS} if any(item.get("filesystem") == "xfs" for item in config) else set()
     return Needs(
-        debian=tuple(sorted(debian)),
+        packages=tuple(sorted(packages)),
         internet=tuple(f"mounts: {DOWNLOADS[kind]}" for kind in sorted(kinds & DOWNLOADS.keys())),
         cloud=tuple(f"mounts: {CLOUD_ONLY[kind]}" for kind in sorted(kinds & CLOUD_ONLY.keys())),
     )

@@ -1,7 +1,9 @@
 """nvidia: driver (DKMS, proprietary or open kernel modules), CUDA toolkit, cuDNN, container toolkit.
 
 Installed from NVIDIA's CUDA apt repository (the ``cuda-keyring`` package) on Ubuntu 22.04,
-24.04 and Debian 12. Versions are checked against the table below at validation time.
+24.04 and Debian 12. Versions are checked against the table below at validation time. The install
+script is the Debian family's (NVIDIA's deb repositories, Debian's contrib component): ``DKMS`` names
+only that family, so a profile of another distro is refused until it gets its own.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import layout
+from ..distro import Package
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
@@ -27,6 +30,7 @@ CUDA_MIN_DRIVER = {
 }  # fmt: skip
 # sha256 of cuda-keyring_1.1-1_all.deb per repository, from NVIDIA's Packages index where we have
 # it; elsewhere the download is trusted on HTTPS alone (the step says which).
+DKMS = Package(debian="dkms")  # from the distro's archive; the rest from NVIDIA's repository
 KEYRING_SHA256 = {"ubuntu2404": "d2a6b11c096396d868758b86dab1823b25e14d70333f1dfa74da5ddaf6a06dba"}
 
 SCHEMA: dict[str, Any] = {
@@ -70,9 +74,11 @@ def check(config: dict[str, Any], context: Any) -> list[Problem]:
     return problems
 
 
-def _settings(config: dict[str, Any]) -> dict[str, Any]:
+def _settings(config: dict[str, Any], context: Any) -> dict[str, Any]:
     cuda = config.get("cuda", "")
     return {
+        "distro": context.distro,
+        "dkms": context.distro.name_of(DKMS),
         "branch": config["driver"],
         "open": config["kernel_modules"] == "open",
         "cuda": cuda,
@@ -85,7 +91,7 @@ def _settings(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def steps(config: dict[str, Any], context: Any) -> list[Step]:
-    settings = _settings(config)
+    settings = _settings(config, context)
     summary = f"NVIDIA driver {settings['branch']}" + (f", CUDA {settings['cuda']}" if settings["cuda"] else "")
     return [
         Step("nvidia-install", Phase.FIRST_BOOT, Scope.IMAGE, KEY,
@@ -95,7 +101,7 @@ def steps(config: dict[str, Any], context: Any) -> list[Step]:
     ]  # fmt: skip
 
 
-INSTALL_NEEDS = Needs(debian=("dkms",), internet=("nvidia: the driver and CUDA from NVIDIA's apt repository",))
+INSTALL_NEEDS = Needs(packages=(DKMS,), internet=("nvidia: the driver and CUDA from NVIDIA's apt repository",))
 
 
 def needs(config: dict[str, Any]) -> Needs:

@@ -1,9 +1,10 @@
-"""packages: Debian/Ubuntu packages installed with apt (image scope: baking captures them)."""
+"""packages: the distro's packages, by the names it knows them by (image scope: baking captures them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..distro import Package
 from ..plan import Phase, Scope, Step
 from ..templating import render
 from ..wording import count
@@ -29,14 +30,15 @@ SCHEMA: dict[str, Any] = {
 def steps(config: list[str], context: Any) -> list[Step]:
     if not config:
         return []
-    body = render("features/packages/install.sh.j2", packages=sorted(config))
+    distro = context.distro
+    body = render("features/packages/install.sh.j2", packages=sorted(config), distro=distro)
     return [
         Step(
-            "packages", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, f"install {count(len(config), 'apt package')}",
-            cost="network",
+            "packages", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body,
+            f"install {count(len(config), distro.manager.name + ' package')}", cost="network",
         )
     ]
 
 
 def needs(config: list[str]) -> Needs:
-    return Needs(debian=tuple(name.split("=")[0] for name in config))
+    return Needs(packages=tuple(Package.native(name.split("=")[0]) for name in config))

@@ -14,7 +14,7 @@ from .. import layout
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..templating import render
-from . import Needs, named
+from . import Needs, aws_cli, named
 from .files import OWNER
 
 KEY = "secrets"
@@ -74,7 +74,7 @@ def steps(config: list[dict[str, Any]], context: Any) -> list[Step]:
          "path": secret_path(s), "owner": s["owner"], "mode": s["mode"]}
         for s in sorted(config, key=lambda s: s["name"])
     ]  # fmt: skip
-    body = render("features/secrets/fetch.sh.j2", secrets=secrets)
+    body = render("features/secrets/fetch.sh.j2", secrets=secrets, **aws_cli(context))
     what = "fetch " + named("secret", "secrets", [s["name"] for s in secrets])
     return [Step("secrets", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body, what,
                  cost="network")]  # fmt: skip

@@ -165,7 +165,8 @@ def _unit_name_problems(config: dict[str, Any], context: Any) -> list[Problem]:
             why = f"the unit package {name!r} (in packages) most likely ships"
         if why:
             problems.append(problem(unit, "name", f"unit name {name!r} is {why}: this unit would replace it in "
-                                    "/etc/systemd/system", f"name it for what it runs (e.g. {name}-app)"))  # fmt: skip
+                                    f"{context.distro.unit_dir}",
+                                    f"name it for what it runs (e.g. {name}-app)"))  # fmt: skip
     return problems
 
 
@@ -310,13 +311,14 @@ def steps(config: dict[str, Any], context: Any) -> list[Step]:
     result = []
     if together:
         what = "run " + named("service", "services", [u["name"] for u in together])
-        body = render("features/services/start.sh.j2", units=together)
+        body = render("features/services/start.sh.j2", units=together, distro=context.distro)
         result.append(Step("services", Phase.EVERY_BOOT, Scope.INSTANCE, KEY, body, what))
     for unit in units:
         if unit["name"] in ordered:
             stated = ordered[unit["name"]]
             result.append(Step(f"service-{unit['name']}", Phase.EVERY_BOOT, Scope.INSTANCE, KEY,
-                               render("features/services/start.sh.j2", units=[unit]), f"run service {unit['name']}",
+                               render("features/services/start.sh.j2", units=[unit], distro=context.distro),
+                               f"run service {unit['name']}",
                                before=tuple(stated.get("before", ())), after=tuple(_ours(stated)[1]),
                                origin=getattr(stated, "mark", None), order_marks=order_marks(stated)))  # fmt: skip
     return result

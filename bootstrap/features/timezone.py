@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..distro import Package
 from ..errors import Problem
 from ..plan import Phase, Scope, Step
 from ..schema import suggest
@@ -13,6 +14,7 @@ from . import Needs
 
 KEY = "timezone"
 AFTER: frozenset[str] = frozenset()
+TZDATA = Package(debian="tzdata")  # installed when the image lacks it
 SCHEMA: dict[str, Any] = {
     "type": "string",
     "pattern": r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$",
@@ -37,9 +39,10 @@ def check(config: str, context: Any) -> list[Problem]:
 
 
 def steps(config: str, context: Any) -> list[Step]:
-    body = render("features/timezone/set.sh.j2", timezone=config)
+    body = render("features/timezone/set.sh.j2", timezone=config, distro=context.distro,
+                  tzdata=context.distro.name_of(TZDATA))  # fmt: skip
     return [Step("timezone", Phase.FIRST_BOOT, Scope.IMAGE, KEY, body, f"set time zone {config}")]
 
 
 def needs(config: str) -> Needs:
-    return Needs(debian=("tzdata",))  # installed when the image lacks it
+    return Needs(packages=(TZDATA,))

@@ -15,12 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..distro import all_distros
 from ..errors import InputError, Problem
 from ..features import Needs
 from .machine import GuestSetup
 
 MIRROR_ENV = "BOOTSTRAP_GUEST_MIRROR"  # host:port standing for the guest's Debian mirror (tests point it nowhere)
 DEFAULT_MIRROR = "deb.debian.org:80"  # the base image's apt source (mmdebstrap's default)
+GUEST_DISTRO = "debian"  # what the local guest boots (Debian 12): its names for the packages go in the repository
 APT_TOOLS = ("apt-get", "apt-cache", "dpkg-scanpackages", "genisoimage")
 
 
@@ -83,7 +85,7 @@ def choose_guest(needs: Needs, *, network: bool | None, local_apt: bool | None, 
         hint = "drop --no-network" if network is False else "test it on a machine with internet"
         raise InputError(Problem("this profile downloads more than Debian packages, and the guest would have no "
                                  f"internet ({why}):\n  " + "\n  ".join(needs.internet), None, hint))  # fmt: skip
-    packages = tuple(sorted({*needs.debian, *extra}))
+    packages = tuple(sorted({*needs.package_names(all_distros()[GUEST_DISTRO]), *extra}))
     use_repo = local_apt if local_apt is not None else bool(packages) and not route
     if use_repo:
         missing = [tool for tool in APT_TOOLS if shutil.which(tool) is None]

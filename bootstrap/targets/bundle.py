@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import __version__
+from ..distro import DEFAULT as DEFAULT_DISTRO
+from ..distro import all_distros
 from ..layout import LIB_DIR, RUNNER, SEAL
 from ..plan import Plan, Step
 from ._record import Variant
@@ -76,14 +78,15 @@ def _runner_file(name: str) -> str:
     return compact(rendered(f"runner/{name}"), f"templates/runner/{name}")
 
 
-def library() -> str:
-    return _runner_file("lib.sh.j2")
+def library(distro: str = DEFAULT_DISTRO) -> str:
+    """lib.sh for ``distro``: the runner's library with its package manager's helpers."""
+    return compact(render(all_distros()[distro].manager.library), "templates/runner/lib.sh.j2")
 
 
 def machine_files(plan: Plan, target: str, variant: Variant = Variant.USER_DATA) -> list[MachineFile]:
     files = [
         MachineFile(RUNNER, "0755", runner_script(plan, target)),
-        MachineFile(f"{LIB_DIR}/lib.sh", "0644", library()),
+        MachineFile(f"{LIB_DIR}/lib.sh", "0644", library(plan.distro)),
         MachineFile(f"{LIB_DIR}/plan", "0644", plan_table(plan)),
     ]
     files += [MachineFile(f"{LIB_DIR}/steps/{s.id}.sh", "0755", step_script(s)) for s in plan.ordered]
