@@ -80,7 +80,7 @@ def _runner_file(name: str) -> str:
 
 def library(distro: str = DEFAULT_DISTRO) -> str:
     """lib.sh for ``distro``: the runner's library with its package manager's helpers."""
-    return compact(render(all_distros()[distro].manager.library), "templates/runner/lib.sh.j2")
+    return compact(rendered(all_distros()[distro].manager.library), "templates/runner/lib.sh.j2")
 
 
 def machine_files(plan: Plan, target: str, variant: Variant = Variant.USER_DATA) -> list[MachineFile]:
