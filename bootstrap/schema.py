@@ -42,7 +42,7 @@ RENAMED_KEYS = {
 
 @cache
 def profile_schema() -> dict[str, Any]:
-    from . import sharing
+    from .clouds import sharing
     from .features import all_features
 
     properties: dict[str, Any] = {

@@ -46,7 +46,7 @@ def rebuild(references: list[str], make_backend: Callable[[Callable[[str], None]
     from ..bakeable import refuse_unbakeable
     from ..planner import build_plan
     from ..profile import load_profile
-    from ..sharing import profile_shares
+    from ..clouds.sharing import profile_shares
 
     twins = _same_names(references)
 

@@ -18,14 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__, hermetic
-from ..boundary import IMAGE_NAME, image_name
-from ..console import report
-from ..errors import BackendError
-from ..localvm.clients import CLIENT_WAIT, CLIENTS, Handover
-from ..localvm.image import base_image, ensure_base_image
-from ..localvm.machine import GuestSetup, Machine
-from .backend import (
+from ... import __version__, hermetic
+from ...bake.backend import (
     CHANNEL_PREFIX,
     OWNER,
     TAG_DEPRECATED,
@@ -41,6 +35,12 @@ from .backend import (
     Source,
     reap_verdict,
 )
+from ...boundary import IMAGE_NAME, image_name
+from ...console import report
+from ...errors import BackendError
+from ...localvm.clients import CLIENT_WAIT, CLIENTS, Handover
+from ...localvm.image import base_image, ensure_base_image
+from ...localvm.machine import GuestSetup, Machine
 
 
 @dataclass(frozen=True)
