@@ -51,7 +51,7 @@ class Option:
     def default(self) -> Any:
         if "default" in self.arguments:
             return self.arguments["default"]
-        return [] if self.arguments.get("action") == "append" else None
+        return {"append": [], "store_true": False}.get(self.arguments.get("action", ""))
 
     def help_for(self, command: str) -> str:
         return self.help(command) if callable(self.help) else self.help
