@@ -14,6 +14,7 @@ Adding a cloud = one folder here; nothing else in the package changes (tests/tes
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -124,3 +125,12 @@ def make_backend(name: str, given: Mapping[str, Any], context: Context) -> Any:
     refuse_foreign(name, given)
     chosen = cloud(name)
     return chosen.build(chosen.values(given), context)
+
+
+def exports_of() -> list[Any]:
+    """The clouds' export fragment modules (clouds/NAME/exports.py), in the registry's order."""
+    found = []
+    for name in all_clouds():
+        if importlib.util.find_spec(f"{__name__}.{name}.exports") is not None:
+            found.append(importlib.import_module(f"{__name__}.{name}.exports"))
+    return found
