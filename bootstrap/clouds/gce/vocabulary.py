@@ -34,6 +34,9 @@ def family(profile: str) -> str:
     return label(f"bootstrap-{profile}")
 
 
+CHANNEL_LABEL = CHANNEL_PREFIX.replace(":", "-")  # + the channel's name: the label key
+
+
 def channel_label(channel: str) -> str:
     return label(CHANNEL_PREFIX + channel)
 
