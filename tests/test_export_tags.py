@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from bootstrap.bake import channels
 from bootstrap.bake.backend import (
     TAG_HASH,
     TAG_PROFILE,
@@ -20,7 +21,6 @@ from bootstrap.bake.backend import (
     channel_marks,
     tag_value,
 )
-from bootstrap.bake import channels
 from bootstrap.cli import main
 from bootstrap.clouds.ec2 import vocabulary as ec2
 from bootstrap.clouds.gce import vocabulary as gce

@@ -39,8 +39,8 @@ def export_terraform(plan: Plan, folder: Path, profile: dict[str, Any]) -> list[
         "variable": {
             f"{key}_channel": {"type": "string", "default": "latest",
                                "description": "the channel to launch from (bootstrap images promote moves them)"},
-            f"{key}_aws_image_id": {"type": "string", "default": "",
-                                    "description": f"AMI; empty: the SSM parameter {ec2_names.parameter(name, 'CHANNEL')}"},
+            f"{key}_aws_image_id": {"type": "string", "default": "", "description":
+                                    f"AMI; empty: the SSM parameter {ec2_names.parameter(name, 'CHANNEL')}"},
             f"{key}_aws_instance_type": {"type": "string",
                                          "default": DEFAULT_GPU["aws_instance_type"] if facts.gpu else "t3.large"},
             f"{key}_aws_root_device": {"type": "string", "default": "/dev/xvda",
