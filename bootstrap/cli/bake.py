@@ -300,15 +300,15 @@ class _Help(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:  # fmt: skip
         chosen = getattr(namespace, NAMED, None)
-        if chosen:
-            groups = parser._action_groups
-            parser._action_groups = [g for g in groups if chosen in getattr(g, "clouds", (chosen,))]
-            for group in parser._action_groups:
-                if len(getattr(group, "clouds", ())) > 1:
-                    group.title = f"{chosen} backend, options shared with {' and '.join(set(group.clouds) - {chosen})}"
-                for action in group._group_actions:
-                    if chosen in getattr(action, "help_by_cloud", {}):
-                        action.help = action.help_by_cloud[chosen]
+        for group in parser._action_groups if chosen else []:  # the others' options: out of help and usage
+            owners = getattr(group, "clouds", (chosen,))
+            if len(owners) > 1 and chosen in owners:
+                group.title = f"{chosen} backend, options shared with {' and '.join(set(owners) - {chosen})}"
+            for action in group._group_actions:
+                if chosen not in owners:
+                    action.help = argparse.SUPPRESS
+                elif chosen in getattr(action, "help_by_cloud", {}):
+                    action.help = action.help_by_cloud[chosen]
         parser.print_help()
         parser.exit()
 
