@@ -307,8 +307,8 @@ class _Help(argparse.Action):
             for action in group._group_actions:
                 if chosen not in owners:
                     action.help = argparse.SUPPRESS
-                elif chosen in getattr(action, "help_by_cloud", {}):
-                    action.help = action.help_by_cloud[chosen]
+                elif chosen in (by_cloud := getattr(action, "help_by_cloud", {})):
+                    action.help = by_cloud[chosen]
         parser.print_help()
         parser.exit()
 
