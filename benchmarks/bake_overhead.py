@@ -31,7 +31,7 @@ TARGET_SECONDS = 2.0
 def gce_bakes(plan, runs: int) -> list[float]:
     from google.auth.credentials import AnonymousCredentials
 
-    from bootstrap.bake.gce import GceBackend
+    from bootstrap.clouds.gce.backend import GceBackend
     from tests.gce_standin import PUBLIC_FAMILY, PUBLIC_PROJECT, Compute, ComputeServer
 
     compute = Compute()
@@ -50,7 +50,7 @@ def gce_bakes(plan, runs: int) -> list[float]:
 def ec2_bakes(plan, runs: int) -> tuple[list[float], list[float]]:
     from moto.server import ThreadedMotoServer
 
-    from bootstrap.bake.ec2 import Ec2Backend
+    from bootstrap.clouds.ec2.backend import Ec2Backend
     from tests.aws_fakes import REGION, SOURCE_PARAMETER, FakeGuest, MotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

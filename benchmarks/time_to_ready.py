@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bootstrap.bake.events import Quiet
 from bootstrap.bake.lifecycle import BakeOptions, bake
-from bootstrap.bake.local import LocalBackend
+from bootstrap.clouds.local.backend import LocalBackend
 from bootstrap.localvm.aptrepo import local_apt_setup
 from bootstrap.localvm.image import ensure_base_image
 from bootstrap.localvm.machine import BootImage, GuestSetup, Machine

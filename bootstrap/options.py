@@ -42,14 +42,16 @@ def mode(parser: argparse.ArgumentParser) -> None:
                         help="permissions of the files written (default 0600: user data may hold tokens)")  # fmt: skip
 
 
+CLIENT_TARGET = ("hand over the user data as that cloud does, to its own client: cloud-init's NoCloud, Ec2 or GCE "
+                 "datasource, Google's guest agent, or bash by hand (README: Targets; default cloud-init)")
+
+
 def client_target(parser: argparse.ArgumentParser, what: str = "") -> None:
-    """A local VM's target: its user data handed over as that cloud does, to that cloud's client."""
+    """A local VM's target: its user data handed over as that cloud does, to that cloud's client (the
+    local backend declares the same option for bake and rebuild: clouds/local)."""
     from .targets import TEST_TARGETS
 
-    parser.add_argument("--target", "-t", choices=TEST_TARGETS, default="cloud-init",
-                        help=f"{what}hand over the user data as that cloud does, to its own client: cloud-init's "
-                        "NoCloud, Ec2 or GCE datasource, Google's guest agent, or bash by hand (README: Targets; "
-                        "default cloud-init)")  # fmt: skip
+    parser.add_argument("--target", "-t", choices=TEST_TARGETS, default="cloud-init", help=what + CLIENT_TARGET)
 
 
 def share(parser: argparse.ArgumentParser) -> None:

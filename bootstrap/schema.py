@@ -42,7 +42,8 @@ RENAMED_KEYS = {
 
 @cache
 def profile_schema() -> dict[str, Any]:
-    from . import distro, sharing
+    from . import distro
+    from .clouds import sharing
     from .features import all_features
 
     properties: dict[str, Any] = {

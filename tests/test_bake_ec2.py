@@ -23,7 +23,7 @@ def plan(ml_box):
 
 
 def make_backend(aws: MotoServer, session, **overrides):
-    from bootstrap.bake.ec2 import Ec2Backend
+    from bootstrap.clouds.ec2.backend import Ec2Backend
 
     settings = dict(region=REGION, source=f"ssm:{SOURCE_PARAMETER}", regions=(OTHER_REGION,),
                     endpoint_url=aws.endpoint, session=session, poll_first=0.01, retry_first=0.001)  # fmt: skip

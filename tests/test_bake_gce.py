@@ -38,7 +38,7 @@ def gce(gce_server, write_profile):
 def backend_for(running, **overrides):
     from google.auth.credentials import AnonymousCredentials
 
-    from bootstrap.bake.gce import GceBackend
+    from bootstrap.clouds.gce.backend import GceBackend
 
     settings = dict(project="team", zone=ZONE, source=SOURCE, endpoint=running.endpoint,
                     credentials=AnonymousCredentials(), poll_first=0.01, retry_first=0.001)  # fmt: skip

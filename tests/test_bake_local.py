@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from bootstrap.bake.backend import Instance
-from bootstrap.bake.local import GoldenImage, LocalBackend
+from bootstrap.clouds.local.backend import GoldenImage, LocalBackend
 
 
 @pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img")

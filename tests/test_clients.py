@@ -8,11 +8,12 @@ import hashlib
 
 import pytest
 
+from bootstrap.clouds.ec2.metadata import Ec2Metadata
+from bootstrap.clouds.gce.metadata import GceMetadata
 from bootstrap.console import GuestReport
 from bootstrap.localvm.clients import CLIENTS, Handover
 from bootstrap.localvm.image import BY_HAND_SERIAL, GCE_STARTUP_UNIT
 from bootstrap.localvm.machine import GuestSetup
-from bootstrap.localvm.metadata import Ec2Metadata, GceMetadata
 from bootstrap.localvm.proof import judge
 from bootstrap.planner import build_plan
 from bootstrap.profile import load_profile

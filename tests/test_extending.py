@@ -152,3 +152,93 @@ def test_a_new_distro_is_one_module_and_its_step_library(tmp_path: Path) -> None
     assert refused.returncode == 2, refused.stderr
     assert "q.yaml:3:11: error: timezone: package tzdata (debian) has no name on distro fedora" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+CLOUD = '''"""files: a throwaway cloud for the extension test: images are JSON files in a folder."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ...bake.backend import Backend, Identity, Image, Instance, Source
+from .. import Cloud, Context, Option, Values
+
+
+class FilesBackend(Backend):
+    name = "files"
+    target = "cloud-init"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def resolve_source(self, create: bool = True) -> Source:
+        return Source("blank", "a blank disk")
+
+    def _all(self) -> list[Image]:
+        paths = sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []
+        return [Image(p.stem, p.stem, details={"tags": json.loads(p.read_text())}) for p in paths]
+
+    def find_image(self, identity: Identity) -> Image | None:
+        return next((i for i in self._all() if identity.tags().items() <= i.details["tags"].items()), None)
+
+    def launch(self, role: str, source: str, user_data: bytes, tags: dict[str, str]) -> Instance:
+        return Instance(f"{role}-{time.time_ns()}", role)
+
+    def console(self, instance: Instance) -> str:
+        return ""
+
+    def state(self, instance: Instance) -> str:
+        return "stopped"
+
+    def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> Image:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / f"{name}.json").write_text(json.dumps(tags))
+        return Image(name, name, details={"tags": tags})
+
+    def delete_instance(self, instance: Instance) -> None:
+        pass
+
+    def delete_image(self, image: Image) -> None:
+        (self.folder / f"{image.id}.json").unlink(missing_ok=True)
+
+    def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image:
+        return image
+
+    def promote(self, image: Image, identity: Identity) -> None:
+        pass
+
+    def list_images(self, profile: str) -> list[Image]:
+        return [i for i in self._all() if i.details["tags"].get("bootstrap:profile") == profile]
+
+    def reap(self, now: float, dry_run: bool = False, warn: Any = print, pending: Any = None) -> list[str]:
+        return []
+
+
+def build(values: Values, context: Context) -> Any:
+    return FilesBackend(Path(values["folder"]))
+
+
+CLOUD = Cloud("files", (Option(("--folder",), "where the image files go (default ./file-images)",
+                               arguments={"default": "file-images"}),), build, summary="JSON files")
+'''
+
+
+def test_a_new_cloud_is_one_folder(tmp_path: Path) -> None:
+    copy = copy_of_the_package(tmp_path / "pkg")
+    (copy / "bootstrap" / "clouds" / "files").mkdir()
+    (copy / "bootstrap" / "clouds" / "files" / "__init__.py").write_text(CLOUD)
+    (copy / "p.yaml").write_text("name: p\npackages: [jq]\n")
+    helped = run(copy, "bake", "-b", "files", "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "files backend (-b files):\n  --folder FOLDER" in helped.stdout  # its own options, under its name
+    assert "--subnet" not in helped.stdout and "--zone" not in helped.stdout  # and no other cloud's
+    assert "--folder" in run(copy, "reap", "--help").stdout  # every command of its options takes it
+    dry = run(copy, "bake", "p.yaml", "-b", "files", "--folder", "out", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would launch a files builder from a blank disk" in dry.stderr
+    assert not (copy / "out").exists()  # a dry run makes nothing
+    listed = run(copy, "images", "list", "p", "-b", "files", "--folder", "out")
+    assert listed.returncode == 0 and "no images made by bootstrap yet (files" in listed.stdout, listed.stderr

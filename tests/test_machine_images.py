@@ -10,7 +10,7 @@ from bootstrap.bake.backend import BakeStepError
 from bootstrap.bake.events import Quiet
 from bootstrap.bake.lifecycle import BakeOptions, bake
 from bootstrap.cli import main
-from bootstrap.sharing import profile_shares
+from bootstrap.clouds.sharing import profile_shares
 
 from .gce_standin import Fault
 

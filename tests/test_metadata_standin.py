@@ -12,8 +12,10 @@ import urllib.error
 import urllib.request
 
 from bootstrap.cli import main
+from bootstrap.clouds.ec2.metadata import Ec2Metadata
+from bootstrap.clouds.gce.metadata import GceMetadata
 from bootstrap.localvm.machine import GuestSetup
-from bootstrap.localvm.metadata import GUEST_MAC, Ec2Metadata, GceMetadata
+from bootstrap.localvm.metadata import GUEST_MAC
 
 
 def get(port: int, path: str, flavor: bool = True) -> tuple[int, bytes]:

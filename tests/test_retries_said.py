@@ -45,7 +45,7 @@ def test_ec2_against_an_endpoint_that_does_not_answer_says_so_at_each_retry() ->
     pytest.importorskip("boto3")
     import boto3
 
-    from bootstrap.bake.ec2 import Ec2Backend
+    from bootstrap.clouds.ec2.backend import Ec2Backend
 
     said: list[str] = []
     session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="eu-west-1")
@@ -61,7 +61,7 @@ def test_gce_against_an_endpoint_that_does_not_answer_says_so_at_each_retry() ->
     pytest.importorskip("google.cloud.compute_v1")
     from google.auth.credentials import AnonymousCredentials
 
-    from bootstrap.bake.gce import GceBackend
+    from bootstrap.clouds.gce.backend import GceBackend
 
     said: list[str] = []
     backend = GceBackend(project="team", zone="europe-west1-b", source="projects/debian-cloud/global/images/x",

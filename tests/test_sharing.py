@@ -9,7 +9,7 @@ import pytest
 from bootstrap.bake.backend import BakeStepError
 from bootstrap.bake.lifecycle import BakeOptions
 from bootstrap.cli import main
-from bootstrap.sharing import parse, profile_shares
+from bootstrap.clouds.sharing import parse, profile_shares
 
 from .aws_fakes import Fail
 from .test_bake_ec2 import OTHER_REGION, live_instances, make_backend, own_images, run_bake

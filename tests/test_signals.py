@@ -116,7 +116,7 @@ def test_an_untested_leftover_image_is_not_taken_as_built(stand_in, write_profil
     source = backend.resolve_source()
     identity = Identity(plan.profile, plan.image_hash, source.label or source.id)
     # What a SIGKILLed bake leaves: an image with the identity's labels, never tested or promoted.
-    from bootstrap.bake.gce import labels
+    from bootstrap.clouds.gce.vocabulary import labels
 
     body = {
         "name": "leftover",

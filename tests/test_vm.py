@@ -196,8 +196,8 @@ def test_base_profile_boots_reboots_bakes_and_relaunches(tmp_path, monkeypatch, 
     and a new instance of the golden image."""
     from bootstrap.bake.events import Quiet
     from bootstrap.bake.lifecycle import BakeOptions, bake
-    from bootstrap.bake.local import LocalBackend
     from bootstrap.cli import main
+    from bootstrap.clouds.local.backend import LocalBackend
     from bootstrap.features import needs
     from bootstrap.localvm.guest import MIRROR_ENV, choose_guest
 
@@ -289,7 +289,7 @@ def test_a_failed_bake_leaves_no_qemu_and_no_files(write_profile, tmp_path) -> N
     from bootstrap.bake.backend import BakeStepError
     from bootstrap.bake.events import Quiet
     from bootstrap.bake.lifecycle import BakeOptions, bake
-    from bootstrap.bake.local import LocalBackend
+    from bootstrap.clouds.local.backend import LocalBackend
 
     plan = build_plan(
         load_profile(

@@ -44,9 +44,9 @@ def rebuild(references: list[str], make_backend: Callable[[Callable[[str], None]
     """Bake each profile; ``make_backend(progress)`` gives each its own backend, whose progress
     lines go out prefixed with that profile."""
     from ..bakeable import refuse_unbakeable
+    from ..clouds.sharing import profile_shares
     from ..planner import build_plan
     from ..profile import load_profile
-    from ..sharing import profile_shares
 
     twins = _same_names(references)
 

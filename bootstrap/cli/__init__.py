@@ -341,10 +341,10 @@ def _progress(line: str) -> None:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from ..bake.factory import guest_choice
     from ..localvm.proof import PROVABLE, prove
     from ..planner import build_plan
     from ..profile import load_profile
+    from .bake import guest_choice
 
     if args.reboots < 0:
         raise UsageError("--reboots must be 0 or more")

@@ -8,27 +8,25 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from .. import options
+from .. import clouds, options
 from ..bake.events import Events
-from ..bake.factory import BACKENDS, guest_choice, make_backend
+from ..clouds.sharing import profile_shares
 from ..errors import RenderError, UsageError
-from ..sharing import profile_shares
 
 
 def add_parsers(commands: Any) -> None:
-    bake = commands.add_parser("bake", help="bake a golden machine image from a profile (local QEMU, EC2, GCE)")
+    bake = commands.add_parser("bake", help="bake a golden machine image from a profile (local QEMU, EC2, GCE)",
+                               add_help=False)  # fmt: skip
     bake.add_argument("profile")
-    groups = _backend_options(bake)
+    _backend_options(bake, "bake")
     options.force(bake)
     options.dry_run(bake, "say what would be built")
     options.keep_images(bake)
     options.grace(bake)
-    _copy_to(groups["ec2"])
     bake.add_argument("--no-test", dest="test", action="store_false", help="skip booting the new image once")
     options.share(bake)
-    options.client_target(cast(argparse.ArgumentParser, groups["local"]))
     options.timeout(bake, 3600, "for the builder to finish")
     options.json_output(bake, "events on stderr, the result on stdout,")
     guest_options(bake)
@@ -36,28 +34,27 @@ def add_parsers(commands: Any) -> None:
     bake.set_defaults(handler=_bake)
 
     rebuild = commands.add_parser("rebuild", help="bake every profile in a folder whose image is out of date "
-                                  "(for scheduled jobs)")  # fmt: skip
+                                  "(for scheduled jobs)", add_help=False)  # fmt: skip
     rebuild.add_argument("folder", nargs="?", default="profiles", help="folder of profiles (default ./profiles)")
     rebuild.add_argument("--glob", default="**/*.y*ml", help="which files under the folder may be profiles "
                          "(default **/*.y*ml; a YAML file without a top-level name, or a conda environment "
                          "file, is never one)")  # fmt: skip
-    groups = _backend_options(rebuild)
+    _backend_options(rebuild, "rebuild")
     rebuild.add_argument("--jobs", "-j", type=int, default=2, help="bakes at a time (default 2)")
     rebuild.add_argument("--manifest", default="images.json", help="where to record images (default images.json)")
     options.force(rebuild)
     options.dry_run(rebuild, "say what would be built")
     options.keep_images(rebuild)
     options.grace(rebuild)
-    _copy_to(groups["ec2"])
     options.share(rebuild)
     options.timeout(rebuild, 3600, "for each builder to finish")
     options.json_output(rebuild, "events on stderr, the summary on stdout,")
-    options.client_target(cast(argparse.ArgumentParser, groups["local"]))
     guest_options(rebuild)
     rebuild.set_defaults(handler=_rebuild)
 
-    reap = commands.add_parser("reap", help="delete builder and test machines that a killed bake left behind")
-    _backend_options(reap, build=False)
+    reap = commands.add_parser("reap", help="delete builder and test machines that a killed bake left behind",
+                               add_help=False)  # fmt: skip
+    _backend_options(reap, "reap")
     options.json_output(reap, "what was (or would be) deleted")
     options.dry_run(reap, "list what would be deleted")
     reap.set_defaults(handler=_reap)
@@ -65,23 +62,21 @@ def add_parsers(commands: Any) -> None:
     _images_parsers(commands)
 
 
-def _copy_to(group: Any) -> None:
-    group.add_argument("--copy-to", dest="copy_to", action="append", default=[], metavar="REGION",
-                       help="also copy the image to this region (repeatable)")  # fmt: skip
-
-
 def _images_parsers(commands: Any) -> None:
     images = commands.add_parser("images", help="bootstrap's golden images of a profile: list them, move channels")
     actions = images.add_subparsers(dest="action", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="per image: id, region, hash, channels, tested, age")
-    promote = actions.add_parser("promote", help="point a channel at a tested image (default: latest's)")
-    rollback = actions.add_parser("rollback", help="point a channel back at the image it held before")
-    share = actions.add_parser("share", help="let more principals launch an image (default: latest's)")
-    deprecate = actions.add_parser("deprecate", help="deprecate an image now, replaced by latest's")
-    delete = actions.add_parser("delete", help="delete an image (never one a channel points at)")
+    listing = actions.add_parser("list", help="per image: id, region, hash, channels, tested, age", add_help=False)
+    promote = actions.add_parser("promote", help="point a channel at a tested image (default: latest's)",
+                                 add_help=False)  # fmt: skip
+    rollback = actions.add_parser("rollback", help="point a channel back at the image it held before",
+                                  add_help=False)  # fmt: skip
+    share = actions.add_parser("share", help="let more principals launch an image (default: latest's)",
+                               add_help=False)  # fmt: skip
+    deprecate = actions.add_parser("deprecate", help="deprecate an image now, replaced by latest's", add_help=False)
+    delete = actions.add_parser("delete", help="delete an image (never one a channel points at)", add_help=False)
     for parser in (listing, promote, rollback, share, deprecate, delete):
         parser.add_argument("profile", help="the profile's name")
-        _backend_options(parser, build=False, copies=True)
+        _backend_options(parser, "images")
     options.json_output(listing, "the images")
     share.add_argument("--share", action="append", required=True, metavar="PRINCIPAL",
                        help="an EC2 account id, organization or OU ARN; a GCE IAM member (repeatable)")  # fmt: skip
@@ -156,6 +151,7 @@ def guest_options(parser: argparse.ArgumentParser) -> None:
     both follow what this host reaches (bake and test alike): network when a Debian mirror answers, else
     a local repository of the packages the profile installs."""
     group = parser.add_argument_group("local VM guest")
+    group.clouds = ("local",)  # type: ignore[attr-defined]  # -b ec2 -h leaves it out
     group.add_argument(
         "--network",
         action=argparse.BooleanOptionalAction,
@@ -174,53 +170,95 @@ def guest_options(parser: argparse.ArgumentParser) -> None:
                        help="another package for the local apt repository (repeatable)")  # fmt: skip
 
 
-# Options that shape the machine a bake starts: reap and images take them too (so that one set of cloud
-# arguments serves every command of a job) but, finding bootstrap's machines and images by their tags,
-# use none of them, and their help does not list them.
-BUILD_ONLY = ("--source", "--instance-type", "--subnet", "--security-group", "--instance-profile", "--family",
-              "--machine-image", "--gce-user-data")  # fmt: skip
+def guest_choice(args: argparse.Namespace, *profiles: Any, instance_steps: bool = True, dry_run: bool = False,
+                 bake: bool = True) -> Any:  # fmt: skip
+    """The local guest for these profiles and options (a GuestChoice: say its lines, then build its setup).
+    With several profiles (a rebuild), each fails on its own for what no guest can give."""
+    from ..features import Needs, needs
+    from ..localvm.guest import choose_guest
+
+    total = Needs()
+    for profile in profiles:
+        total |= needs(profile.data, bake=bake)
+    if len(profiles) > 1:
+        total = Needs(packages=total.packages)
+    return choose_guest(total, network=args.network, local_apt=args.local_apt, extra=args.apt_packages,
+                        instance_steps=instance_steps, dry_run=dry_run)  # fmt: skip
 
 
-def _backend_options(parser: argparse.ArgumentParser, build: bool = True,
-                     copies: bool = False) -> dict[str, Any]:  # fmt: skip
-    """-b, then each backend's options in a group of its own, titled by the backend (the groups, by backend,
-    for the command's own). ``build``: the command starts machines (bake, rebuild); reap and images only
-    look for what bootstrap made, by its tags. ``copies``: without --region, it follows an image's copies."""
-    looks = "to look in" if not build else "to build in"
-    shown = (lambda text: text) if build else (lambda text: argparse.SUPPRESS)
-    parser.add_argument("--backend", "-b", choices=BACKENDS, default="local",
-                        help="where: local QEMU images (default), ec2 or gce; each one's options below")  # fmt: skip
-    local = parser.add_argument_group("local backend (-b local)")
-    options.output(cast(argparse.ArgumentParser, local), "DIR", "folder of golden images (default ./images)",
-                   default="images")  # fmt: skip
-    ec2 = parser.add_argument_group("ec2 backend (-b ec2)")
-    ec2.add_argument("--region", help=f"the region {looks} (default: the AWS configuration's)"
-                     + ("; without it, also every region an image was copied to" if copies else ""))
-    ec2.add_argument("--security-group", dest="security_groups", action="append", default=[], metavar="ID",
-                     help=shown("security group id (repeatable)"))  # fmt: skip
-    ec2.add_argument("--instance-profile", help=shown("IAM instance profile name for the builder"))
-    gce = parser.add_argument_group("gce backend (-b gce)")
-    gce.add_argument("--project", help="project id (default: GOOGLE_CLOUD_PROJECT)")
-    gce.add_argument("--zone", help=f"the zone {looks} (e.g. europe-west1-b)")
-    gce.add_argument("--family", help=shown("image family (default bootstrap-PROFILE)"))
-    gce.add_argument("--machine-image", action="store_true", help=shown(
-        "also save the sealed builder as a machine image (all its disks, machine type, GPU, metadata), shared like "
-        "the image"))  # fmt: skip
-    gce.add_argument("--gce-user-data", action="store_true", help=shown(
-        "pass cloud-init user data (for images with cloud-init, e.g. Ubuntu's) instead of a startup-script"))
-    both = parser.add_argument_group("ec2 and gce backends")
-    both.add_argument("--source", help=shown(
-        "source image: ec2: an AMI id or ssm:/PARAMETER (e.g. ssm:/aws/service/debian/release/12/latest/amd64); "
-        "gce: projects/P/global/images/family/F"))  # fmt: skip
-    both.add_argument("--instance-type", help=shown(
-        "builder type: ec2 default t3.small; gce: machine type, default e2-standard-2"))
-    both.add_argument("--subnet", help=shown("ec2: subnet id; gce: subnetwork"))
-    both.add_argument("--endpoint-url", help="another API endpoint (private clouds, tests); ec2 also honours "
-                      "AWS_ENDPOINT_URL, gce BOOTSTRAP_GCE_ENDPOINT")  # fmt: skip
-    if not build:
-        parser.epilog = (f"bake's options for the machine it starts ({', '.join(BUILD_ONLY)}) are accepted and "
+def make_backend(args: argparse.Namespace, progress: Any, setup: Any = None) -> Any:
+    """The backend -b names, built from its own options' values (the cloud declares them)."""
+    return clouds.make_backend(args.backend, vars(args), clouds.Context(args.command, progress, setup))
+
+
+NAMED = "_backend_named"  # set on the namespace when -b was given: -h then shows that backend's options only
+
+
+class _Backend(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:  # fmt: skip
+        setattr(namespace, self.dest, values)
+        setattr(namespace, NAMED, values)
+
+
+class _Help(argparse.Action):
+    """-h: every backend's options, each under its backend; after -b NAME, that backend's alone."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show this help and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:  # fmt: skip
+        chosen = getattr(namespace, NAMED, None)
+        for group in parser._action_groups if chosen else []:  # the others' options: out of help and usage
+            owners = getattr(group, "clouds", (chosen,))
+            if len(owners) > 1 and chosen in owners:
+                group.title = f"{chosen} backend, options shared with {' and '.join(set(owners) - {chosen})}"
+            for action in group._group_actions:
+                if chosen not in owners:
+                    action.help = argparse.SUPPRESS
+                elif chosen in (by_cloud := getattr(action, "help_by_cloud", {})):
+                    action.help = by_cloud[chosen]
+        parser.print_help()
+        parser.exit()
+
+
+def _backend_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """-b, then the options each cloud declares for ``command``, in a group titled by the backend (or by
+    the backends that share one). An option of another command's is taken quietly where its cloud says so
+    (reap and images take bake's machine options: one set of cloud arguments serves every command)."""
+    found = clouds.all_clouds()
+    parser.add_argument("-h", "--help", action=_Help)
+    first, *others = found.values()
+    parser.add_argument("--backend", "-b", choices=tuple(found), default=first.name, action=_Backend,
+                        help=f"where: {first.summary} (default), {' or '.join(c.name for c in others)}; each "
+                        "one's options below")  # fmt: skip
+    declared: dict[str, list[tuple[clouds.Cloud, clouds.Option]]] = {}
+    for cloud in found.values():
+        for option in cloud.options:
+            if command in option.commands | option.quiet:
+                declared.setdefault(option.flags[0], []).append((cloud, option))
+    groups: dict[tuple[str, ...], Any] = {}
+    owners = [(c.name,) for c in found.values()] + sorted({tuple(c.name for c, _ in d) for d in declared.values()})
+    for names in dict.fromkeys(owners):  # each backend's own group, then the shared ones
+        title = f"{names[0]} backend (-b {names[0]})" if len(names) == 1 else f"{' and '.join(names)} backends"
+        groups[names] = parser.add_argument_group(title)
+        groups[names].clouds = names  # type: ignore[attr-defined]
+    quiet: list[str] = []
+    for flag, owned in declared.items():
+        listed = {c.name: o.help_for(command) for c, o in owned if command in o.commands}
+        option = owned[0][1]
+        if any((o.flags, o.name, dict(o.arguments)) != (option.flags, option.name, dict(option.arguments))
+               for _, o in owned):  # fmt: skip
+            raise RuntimeError(f"clouds {', '.join(c.name for c, _ in owned)} declare {flag} differently")
+        shown = "; ".join(text if len(owned) == 1 else f"{name}: {text}" for name, text in listed.items())
+        action = groups[tuple(c.name for c, _ in owned)].add_argument(
+            *option.flags, dest=option.name, help=shown if listed else argparse.SUPPRESS, **option.arguments)
+        action.help_by_cloud = listed  # type: ignore[attr-defined]
+        quiet += [] if listed else [flag]
+    if quiet:
+        parser.epilog = (f"bake's options for the machine it starts ({', '.join(quiet)}) are accepted and "
                          "ignored: one set of cloud arguments serves every command")  # fmt: skip
-    return {"local": local, "ec2": ec2, "gce": gce}
 
 
 def _bake(args: argparse.Namespace) -> int:

@@ -39,6 +39,21 @@ def user_data_files(plan: Plan, folder: Path, variant: Variant = Variant.USER_DA
     )  # fmt: skip
 
 
+class Template(str):
+    """A string Packer or Terraform fills in (``${local.stamp}``): written as it is, not escaped."""
+
+
 def hcl_string(text: str) -> str:
-    """An HCL string literal: JSON's escapes, with template sequences escaped too."""
+    """An HCL string literal: JSON's escapes, with template sequences escaped too (not in a Template)."""
+    if isinstance(text, Template):
+        return json.dumps(text)
     return json.dumps(text).replace("${", "$${").replace("%{", "%%{")
+
+
+def hcl_map(values: dict[str, str], indent: int) -> str:
+    width = max(len(hcl_string(k)) for k in values)
+    return "\n".join(f"{' ' * indent}{hcl_string(k):<{width}} = {hcl_string(v)}" for k, v in values.items())
+
+
+def hcl_list(values: list[str], indent: int) -> str:
+    return "\n".join(f"{' ' * indent}{hcl_string(v)}," for v in values)

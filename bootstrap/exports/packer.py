@@ -1,27 +1,33 @@
-"""`bootstrap export packer PROFILE`: a Packer HCL2 template with amazon-ebs and googlecompute sources.
+"""`bootstrap export packer PROFILE`: a Packer HCL2 template, one source per cloud that gives a fragment
+(clouds/NAME/exports.py: ``packer(build) -> PackerSource``; today amazon-ebs and googlecompute).
 
 The builders boot the *external* bake variant of our user data (image-scope steps only), the
 shell provisioner waits for cloud-init, requires the runner's bake result to be ok, then seals
-the disk (without powering off: Packer stops the machine and makes the image itself). Images get
-our tags, so `bootstrap bake`'s unchanged-check, `rebuild` and Terraform's lookups see them too.
+the disk (without powering off: Packer stops the machine and makes the image itself).
+
+The images carry bootstrap's identity tags (owner, profile, image hash, source, role image: the ones a
+bake gives, from bake/backend.py's Identity), so `images list`, prune and `rebuild` see them. A Packer
+image counts as built, as one of `bake --no-test` does: it passed the runner's bake check, not a
+relaunch test, and is marked promoted (its value is the build's stamp, not a unix time). It holds no
+channel: a channel is an SSM parameter (EC2) or a label one image holds at a time (GCE), bootstrap's to
+move, so `bootstrap images promote PROFILE --channel latest --image ID` (the id in packer-manifest.json)
+points `latest` at it, and the Terraform export's lookups find it from then on.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..bake.backend import TAG_HASH, TAG_PROFILE, TAG_PROMOTED, TAG_ROLE, Identity
 from ..bake.lifecycle import baked_steps
 from ..layout import LOG_FILE, RUNNER, SEAL, STATUS_FILE
 from ..plan import Plan
-from . import Variant, Written, hcl_string, user_data_files, write
-from .deploy import DEFAULT_GPU, deployment
+from . import Template, Variant, Written, hcl_list, hcl_string, user_data_files, write
+from .deploy import Deployment, deployment
 
-ACCELERATOR = (
-    'var.gcp_accelerator_type == "" ? "" : '
-    '"projects/${var.gcp_project_id}/zones/${var.gcp_zone}/acceleratorTypes/${var.gcp_accelerator_type}"'
-)
 WAIT_AND_SEAL = [
     "sudo cloud-init status --wait >/dev/null || true",
     f"sudo {RUNNER} status",
@@ -31,56 +37,64 @@ WAIT_AND_SEAL = [
     "exit 1; }",
     f"sudo BOOTSTRAP_SEAL_POWEROFF=no {SEAL}",
 ]
+STAMP = Template("${local.stamp}")
+
+
+@dataclass(frozen=True)
+class PackerBuild:
+    """What a cloud's Packer source is made from."""
+
+    profile: str
+    image_hash: str
+    user_data: dict[str, Written]  # render target (ec2, gce) -> the file its builder boots
+    facts: Deployment
+
+    @property
+    def gpu(self) -> bool:  # a driver is installed into the image only on a builder with a GPU
+        return self.facts.gpu_at_bake
+
+    def image_tags(self, source: str) -> dict[str, str]:
+        """The image's tags in bootstrap's spelling (the cloud spells them its way): a bake's identity,
+        ``source`` being what the cloud's Packer builder fills in for the source image."""
+        return {**Identity(self.profile, self.image_hash, source).tags(), TAG_ROLE: "image", TAG_PROMOTED: STAMP}
+
+    def builder_tags(self) -> dict[str, str]:
+        """The builder machine's: no bootstrap:owner, as Packer deletes its own builder (reap leaves it)."""
+        return {TAG_PROFILE: self.profile, TAG_HASH: self.image_hash, TAG_ROLE: "builder"}
+
+
+@dataclass(frozen=True)
+class PackerSource:
+    kind: str  # the builder: amazon-ebs, googlecompute
+    plugin: tuple[str, str, str]  # required_plugins entry: name, source, version constraint
+    variables: str  # its `variable` blocks
+    source: str  # its `source "KIND" "bootstrap"` block
 
 
 def export_packer(plan: Plan, folder: Path, profile: dict[str, Any]) -> list[Written]:
+    from ..clouds import exports_of
+
     ec2, gce = user_data_files(plan, folder, Variant.EXTERNAL_BAKE)
     name = plan.profile
-    tags = {"bootstrap:profile": name, "bootstrap:image-hash": plan.image_hash, "bootstrap:role": "image"}
-    labels = {key.replace(":", "-"): value for key, value in tags.items()}
     steps = ", ".join(baked_steps(plan)) or "none"
     facts = deployment(profile)
-    # A driver is installed into the image only on a builder with a GPU (unless install_without_gpu).
-    gpu = facts.gpu_at_bake
+    build = PackerBuild(name, plan.image_hash, {"ec2": ec2, "gce": gce}, facts)
+    fragments = [module.packer(build) for module in exports_of() if hasattr(module, "packer")]
+    plugins = "\n".join(f"    {plugin} = {{\n      source  = {hcl_string(source)}\n      version = "
+                        f"{hcl_string(version)}\n    }}" for plugin, source, version in (f.plugin for f in fragments))
+    first, others = fragments[0].kind, ", ".join(f"{f.kind}.bootstrap" for f in fragments[1:])
     text = f"""\
 # Generated by bootstrap {__version__} from profile {name}: `bootstrap export packer {name}`.
 # Do not edit: change the profile and export again. Image hash {plan.image_hash}; it bakes the
 # image-scope steps ({steps}).
-#   packer init . && packer build -only='amazon-ebs.bootstrap' .   (or googlecompute.bootstrap)
+#   packer init . && packer build -only='{first}.bootstrap' .   (or {others})
+# The image is listed by `bootstrap images list {name}`; Terraform's export launches it once a channel
+# points at it: `bootstrap images promote {name} --channel latest --image ID` (ID: packer-manifest.json).
 
 packer {{
   required_plugins {{
-    amazon = {{
-      source  = "github.com/hashicorp/amazon"
-      version = ">= 1.3.0"
-    }}
-    googlecompute = {{
-      source  = "github.com/hashicorp/googlecompute"
-      version = ">= 1.1.0"
-    }}
+{plugins}
   }}
-}}
-
-variable "aws_region" {{
-  type    = string
-  default = "eu-west-1"
-}}
-
-variable "aws_instance_type" {{
-  type    = string
-  default = {hcl_string(DEFAULT_GPU["aws_instance_type"] if gpu else "t3.small")}
-}}
-
-variable "aws_root_device" {{
-  type        = string
-  default     = "/dev/xvda"
-  description = "the source AMI's root device name (Debian's AMIs: /dev/xvda)"
-}}
-
-variable "aws_iam_instance_profile" {{
-  type        = string
-  default     = ""
-  description = "builder's instance profile (image-scope steps that read from S3 need one)"
 }}
 
 variable "root_disk_gb" {{
@@ -89,59 +103,7 @@ variable "root_disk_gb" {{
   description = "root disk of the image in GB: room for what the profile installs"
 }}
 
-variable "aws_source_ami_owner" {{
-  type        = string
-  default     = "136693071363"
-  description = "Debian's AWS account (official Debian AMIs)"
-}}
-
-variable "aws_source_ami_name" {{
-  type    = string
-  default = "debian-12-amd64-*"
-}}
-
-variable "aws_subnet_id" {{
-  type    = string
-  default = ""
-}}
-
-variable "gcp_project_id" {{
-  type    = string
-  default = ""
-}}
-
-variable "gcp_zone" {{
-  type    = string
-  default = "europe-west1-b"
-}}
-
-variable "gcp_machine_type" {{
-  type    = string
-  default = {hcl_string(DEFAULT_GPU["gcp_machine_type"] if gpu else "e2-standard-2")}
-}}
-
-variable "gcp_accelerator_type" {{
-  type        = string
-  default     = {hcl_string(DEFAULT_GPU["gcp_gpu"] if gpu else "")}
-  description = "builder GPU (empty: none); the profile's NVIDIA driver is baked only on a GPU builder"
-}}
-
-variable "gcp_accelerator_count" {{
-  type    = number
-  default = {1 if gpu else 0}
-}}
-
-variable "gcp_service_account_email" {{
-  type        = string
-  default     = ""
-  description = "builder's service account (empty: the project's default)"
-}}
-
-variable "gcp_source_image_family" {{
-  type    = string
-  default = "debian-12"
-}}
-
+{"".join(f.variables for f in fragments)}\
 locals {{
   profile    = {hcl_string(name)}
   image_hash = {hcl_string(plan.image_hash)}
@@ -149,77 +111,15 @@ locals {{
   image_name = "bootstrap-${{local.profile}}-${{substr(local.image_hash, 0, 12)}}-${{local.stamp}}"
 }}
 
-source "amazon-ebs" "bootstrap" {{
-  region               = var.aws_region
-  instance_type        = var.aws_instance_type
-  subnet_id            = var.aws_subnet_id
-  iam_instance_profile = var.aws_iam_instance_profile
-  launch_block_device_mappings {{
-    device_name           = var.aws_root_device
-    volume_size           = var.root_disk_gb
-    volume_type           = "gp3"
-    iops                  = 3000
-    throughput            = 125
-    delete_on_termination = true
-  }}
-  source_ami_filter {{
-    filters = {{
-      name                = var.aws_source_ami_name
-      root-device-type    = "ebs"
-      virtualization-type = "hvm"
-    }}
-    owners      = [var.aws_source_ami_owner]
-    most_recent = true
-  }}
-  ssh_username   = "admin"
-  user_data_file = "${{path.root}}/{ec2.path.name}"
-  ami_name       = local.image_name
-  metadata_options {{
-    http_endpoint = "enabled"
-    http_tokens   = "required"
-  }}
-  tags = {{
-{_map(tags, 4)}
-  }}
-  snapshot_tags = {{
-{_map(tags, 4)}
-  }}
-  run_tags = {{
-{_map({**tags, "bootstrap:role": "builder"}, 4)}
-  }}
-}}
-
-source "googlecompute" "bootstrap" {{
-  project_id              = var.gcp_project_id
-  zone                    = var.gcp_zone
-  machine_type            = var.gcp_machine_type
-  disk_size               = var.root_disk_gb
-  accelerator_type        = {ACCELERATOR}
-  accelerator_count       = var.gcp_accelerator_count
-  on_host_maintenance     = var.gcp_accelerator_count > 0 ? "TERMINATE" : "MIGRATE"
-  service_account_email   = var.gcp_service_account_email
-  source_image_family     = var.gcp_source_image_family
-  source_image_project_id = ["debian-cloud"]
-  ssh_username            = "packer"
-  startup_script_file     = "${{path.root}}/{gce.path.name}"
-  image_name              = local.image_name
-  image_family            = "bootstrap-${{local.profile}}"
-  image_labels = {{
-{_map(labels, 4)}
-  }}
-  labels = {{
-{_map({**labels, "bootstrap-role": "builder"}, 4)}
-  }}
-}}
-
+{"".join(f.source + chr(10) for f in fragments)}\
 build {{
   name    = "bootstrap"
-  sources = ["source.amazon-ebs.bootstrap", "source.googlecompute.bootstrap"]
+  sources = [{", ".join(f'"source.{f.kind}.bootstrap"' for f in fragments)}]
 
   # The user data ran the image-scope steps at boot; wait for them, require success, then seal.
   provisioner "shell" {{
     inline = [
-{_list(WAIT_AND_SEAL, 6)}
+{hcl_list(WAIT_AND_SEAL, 6)}
     ]
   }}
 
@@ -234,12 +134,3 @@ build {{
 }}
 """
     return [write(folder, f"{name}.pkr.hcl", text.encode(), "Packer template"), ec2, gce]
-
-
-def _map(values: dict[str, str], indent: int) -> str:
-    width = max(len(hcl_string(k)) for k in values)
-    return "\n".join(f"{' ' * indent}{hcl_string(k):<{width}} = {hcl_string(v)}" for k, v in values.items())
-
-
-def _list(values: list[str], indent: int) -> str:
-    return "\n".join(f"{' ' * indent}{hcl_string(v)}," for v in values)

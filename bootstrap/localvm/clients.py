@@ -21,11 +21,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ..clouds.ec2.metadata import Ec2Metadata
+from ..clouds.gce.metadata import GceMetadata
 from ..errors import BackendError
 from ..targets import TEST_TARGETS
 from .image import BY_HAND_BANNER, BY_HAND_SCRIPT, BY_HAND_SERIAL, GCE_STARTUP_UNIT
 from .machine import GuestSetup, _run
-from .metadata import Ec2Metadata, GceMetadata, StandIn
+from .metadata import StandIn
 
 
 @dataclass(frozen=True)

@@ -239,7 +239,7 @@ def test_a_planted_manifest_name_makes_nothing_outside_the_images_folder_deletab
                                                                                   bootstrap_in) -> None:  # fmt: skip
     from bootstrap.bake.events import Quiet
     from bootstrap.bake.lifecycle import prune
-    from bootstrap.bake.local import LocalBackend
+    from bootstrap.clouds.local.backend import LocalBackend
 
     images, victim = tmp_path / "images", tmp_path / "victim.qcow2"
     images.mkdir()

@@ -84,3 +84,13 @@ def test_bake_help_lists_each_backend_s_own_options_under_it(team: Path, bootstr
     assert _options(groups["gce backend (-b gce)"]) == {"--project", "--zone", "--family", "--machine-image",
                                                         "--gce-user-data"}  # fmt: skip
     assert _options(groups["ec2 and gce backends"]) == {"--source", "--instance-type", "--subnet", "--endpoint-url"}
+
+
+@pytest.mark.parametrize("command", [["bake"], ["rebuild"], ["reap"], ["images", "list"]])
+def test_a_named_backend_s_help_lists_its_options_alone(team: Path, bootstrap: Run, command: list[str]) -> None:
+    """Each cloud declares its own options: after -b gce, no EC2 option shows (nor in the usage line)."""
+    shown = bootstrap(*command, "-b", "gce", "--help").stdout
+    assert "--zone" in shown and "--project" in shown
+    assert not {"--region", "--security-group", "--instance-profile", "--copy-to", "--output"} & set(
+        re.findall(r"--[a-z-]+", shown.split("bake's options for the machine")[0]))  # fmt: skip
+    assert "AWS_ENDPOINT_URL" not in shown and "subnet id" not in shown  # a shared option: what it means for gce

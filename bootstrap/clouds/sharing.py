@@ -1,4 +1,5 @@
-"""Who a golden image is shared with: EC2 account ids, organization and OU ARNs; GCE IAM members.
+"""Who a golden image is shared with: each cloud declares its principals (EC2 account ids,
+organization and OU ARNs in clouds/ec2; GCE IAM members in clouds/gce), gathered here.
 
 One pattern per form, used by the profile schema (`image.share`, so a malformed entry is exit 2 at its
 line) and by `bake --share` alike; each backend takes the principals of its own cloud.
@@ -11,25 +12,30 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
+from . import all_clouds
 
-_PARTITION = r"arn:aws(?:-cn|-us-gov)?:organizations::[0-9]{12}:"
-FORMS = {  # kind -> (cloud, ECMA/Python-compatible pattern without anchors)
-    "account": ("ec2", r"[0-9]{12}"),
-    "organization": ("ec2", _PARTITION + r"organization/o-[a-z0-9]{10,32}"),
-    "ou": ("ec2", _PARTITION + r"ou/o-[a-z0-9]{10,32}/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}"),
-    "member": ("gce", r"(?:user|group|serviceAccount):[^@\s:]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
-    "domain": ("gce", r"domain:[a-z0-9-]+(?:\.[a-z0-9-]+)+"),
-}
+
+def _forms() -> dict[str, tuple[str, str]]:
+    forms: dict[str, tuple[str, str]] = {}
+    for cloud in all_clouds().values():
+        forms |= {kind: (cloud.name, pattern) for kind, pattern in cloud.principals.items()}
+    return forms
+
+
+def _help() -> str:
+    said = [cloud.principals_help for cloud in all_clouds().values() if cloud.principals_help]
+    return ", or ".join([", ".join(said[:-1]), said[-1]] if len(said) > 1 else said)
+
+
+FORMS = _forms()  # kind -> (cloud, ECMA/Python-compatible pattern without anchors), each cloud's own
 PATTERN = "^(?:" + "|".join(pattern for _, pattern in FORMS.values()) + ")$"
-HELP = ("an EC2 account id (12 digits), an organization ARN (arn:aws:organizations::ACCOUNT:organization/o-...), "
-        "an OU ARN (...:ou/o-.../ou-...), or a GCE IAM member (user:, group:, serviceAccount: EMAIL, or "
-        "domain:DOMAIN)")  # fmt: skip
+HELP = _help()
 
 
 @dataclass(frozen=True)
 class Principal:
-    cloud: str  # ec2 or gce
+    cloud: str  # the cloud's name (ec2, gce)
     kind: str  # account, organization, ou, member, domain
     value: str
 

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from .. import interrupts
-from ..errors import BackendError, UsageError
-from .backend import (
+from ... import interrupts
+from ...bake.backend import (
     CHANNEL_PREFIX,
     MACHINE_ROLES,
     OWNER,
@@ -36,7 +35,9 @@ from .backend import (
     reap_verdict,
     tag_value,
 )
-from .waiting import poll, retry
+from ...bake.waiting import poll, retry
+from ...errors import BackendError, UsageError
+from .vocabulary import DEFAULT_INSTANCE_TYPE, machine_name, parameter
 
 if TYPE_CHECKING:
     from ..sharing import Principal
@@ -47,7 +48,6 @@ TRANSIENT_CODES = {
     "RequestLimitExceeded", "Throttling", "ThrottlingException", "TooManyRequestsException", "InternalError",
     "InternalFailure", "ServiceUnavailable", "Unavailable", "RequestTimeout", "SlowDown",
 }  # fmt: skip
-PARAMETER_PREFIX = "/bootstrap"  # promote writes /bootstrap/<profile>/latest in each region
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")  # a region name read back from a tag: nothing else is called
 LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 
@@ -57,8 +57,8 @@ class Ec2Backend(Backend):
     target = "ec2"
     capabilities = frozenset({Capability.COPY, Capability.CHANNELS, Capability.DEPRECATE, Capability.SHARE})
 
-    def __init__(self, *, region: str, source: str, instance_type: str = "t3.small", subnet: str | None = None,
-                 security_groups: tuple[str, ...] = (), instance_profile: str | None = None,
+    def __init__(self, *, region: str, source: str, instance_type: str = DEFAULT_INSTANCE_TYPE,
+                 subnet: str | None = None, security_groups: tuple[str, ...] = (), instance_profile: str | None = None,
                  regions: tuple[str, ...] = (), endpoint_url: str | None = None, session: Any = None,
                  image_timeout: float = 3600, poll_first: float = 0.05, retry_first: float = 0.5,
                  progress: Callable[[str], None] | None = None, follow_copies: bool = False):  # fmt: skip
@@ -163,7 +163,7 @@ class Ec2Backend(Backend):
 
     # -- machines ----------------------------------------------------------------------------
     def launch(self, role: str, source: str, user_data: bytes, tags: dict[str, str]) -> Instance:
-        name = f"bootstrap-{role}-{tags.get(TAG_PROFILE, '')}"
+        name = machine_name(role, tags.get(TAG_PROFILE, ''))
         request: dict[str, Any] = {
             "ImageId": source, "InstanceType": self.instance_type, "MinCount": 1, "MaxCount": 1,
             "UserData": user_data,  # boto3 base64-encodes it
@@ -255,7 +255,7 @@ class Ec2Backend(Backend):
         and Terraform resolve (resolve:ssm:), in the image's region."""
         self.call("ec2", "create_tags", image.region, Resources=[image.id],
                   Tags=[{"Key": f"{CHANNEL_PREFIX}{channel}", "Value": str(time.time_ns())}])  # fmt: skip
-        self.call("ssm", "put_parameter", image.region, Name=f"{PARAMETER_PREFIX}/{profile}/{channel}",
+        self.call("ssm", "put_parameter", image.region, Name=parameter(profile, channel),
                   Value=image.id, Type="String", Overwrite=True,
                   Description=f"bootstrap image of {profile}, channel {channel}")  # fmt: skip
 

@@ -18,15 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__, hermetic
-from ..boundary import IMAGE_NAME, image_name
-from ..console import report
-from ..errors import BackendError
-from ..localvm.clients import CLIENTS
-from ..localvm.image import base_image, ensure_base_image
-from ..localvm.machine import GuestSetup, Machine
-from ..localvm.vm import LocalVM
-from .backend import (
+from ... import __version__, hermetic
+from ...bake.backend import (
     CHANNEL_PREFIX,
     OWNER,
     TAG_DEPRECATED,
@@ -43,6 +36,13 @@ from .backend import (
     Source,
     reap_verdict,
 )
+from ...boundary import IMAGE_NAME, image_name
+from ...console import report
+from ...errors import BackendError
+from ...localvm.clients import CLIENTS
+from ...localvm.image import base_image, ensure_base_image
+from ...localvm.machine import GuestSetup, Machine
+from ...localvm.vm import LocalVM
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import interrupts
-from ..errors import BackendError
-from .backend import (
-    CHANNEL_PREFIX,
+from ... import interrupts
+from ...bake.backend import (
     CHANNEL_WAS,
     OWNER,
     TAG_DEPRECATED,
@@ -39,24 +37,20 @@ from .backend import (
     Source,  # fmt: skip
     reap_verdict,
 )
-from .waiting import retry
+from ...bake.waiting import retry
+from ...errors import BackendError
+from . import vocabulary
+from .vocabulary import (
+    DEFAULT_MACHINE_TYPE,
+    TAG_MACHINE_IMAGE,
+    channel_label,
+    label,
+    labels,
+    machine_image_name,
+)
 
 OPERATION_TIMEOUT = 1800
 IMAGE_USER = "roles/compute.imageUser"  # may list and launch the image (or restore the machine image)
-TAG_MACHINE_IMAGE = "bootstrap:machine-image"  # on an image whose builder was also saved as a machine image
-
-
-def machine_image_name(image: str) -> str:
-    return f"{image[:60]}-vm"
-
-
-def label(text: str) -> str:
-    """A GCE label key or value: lowercase letters, digits, '_' and '-', at most 63 characters."""
-    return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63]
-
-
-def labels(tags: dict[str, str]) -> dict[str, str]:
-    return {label(key): label(value) for key, value in tags.items()}
 
 
 class GceBackend(Backend):
@@ -64,7 +58,7 @@ class GceBackend(Backend):
     capabilities = frozenset({Capability.CHANNELS, Capability.DEPRECATE, Capability.SHARE})
     refusal_notes = {Capability.COPY: "GCE images are global"}
 
-    def __init__(self, *, project: str, zone: str, source: str, machine_type: str = "e2-standard-2",
+    def __init__(self, *, project: str, zone: str, source: str, machine_type: str = DEFAULT_MACHINE_TYPE,
                  family: str | None = None, subnetwork: str | None = None, endpoint: str | None = None,
                  credentials: Any = None, cloud_init: bool = False, machine_image: bool = False,
                  poll_first: float = 0.2, retry_first: float = 0.5,
@@ -216,7 +210,7 @@ class GceBackend(Backend):
 
     def create_image(self, instance: Instance, name: str, tags: dict[str, str]) -> Image:
         disk = self._get(instance).disks[0].source
-        family = self.family or label(f"bootstrap-{tags.get(TAG_PROFILE, '')}")
+        family = self.family or vocabulary.family(tags.get(TAG_PROFILE, ""))
         resource = {"name": name, "family": family, "source_disk": disk, "labels": labels(tags),
                     "description": f"bootstrap golden image of profile {tags.get(TAG_PROFILE)}"}  # fmt: skip
         operation = self.call("images.insert", self.images.insert, project=self.project, image_resource=resource)
@@ -290,14 +284,14 @@ class GceBackend(Backend):
     def point_channel(self, image: Image, profile: str, channel: str) -> None:
         """The channel's label on the image, the name users filter on (Terraform's export does): one image
         holds it at a time, so its former holders' label becomes was-CHANNEL, keeping the history."""
-        key = label(CHANNEL_PREFIX + channel)
+        key = channel_label(channel)
         for former in self.list_images(profile):
             if key in former.details["labels"] and former.id != image.id:
                 kept = {k: v for k, v in former.details["labels"].items() if k != key}
-                was = {label(CHANNEL_PREFIX + CHANNEL_WAS + channel): former.details["labels"][key]}
+                was = {channel_label(CHANNEL_WAS + channel): former.details["labels"][key]}
                 self._set_labels(former.id, {**kept, **was}, former.details["label_fingerprint"])
         current = self.call("images.get", self.images.get, project=self.project, image=image.id)
-        kept = {k: v for k, v in current.labels.items() if k != label(CHANNEL_PREFIX + CHANNEL_WAS + channel)}
+        kept = {k: v for k, v in current.labels.items() if k != channel_label(CHANNEL_WAS + channel)}
         self._set_labels(image.id, {**kept, key: str(time.time_ns())}, current.label_fingerprint)
 
     def deprecate(self, image: Image, replacement: Image, now: float) -> None:

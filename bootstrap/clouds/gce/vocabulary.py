@@ -1,0 +1,45 @@
+"""How GCE spells bootstrap's names: labels, whose keys and values allow lowercase letters, digits, '_'
+and '-' (so ``bootstrap:owner`` is ``bootstrap-owner``); images of a profile share a family; a channel is
+the label one image holds at a time (its former holders' is renamed was-CHANNEL)."""
+
+from __future__ import annotations
+
+import re
+
+from ...bake.backend import CHANNEL_PREFIX
+
+DEFAULT_SOURCE = "projects/debian-cloud/global/images/family/debian-12"
+DEBIAN_PROJECT, DEBIAN_FAMILY = "debian-cloud", "debian-12"
+DEFAULT_MACHINE_TYPE = "e2-standard-2"
+TAG_MACHINE_IMAGE = "bootstrap:machine-image"  # on an image whose builder was also saved as a machine image
+
+
+def label(text: str) -> str:
+    """A GCE label key or value: lowercase letters, digits, '_' and '-', at most 63 characters."""
+    return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63]
+
+
+def labels(tags: dict[str, str]) -> dict[str, str]:
+    return {label(key): label(value) for key, value in tags.items()}
+
+
+def tags(values: dict[str, str]) -> dict[str, str]:
+    """Our tags as GCE resources carry them: labels. (A value that is a template expression, e.g. Packer's
+    ``${var.x}``, is kept as it is: it is a label only once evaluated.)"""
+    return {label(key): value if value.startswith("${") else label(value) for key, value in values.items()}
+
+
+def family(profile: str) -> str:
+    """The image family a profile's images go into, unless the bake names another."""
+    return label(f"bootstrap-{profile}")
+
+
+CHANNEL_LABEL = CHANNEL_PREFIX.replace(":", "-")  # + the channel's name: the label key
+
+
+def channel_label(channel: str) -> str:
+    return label(CHANNEL_PREFIX + channel)
+
+
+def machine_image_name(image: str) -> str:
+    return f"{image[:60]}-vm"

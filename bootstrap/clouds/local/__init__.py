@@ -1,0 +1,28 @@
+"""local: golden qcow2 images baked in QEMU on this host (bootstrap/localvm runs the machines). Its
+options and the backend's construction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ...options import CLIENT_TARGET
+from ...targets import TEST_TARGETS
+from .. import BUILDS, Cloud, Context, Option, Values
+
+OPTIONS = (
+    Option(("-o", "--output"), "folder of golden images (default ./images)",
+           arguments={"metavar": "DIR", "default": "images"}),
+    Option(("--target", "-t"), CLIENT_TARGET, BUILDS, arguments={"choices": TEST_TARGETS, "default": "cloud-init"},
+           refusal="; -b {backend} hands the {backend} user data over to the cloud itself{hint}"),
+)  # fmt: skip
+
+
+def build(values: Values, context: Context) -> Any:
+    from .backend import LocalBackend
+
+    return LocalBackend(Path(values["output"]), progress=context.progress, setup=context.setup,
+                        client=values["target"])  # fmt: skip
+
+
+CLOUD = Cloud("local", OPTIONS, build, summary="local QEMU images")
