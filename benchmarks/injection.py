@@ -1,7 +1,10 @@
 """The injection property at scale: at least 10,000 examples in the sandbox (needs root).
 
-Runs tests/test_injection.py with BOOTSTRAP_INJECTION_EXAMPLES set, and prints how many
-examples Hypothesis really ran, from its own statistics. About 0.2 s an example on 2 cores.
+The suite runs the property at a small fixed count (tests/test_injection.py: its explicit examples
+and 25 derandomized ones, about 12 s); this is its long run, with fresh random examples. It runs
+tests/test_injection.py with BOOTSTRAP_INJECTION_EXAMPLES set, and prints how many examples
+Hypothesis really ran, from its own statistics. About 0.2 s an example on 2 cores (40 minutes);
+``benchmarks/all.py --long`` includes it.
 
     python benchmarks/injection.py [--examples 10000]
 """

@@ -13,6 +13,7 @@ from bootstrap.profile import load_profile
 from bootstrap.targets import render
 
 from . import sandbox as sandbox_module
+from . import tiers
 from .aws_fakes import aws, moto_server  # noqa: F401 - fixtures for the EC2 tests
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,6 +21,20 @@ REPO = Path(__file__).resolve().parent.parent
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/ from current output")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tiers.mark(items)  # journey, adversarial, semantic by folder; sandbox, cloud by fixture
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):  # type: ignore[no-untyped-def]
+    """What runs now, for tiers.require: module fixtures are set up and torn down inside some test."""
+    tiers.Running.nodeid, tiers.Running.markers = item.nodeid, frozenset(m.name for m in item.iter_markers())
+    try:
+        return (yield)
+    finally:
+        tiers.Running.nodeid, tiers.Running.markers = None, frozenset()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from . import tiers
 from .guest_sim import console_lines, rows_from_script
 
 PUBLIC_PROJECT = "debian-cloud"
@@ -387,6 +388,7 @@ class ComputeServer:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> ComputeServer:
+        tiers.require("cloud", "starts the Compute API stand-in")
         self.thread.start()
         return self
 

@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import tiers
+
 STUB_NAMES = (
     "apt-get", "dpkg-query", "systemctl", "hostnamectl", "timedatectl", "mount", "umount", "curl",
     "nvidia-smi", "lspci", "reboot", "shutdown", "modprobe", "mkfs.ext4", "blkid", "udevadm", "dpkg", "mokutil",
@@ -153,6 +155,7 @@ def available() -> str | None:
 
 class Sandbox:
     def __init__(self, base: Path):
+        tiers.require("sandbox", "builds a throwaway root")
         self.base = base
         self.root = base / "root"
         for d in (

@@ -130,11 +130,8 @@ FAULTS = {
     "launch refused": ({}, {"instances.insert": Fault(status=403)}, "launch", "403"),
     "launch fails in its operation": ({}, {"instances.insert": Fault(operation_error="ZONE_RESOURCE_POOL_EXHAUSTED")},
                                       "launch", "ZONE_RESOURCE_POOL_EXHAUSTED"),
-    "guest reports failure": ({"builder": "fail:packages"}, {}, "build", "step packages failed"),
-    "guest never finishes": ({"builder": "silent"}, {}, "build", "it ended timeout"),
     "image creation fails quietly": ({}, {"images.insert": Fault(operation_error="QUOTA_EXCEEDED")}, "image",
                                      "QUOTA_EXCEEDED"),
-    "new image fails its test": ({"test": "fail:cmd-hello"}, {}, "test", "ended failed at step cmd-hello"),
 }  # fmt: skip
 
 

@@ -19,9 +19,9 @@ METHODS = {Capability.COPY: ("copy_image",), Capability.CHANNELS: ("point_channe
 
 
 def backends() -> list[type[Backend]]:
-    from bootstrap.bake.ec2 import Ec2Backend
-    from bootstrap.bake.gce import GceBackend
-    from bootstrap.bake.local import LocalBackend
+    from bootstrap.clouds.ec2.backend import Ec2Backend
+    from bootstrap.clouds.gce.backend import GceBackend
+    from bootstrap.clouds.local.backend import LocalBackend
 
     return [LocalBackend, Ec2Backend, GceBackend, FakeBackend]
 

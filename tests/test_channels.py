@@ -1,7 +1,11 @@
 """Channels (issue 16): a stable name users launch from, moved only to tested images: `latest` with every
 bake, others by `bootstrap images promote`, back by `images rollback`; prune never deletes an image a
-channel points at. EC2 against moto (SSM parameters /bootstrap/PROFILE/CHANNEL in every region), GCE
-against the Compute stand-in (labels), local with images on disk (symlinks)."""
+channel points at.
+
+Promote, rollback, refusals and prune are one contract for every backend (tests/test_image_contract.py);
+their edge cases run here on the in-memory fake, in EC2's spelling (tags, a name per region) and GCE's
+(labels, one holder each). The `images` command runs against moto (SSM parameters
+/bootstrap/PROFILE/CHANNEL in every region); local channels are symlinks beside images on disk."""
 
 from __future__ import annotations
 
@@ -11,14 +15,16 @@ import time
 import pytest
 
 from bootstrap.bake import channels
+from bootstrap.bake.backend import BakeStepError
 from bootstrap.bake.events import Quiet
-from bootstrap.bake.lifecycle import BakeOptions, bake
+from bootstrap.bake.lifecycle import BakeOptions, bake, prune
 from bootstrap.cli import main
-from bootstrap.errors import BackendError, UsageError
+from bootstrap.errors import BackendError
 
 from .aws_fakes import REGION, SOURCE_PARAMETER
 from .conftest import ML_BOX as ML_BOX_PROFILE
-from .test_bake_ec2 import OTHER_REGION, make_backend, own_images, run_bake
+from .fake_backend import FakeBackend
+from .test_bake_ec2 import OTHER_REGION, run_bake
 
 
 def parameter(aws, region: str, channel: str) -> str:
@@ -32,45 +38,54 @@ def forced(aws, plan, keep: int = 3):
     return result
 
 
-def test_ec2_promote_then_rollback_moves_the_ssm_parameter_in_every_region(aws, ml_box) -> None:
-    first, _, _ = run_bake(aws, ml_box)
-    backend = make_backend(aws, aws.session())
-    moved = channels.promote(backend, "ml-box", "stable")
-    assert sorted(i.id for i in moved) == sorted([first.image.id, first.copies[0].id])
-    second = forced(aws, ml_box)
-    assert parameter(aws, REGION, "latest") == second.image.id
-    assert parameter(aws, REGION, "stable") == first.image.id  # a bake moves latest only
-    channels.promote(backend, "ml-box", "stable")
-    assert parameter(aws, REGION, "stable") == second.image.id
-    assert parameter(aws, OTHER_REGION, "stable") == second.copies[0].id
-    back = channels.rollback(backend, "ml-box", "stable")
-    assert {(a.id, b.id) for a, b in back} == {(second.image.id, first.image.id),
-                                              (second.copies[0].id, first.copies[0].id)}  # fmt: skip
-    assert parameter(aws, REGION, "stable") == first.image.id
+def baked(fake: FakeBackend, count: int, **options: object) -> list[str]:
+    """``count`` forced bakes of the fake's plan: their images' ids, oldest first."""
+    made = []
+    for _ in range(count):
+        result = bake(fake.plan, fake, BakeOptions(force=True, keep=10, **options), Quiet())  # type: ignore[arg-type]
+        assert result.image is not None
+        made.append(result.image.id)
+    return made
 
 
-def test_prune_keeps_what_a_channel_points_at(aws, ml_box) -> None:
-    first, _, _ = run_bake(aws, ml_box)
-    channels.promote(make_backend(aws, aws.session()), "ml-box", "stable")
-    second = forced(aws, ml_box, keep=1)
-    assert second.pruned == []  # stable still points at the first image in both regions
-    assert sorted(own_images(aws)) == sorted([first.image.id, first.copies[0].id, second.image.id,
-                                              second.copies[0].id])  # fmt: skip
+def test_gce_labels_keep_one_holder_and_the_former_holders_history(ml_box) -> None:
+    fake = FakeBackend(ml_box, spelling="gce")
+    first, second, third = baked(fake, 3)
+    channels.promote(fake, "ml-box", "stable", image_id=first)
+    channels.promote(fake, "ml-box", "stable", image_id=second)
+    labels = {i: fake.images[i].details["tags"] for i in (first, second, third)}
+    assert "bootstrap-channel-stable" not in labels[first] and "bootstrap-channel-was-stable" in labels[first]
+    assert fake.launched_from("ml-box", "stable") == second and fake.launched_from("ml-box", "latest") == third
+    assert [(a.id, b.id) for a, b in channels.rollback(fake, "ml-box", "stable")] == [(second, first)]
+    assert "bootstrap-channel-was-stable" not in fake.images[first].details["tags"]  # the holder's mark is its own
+    assert channels.holders(fake.list_images("ml-box")) == {first: ["stable"], third: ["latest"]}
+    with pytest.raises(BakeStepError, match="images are global"):
+        bake(ml_box, fake, BakeOptions(force=True, regions=("us-east1",)), Quiet())
 
 
-def test_only_tested_images_move_and_bad_channels_are_refused(aws, ml_box) -> None:
-    backend = make_backend(aws, aws.session())
-    with pytest.raises(BackendError, match="points at no image yet"):
-        channels.promote(backend, "ml-box", "stable")
-    first, _, _ = run_bake(aws, ml_box)
-    with pytest.raises(BackendError, match="nothing to roll back to"):
-        channels.rollback(backend, "ml-box", "latest")
-    with pytest.raises(UsageError, match="channel 'Stable!'"):
-        channels.promote(backend, "ml-box", "Stable!")
-    ec2 = aws.client("ec2")
-    ec2.delete_tags(Resources=[first.image.id], Tags=[{"Key": "bootstrap:promoted"}])  # as a killed bake leaves it
-    with pytest.raises(BackendError, match="never passed its test"):
-        channels.promote(backend, "ml-box", "stable", image_id=first.image.id)
+def test_promote_from_another_channel_and_a_rollback_skips_the_same_image_pointed_again(ml_box) -> None:
+    fake = FakeBackend(ml_box)
+    first, second = baked(fake, 2, regions=("r2",))
+    channels.promote(fake, "ml-box", "beta", image_id=first)
+    channels.promote(fake, "ml-box", "stable", source="beta")  # r1 only: beta holds nothing in r2
+    assert fake.launched_from("ml-box", "stable") == first and fake.launched_from("ml-box", "stable", "r2") is None
+    channels.promote(fake, "ml-box", "stable", image_id=second)
+    channels.promote(fake, "ml-box", "stable", image_id=second)  # twice: one step of history, not two
+    assert [(a.id, b.id) for a, b in channels.rollback(fake, "ml-box", "stable")] == [(second, first)]
+    with pytest.raises(BackendError, match="channel nightly of ml-box points at no image yet"):
+        channels.promote(fake, "ml-box", "stable", source="nightly")
+
+
+def test_prune_keeps_every_region_a_channel_holds_and_deletes_the_rest(ml_box) -> None:
+    fake = FakeBackend(ml_box)
+    first, second, third = baked(fake, 3, regions=("r2",))
+    [first_copy] = [i.id for i in fake.images.values() if i.region == "r2" and i.name == fake.images[first].name]
+    channels.promote(fake, "ml-box", "stable", image_id=first_copy)  # stable in r2 only
+    events = Quiet()
+    pruned = prune(fake, "ml-box", 1, set(), events, grace_days=0)
+    assert first in pruned and second in pruned and first_copy not in pruned and third not in pruned
+    assert [e["image"] for e in events.history if e["event"] == "kept"] == [first_copy]
+    assert channels.holders(fake.list_images("ml-box"))[first_copy] == ["stable"]
 
 
 def test_the_images_command_lists_promotes_and_rolls_back(aws, ml_box, monkeypatch, capsys) -> None:
@@ -93,28 +108,6 @@ def test_the_images_command_lists_promotes_and_rolls_back(aws, ml_box, monkeypat
     assert main(["images", "rollback", "ml-box", "--channel", "nightly", *base]) == 3  # a backend error, said
     assert "channel nightly of ml-box points at no image" in capsys.readouterr().err
     assert SOURCE_PARAMETER
-
-
-def test_gce_channels_are_labels_and_roll_back(gce_bake) -> None:
-    from .test_bake_gce import backend_for
-
-    running, compute, plan = gce_bake
-    first = bake(plan, backend_for(running), BakeOptions(build_timeout=1, test_timeout=1), Quiet())
-    channels.promote(backend_for(running), "ml-box", "stable")
-    second = bake(plan, backend_for(running), BakeOptions(force=True, build_timeout=1, test_timeout=1), Quiet())
-    backend = backend_for(running)
-    assert channels.holders(backend.list_images("ml-box")) == {first.image.id: ["stable"],
-                                                               second.image.id: ["latest"]}  # fmt: skip
-    channels.promote(backend, "ml-box", "stable")
-    assert channels.holders(backend.list_images("ml-box"))[second.image.id] == ["latest", "stable"]
-    channels.rollback(backend, "ml-box", "stable")
-    labels = compute.images[f"team/{first.image.id}"]["labels"]
-    assert "bootstrap-channel-stable" in labels
-    # one holder per channel label (Terraform's export filters on it); the former keeps was-stable
-    holding = [i["name"] for k, i in compute.images.items() if "bootstrap-channel-stable" in i["labels"]]
-    assert holding == [first.image.id]
-    assert "bootstrap-channel-was-stable" in compute.images[f"team/{second.image.id}"]["labels"]
-    assert channels.holders(backend.list_images("ml-box"))[first.image.id] == ["stable"]
 
 
 def local_images(output) -> None:
@@ -141,50 +134,6 @@ def test_local_channels_are_symlinks(tmp_path, capsys) -> None:
     assert main(["images", "rollback", "box", "--channel", "stable", "-o", str(output)]) == 0
     assert (output / "box-stable.qcow2").resolve() == (output / "bootstrap-box-2.qcow2")
     assert "-> bootstrap-box-2 (was bootstrap-box-1)" in capsys.readouterr().out
-
-
-def test_ec2_prune_deprecates_first_and_deletes_after_the_grace_period(aws, ml_box) -> None:
-    """moto 5.2 has no EnableImageDeprecation: simulated at the botocore layer (tests/aws_fakes.Simulated);
-    the tag prune counts the grace period from is real (moto)."""
-    from bootstrap.bake.lifecycle import deprecated_at, prune
-
-    from .aws_fakes import Simulated
-
-    deprecations: list[Simulated] = []
-
-    def simulate(session):
-        deprecations.append(Simulated(session, "EnableImageDeprecation"))
-
-    first, _, _ = run_bake(aws, ml_box)
-    time.sleep(1.1)
-    second, _, _ = run_bake(aws, ml_box, options=BakeOptions(force=True, keep=1, grace_days=7, build_timeout=5,
-                                                             test_timeout=5, regions=(OTHER_REGION,)),
-                            setup=simulate)  # fmt: skip
-    assert second.pruned == []  # deprecated, not deleted
-    [simulated] = deprecations
-    assert sorted(r["ImageId"] for r in simulated.requests) == sorted([first.image.id, first.copies[0].id])
-    assert all(r["DeprecateAt"] for r in simulated.requests)
-    backend = make_backend(aws, aws.session())
-    [old] = [i for i in backend.list_images("ml-box") if i.id == first.image.id]
-    since = deprecated_at(old)
-    assert since is not None
-    assert prune(backend, "ml-box", 1, set(), Quiet(), grace_days=7, now=since + 86400) == []
-    later = prune(backend, "ml-box", 1, set(), Quiet(), grace_days=7, now=since + 8 * 86400)
-    assert sorted(later) == sorted([first.image.id, first.copies[0].id])
-    assert sorted(own_images(aws)) == sorted([second.image.id, second.copies[0].id])
-
-
-def test_gce_prune_deprecates_with_the_replacement(gce_bake) -> None:
-    from .test_bake_gce import backend_for
-
-    running, compute, plan = gce_bake
-    first = bake(plan, backend_for(running), BakeOptions(build_timeout=1, test_timeout=1), Quiet())
-    second = bake(plan, backend_for(running), BakeOptions(force=True, keep=1, build_timeout=1, test_timeout=1),
-                  Quiet())  # fmt: skip
-    assert second.pruned == []
-    old = compute.images[f"team/{first.image.id}"]
-    assert old["deprecated"]["state"] == "DEPRECATED" and old["deprecated"]["replacement"].endswith(second.image.id)
-    assert "bootstrap-deprecated" in old["labels"]
 
 
 def test_images_deprecate_and_delete_act_only_on_what_no_channel_holds(tmp_path, capsys) -> None:

@@ -6,8 +6,10 @@ profile field that reaches a shell or a file. The profile is written as YAML, lo
 to the bash target and executed in the sandbox. Each value must land exactly where it
 belongs, and a canary command embedded in the text must never fire.
 
-BOOTSTRAP_INJECTION_EXAMPLES sets the number of examples (default 500); the benchmark
-``benchmarks/injection.py`` runs 10,000.
+In the suite the property runs a small, fixed set: the explicit examples below (every fragment in every
+field at once, and each field alone holding them all) and 25 derandomized ones, the same on every run.
+Its long run draws fresh examples: ``python benchmarks/injection.py`` (10,000; ``--examples N``), or
+BOOTSTRAP_INJECTION_EXAMPLES=N for this file.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bootstrap.errors import ProfileError
@@ -29,7 +31,8 @@ from bootstrap.targets import render
 
 from . import sandbox as sandbox_module
 
-EXAMPLES = int(os.environ.get("BOOTSTRAP_INJECTION_EXAMPLES", "500"))
+SUITE_EXAMPLES = 25
+EXAMPLES = int(os.environ.get("BOOTSTRAP_INJECTION_EXAMPLES", SUITE_EXAMPLES))
 CANARY = "/var/tmp/canary"
 FRAGMENTS = [
     f"$(touch {CANARY})", f"`touch {CANARY}`", f"'; touch {CANARY}; '", f'"; touch {CANARY}; "',
@@ -44,6 +47,10 @@ TEXT = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(CHARS, max_size=12
 NAME_CHARS = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/")
 FILE_NAME = st.text(NAME_CHARS, min_size=1, max_size=20).filter(lambda n: n not in (".", "..") and n.strip())
 KEY_COMMENT = TEXT.map(lambda t: t.replace("\n", " ").replace("\r", " "))
+EVERY_FRAGMENT = "".join(FRAGMENTS)
+FLAT = EVERY_FRAGMENT.replace("\n", " ").replace("\r", " ")  # a key comment is one line
+# Every fragment as a file name can carry it (no '/'), and names a shell reads as options or globs.
+HOSTILE_NAME = "-rf $(id) `id` ';' \"x\" * ~ é✓𝄞 {{ 7*7 }} ${HOME}"
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +76,18 @@ def _first_line(text: str) -> str:
 
 
 @settings(
-    max_examples=EXAMPLES, deadline=None, report_multiple_bugs=False, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=EXAMPLES, deadline=None, report_multiple_bugs=False, suppress_health_check=[HealthCheck.too_slow],
+    derandomize=EXAMPLES == SUITE_EXAMPLES,  # the suite's run is the same every time; the long run explores
 )
 @given(env_value=TEXT, file_name=FILE_NAME, content=TEXT, comment=KEY_COMMENT, command_note=TEXT)
+@example(env_value=EVERY_FRAGMENT, file_name=HOSTILE_NAME, content=EVERY_FRAGMENT, comment=FLAT,
+         command_note=EVERY_FRAGMENT)  # fmt: skip
+@example(env_value=EVERY_FRAGMENT, file_name="--help", content="", comment="", command_note="")
+@example(env_value="", file_name="EOF", content=EVERY_FRAGMENT, comment="", command_note="")
+@example(env_value="", file_name="BOOTSTRAP_EOF_", content="BOOTSTRAP_EOF_\nEOF\n", comment=FLAT,
+         command_note=EVERY_FRAGMENT)  # fmt: skip
+@example(env_value="\r\n\\", file_name="é✓𝄞", content="\r", comment="", command_note="\r$(touch /var/tmp/canary)")
+@pytest.mark.sandbox
 def test_values_arrive_verbatim_and_never_run(
     machine: sandbox_module.Sandbox, tmp_path_factory, env_value, file_name, content, comment, command_note
 ) -> None:
@@ -96,7 +112,7 @@ def test_values_arrive_verbatim_and_never_run(
 
 
 @given(value=TEXT)
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, derandomize=True)
 def test_values_never_render_as_templates(value: str) -> None:
     from bootstrap.features import env
 
@@ -114,6 +130,7 @@ def test_nul_is_refused_at_validation(tmp_path: Path) -> None:
         load_profile(str(path))
 
 
+@pytest.mark.sandbox
 def test_sandbox_really_detects_a_canary(machine: sandbox_module.Sandbox) -> None:
     """The property above would be vacuous if the canary could not fire: show that it can."""
     machine.run("bash", "-c", f"rm -f {CANARY}; eval 'touch {CANARY}'")

@@ -48,8 +48,6 @@ FAULTS = {
     "builder launch": ({"launch:builder": BOOM}, {}, {}, "launch", "injected"),
     "builder console": ({"console:builder": BOOM}, {}, {}, "build", "injected"),
     "builder state": ({"state:builder": BOOM}, {}, {}, "build", "injected"),
-    "builder step fails": ({}, {"builder": "fail:packages"}, {}, "build", "step packages failed"),
-    "builder never reports": ({}, {"builder": "silent"}, {"build_timeout": 0.05}, "build", "it ended timeout"),
     "sealed but never powered off": (
         {},
         {"builder": "no-poweroff"},
@@ -64,7 +62,6 @@ FAULTS = {
     "test panics": ({}, {"test": "panics"}, {}, "test", "ended panicked"),
     "image creation": ({"create_image": BOOM}, {}, {}, "image", "injected"),
     "test launch": ({"launch:test": BOOM}, {}, {}, "test", "injected"),
-    "test step fails": ({}, {"test": "fail:cmd-hello"}, {}, "test", "ended failed at step cmd-hello"),
     "test never reports": ({}, {"test": "silent"}, {"test_timeout": 0.05}, "test", "ended timeout"),
     "copy": ({"copy_image": BOOM}, {}, {"regions": ("r2", "r3")}, "copy", "injected"),
     "promotion": ({"promote": BOOM}, {}, {"regions": ("r2",)}, "promote", "injected"),
@@ -114,18 +111,3 @@ def test_old_images_are_pruned_but_never_the_new_one(fake: FakeBackend) -> None:
     for _ in range(4):
         run(fake, force=True, keep=2, grace_days=0)
     assert len(fake.images) == 2 and fake.unpromoted() == []
-
-
-def test_old_images_are_deprecated_first_and_deleted_after_the_grace_period(fake: FakeBackend) -> None:
-    from bootstrap.bake.lifecycle import deprecated_at, prune
-
-    for _ in range(3):
-        run(fake, force=True, keep=2, grace_days=7)
-    [old] = [i for i in fake.images.values() if deprecated_at(i) is not None]  # the third bake deprecated it
-    assert len(fake.images) == 3 and fake.calls.count("delete_image") == 0
-    since = deprecated_at(old)
-    assert since is not None
-    profile, events = fake.plan.profile, Quiet()
-    assert prune(fake, profile, 2, set(), events, grace_days=7, now=since + 6 * 86400) == []  # within grace
-    assert prune(fake, profile, 2, set(), events, grace_days=7, now=since + 7 * 86400) == [old.id]
-    assert old.id not in fake.images

@@ -184,6 +184,7 @@ def _state(sandbox: Sandbox) -> dict[str, str]:
     return state
 
 
+@pytest.mark.sandbox
 def test_every_target_reaches_the_same_state(tmp_path: Path, write_profile) -> None:
     from . import sandbox as sandbox_module
 

@@ -1,7 +1,7 @@
 """The adversarial tier: each test is an attack on one boundary of SECURITY.md, asserting it fails.
 
-Every test in this folder carries the ``adversarial`` marker (``-m adversarial`` runs the tier
-alone). Machine-side attacks run in the sandbox as a non-root user or a group member.
+Every test in this folder carries the ``adversarial`` marker (tests/tiers.py; ``-m adversarial`` runs the
+tier alone). Machine-side attacks run in the sandbox as a non-root user or a group member.
 """
 
 from __future__ import annotations
@@ -11,14 +11,6 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if HERE in Path(str(item.fspath)).resolve().parents:
-            item.add_marker(pytest.mark.adversarial)
-
-
 REPO = HERE.parent.parent
 # The command as an attacker's CI job would start it: bootstrap from this checkout of bootstrap,
 # in an isolated Python, so that only what bootstrap itself starts can pick code from the attacker's.

@@ -1,6 +1,6 @@
 """The journeys tier: the installed `bootstrap` command, run as a user types it, in a fresh git
 repository, through each user's whole journey. Exit codes and messages are asserted as a user reads
-them; no step may print a traceback."""
+them; no step may print a traceback. Each carries the ``journey`` marker (tests/tiers.py)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,6 @@ from pathlib import Path
 import pytest
 
 BESIDE_PYTHON = Path(sys.executable).parent / "bootstrap"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "journeys" in item.path.parts:
-            item.add_marker(pytest.mark.journey)
 
 
 @pytest.fixture
