@@ -9,8 +9,11 @@ What the runner accepts stays valid, and boots.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
+from bootstrap.distro import all_distros
 from bootstrap.features.mounts import steps
 from bootstrap.profile import load_profile
 
@@ -100,7 +103,8 @@ def test_the_mounts_step_mounts_parents_first_by_the_normal_path(tmp_path) -> No
     write(tmp_path, {"profile.yaml": f"name: m\nmounts:\n  - {{path: /srv/team, {NFS}}}\n"
                                      f"  - {{path: /srv/a/../team/inner, {NFS}}}\n"})  # fmt: skip
     profile = load_profile(str(tmp_path / "profile.yaml"))
-    body = next(step for step in steps(profile.data["mounts"], None) if step.id == "mounts").script
+    context = SimpleNamespace(distro=all_distros()["debian"])  # what a feature reads of the plan's context
+    body = next(step for step in steps(profile.data["mounts"], context) if step.id == "mounts").script
     calls = [line for line in body.splitlines() if line.startswith("mount_nfs ")]
     assert [call.split()[1] for call in calls] == ["/srv/team", "/srv/a/../team/inner"]
 
