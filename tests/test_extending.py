@@ -231,10 +231,13 @@ def test_a_new_cloud_is_one_folder(tmp_path: Path) -> None:
     (copy / "bootstrap" / "clouds" / "files").mkdir()
     (copy / "bootstrap" / "clouds" / "files" / "__init__.py").write_text(CLOUD)
     (copy / "p.yaml").write_text("name: p\npackages: [jq]\n")
+    assert "JSON files" in run(copy, "--help").stdout  # bake's line names what each cloud bakes
     helped = run(copy, "bake", "-b", "files", "--help")
     assert helped.returncode == 0, helped.stderr
     assert "files backend (-b files):\n  --folder FOLDER" in helped.stdout  # its own options, under its name
     assert "--subnet" not in helped.stdout and "--zone" not in helped.stdout  # and no other cloud's
+    words = " ".join(helped.stdout.split())  # help wraps its lines
+    assert "the files backend shares no images" in words and "EC2" not in words  # nor their --share
     assert "--folder" in run(copy, "reap", "--help").stdout  # every command of its options takes it
     dry = run(copy, "bake", "p.yaml", "-b", "files", "--folder", "out", "--dry-run")
     assert dry.returncode == 0, dry.stderr
