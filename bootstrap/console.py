@@ -39,7 +39,8 @@ class GuestReport:
     seconds: float = 0.0  # how long the boot took to report, where the reader measured it
 
     def tail(self, lines: int = 20) -> str:
-        return "\n".join(self.console.splitlines()[-lines:])
+        """The console's last lines, for an error that ends "last console lines:" (said so when there are none)."""
+        return "\n".join(self.console.splitlines()[-lines:]) or "(none: the console is empty)"
 
 
 def results(console: str) -> list[tuple[str, str | None]]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 
 
 def json_output(parser: argparse.ArgumentParser, what: str = "the result") -> None:
@@ -54,10 +55,16 @@ def client_target(parser: argparse.ArgumentParser, what: str = "") -> None:
     parser.add_argument("--target", "-t", choices=TEST_TARGETS, default="cloud-init", help=what + CLIENT_TARGET)
 
 
-def share(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--share", action="append", default=[], metavar="PRINCIPAL",
-                        help="also let this principal launch the image (repeatable; beside the profile's "
-                        "image.share): an EC2 account id, organization or OU ARN (ec2); a GCE IAM member")  # fmt: skip
+def share(parser: argparse.ArgumentParser, principals: Mapping[str, str], what: str = "also let this principal "
+          "launch the image (repeatable; beside the profile's image.share)", required: bool = False) -> None:
+    """--share, worded from each cloud's own principals (``principals``: cloud -> how a person writes one, ""
+    where it shares nothing); after -b NAME, -h shows that cloud's alone (cli/bake.py's help)."""
+    sharing = {name: text for name, text in principals.items() if text}
+    action = parser.add_argument("--share", action="append", default=None if required else [], required=required,
+                                 metavar="PRINCIPAL", help=f"{what}: " + "; ".join(f"{text} ({name})" for name, text
+                                                                                   in sharing.items()))  # fmt: skip
+    action.help_by_cloud = {name: f"{what}: {text}" if text else f"{what}; the {name} backend shares no images: "  # type: ignore[attr-defined]
+                            "ignored, with a note" for name, text in principals.items()}  # fmt: skip
 
 
 def overrides(parser: argparse.ArgumentParser) -> None:

@@ -3,11 +3,16 @@ its capabilities name, and what it lacks is refused in the one wording before an
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import inspect
+
 import pytest
 
 from bootstrap.bake.backend import Backend, BakeStepError, Capability, Unsupported, can, require
 from bootstrap.bake.events import Quiet
 from bootstrap.bake.lifecycle import BakeOptions, bake
+from bootstrap.clouds import all_clouds
 from bootstrap.planner import build_plan
 from bootstrap.profile import load_profile
 
@@ -19,11 +24,19 @@ METHODS = {Capability.COPY: ("copy_image",), Capability.CHANNELS: ("point_channe
 
 
 def backends() -> list[type[Backend]]:
-    from bootstrap.clouds.ec2.backend import Ec2Backend
-    from bootstrap.clouds.gce.backend import GceBackend
-    from bootstrap.clouds.local.backend import LocalBackend
+    """Every cloud's backend, from the registry (clouds/NAME/backend.py, or the package itself), and the fake."""
+    found: list[type[Backend]] = []
+    for name in all_clouds():
+        package = f"bootstrap.clouds.{name}"
+        for module in [package] + ([f"{package}.backend"] if importlib.util.find_spec(f"{package}.backend") else []):
+            found += [value for value in vars(importlib.import_module(module)).values()
+                      if isinstance(value, type) and issubclass(value, Backend) and value.__module__ == module
+                      and not inspect.isabstract(value)]  # fmt: skip
+    return [*found, FakeBackend]
 
-    return [LocalBackend, Ec2Backend, GceBackend, FakeBackend]
+
+def test_every_cloud_has_a_backend_here() -> None:
+    assert {b.name for b in backends()} == {*all_clouds(), "fake"}
 
 
 @pytest.mark.parametrize("backend", backends(), ids=lambda b: b.name)

@@ -23,6 +23,16 @@ def test_version_and_help() -> None:
     assert run().returncode == 2
 
 
+def test_bake_help_says_the_chosen_backend_s_principals_only() -> None:
+    gce = " ".join(run("bake", "-b", "gce", "--help").stdout.split())  # help wraps its lines
+    assert "--share PRINCIPAL also let this principal launch the image" in gce
+    assert "a GCE IAM member" in gce and "EC2 account" not in gce
+    local = " ".join(run("bake", "-b", "local", "--help").stdout.split())
+    assert "the local backend shares no images" in local and "GCE IAM member" not in local
+    every = " ".join(run("bake", "--help").stdout.split())  # no -b: each cloud's, named
+    assert "(12 digits)" in every and "domain:DOMAIN) (gce)" in every
+
+
 def test_render_to_stdout_and_file(tmp_path, capsys) -> None:
     assert main(["render", "base", "--target", "bash"]) == 0
     assert capsys.readouterr().out.startswith("#!/usr/bin/env bash\n")

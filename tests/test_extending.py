@@ -76,7 +76,7 @@ from . import _heredoc
 from ._record import Gzip, SizeLimit, Target
 
 TARGET = Target(
-    name="sealbox",
+    name="sealbox-script",  # longer than any built-in target's: the size tables widen
     rank=50,
     carrier=_heredoc.CARRIER,
     template="targets/sealbox.sh.j2",
@@ -103,20 +103,23 @@ def test_a_new_target_is_one_module_and_its_templates(tmp_path: Path) -> None:
     (copy / "templates" / "targets" / "instance-id" / "sealbox.sh.j2").write_text(INSTANCE_ID)
     (copy / "p.yaml").write_text("name: p\npackages: [jq]\n")
     (copy / "big.yaml").write_text(f"name: big\nfiles: [{{path: /etc/big, content: '{'x' * 30_000}'}}]\n")
-    assert "sealbox" in run(copy, "render", "--help").stdout
-    rendered = run(copy, "render", "p.yaml", "-t", "sealbox")
+    assert "sealbox-script" in run(copy, "render", "--help").stdout
+    rendered = run(copy, "render", "p.yaml", "-t", "sealbox-script")
     assert rendered.returncode == 0, rendered.stderr
     assert "# sealbox runs this once per boot." in rendered.stdout and "/run/sealbox/id" in rendered.stdout
-    assert "TARGET=sealbox" in rendered.stdout and "Metadata-Flavor" not in rendered.stdout  # its own lookup only
-    refused = run(copy, "render", "big.yaml", "-t", "sealbox")
+    assert "TARGET=sealbox-script" in rendered.stdout and "Metadata-Flavor" not in rendered.stdout  # its own lookup
+    refused = run(copy, "render", "big.yaml", "-t", "sealbox-script")
     assert refused.returncode != 0 and "sealbox takes 24,000 bytes; this is" in refused.stderr
-    checked = run(copy, "check", "p.yaml", "big.yaml", "-t", "sealbox", "--json")
+    checked = run(copy, "check", "p.yaml", "big.yaml", "-t", "sealbox-script", "--json")
     reports = {report["profile"]: report for report in json.loads(checked.stdout)}
-    assert [b["target"] for b in reports["p"]["budgets"]] == ["sealbox"] and reports["p"]["ok"], checked.stdout
+    assert [b["target"] for b in reports["p"]["budgets"]] == ["sealbox-script"] and reports["p"]["ok"], checked.stdout
     assert reports["big"]["budgets"][0]["sent"] > 24_000 and not reports["big"]["ok"]
     assert any(f["check"] == "size" and "sealbox user data" in f["message"] for f in reports["big"]["findings"])
-    assert '"sealbox"' in run(copy, "explain", "p.yaml", "--json").stdout  # sizes per target
-    assert "sealbox" in run(copy, "diff", "p.yaml", "big.yaml", "--json").stdout
+    assert '"sealbox-script"' in run(copy, "explain", "p.yaml", "--json").stdout  # sizes per target
+    assert "sealbox-script" in run(copy, "diff", "p.yaml", "big.yaml", "--json").stdout
+    table = run(copy, "check", "p.yaml", "-t", "cloud-init", "-t", "sealbox-script").stdout.splitlines()
+    row = next(line for line in table if line.startswith("  sealbox-script "))
+    assert table[1].index("limit") == row.index("24,000 sealbox user data"), table  # the columns stay aligned
 
 
 DISTRO_MODULE = '''"""fedora: a throwaway distro for the extension test."""
@@ -231,10 +234,13 @@ def test_a_new_cloud_is_one_folder(tmp_path: Path) -> None:
     (copy / "bootstrap" / "clouds" / "files").mkdir()
     (copy / "bootstrap" / "clouds" / "files" / "__init__.py").write_text(CLOUD)
     (copy / "p.yaml").write_text("name: p\npackages: [jq]\n")
+    assert "JSON files" in run(copy, "--help").stdout  # bake's line names what each cloud bakes
     helped = run(copy, "bake", "-b", "files", "--help")
     assert helped.returncode == 0, helped.stderr
     assert "files backend (-b files):\n  --folder FOLDER" in helped.stdout  # its own options, under its name
     assert "--subnet" not in helped.stdout and "--zone" not in helped.stdout  # and no other cloud's
+    words = " ".join(helped.stdout.split())  # help wraps its lines
+    assert "the files backend shares no images" in words and "EC2" not in words  # nor their --share
     assert "--folder" in run(copy, "reap", "--help").stdout  # every command of its options takes it
     dry = run(copy, "bake", "p.yaml", "-b", "files", "--folder", "out", "--dry-run")
     assert dry.returncode == 0, dry.stderr

@@ -55,7 +55,8 @@ FAULTS = {
         "build",
         "it ended timeout",
     ),
-    "builder vanishes": ({}, {"builder": "vanishes"}, {}, "build", "it ended gone"),
+    "builder vanishes": ({}, {"builder": "vanishes"}, {}, "build",
+                         "it ended gone; last console lines:\n(none: the console is empty)"),
     # no timeout here: a dead guest ends the wait at once, its panic said (issue 23)
     "builder panics": ({}, {"builder": "panics"}, {}, "build", "it ended panicked; last console lines:\n"
                        "Loading initial ramdisk\nVFS: Cannot open root device\nKernel panic - not syncing"),

@@ -20,7 +20,7 @@ import yaml
 from bootstrap.plan import Phase, Scope
 from bootstrap.planner import build_plan
 from bootstrap.profile import load_profile
-from bootstrap.targets import Variant
+from bootstrap.targets import TARGET_RECORDS, TARGETS, Variant, _cloud_config
 
 from .sandbox import Sandbox, available
 
@@ -57,15 +57,19 @@ services:
 # the mount and the secret before the first-boot command that uses them, the services after the commands.
 ORDER = ["hostname", "packages", "users", "mounts-tools", "cmd-label", "mounts", "secrets", "file-etc-matrix.conf",
          "cmd-clone", "cmd-tick", "services"]  # fmt: skip
-TARGETS = ("bash", "gce", "cloud-init", "ec2")
+UNIT = "/etc/systemd/system/bootstrap.service"
 
 
 class Machine:
-    """A sandbox machine and the way its target's client starts the runner."""
+    """A sandbox machine and the way its target's client starts the runner, told by the target's record and
+    bytes, not its name (every target of the registry is held here): cloud-init reads a cloud-config carrier;
+    a script that installs bootstrap.service (bash) is run once and the unit starts the runner on later boots;
+    one that installs none (gce) is run on every boot by its cloud's agent."""
 
     def __init__(self, base: Path, target: str, text: bytes):
         self.box = Sandbox(base)
         self.target, self.text = target, text
+        self.cloud_config = TARGET_RECORDS[target].carrier is _cloud_config.CARRIER
         self.box.answer("curl", "/latest/api/token", "TOKEN")
         self.box.answer("curl", "placement/region", "eu-west-1")
         self.box.answer("aws", "ssm get-parameter", "s3cr3t")
@@ -82,7 +86,7 @@ class Machine:
 
     def install(self) -> None:
         """What the client does once per instance before any script: cloud-init's write_files."""
-        if self.target in ("cloud-init", "ec2"):
+        if self.cloud_config:
             for item in yaml.safe_load(self._parts()["text/cloud-config"])["write_files"]:
                 path = self.box.path(item["path"])
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,11 +95,11 @@ class Machine:
 
     def start(self) -> None:
         """What the client runs on every boot: the per-boot part, the startup script, our unit."""
-        if self.target in ("cloud-init", "ec2"):
+        if self.cloud_config:
             result = self.box.run_script(self._parts()["text/x-shellscript-per-boot"])
-        elif self.target == "gce" or not self.box.exists("/usr/local/lib/bootstrap/runner"):
+        elif not self.box.exists(UNIT):
             result = self.box.run_script(self.text)
-        else:  # the bash script ran once; the unit it installed starts the runner on every later boot
+        else:  # the script ran once; the unit it installed starts the runner on every later boot
             result = self.box.run("/usr/local/lib/bootstrap/runner", "boot")
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
 

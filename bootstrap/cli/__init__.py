@@ -34,7 +34,7 @@ if _run_as_bootstrap() and signal.getsignal(signal.SIGINT) is signal.default_int
 import argparse
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -320,14 +320,20 @@ def _check(args: argparse.Namespace) -> int:
     return code
 
 
+def _name_width(targets: Iterable[str]) -> int:
+    """The first column of a size table: 11, or wider for a target's longer name (the columns stay aligned)."""
+    return max([11, *(len(name) + 1 for name in targets)])
+
+
 def _print_report(report: Report) -> None:
     print(f"{report.profile} ({report.path}): {count(report.steps, 'step')}, plan {report.plan_hash}")
-    print(f"  {'target':<11}{'raw':>9}{'gzip':>9}{'base64':>9}{'sent':>9}  limit")
+    width = _name_width(b.target for b in report.budgets)
+    print(f"  {'target':<{width}}{'raw':>9}{'gzip':>9}{'base64':>9}{'sent':>9}  limit")
     for b in report.budgets:
         limit = f"{b.limit:,} {b.limit_name}" if b.limit else "(no cloud limit)"
         fits = f"  fits ({b.limit - b.sent:,} to spare)" if b.fits else f"  OVER ({b.severity_over})"
         mark = fits if b.limit else ""
-        print(f"  {b.target:<11}{b.raw:>9,}{b.gzip:>9,}{b.base64:>9,}{b.sent:>9,}  {limit}{mark}")
+        print(f"  {b.target:<{width}}{b.raw:>9,}{b.gzip:>9,}{b.base64:>9,}{b.sent:>9,}  {limit}{mark}")
     print("  largest parts: " + ", ".join(f"{name} {size:,} B" for name, size in report.contributors))
     for finding in report.findings:
         print("  " + str(finding).replace("\n", "\n  "))
@@ -444,7 +450,8 @@ def _print_comparison(result: Comparison, each: list[Size], full: bool, indent: 
 
 def _print_sizes(each: list[Size], indent: str) -> None:
     """Bytes sent per target, before and after, against each cloud's limit; OVER where it does not fit."""
-    print(f"{indent}  {'bytes sent':<11}{'before':>9}{'after':>9}  limit")
+    width = _name_width(size.target for size in each)
+    print(f"{indent}  {'bytes sent':<{width}}{'before':>9}{'after':>9}  limit")
     for size in each:
         before, after = (f"{n:,}" if n is not None else "-" for n in (size.before, size.after))
         limit = f"{size.limit:,} {size.limit_name}" if size.limit else "(no cloud limit)"
@@ -454,7 +461,7 @@ def _print_sizes(each: list[Size], indent: str) -> None:
             mark = f"  OVER ({size.severity}): {why}"
         elif size.over(size.before):
             mark = "  fits now (was over)"
-        print(f"{indent}  {size.target:<11}{before:>9}{after:>9}  {limit}{mark}")
+        print(f"{indent}  {size.target:<{width}}{before:>9}{after:>9}  {limit}{mark}")
 
 
 def _print_family(extending: Family, full: bool) -> None:

@@ -17,8 +17,9 @@ from ..errors import RenderError, UsageError
 
 
 def add_parsers(commands: Any) -> None:
-    bake = commands.add_parser("bake", help="bake a golden machine image from a profile (local QEMU, EC2, GCE)",
-                               add_help=False)  # fmt: skip
+    found = clouds.all_clouds().values()  # -b's choices: the help names each cloud's images
+    bake = commands.add_parser("bake", help="bake a golden machine image from a profile ("
+                               + ", ".join(c.summary or c.name for c in found) + ")", add_help=False)  # fmt: skip
     bake.add_argument("profile")
     _backend_options(bake, "bake")
     options.force(bake)
@@ -26,7 +27,7 @@ def add_parsers(commands: Any) -> None:
     options.keep_images(bake)
     options.grace(bake)
     bake.add_argument("--no-test", dest="test", action="store_false", help="skip booting the new image once")
-    options.share(bake)
+    options.share(bake, _principals())
     options.timeout(bake, 3600, "for the builder to finish")
     options.json_output(bake, "events on stderr, the result on stdout,")
     guest_options(bake)
@@ -46,7 +47,7 @@ def add_parsers(commands: Any) -> None:
     options.dry_run(rebuild, "say what would be built")
     options.keep_images(rebuild)
     options.grace(rebuild)
-    options.share(rebuild)
+    options.share(rebuild, _principals())
     options.timeout(rebuild, 3600, "for each builder to finish")
     options.json_output(rebuild, "events on stderr, the summary on stdout,")
     guest_options(rebuild)
@@ -60,6 +61,11 @@ def add_parsers(commands: Any) -> None:
     reap.set_defaults(handler=_reap)
 
     _images_parsers(commands)
+
+
+def _principals() -> dict[str, str]:
+    """How a person writes each cloud's sharing principals ("": it shares nothing), for --share's help."""
+    return {c.name: c.principals_help for c in clouds.all_clouds().values()}
 
 
 def _images_parsers(commands: Any) -> None:
@@ -78,8 +84,7 @@ def _images_parsers(commands: Any) -> None:
         parser.add_argument("profile", help="the profile's name")
         _backend_options(parser, "images")
     options.json_output(listing, "the images")
-    share.add_argument("--share", action="append", required=True, metavar="PRINCIPAL",
-                       help="an EC2 account id, organization or OU ARN; a GCE IAM member (repeatable)")  # fmt: skip
+    options.share(share, _principals(), "whom to let launch it (repeatable)", required=True)
     share.add_argument("--image", help="an image id (default: the one latest points at, in each region)")
     for parser in (deprecate, delete):
         parser.add_argument("--image", required=True, help="the image id (see images list)")
