@@ -198,6 +198,9 @@ def apply_override(data: MDict, assignment: str) -> None:
                 f"--set {assignment!r}: {'.'.join(steps[:i])} is a {type(node).__name__}, "
                 "not a mapping; cannot set a key inside it"
             )
+        if last and value is None:  # as a child profile's null: the key is unset, its default applies
+            node.pop(step, None)
+            return
         if last:
             node[step] = value
         elif step not in node or node[step] is None:

@@ -286,6 +286,9 @@ def _explain(error: Any, root: Any) -> list[Problem]:
             hint = _colon_hint(value)
         elif expected == "integer" and isinstance(value, float) and value.is_integer():
             hint = f"write {int(value)}, without the decimal point"
+        if value is None:  # `key:` with nothing after it, or `--set key=null`
+            return [Problem(f"{where}: expected {article(expected)}, got nothing (null)", mark,
+                            "leave it out (a key left out takes its default), or quote 'null' to mean the text")]
         return [Problem(f"{where}: expected {article(expected)}, got {type_name(value)} {value!r}", mark, hint)]
     if kind == "pattern":
         what = schema.get("x-help", f"must match {schema['pattern']}")

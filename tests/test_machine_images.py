@@ -62,3 +62,21 @@ def test_machine_image_is_for_gce_only(write_profile, tmp_path, capsys) -> None:
     path = write_profile("name: box\n")
     assert main(["bake", str(path), "-o", str(tmp_path / "images"), "--machine-image", "--dry-run"]) == 2
     assert "--machine-image is for -b gce" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flag", "backend", "said"), [
+    ("--copy-to=us-east-1", "local", "--copy-to is for -b ec2 (AMIs are regional): -b local makes no copies"),
+    ("--copy-to=us-east-1", "gce", "--copy-to is for -b ec2 (AMIs are regional): -b gce makes no copies"),
+    ("--gce-user-data", "local", "--gce-user-data is for -b gce; -b local has no GCE startup-script to replace "
+                                 "(--target gce-user-data boots through GCE's cloud-init datasource)"),
+    ("--gce-user-data", "ec2", "--gce-user-data is for -b gce; -b ec2 has no GCE startup-script to replace"),
+])  # fmt: skip
+def test_an_option_that_asks_for_another_cloud_s_work_is_refused_before_any_call(
+        write_profile, tmp_path, capsys, flag: str, backend: str, said: str) -> None:  # fmt: skip
+    """Nothing silent: a copy or a client asked of a backend that cannot do it is exit 2, not ignored (nor a
+    backend failure at the copy step after the bake)."""
+    path = write_profile("name: box\n")
+    cloud_args = {"local": ["-o", str(tmp_path / "images")], "ec2": ["--source", "ami-1", "--region", "eu-west-1"],
+                  "gce": ["--project", "p", "--zone", "europe-west1-b"]}[backend]  # fmt: skip
+    assert main(["bake", str(path), "-b", backend, *cloud_args, flag, "--dry-run"]) == 2
+    assert said in capsys.readouterr().err

@@ -55,6 +55,18 @@ def test_all_errors_reported_at_once_in_file_order(write_profile) -> None:
     assert "put it in quotes" in messages[3]
 
 
+def test_set_null_unsets_a_key_as_a_child_profile_s_null_does(write_profile) -> None:
+    path = write_profile("name: x\ntimezone: Europe/Paris\n")
+    assert "timezone" not in load_profile(str(path), ["timezone=null"]).data
+    assert "timezone" not in load_profile(str(write_profile("name: x\ntimezone:\n", "empty.yaml"))).data
+
+
+def test_a_null_list_item_says_nothing_was_given_not_none(write_profile) -> None:
+    [message] = problems_of(write_profile("name: x\npackages: [git]\n"), "packages.0=null")
+    assert "expected a string, got nothing (null)" in message and "None" not in message
+    assert "leave it out" in message
+
+
 def test_float_version_hint(write_profile) -> None:
     [message] = problems_of(write_profile("name: x\nhostname: 12.10\n"))
     assert "expected a string, got number 12.1" in message and "quotes" in message

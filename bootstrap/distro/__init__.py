@@ -123,12 +123,13 @@ class Distro:
 
 @cache
 def all_distros() -> dict[str, Distro]:
-    """Every distro module's ``DISTRO``, by name."""
+    """Every distro module's ``DISTRO``, by name (a module without one is a helper, as in targets/)."""
     found: dict[str, Distro] = {}
     for info in pkgutil.iter_modules(__path__):
         if not info.name.startswith("_"):
-            distro = importlib.import_module(f"{__name__}.{info.name}").DISTRO
-            found[distro.name] = distro
+            distro = getattr(importlib.import_module(f"{__name__}.{info.name}"), "DISTRO", None)
+            if isinstance(distro, Distro):
+                found[distro.name] = distro
     return dict(sorted(found.items()))
 
 

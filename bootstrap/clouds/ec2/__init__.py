@@ -33,7 +33,8 @@ OPTIONS = (
         Option(("--subnet",), "subnet id"),
     ),
     Option(("--copy-to",), "also copy the image to this region (repeatable)", BUILDS,
-           arguments={"action": "append", "default": [], "metavar": "REGION"}),
+           arguments={"action": "append", "default": [], "metavar": "REGION"},
+           refusal=" (AMIs are regional): -b {backend} makes no copies between regions"),
     Option(("--endpoint-url",), "another API endpoint (private clouds, tests; AWS_ENDPOINT_URL too)"),
 )  # fmt: skip
 

@@ -23,7 +23,8 @@ OPTIONS = (
                "type, GPU, metadata), shared like the image", arguments={"action": "store_true"},
                refusal=" (GCE machine images)"),
         Option(("--gce-user-data",), "pass cloud-init user data (for images with cloud-init, e.g. Ubuntu's) "
-               "instead of a startup-script", arguments={"action": "store_true"}),
+               "instead of a startup-script", arguments={"action": "store_true"},
+               refusal="; -b {backend} has no GCE startup-script to replace{hint}"),
         Option(("--source",), "projects/P/global/images/family/F (default Debian 12's family)"),
         Option(("--instance-type",), "machine type, default e2-standard-2"),
         Option(("--subnet",), "subnetwork"),

@@ -25,4 +25,5 @@ def build(values: Values, context: Context) -> Any:
                         client=values["target"])  # fmt: skip
 
 
-CLOUD = Cloud("local", OPTIONS, build, summary="local QEMU images")
+CLOUD = Cloud("local", OPTIONS, build, summary="local QEMU images",
+              hint=" (--target gce-user-data boots through GCE's cloud-init datasource)")
