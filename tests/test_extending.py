@@ -83,6 +83,7 @@ TARGET = Target(
     instance_id="targets/instance-id/sealbox.sh.j2",
     size=SizeLimit(24_000, "sealbox user data", "error", Gzip.NO, "sealbox",
                    refusal="sealbox takes 24,000 bytes; this is {sizes}"),
+    provider="gcp",  # sealbox machines run on Google Cloud: check warns of AWS's services
 )
 '''
 TARGET_TEMPLATE = """{% extends "targets/payload.sh.j2" %}
@@ -115,6 +116,10 @@ def test_a_new_target_is_one_module_and_its_templates(tmp_path: Path) -> None:
     assert [b["target"] for b in reports["p"]["budgets"]] == ["sealbox-script"] and reports["p"]["ok"], checked.stdout
     assert reports["big"]["budgets"][0]["sent"] > 24_000 and not reports["big"]["ok"]
     assert any(f["check"] == "size" and "sealbox user data" in f["message"] for f in reports["big"]["findings"])
+    (copy / "aws.yaml").write_text('name: aws\nsecrets: [{name: tok, from: "aws-ssm:/x/tok"}]\n')
+    warned = run(copy, "check", "aws.yaml", "-t", "sealbox-script", "--json")
+    [cloud] = [f for f in json.loads(warned.stdout)[0]["findings"] if f["check"] == "cloud"]
+    assert "on Google Cloud (target sealbox-script)" in cloud["message"], warned.stdout
     assert '"sealbox-script"' in run(copy, "explain", "p.yaml", "--json").stdout  # sizes per target
     assert "sealbox-script" in run(copy, "diff", "p.yaml", "big.yaml", "--json").stdout
     table = run(copy, "check", "p.yaml", "-t", "cloud-init", "-t", "sealbox-script").stdout.splitlines()

@@ -1,16 +1,17 @@
 """What only one cloud provides, in a profile rendered for another: an AWS secret on GCE, a GCS
 bucket on EC2. The step would ask the wrong metadata service for its region or credentials and fail
 at boot; `check` warns at the profile line, for each cloud target (a warning: a profile is often
-meant for one cloud, and checked for all). cloud-init and bash run on any cloud: no finding."""
+meant for one cloud, and checked for all). A target's record names its cloud (`provider`); cloud-init
+and bash run on any cloud: no finding."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..targets import TARGET_RECORDS
 from ..yamlload import value_mark
 from . import Finding
 
-CLOUD_OF_TARGET = {"ec2": "aws", "gce": "gcp"}
 NAMES = {"aws": "AWS", "gcp": "Google Cloud"}
 SECRET_CLOUDS = {"aws-ssm:": "aws", "aws-secretsmanager:": "aws", "gcp-secretmanager:": "gcp"}
 MOUNT_CLOUDS = {"efs": "aws", "s3": "aws", "gcs": "gcp"}
@@ -21,7 +22,7 @@ def findings(profile: dict[str, Any], targets: list[str]) -> list[Finding]:
     uses = list(_uses(profile))
     result = []
     for target in targets:
-        cloud = CLOUD_OF_TARGET.get(target)
+        cloud = TARGET_RECORDS[target].provider if target in TARGET_RECORDS else ""
         for needed, what, mark in uses:
             if cloud and needed != cloud:
                 message = (f"{what} is {NAMES[needed]}'s: on {NAMES[cloud]} (target {target}) its step fails at "

@@ -115,6 +115,7 @@ class Target:
     bake_checked: bool = False  # image builders boot its bake variant: `check` checks that too
     in_diff: bool = True  # a distinct output for `diff` (ec2 is cloud-init's bytes, gzipped when large)
     clients: tuple[str, ...] = ()  # `bootstrap test --target` names it is proven under (localvm/clients.py)
+    provider: str = ""  # the one cloud it runs on ("aws", "gcp"; "": any): `check` warns of another's services
 
     @property
     def machine(self) -> str:

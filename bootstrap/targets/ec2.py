@@ -21,4 +21,5 @@ TARGET = Target(
     files_of="cloud-init",  # the same bytes: one cloud-init user data for every cloud
     in_diff=False,
     clients=("ec2",),
+    provider="aws",
 )

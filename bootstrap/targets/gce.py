@@ -21,4 +21,5 @@ TARGET = Target(
     bake_checked=True,
     # and GCE's user-data variant: cloud-init's bytes in GCE metadata (`bake -b gce --gce-user-data`)
     clients=("gce", "gce-user-data"),
+    provider="gcp",
 )

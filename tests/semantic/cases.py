@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bootstrap.targets import TARGET_RECORDS
+
 from .machine import Disk, MachineSpec
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).resolve().parent / "corpus"
-TARGETS = ("bash", "gce", "cloud-init", "ec2")
-TARGET_CLOUD = {"gce": "gcp", "ec2": "aws"}
+TARGETS = tuple(TARGET_RECORDS)  # every target, in the registry's order
+TARGET_CLOUD = {name: record.provider for name, record in TARGET_RECORDS.items() if record.provider}
 
 
 @dataclass
