@@ -126,7 +126,8 @@ from __future__ import annotations
 from . import Distro, PackageManager
 
 DNF = PackageManager(name="dnf", library="distro/dnf/lib.sh.j2", install="dnf install -y",
-                     installed="rpm -q --quiet", hold="dnf versionlock add", sources_changed=":")
+                     install_file="rpm -i", installed="rpm -q --quiet", hold="dnf versionlock add",
+                     sources_changed=":")
 DISTRO = Distro(name="fedora", family="fedora", description="Fedora, with dnf", manager=DNF)
 '''
 DISTRO_LIBRARY = '{% extends "runner/lib.sh.j2" %}\n'  # dnf needs no helpers of its own
@@ -143,6 +144,9 @@ def test_a_new_distro_is_one_module_and_its_step_library(tmp_path: Path) -> None
     assert 'dnf install -y "${packages[@]}"' in rendered.stdout and "install 2 dnf packages" in rendered.stdout
     assert "apt" not in rendered.stdout and "DEBIAN_FRONTEND" not in rendered.stdout  # nor in its lib.sh
     assert '"fedora"' in run(copy, "schema").stdout  # a value of distro: in the published schema
+    baked = run(copy, "render", "p.yaml", "--target", "bash", "--bake")
+    assert baked.returncode == 0 and "BOOTSTRAP-RESULT sealed" in baked.stdout, baked.stderr
+    assert "apt" not in baked.stdout  # nor in its seal
     (copy / "q.yaml").write_text("name: q\nextends: [p]\ntimezone: UTC\n")
     default = run(copy, "render", "q.yaml", "--target", "bash", "--set", "distro=debian")
     assert default.returncode == 0 and "apt_install tzdata" in default.stdout, default.stderr
