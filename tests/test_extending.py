@@ -158,6 +158,29 @@ def test_a_new_distro_is_one_module_and_its_step_library(tmp_path: Path) -> None
     assert "Traceback" not in refused.stderr
 
 
+
+def test_check_reads_the_distros_own_library(tmp_path: Path) -> None:
+    """`check` shellchecks the steps against the lib.sh of the profile's distro, not Debian's: a name
+    only the throwaway distro's library sets is unset to a step until that library sets it."""
+    copy = copy_of_the_package(tmp_path / "pkg")
+    module = DISTRO_MODULE.replace('install="dnf install -y"', "install='dnf install -y \"$dnf_options\"'")
+    assert module != DISTRO_MODULE
+    (copy / "bootstrap" / "distro" / "fedora.py").write_text(module)
+    (copy / "templates" / "distro" / "dnf").mkdir()
+    library = copy / "templates" / "distro" / "dnf" / "lib.sh.j2"
+    (copy / "p.yaml").write_text("name: p\ndistro: fedora\npackages: [htop]\n")
+
+    def findings() -> list[str]:
+        checked = run(copy, "check", "p.yaml", "-t", "bash", "--json")
+        [report] = json.loads(checked.stdout)
+        return [f["message"] for f in report["findings"] if "dnf_options" in f["message"]]
+
+    library.write_text(DISTRO_LIBRARY)
+    assert any("referenced but not assigned" in m for m in findings())  # the step reads it; nothing sets it
+    library.write_text(DISTRO_LIBRARY + "{% block settings %}\nexport dnf_options=--setopt=install_weak_deps=False\n"
+                       "{% endblock %}\n")  # fmt: skip
+    assert findings() == []
+
 CLOUD = '''"""files: a throwaway cloud for the extension test: images are JSON files in a folder."""
 
 from __future__ import annotations
