@@ -34,14 +34,18 @@ STUB_NAMES = (
 # stub or wrapped tool marks /stubs/crashed and hangs there until the test pulls the power (SIGKILL of
 # the whole machine). The count lives in /stubs, outside the machine's state.
 CRASH_POINT = r"""if [ -f /stubs/crash-at ]; then  # bash builtins only (cat itself is wrapped); a pipeline's
+  n="" at=""
   {  # processes count one at a time
     /usr/bin/flock 9
     n=0; read -r n 2>/dev/null </stubs/count || true; n=$((n + 1)); echo "$n" >/stubs/count
     read -r at </stubs/crash-at || true
   } 9>>/stubs/count.lock
-  if [ "$n" = "$at" ]; then echo "${0##*/} $*" >/stubs/crashed; exec /usr/bin/sleep 1000; fi
+  if [ -n "$at" ] && [ "$n" = "$at" ]; then echo "${0##*/} $*" >/stubs/crashed; exec /usr/bin/sleep 1000; fi
 fi
 """
+# A crash point of a tool a step runs as another user (as_user) counts too: crash_at makes the count,
+# its lock and the marker writable by every user. (Unwritable, such a call read no point and matched
+# an empty one: it hung without a marker, and the boot's later points were never reached.)
 # Real tools a step writes files with: wrapped so that a crash can also fall between mktemp, cat and mv.
 WRAPPED_TOOLS = ("mv", "cp", "chmod", "chown", "mkdir", "touch", "ln", "rm", "install", "mktemp", "cat", "tee")
 WRAPPER = "#!/bin/bash\n" + CRASH_POINT + 'exec "/usr/bin/${0##*/}" "$@"\n'
@@ -253,17 +257,18 @@ class Sandbox:
         """Run ``command`` and pull the power at its ``point``-th crash point (see CRASH_POINT): every
         process of the machine dies with SIGKILL at once. False when it ended before getting there."""
         marker, count = self.root / "stubs" / "crashed", self.root / "stubs" / "count"
-        marker.unlink(missing_ok=True)
-        count.unlink(missing_ok=True)
+        for shared in (marker, count, self.root / "stubs" / "count.lock"):  # see CRASH_POINT
+            shared.write_text("")
+            shared.chmod(0o666)
         (self.root / "stubs" / "crash-at").write_text(str(point))
         isolate = ["unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child"]
         proc = subprocess.Popen([*isolate, "bash", "-c", INNER, "inner", str(self.root), *command],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         try:
             deadline = time.monotonic() + timeout
-            while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            while not marker.stat().st_size and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.01)
-            crashed = marker.exists()
+            crashed = marker.stat().st_size > 0
         finally:
             proc.kill()  # --kill-child: the machine's init, and with it every process, dies too
             proc.wait(30)

@@ -134,7 +134,8 @@ from __future__ import annotations
 from . import Distro, PackageManager
 
 DNF = PackageManager(name="dnf", library="distro/dnf/lib.sh.j2", install="dnf install -y",
-                     installed="rpm -q --quiet", hold="dnf versionlock add", sources_changed=":")
+                     install_file="rpm -i", installed="rpm -q --quiet", hold="dnf versionlock add",
+                     sources_changed=":")
 DISTRO = Distro(name="fedora", family="fedora", description="Fedora, with dnf", manager=DNF)
 '''
 DISTRO_LIBRARY = '{% extends "runner/lib.sh.j2" %}\n'  # dnf needs no helpers of its own
@@ -151,6 +152,9 @@ def test_a_new_distro_is_one_module_and_its_step_library(tmp_path: Path) -> None
     assert 'dnf install -y "${packages[@]}"' in rendered.stdout and "install 2 dnf packages" in rendered.stdout
     assert "apt" not in rendered.stdout and "DEBIAN_FRONTEND" not in rendered.stdout  # nor in its lib.sh
     assert '"fedora"' in run(copy, "schema").stdout  # a value of distro: in the published schema
+    baked = run(copy, "render", "p.yaml", "--target", "bash", "--bake")
+    assert baked.returncode == 0 and "BOOTSTRAP-RESULT sealed" in baked.stdout, baked.stderr
+    assert "apt" not in baked.stdout  # nor in its seal
     (copy / "q.yaml").write_text("name: q\nextends: [p]\ntimezone: UTC\n")
     default = run(copy, "render", "q.yaml", "--target", "bash", "--set", "distro=debian")
     assert default.returncode == 0 and "apt_install tzdata" in default.stdout, default.stderr
@@ -161,6 +165,29 @@ def test_a_new_distro_is_one_module_and_its_step_library(tmp_path: Path) -> None
     assert "q.yaml:3:11: error: timezone: package tzdata (debian) has no name on distro fedora" in refused.stderr
     assert "Traceback" not in refused.stderr
 
+
+
+def test_check_reads_the_distros_own_library(tmp_path: Path) -> None:
+    """`check` shellchecks the steps against the lib.sh of the profile's distro, not Debian's: a name
+    only the throwaway distro's library sets is unset to a step until that library sets it."""
+    copy = copy_of_the_package(tmp_path / "pkg")
+    module = DISTRO_MODULE.replace('install="dnf install -y"', "install='dnf install -y \"$dnf_options\"'")
+    assert module != DISTRO_MODULE
+    (copy / "bootstrap" / "distro" / "fedora.py").write_text(module)
+    (copy / "templates" / "distro" / "dnf").mkdir()
+    library = copy / "templates" / "distro" / "dnf" / "lib.sh.j2"
+    (copy / "p.yaml").write_text("name: p\ndistro: fedora\npackages: [htop]\n")
+
+    def findings() -> list[str]:
+        checked = run(copy, "check", "p.yaml", "-t", "bash", "--json")
+        [report] = json.loads(checked.stdout)
+        return [f["message"] for f in report["findings"] if "dnf_options" in f["message"]]
+
+    library.write_text(DISTRO_LIBRARY)
+    assert any("referenced but not assigned" in m for m in findings())  # the step reads it; nothing sets it
+    library.write_text(DISTRO_LIBRARY + "{% block settings %}\nexport dnf_options=--setopt=install_weak_deps=False\n"
+                       "{% endblock %}\n")  # fmt: skip
+    assert findings() == []
 
 CLOUD = '''"""files: a throwaway cloud for the extension test: images are JSON files in a folder."""
 

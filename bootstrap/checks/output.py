@@ -28,6 +28,7 @@ class Pending:
     scripts: dict[str, str]
     configs: list[tuple[str, str]]
     authored: dict[str, Step]  # the profile author's commands, by script name, to point findings at
+    distro: str  # the plan's: its lib.sh is what the scripts' `source` line reads
     snippets: dict[str, Mark] = field(default_factory=dict)  # other shell a profile passes to `bash -c`
 
 
@@ -56,7 +57,8 @@ def prepare(plan: Plan, artifact: Artifact) -> Pending:
         if file.path != f"{LIB_DIR}/plan":
             scripts[f"{where}:{file.path}"] = found.content if found is not None else file.content
     authored = {f"{where}:{LIB_DIR}/steps/{s.id}.sh": s for s in plan.steps if s.feature == "commands" and s.origin}
-    return Pending(findings, {name: _neutral(name, text, plan) for name, text in scripts.items()}, configs, authored)
+    return Pending(findings, {name: _neutral(name, text, plan) for name, text in scripts.items()}, configs, authored,
+                   plan.distro)  # fmt: skip
 
 
 SNIPPET_HEADER = "#!/bin/bash\n# shellcheck disable=SC2317\n"  # a verify check or service command, alone
@@ -98,11 +100,14 @@ def finish(pending: list[Pending], findings_cache: FindingsCache | None = None) 
     from concurrent.futures import ThreadPoolExecutor
 
     store = findings_cache or FindingsCache()
-    scripts = {name: text for item in pending for name, text in item.scripts.items()}
     configs = [config for item in pending for config in item.configs]
+    by_script: dict[str, list[Finding]] = {}
     with ThreadPoolExecutor(max_workers=1) as pool:  # cloud-init's validator runs while shellcheck does
         schema_run = pool.submit(cloudinit_schema.validate_each, configs, store)
-        by_script = shell.findings_by_script(scripts, library(), store) if scripts else {}
+        for distro in dict.fromkeys(item.distro for item in pending):  # each against its own lib.sh
+            scripts = {name: text for item in pending if item.distro == distro for name, text in item.scripts.items()}
+            if scripts:
+                by_script |= shell.findings_by_script(scripts, library(distro), store)
         by_config = iter(schema_run.result())
     results = []
     for item in pending:

@@ -90,6 +90,6 @@ def _prepare(reference: str, targets: list[str], overrides: list[str]) -> tuple[
         pending.append(prepare(plan, artifact))
     texts, marks = snippets(profile.data)  # the same on every target: checked once
     if texts:
-        pending.append(Pending([], texts, [], {}, marks))
+        pending.append(Pending([], texts, [], {}, plan.distro, marks))
     return report, pending
 

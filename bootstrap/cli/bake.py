@@ -177,23 +177,19 @@ def guest_options(parser: argparse.ArgumentParser) -> None:
 
 def guest_choice(args: argparse.Namespace, *profiles: Any, instance_steps: bool = True, dry_run: bool = False,
                  bake: bool = True) -> Any:  # fmt: skip
-    """The local guest for these profiles and options (a GuestChoice: say its lines, then build its setup).
-    With several profiles (a rebuild), each fails on its own for what no guest can give."""
-    from ..features import Needs, needs
-    from ..localvm.guest import choose_guest
+    """The local guest for these profiles and the guest options given (a GuestChoice: say its lines, then
+    build its setup)."""
+    from ..localvm.guest import GuestOptions, guest_for
 
-    total = Needs()
-    for profile in profiles:
-        total |= needs(profile.data, bake=bake)
-    if len(profiles) > 1:
-        total = Needs(packages=total.packages)
-    return choose_guest(total, network=args.network, local_apt=args.local_apt, extra=args.apt_packages,
-                        instance_steps=instance_steps, dry_run=dry_run)  # fmt: skip
+    options = GuestOptions(network=args.network, local_apt=args.local_apt, extra=tuple(args.apt_packages))
+    return guest_for(profiles, options, instance_steps=instance_steps, dry_run=dry_run, bake=bake)
 
 
 def make_backend(args: argparse.Namespace, progress: Any, setup: Any = None) -> Any:
-    """The backend -b names, built from its own options' values (the cloud declares them)."""
-    return clouds.make_backend(args.backend, vars(args), clouds.Context(args.command, progress, setup))
+    """The backend -b names, built from the clouds' declared options alone (not the rest of the namespace)."""
+    given = {option.name: getattr(args, option.name) for cloud in clouds.all_clouds().values()
+             for option in cloud.options if hasattr(args, option.name)}  # fmt: skip
+    return clouds.make_backend(args.backend, given, clouds.Context(args.command, progress, setup))
 
 
 NAMED = "_backend_named"  # set on the namespace when -b was given: -h then shows that backend's options only

@@ -67,10 +67,13 @@ class PackageManager:
     name: str  # as users know it: "apt package" in step descriptions
     library: str  # template of the runner's lib.sh for it: extends runner/lib.sh.j2, fills its blocks
     install: str  # installs the packages named after it, skipping (without the network) those installed
+    install_file: str  # installs the downloaded package files named after it, resolving no dependencies
+    # from repositories (a repository's keyring package, before that repository is added)
     installed: str  # true when the package named after it is installed (NAME=VERSION: at that version)
     hold: str  # keeps the packages named after it at their version through upgrades
     sources_changed: str  # tells the manager a repository was added (its next install refreshes)
     repository: str = ""  # template adding a Repository (with ``repository`` and ``source``); "": cannot
+    seal: str = ""  # template of its part of the image's seal (runner/seal.sh.j2, no lib.sh): its caches
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,10 @@ class Distro:
     @property
     def installed(self) -> str:
         return self.manager.installed
+
+    @property
+    def install_file(self) -> str:
+        return self.manager.install_file
 
     @property
     def hold(self) -> str:

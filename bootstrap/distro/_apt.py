@@ -8,8 +8,10 @@ APT = PackageManager(
     name="apt",
     library="distro/apt/lib.sh.j2",
     install="apt_install",
+    install_file="dpkg -i",
     installed="pkg_installed",
     hold="apt-mark hold --",
     sources_changed="apt_sources_changed",
     repository="distro/apt/repository.sh.j2",
+    seal="distro/apt/seal.sh.j2",
 )

@@ -14,6 +14,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..distro import all_distros
 from ..errors import InputError, Problem
@@ -100,6 +101,31 @@ def choose_guest(needs: Needs, *, network: bool | None, local_apt: bool | None, 
         lines.append(f"apt: {len(packages)} Debian packages from a local repository built on this host ({reason})")
     return GuestChoice(network=network if network is not None else route, apt_packages=packages if use_repo else (),
                        lines=lines)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GuestOptions:
+    """What was asked of a local guest (bake's and test's --network, --local-apt, --apt-package); ``None``:
+    automatic, from what this host reaches."""
+
+    network: bool | None = None
+    local_apt: bool | None = None
+    extra: tuple[str, ...] = ()  # more packages for the local apt repository
+
+
+def guest_for(profiles: Sequence[Any], options: GuestOptions, *, instance_steps: bool = True, dry_run: bool = False,
+              bake: bool = True) -> GuestChoice:  # fmt: skip
+    """The local guest for these (loaded) profiles: what they need together, decided by choose_guest. With
+    several profiles (a rebuild), each fails on its own for what no guest can give: only their packages add up."""
+    from ..features import needs
+
+    total = Needs()
+    for profile in profiles:
+        total |= needs(profile.data, bake=bake)
+    if len(profiles) > 1:
+        total = Needs(packages=total.packages)
+    return choose_guest(total, network=options.network, local_apt=options.local_apt, extra=options.extra,
+                        instance_steps=instance_steps, dry_run=dry_run)  # fmt: skip
 
 
 def _host_release() -> str:

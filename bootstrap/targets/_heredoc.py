@@ -8,6 +8,7 @@ import re
 import shlex
 
 from .. import __version__
+from ..distro import all_distros
 from ..plan import Plan
 from ._record import Carried, Target, Variant
 from .bundle import RUNNER, SEAL, MachineFile, machine_files, rendered
@@ -35,6 +36,7 @@ def payload(plan: Plan, target: Target, variant: Variant, files: list[MachineFil
         seal=SEAL,
         delimiter=delimiter,
         variant=variant.value,
+        distro=all_distros()[plan.distro],  # where the bash target's own unit goes
     )
 
 

@@ -74,8 +74,8 @@ def runner_script(plan: Plan, target: str) -> str:
     return compact(text, "templates/runner/runner.sh.j2")
 
 
-def _runner_file(name: str) -> str:
-    return compact(rendered(f"runner/{name}"), f"templates/runner/{name}")
+def _runner_file(name: str, **context: Any) -> str:
+    return compact(rendered(f"runner/{name}", **context), f"templates/runner/{name}")
 
 
 def library(distro: str = DEFAULT_DISTRO) -> str:
@@ -91,5 +91,5 @@ def machine_files(plan: Plan, target: str, variant: Variant = Variant.USER_DATA)
     ]
     files += [MachineFile(f"{LIB_DIR}/steps/{s.id}.sh", "0755", step_script(s)) for s in plan.ordered]
     if variant.bakes:
-        files.append(MachineFile(SEAL, "0755", _runner_file("seal.sh.j2")))
+        files.append(MachineFile(SEAL, "0755", _runner_file("seal.sh.j2", distro=all_distros()[plan.distro])))
     return files
