@@ -249,8 +249,8 @@ class LocalBackend(Backend):
         self.record(image, {"tags": {**data.get("tags", {}), f"{CHANNEL_PREFIX}{channel}": str(time.time_ns())}})
         for suffix in ("qcow2", "json"):
             link = self.output / f"{profile}-{channel}.{suffix}"
-            temporary = link.with_name(f".{link.name}.new")
-            temporary.unlink(missing_ok=True)
+            # This run's own name: another run moving the same channel has its own link to rename.
+            temporary = link.with_name(f".{link.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.new")
             temporary.symlink_to(f"{image.id}.{suffix}")
             os.replace(temporary, link)
 
