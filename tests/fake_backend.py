@@ -141,7 +141,7 @@ class FakeBackend(Backend):
         return copy
 
     def promote(self, image: Image, identity: Identity) -> None:
-        self._call("promote")
+        self._call("promote", image.region)  # a fault "promote:REGION" fails one region's
         self._tag(image, TAG_PROMOTED, str(next(self._clock)))
         self.point_channel(image, identity.profile, "latest")
 

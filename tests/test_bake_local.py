@@ -101,3 +101,25 @@ def test_a_dry_run_builds_nothing_even_without_a_base_image_or_qemu(
     assert "not built yet" in out.err + out.out
     made = [p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file() and "profiles" not in p.parts]
     assert [p for p in made if "jinja" not in str(p)] == []  # only the template bytecode cache
+
+
+def test_two_runs_moving_one_channel_never_remove_each_others_link(tmp_path: Path) -> None:
+    """Another run (the same profile baked twice at once) has made its new link and is about to rename
+    it over latest: moving latest here leaves its link alone, or its rename fails, its promotion with it,
+    and its clean-up deletes the image latest may name by then."""
+    import json
+    import os
+
+    output = tmp_path / "images"
+    output.mkdir()
+    for name in ("img-1", "img-2"):
+        (output / f"{name}.qcow2").write_bytes(b"")
+        (output / f"{name}.json").write_text(json.dumps({"format": "bootstrap-local-image", "name": name,
+                                                         "created": 1, "tags": {}}))  # fmt: skip
+    backend = LocalBackend(output, progress=lambda line: None)
+    others = [output / ".p-latest.qcow2.new", output / ".p-latest.json.new"]  # the other run's, by its old name
+    for link in others:
+        link.symlink_to("img-2." + link.name.split(".")[2])
+    backend.point_channel(backend._image(json.loads((output / "img-1.json").read_text())), "p", "latest")
+    assert os.readlink(output / "p-latest.qcow2") == "img-1.qcow2"
+    assert all(link.is_symlink() for link in others), "the other run's link was removed under it"

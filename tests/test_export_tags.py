@@ -78,7 +78,8 @@ def test_terraform_looks_up_the_names_the_backends_write(exported: tuple[dict, d
     channel = f"${{var.{key}_channel}}"
     assert terraform["data"]["aws_ssm_parameter"][f"{key}_image"]["name"] == ec2.parameter(PROFILE, channel)
     lookup = terraform["data"]["google_compute_image"][f"{key}_image"]["filter"]
-    assert lookup == f'family = "{gce.family(PROFILE)}" AND labels.{gce.CHANNEL_LABEL}{channel}:*'
+    assert lookup == (f'family = "{gce.family(PROFILE)}" AND labels.bootstrap-profile = "{PROFILE}" AND '
+                      f"labels.{gce.CHANNEL_LABEL}{channel}:*")
     assert gce.channel_label("latest") == gce.CHANNEL_LABEL + "latest"  # the label point_channel moves
 
 

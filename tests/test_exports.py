@@ -76,7 +76,8 @@ def test_terraform_templates_use_known_arguments_and_file_based_user_data(tmp_pa
         "/bootstrap/team-shared/${var.team_shared_channel}"
     )  # what bootstrap images promote moves
     image = document["data"]["google_compute_image"]["team_shared_image"]
-    wanted = 'family = "bootstrap-team-shared" AND labels.bootstrap-channel-${var.team_shared_channel}:*'
+    wanted = ('family = "bootstrap-team-shared" AND labels.bootstrap-profile = "team-shared" AND '
+              "labels.bootstrap-channel-${var.team_shared_channel}:*")
     assert image["filter"] == wanted and image["most_recent"]
     # Every reference names something this document declares.
     declared = {f"var.{name}" for name in document["variable"]}

@@ -112,3 +112,16 @@ def test_old_images_are_pruned_but_never_the_new_one(fake: FakeBackend) -> None:
     for _ in range(4):
         run(fake, force=True, keep=2, grace_days=0)
     assert len(fake.images) == 2 and fake.unpromoted() == []
+
+
+def test_a_promotion_that_fails_in_one_region_keeps_the_images_already_promoted(fake: FakeBackend) -> None:
+    """latest moved to the new image in r1, then r2's promotion failed (a broken network, a throttled
+    SSM): the image r1's latest now names must not be deleted by the clean-up, or every launch from
+    r1's latest fails. The copy whose promotion failed is not promoted: it goes."""
+    fake.faults["promote:r2"] = BOOM
+    with pytest.raises(BakeStepError) as caught:
+        run(fake, regions=("r2",))
+    assert caught.value.step == "promote"
+    held = fake.launched_from("box", "latest", "r1")
+    assert held is not None and held in fake.images, "r1's latest names a deleted image"
+    assert [i.region for i in fake.images.values()] == ["r1"]

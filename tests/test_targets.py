@@ -100,3 +100,19 @@ def test_render_imports_no_cloud_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_cloud_config_reader_keeps_every_part_even_under_one_name() -> None:
+    """cloud-init runs every part whatever its file name: `check` reads each, as the list before the
+    per-target readers did (a second part of the same name was dropped unchecked)."""
+    from bootstrap.targets import TARGET_RECORDS
+    from bootstrap.targets._cloud_config import multipart
+
+    data = multipart([("text/cloud-config", "a.yaml", "#cloud-config\nhostname: one\n"),
+                      ("text/cloud-config", "a.yaml", "#cloud-config\nruncmd: [[touch, /x]]\n"),
+                      ("text/x-shellscript", "s.sh", "#!/bin/sh\necho one\n"),
+                      ("text/x-shellscript", "s.sh", "#!/bin/sh\necho two\n")]).encode()  # fmt: skip
+    carried = TARGET_RECORDS["cloud-init"].read(data)
+    assert sorted(carried.configs.values()) == ["#cloud-config\nhostname: one\n",
+                                                "#cloud-config\nruncmd: [[touch, /x]]\n"]  # fmt: skip
+    assert len(carried.scripts) == 2

@@ -52,7 +52,8 @@ class BakeState:
     test_data: bytes = b""
     machines: dict[str, Instance] = field(default_factory=dict)  # by role: launched, not yet deleted
     made: list[Image] = field(default_factory=list)  # the image and its copies
-    promoted: bool = False
+    promoted: bool = False  # every one of them
+    published: set[str] = field(default_factory=set)  # ids of those promoted so far: a channel names each
 
     def launch(self, role: str, image_id: str, data: bytes) -> Instance:
         tags = {**self.result.identity.tags(), TAG_ROLE: role,
@@ -82,8 +83,13 @@ class BakeState:
                              instance=instance.id)  # fmt: skip
 
     def clean_images(self, images: list[Image]) -> None:
-        """Delete ``images`` (newest first) unless promoted; each one tried, whatever the others do."""
+        """Delete ``images`` (newest first) unless promoted; each one tried, whatever the others do. One whose
+        own promotion finished stays even when another's failed: its region's latest names it now."""
         for image in [] if self.promoted else reversed(images):
+            if image.id in self.published:
+                self.events.emit("kept", f"image {image.id} kept: latest{' in ' + image.region if image.region else ''}"
+                                 " points at it", image=image.id)  # fmt: skip
+                continue
             try:
                 self.backend.delete_image(image)
                 self.events.emit("deleted", f"unpublished image {image.id} deleted", image=image.id)
@@ -238,7 +244,9 @@ class Promote(Step[BakeState]):
 
     def run(self, state: BakeState) -> Action:
         for each in _published(state):
-            state.backend.promote(each, state.result.identity)
+            with interrupts.shielded():  # a signal waits until a promotion done is recorded as done
+                state.backend.promote(each, state.result.identity)
+                state.published.add(each.id)
         state.promoted = True
         image = state.made[0]
         state.events.emit("promoted", f"{state.plan.profile}: {image.id} is now the latest image", image=image.id)

@@ -3,8 +3,8 @@
 Terraform's JSON syntax (``PROFILE.tf.json``), with the user data read from files beside it, so
 a profile change is a visible change in `terraform plan`. The image defaults to the one
 `bootstrap bake` promoted, or another channel's (variable PROFILE_channel): the SSM parameter
-/bootstrap/PROFILE/CHANNEL on AWS, the image of family bootstrap-PROFILE labelled with the channel
-on GCP (one image holds a channel's label at a time); a variable overrides either.
+/bootstrap/PROFILE/CHANNEL on AWS, the image of family bootstrap-PROFILE labelled with the profile and
+the channel on GCP (one image holds a channel's label at a time); a variable overrides either.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def export_terraform(plan: Plan, folder: Path, profile: dict[str, Any]) -> list[
         "data": {
             "aws_ssm_parameter": {f"{key}_image": {"name": ec2_names.parameter(name, channel)}},
             "google_compute_image": {f"{key}_image": {
-                "filter": f'family = "{gce_names.family(name)}" AND labels.{gce_names.CHANNEL_LABEL}{channel}:*',
+                "filter": gce_names.channel_filter(name, channel),
                 "most_recent": True, "project": f"${{var.{key}_gcp_project}}"}},
         },
         "resource": {

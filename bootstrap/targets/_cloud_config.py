@@ -104,8 +104,11 @@ class CloudConfig:
         from ..checks import cloudinit_schema, mime
 
         parts, findings = mime.split(data, where)
-        configs = {p.filename: p.text for p in parts if p.content_type == "text/cloud-config"}
-        scripts = {p.filename: p.text for p in parts if "shellscript" in p.content_type}
+        # Named by file name, made unique: cloud-init runs every part, two of one name included.
+        named = [(p, p.filename if [q.filename for q in parts].count(p.filename) == 1 else f"{p.filename}#{i}")
+                 for i, p in enumerate(parts)]  # fmt: skip
+        configs = {name: p.text for p, name in named if p.content_type == "text/cloud-config"}
+        scripts = {name: p.text for p, name in named if "shellscript" in p.content_type}
         files: dict[str, MachineFile] = {}
         for text in configs.values():
             parsed, config = cloudinit_schema.read_part(text)

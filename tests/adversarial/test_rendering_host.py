@@ -252,6 +252,32 @@ def test_a_planted_manifest_name_makes_nothing_outside_the_images_folder_deletab
     assert result.returncode != 0 and "no image ../victim" in result.stderr
 
 
+@pytest.mark.parametrize("field", [{"created": "soon"}, {"created": float("inf")}, {"created": None},
+                                   {"tags": ["bootstrap:owner"]}, {"tags": {"bootstrap:owner": "bootstrap",
+                                    "bootstrap:profile": "p", "bootstrap:channel:latest": {"a": 1}}}])  # fmt: skip
+def test_a_planted_manifest_of_odd_values_is_nobodys(tmp_path: Path, bootstrap_in, field: dict) -> None:
+    """A manifest in the images folder (a checkout's images/, the default -o) with bootstrap's tags but a
+    value bootstrap never writes (a time not a number, tags not strings): `images list` and prune pass it
+    by, as they do a manifest not named as its file, never a traceback (`images list` raised TypeError)."""
+    from bootstrap.bake.events import Quiet
+    from bootstrap.bake.lifecycle import prune
+    from bootstrap.clouds.local.backend import LocalBackend
+
+    images = tmp_path / "images"
+    images.mkdir()
+    manifest = {"format": "bootstrap-local-image", "name": "planted", "created": 0, "promoted": 1,
+                "tags": {"bootstrap:owner": "bootstrap", "bootstrap:profile": "p", "bootstrap:role": "image"},
+                **field}  # fmt: skip
+    (images / "planted.json").write_text(json.dumps(manifest))
+    (images / "planted.qcow2").write_text("")
+    backend = LocalBackend(images)
+    assert backend.list_images("p") == []
+    assert prune(backend, "p", keep=0, protected=set(), events=Quiet()) == []
+    (tmp_path / "p.yaml").write_text("name: p\n")  # a profile this folder knows: no images is no error
+    result = bootstrap_in(tmp_path, "images", "list", "p", "-o", str(images))
+    assert result.returncode == 0 and "p: no images made by bootstrap yet" in result.stdout
+
+
 def test_a_folder_scan_follows_no_link_out_of_the_folder(hostile_repo: Path, secret_outside: Path) -> None:
     from bootstrap.discover import profile_files
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from ...bake.backend import CHANNEL_PREFIX
+from ...bake.backend import CHANNEL_PREFIX, TAG_PROFILE
 
 DEFAULT_SOURCE = "projects/debian-cloud/global/images/family/debian-12"
 DEBIAN_PROJECT, DEBIAN_FAMILY = "debian-cloud", "debian-12"
@@ -39,6 +39,13 @@ CHANNEL_LABEL = CHANNEL_PREFIX.replace(":", "-")  # + the channel's name: the la
 
 def channel_label(channel: str) -> str:
     return label(CHANNEL_PREFIX + channel)
+
+
+def channel_filter(profile: str, channel: str) -> str:
+    """The images.list filter of the image that holds ``channel`` of ``profile``. The profile's own label
+    too: two long profile names that share their first 53 characters share a (63-character) family."""
+    return (f'family = "{family(profile)}" AND labels.{label(TAG_PROFILE)} = "{label(profile)}" AND '
+            f"labels.{CHANNEL_LABEL}{channel}:*")
 
 
 def machine_image_name(image: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import time
@@ -100,7 +101,7 @@ class LocalBackend(Backend):
                 continue
             if not isinstance(data, dict) or data.get("format") != "bootstrap-local-image":
                 continue
-            if data.get("name") != path.stem or not IMAGE_NAME.match(path.stem):
+            if data.get("name") != path.stem or not IMAGE_NAME.match(path.stem) or not _written_by_us(data):
                 continue
             if _files(self.output, path.stem)["disk"].exists():
                 found.append(data)
@@ -248,8 +249,8 @@ class LocalBackend(Backend):
         self.record(image, {"tags": {**data.get("tags", {}), f"{CHANNEL_PREFIX}{channel}": str(time.time_ns())}})
         for suffix in ("qcow2", "json"):
             link = self.output / f"{profile}-{channel}.{suffix}"
-            temporary = link.with_name(f".{link.name}.new")
-            temporary.unlink(missing_ok=True)
+            # This run's own name: another run moving the same channel has its own link to rename.
+            temporary = link.with_name(f".{link.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.new")
             temporary.symlink_to(f"{image.id}.{suffix}")
             os.replace(temporary, link)
 
@@ -290,6 +291,14 @@ def _files(output: Path, name: str) -> dict[str, Path]:
     """The files of the image ``name``: found from its name alone, never from what a manifest says."""
     return {"disk": output / f"{name}.qcow2", "kernel": output / f"{name}.vmlinuz",
             "initrd": output / f"{name}.initrd.img", "manifest": output / f"{name}.json"}  # fmt: skip
+
+
+def _written_by_us(data: dict) -> bool:
+    """A manifest's values of the types create_image and record write: a time that is a number, tags of
+    strings. Another's (planted in a checkout's images/) would make sorting and prune raise."""
+    created, tags = data.get("created"), data.get("tags", {})
+    return (isinstance(created, (int, float)) and not isinstance(created, bool) and math.isfinite(created)
+            and isinstance(tags, dict) and all(isinstance(v, str) for v in tags.values()))  # fmt: skip
 
 
 def _reported_ok(machine: Machine) -> bool:
