@@ -35,6 +35,7 @@ class Fault:
     status: int = 0  # an HTTP error answer (e.g. 429, 503, 403), ``times`` times
     times: int = 1_000_000
     operation_error: str = ""  # or: the call succeeds but its operation ends with this error
+    after: int = 0  # calls of the action answered normally before the fault starts
 
 
 @dataclass
@@ -98,6 +99,9 @@ class Compute:
                 with self.lock:
                     self.calls.append(action)
                     fault = self.faults.get(action)
+                    if fault and fault.after > 0:
+                        fault.after -= 1
+                        fault = None
                     if fault and fault.status and fault.times > 0:
                         fault.times -= 1
                         return fault.status, _error(fault.status, f"injected {fault.status} for {action}")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bootstrap.bake.backend import BakeStepError
+from bootstrap.bake.channels import holders
 from bootstrap.bake.events import Quiet
 from bootstrap.bake.lifecycle import BakeOptions, bake
+from bootstrap.errors import BackendError
 from bootstrap.planner import build_plan
 from bootstrap.profile import load_profile
 
@@ -257,3 +259,20 @@ def test_rebuild_dry_run_lists_plans_without_a_traceback(gce, tmp_path, monkeypa
     assert code == 0, captured.err
     assert captured.out.split()[:2] == ["planned", str(folder / "alpha.yaml")]
     assert compute.instances == {} and our_images(compute) == []
+
+
+def test_a_channel_move_cut_between_its_calls_leaves_a_holder_never_none(gce) -> None:
+    """The new holder is labelled before the former loses its label: a failure in between (here the second
+    setLabels) leaves Terraform's `labels.bootstrap-channel-latest:*` lookup an image, never nothing."""
+    running, compute, _ = gce
+    first, _ = run(gce)
+    second, _ = run(gce, BakeOptions(force=True, build_timeout=1, test_timeout=1))
+    assert first.image and second.image
+    backend = backend_for(running)
+    [back] = [i for i in backend.list_images("ml-box") if i.id == first.image.id]
+    compute.faults["images.labels"] = Fault(status=403, times=1, after=1)
+    with pytest.raises(BackendError):
+        backend.point_channel(back, "ml-box", "latest")  # a rollback, cut after its first call
+    holding = sorted(i["name"] for i in compute.images.values() if "bootstrap-channel-latest" in i.get("labels", {}))
+    assert holding == sorted([first.image.id, second.image.id])  # two for a moment; the newest mark wins
+    assert holders(backend.list_images("ml-box")) == {first.image.id: ["latest"]}

@@ -80,3 +80,29 @@ def test_an_option_that_asks_for_another_cloud_s_work_is_refused_before_any_call
                   "gce": ["--project", "p", "--zone", "europe-west1-b"]}[backend]  # fmt: skip
     assert main(["bake", str(path), "-b", backend, *cloud_args, flag, "--dry-run"]) == 2
     assert said in capsys.readouterr().err
+
+
+def test_two_long_image_names_of_one_second_never_share_a_machine_image() -> None:
+    from bootstrap.bake.lifecycle import NAME_LIMIT, image_name
+    from bootstrap.clouds.gce.vocabulary import machine_image_name
+
+    profile = "a-profile-name-long-enough-to-fill-gce-s-sixty-three-characters"
+    names = {image_name(profile, "0" * 64, 1_800_000_000) for _ in range(64)}  # one second, one hash
+    machines = {machine_image_name(name) for name in names}
+    assert len(machines) == len(names) > 1 and all(len(m) <= NAME_LIMIT for m in machines)
+    assert machine_image_name("bootstrap-box-1") == "bootstrap-box-1-vm"  # short names as before
+
+
+def test_a_machine_image_is_deleted_by_the_name_its_label_records(gce_bake) -> None:
+    """One named by an earlier release (its label says so) is still found, and deleted with its image."""
+    from bootstrap.clouds.gce.vocabulary import TAG_MACHINE_IMAGE, label
+
+    running, compute, plan = gce_bake
+    first = bake(plan, machine_backend(running), BakeOptions(build_timeout=1, test_timeout=1), Quiet())
+    old_name = "an-earlier-release-s-name-vm"
+    compute.machine_images[f"team/{old_name}"] = compute.machine_images.pop(f"team/{first.image.id}-vm")
+    compute.machine_images[f"team/{old_name}"]["name"] = old_name
+    compute.images[f"team/{first.image.id}"]["labels"][label(TAG_MACHINE_IMAGE)] = old_name
+    bake(plan, machine_backend(running), BakeOptions(force=True, keep=1, grace_days=0, build_timeout=1,
+                                                     test_timeout=1), Quiet())  # fmt: skip
+    assert f"team/{old_name}" not in compute.machine_images

@@ -248,7 +248,7 @@ class GceBackend(Backend):
         """The image, and its machine image when it has one (or this backend makes them: a half-made one)."""
         if self.machine_image or label(TAG_MACHINE_IMAGE) in image.details.get("labels", {}):
             operation = self._unless_gone("machineImages.delete", self.machine_images.delete, project=self.project,
-                                          machine_image=machine_image_name(image.id))  # fmt: skip
+                                          machine_image=self._machine_of(image))  # fmt: skip
             if operation is not None:
                 self.finish("machineImages.delete", operation)
         operation = self._unless_gone("images.delete", self.images.delete, project=self.project, image=image.id)
@@ -283,16 +283,18 @@ class GceBackend(Backend):
 
     def point_channel(self, image: Image, profile: str, channel: str) -> None:
         """The channel's label on the image, the name users filter on (Terraform's export does): one image
-        holds it at a time, so its former holders' label becomes was-CHANNEL, keeping the history."""
+        holds it at a time, so its former holders' label becomes was-CHANNEL, keeping the history. The new
+        holder is labelled first: a failure between the two calls leaves two holders (the newest mark wins,
+        here and in Terraform's most_recent lookup), never none."""
         key = channel_label(channel)
+        current = self.call("images.get", self.images.get, project=self.project, image=image.id)
+        kept = {k: v for k, v in current.labels.items() if k != channel_label(CHANNEL_WAS + channel)}
+        self._set_labels(image.id, {**kept, key: str(time.time_ns())}, current.label_fingerprint)
         for former in self.list_images(profile):
             if key in former.details["labels"] and former.id != image.id:
                 kept = {k: v for k, v in former.details["labels"].items() if k != key}
                 was = {channel_label(CHANNEL_WAS + channel): former.details["labels"][key]}
                 self._set_labels(former.id, {**kept, **was}, former.details["label_fingerprint"])
-        current = self.call("images.get", self.images.get, project=self.project, image=image.id)
-        kept = {k: v for k, v in current.labels.items() if k != channel_label(CHANNEL_WAS + channel)}
-        self._set_labels(image.id, {**kept, key: str(time.time_ns())}, current.label_fingerprint)
 
     def deprecate(self, image: Image, replacement: Image, now: float) -> None:
         """GCE's DEPRECATED state naming the replacement (launches warn and point to it), then our label."""
@@ -323,7 +325,12 @@ class GceBackend(Backend):
         concurrent change rather than lose it)."""
         self._grant("images", self.images, image.id, principals)
         if label(TAG_MACHINE_IMAGE) in image.details.get("labels", {}):
-            self._grant("machineImages", self.machine_images, machine_image_name(image.id), principals)
+            self._grant("machineImages", self.machine_images, self._machine_of(image), principals)
+
+    @staticmethod
+    def _machine_of(image: Image) -> str:
+        """Its machine image's name: the one its label records (as it was named when made), else today's."""
+        return image.details.get("labels", {}).get(label(TAG_MACHINE_IMAGE)) or machine_image_name(image.id)
 
     def shared_with(self, image: Image) -> list[str]:
         policy = self.call("images.getIamPolicy", self.images.get_iam_policy, project=self.project, resource=image.id)

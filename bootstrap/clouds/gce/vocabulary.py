@@ -4,6 +4,7 @@ the label one image holds at a time (its former holders' is renamed was-CHANNEL)
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from ...bake.backend import CHANNEL_PREFIX, TAG_PROFILE
@@ -49,4 +50,9 @@ def channel_filter(profile: str, channel: str) -> str:
 
 
 def machine_image_name(image: str) -> str:
-    return f"{image[:60]}-vm"
+    """The machine image saved beside ``image``: its name and -vm, within GCE's 63 characters. A long name
+    keeps its start and a hash of the whole, not a cut end: two images of one second (their names differ
+    only in the last random digits) must never share one, since deleting either deletes it."""
+    if len(image) <= 60:
+        return f"{image}-vm"
+    return f"{image[:51]}-{hashlib.sha256(image.encode()).hexdigest()[:8]}-vm"
