@@ -10,6 +10,7 @@ import pytest
 from bootstrap.bake.backend import BakeStepError
 from bootstrap.bake.events import Quiet
 from bootstrap.bake.lifecycle import BakeOptions, bake
+from bootstrap.errors import BackendError
 
 from .aws_fakes import REGION, SOURCE_PARAMETER, Fail, FakeGuest, MotoServer, Recorder, Throttle
 from .conftest import ML_BOX
@@ -225,3 +226,25 @@ def test_no_aws_credentials_is_bad_input_with_a_hint(monkeypatch, tmp_path, caps
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert main(["images", "list", "p", "-b", "ec2", "--region", REGION, "--endpoint-url", "http://127.0.0.1:9"]) == 2
     assert "no AWS credentials: configure them" in capsys.readouterr().err
+
+
+def test_prune_keeps_the_image_a_channel_s_parameter_still_names(aws, plan) -> None:
+    """A channel move cut between its tag and its SSM parameter (the parameter's write failed) leaves the
+    tags saying the new image holds it while launches still resolve the old one: prune keeps the old."""
+    from bootstrap.bake import channels
+    from bootstrap.bake.pruning import prune
+
+    first, _, _ = run_bake(aws, plan)
+    channels.promote(make_backend(aws, aws.session()), "ml-box", "stable")
+    second, _, _ = run_bake(aws, plan, options=BakeOptions(force=True, regions=(OTHER_REGION,), build_timeout=2,
+                                                           test_timeout=2))  # fmt: skip
+    assert first.image and second.image
+    session = aws.session()
+    Fail(session, "ssm", "PutParameter", "InternalServerError", 500)
+    cut = make_backend(aws, session, retry_first=0.0001)
+    with pytest.raises(BackendError):
+        cut.point_channel(second.image, "ml-box", "stable")
+    stable = aws.client("ssm").get_parameter(Name="/bootstrap/ml-box/stable")["Parameter"]["Value"]
+    assert stable == first.image.id  # what a launch from stable resolves
+    pruned = prune(make_backend(aws, aws.session()), "ml-box", 1, set(), Quiet(), grace_days=0)
+    assert first.image.id not in pruned and first.image.id in own_images(aws)

@@ -123,3 +123,51 @@ def test_two_runs_moving_one_channel_never_remove_each_others_link(tmp_path: Pat
     backend.point_channel(backend._image(json.loads((output / "img-1.json").read_text())), "p", "latest")
     assert os.readlink(output / "p-latest.qcow2") == "img-1.qcow2"
     assert all(link.is_symlink() for link in others), "the other run's link was removed under it"
+
+
+def test_prune_keeps_the_image_a_channel_s_link_still_names(tmp_path: Path) -> None:
+    """A channel move cut after the manifest's tag and before its link: the link (what a launch boots)
+    still names the old image, and prune keeps it though the tags say the new one holds the channel."""
+    import json
+    import os
+
+    from bootstrap.bake.backend import CHANNEL_PREFIX, OWNER, TAG_OWNER, TAG_PROFILE
+    from bootstrap.bake.events import Quiet
+    from bootstrap.bake.pruning import prune
+
+    output = tmp_path / "images"
+    output.mkdir()
+    for created, name in enumerate(("img-1", "img-2"), start=1):
+        (output / f"{name}.qcow2").write_bytes(b"")
+        tags = {TAG_PROFILE: "p", TAG_OWNER: OWNER, f"{CHANNEL_PREFIX}stable": str(created)}  # img-2's is newer
+        (output / f"{name}.json").write_text(json.dumps({"format": "bootstrap-local-image", "name": name,
+                                                         "created": created, "tags": tags}))  # fmt: skip
+    for suffix in ("qcow2", "json"):
+        os.symlink(f"img-1.{suffix}", output / f"p-stable.{suffix}")
+    backend = LocalBackend(output, progress=lambda line: None)
+    assert backend.channel_pointers("p", {""}) == {"img-1": ["stable"]}
+    assert prune(backend, "p", 0, set(), Quiet(), grace_days=0) == []  # img-1 by its link, img-2 by its tag
+    assert (output / "img-1.qcow2").exists()
+
+
+def test_a_channel_never_moves_another_profile_s_link_of_the_same_name(tmp_path: Path) -> None:
+    """p's channel other-stable and p-other's channel stable are both p-other-stable.qcow2."""
+    import json
+
+    from bootstrap.bake.backend import OWNER, TAG_OWNER, TAG_PROFILE
+    from bootstrap.errors import BackendError
+
+    output = tmp_path / "images"
+    output.mkdir()
+    for name, profile in (("img-p", "p"), ("img-other", "p-other")):
+        (output / f"{name}.qcow2").write_bytes(b"")
+        (output / f"{name}.json").write_text(json.dumps({"format": "bootstrap-local-image", "name": name,
+                                                         "created": 1, "tags": {TAG_PROFILE: profile,
+                                                                                TAG_OWNER: OWNER}}))  # fmt: skip
+    backend = LocalBackend(output, progress=lambda line: None)
+    [other] = backend.list_images("p-other")
+    backend.point_channel(other, "p-other", "stable")
+    [mine] = backend.list_images("p")
+    with pytest.raises(BackendError, match="is profile p-other's link, not p's channel other-stable"):
+        backend.point_channel(mine, "p", "other-stable")
+    assert (output / "p-other-stable.qcow2").resolve().name == "img-other.qcow2"

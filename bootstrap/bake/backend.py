@@ -223,6 +223,12 @@ class Backend(ABC):
         """Where this backend looks, for a person (a region, a zone, a folder)."""
         return ""
 
+    def channel_pointers(self, profile: str, regions: set[str]) -> dict[str, list[str]]:
+        """image id -> the channels whose launch name (an SSM parameter, a link) names it now, read from the
+        name itself, not from our tags: a channel move cut between its tag and its name leaves them apart,
+        and prune must keep what a launch would use. None but the tags (GCE: the label is the name)."""
+        return {}
+
     # -- optional: called only where ``capabilities`` declares them (a declared one is overridden) --
     def copy_image(self, image: Image, region: str, tags: dict[str, str]) -> Image:  # Capability.COPY
         raise refusal(self, Capability.COPY)

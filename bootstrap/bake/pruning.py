@@ -23,6 +23,8 @@ def prune(backend: Backend, profile: str, keep: int, protected: set[str], events
     for image in found:
         by_region.setdefault(image.region, []).append(image)
     held = holders(found)
+    for image_id, channels in backend.channel_pointers(profile, set(by_region)).items():
+        held[image_id] = sorted({*held.get(image_id, []), *channels})
     pruned = []
     for images in by_region.values():
         images.sort(key=lambda i: i.created, reverse=True)

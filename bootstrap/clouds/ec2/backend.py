@@ -259,6 +259,21 @@ class Ec2Backend(Backend):
                   Value=image.id, Type="String", Overwrite=True,
                   Description=f"bootstrap image of {profile}, channel {channel}")  # fmt: skip
 
+    def channel_pointers(self, profile: str, regions: set[str]) -> dict[str, list[str]]:
+        """The AMIs the profile's SSM parameters name, in each region."""
+        named: dict[str, list[str]] = {}
+        for region in sorted(regions):
+            token: dict[str, str] = {}
+            while True:
+                page = self.call("ssm", "get_parameters_by_path", region, Path=parameter(profile, "").rstrip("/"),
+                                 **token)  # fmt: skip
+                for found in page.get("Parameters", []):
+                    named.setdefault(found["Value"], []).append(found["Name"].rsplit("/", 1)[-1])
+                if not page.get("NextToken"):
+                    break
+                token = {"NextToken": page["NextToken"]}
+        return named
+
     def deprecate(self, image: Image, replacement: Image, now: float) -> None:
         """EC2's deprecation time (a minute on: it refuses the past), then our tag, which prune counts from."""
         when = datetime.fromtimestamp(now + 60, tz=timezone.utc)

@@ -246,6 +246,7 @@ class LocalBackend(Backend):
     def point_channel(self, image: Image, profile: str, channel: str) -> None:
         """The channel in the image's manifest, then PROFILE-CHANNEL.qcow2 and .json link to it."""
         data = self._manifest(image.id)
+        self._refuse_anothers_link(self.output / f"{profile}-{channel}.json", profile, channel)
         self.record(image, {"tags": {**data.get("tags", {}), f"{CHANNEL_PREFIX}{channel}": str(time.time_ns())}})
         for suffix in ("qcow2", "json"):
             link = self.output / f"{profile}-{channel}.{suffix}"
@@ -254,8 +255,30 @@ class LocalBackend(Backend):
             temporary.symlink_to(f"{image.id}.{suffix}")
             os.replace(temporary, link)
 
+    def _refuse_anothers_link(self, link: Path, profile: str, channel: str) -> None:
+        """Profile names and channels both hold '-': p's channel other-stable and p-other's stable are one
+        link name. Never move a link that names another profile's image."""
+        if not link.is_symlink():
+            return
+        try:
+            owner = json.loads(link.read_text()).get("tags", {}).get(TAG_PROFILE)
+        except (OSError, ValueError, AttributeError):
+            return  # a dangling or foreign link: no image of anyone's to keep
+        if owner not in (None, profile):
+            raise BackendError(f"{link.name} is profile {owner}'s link, not {profile}'s channel {channel}: name the "
+                               f"channel otherwise, or keep the two profiles' images in separate folders (-o)")
+
     def location(self) -> str:
         return str(self.output)
+
+    def channel_pointers(self, profile: str, regions: set[str]) -> dict[str, list[str]]:
+        """The images the profile's channel links name (another profile's links that match the glob name
+        none of this profile's images: prune asks only about those)."""
+        named: dict[str, list[str]] = {}
+        for link in sorted(self.output.glob(f"{profile}-*.qcow2")):
+            if link.is_symlink():
+                named.setdefault(Path(os.readlink(link)).stem, []).append(link.stem.removeprefix(f"{profile}-"))
+        return named
 
     def reap(self, now: float, dry_run: bool = False, warn: Callable[[str], None] = print,
              pending: Pending | None = None) -> list[str]:  # fmt: skip
