@@ -88,7 +88,8 @@ def test_a_gce_image_packer_built_is_listed_and_found_by_terraform_once_promoted
 
     bootstrap("images", "promote", "analyst", "--channel", "latest", "--image", name, *cloud, env=env)
     lookup = terraform["data"]["google_compute_image"]["analyst_image"]["filter"]
-    family, channel = lookup.replace("${var.analyst_channel}", "latest").split(" AND ")
+    family, profile, channel = lookup.replace("${var.analyst_channel}", "latest").split(" AND ")
     image = compute.images[f"team/{name}"]
     assert family == f'family = "{image["family"]}"'
+    assert profile == f'labels.bootstrap-profile = "{image["labels"]["bootstrap-profile"]}"'
     assert channel.removeprefix("labels.").removesuffix(":*") in image["labels"]
