@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...exports import hcl_map, hcl_string
+from ...exports import hcl_map, hcl_string, hcl_variable
 from ...exports.deploy import DEFAULT_GPU, slug
 from ...exports.packer import PackerBuild, PackerSource
 from ...exports.terraform import Stage, TerraformBuild, TerraformFragment, TerraformPart, yours_or_ours
@@ -16,46 +16,19 @@ from .vocabulary import DEBIAN_AMI_NAMES, DEBIAN_OWNER, DEFAULT_INSTANCE_TYPE, P
 
 def packer(build: PackerBuild) -> PackerSource:
     image = tags(build.image_tags(PACKER_SOURCE))  # amazon-ebs fills {{ .SourceAMI }} in tags itself
-    variables = f"""\
-variable "aws_region" {{
-  type    = string
-  default = "eu-west-1"
-}}
-
-variable "aws_instance_type" {{
-  type    = string
-  default = {hcl_string(DEFAULT_GPU["aws_instance_type"] if build.gpu else DEFAULT_INSTANCE_TYPE)}
-}}
-
-variable "aws_root_device" {{
-  type        = string
-  default     = "/dev/xvda"
-  description = "the source AMI's root device name (Debian's AMIs: /dev/xvda)"
-}}
-
-variable "aws_iam_instance_profile" {{
-  type        = string
-  default     = ""
-  description = "builder's instance profile (image-scope steps that read from S3 need one)"
-}}
-
-variable "aws_source_ami_owner" {{
-  type        = string
-  default     = {hcl_string(DEBIAN_OWNER)}
-  description = "Debian's AWS account (official Debian AMIs)"
-}}
-
-variable "aws_source_ami_name" {{
-  type    = string
-  default = {hcl_string(DEBIAN_AMI_NAMES)}
-}}
-
-variable "aws_subnet_id" {{
-  type    = string
-  default = ""
-}}
-
-"""
+    variables = "".join((
+        hcl_variable("aws_region", "string", hcl_string("eu-west-1")),
+        hcl_variable("aws_instance_type", "string",
+                     hcl_string(DEFAULT_GPU["aws_instance_type"] if build.gpu else DEFAULT_INSTANCE_TYPE)),
+        hcl_variable("aws_root_device", "string", hcl_string("/dev/xvda"),
+                     "the source AMI's root device name (Debian's AMIs: /dev/xvda)"),
+        hcl_variable("aws_iam_instance_profile", "string", hcl_string(""),
+                     "builder's instance profile (image-scope steps that read from S3 need one)"),
+        hcl_variable("aws_source_ami_owner", "string", hcl_string(DEBIAN_OWNER),
+                     "Debian's AWS account (official Debian AMIs)"),
+        hcl_variable("aws_source_ami_name", "string", hcl_string(DEBIAN_AMI_NAMES)),
+        hcl_variable("aws_subnet_id", "string", hcl_string("")),
+    ))  # fmt: skip
     source = f"""\
 source "amazon-ebs" "bootstrap" {{
   region               = var.aws_region

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ...exports import Template, hcl_map, hcl_string
+from ...exports import Template, hcl_map, hcl_string, hcl_variable
 from ...exports.deploy import DEFAULT_GPU, slug
 from ...exports.packer import PackerBuild, PackerSource
 from ...exports.terraform import Stage, TerraformBuild, TerraformFragment, TerraformPart, yours_or_ours
@@ -24,45 +24,18 @@ PACKER_SOURCE = Template("${var.gcp_source_image_family}")
 
 def packer(build: PackerBuild) -> PackerSource:
     gpu = build.gpu
-    variables = f"""\
-variable "gcp_project_id" {{
-  type    = string
-  default = ""
-}}
-
-variable "gcp_zone" {{
-  type    = string
-  default = "europe-west1-b"
-}}
-
-variable "gcp_machine_type" {{
-  type    = string
-  default = {hcl_string(DEFAULT_GPU["gcp_machine_type"] if gpu else DEFAULT_MACHINE_TYPE)}
-}}
-
-variable "gcp_accelerator_type" {{
-  type        = string
-  default     = {hcl_string(DEFAULT_GPU["gcp_gpu"] if gpu else "")}
-  description = "builder GPU (empty: none); the profile's NVIDIA driver is baked only on a GPU builder"
-}}
-
-variable "gcp_accelerator_count" {{
-  type    = number
-  default = {1 if gpu else 0}
-}}
-
-variable "gcp_service_account_email" {{
-  type        = string
-  default     = ""
-  description = "builder's service account (empty: the project's default)"
-}}
-
-variable "gcp_source_image_family" {{
-  type    = string
-  default = {hcl_string(DEBIAN_FAMILY)}
-}}
-
-"""
+    variables = "".join((
+        hcl_variable("gcp_project_id", "string", hcl_string("")),
+        hcl_variable("gcp_zone", "string", hcl_string("europe-west1-b")),
+        hcl_variable("gcp_machine_type", "string",
+                     hcl_string(DEFAULT_GPU["gcp_machine_type"] if gpu else DEFAULT_MACHINE_TYPE)),
+        hcl_variable("gcp_accelerator_type", "string", hcl_string(DEFAULT_GPU["gcp_gpu"] if gpu else ""),
+                     "builder GPU (empty: none); the profile's NVIDIA driver is baked only on a GPU builder"),
+        hcl_variable("gcp_accelerator_count", "number", str(1 if gpu else 0)),
+        hcl_variable("gcp_service_account_email", "string", hcl_string(""),
+                     "builder's service account (empty: the project's default)"),
+        hcl_variable("gcp_source_image_family", "string", hcl_string(DEBIAN_FAMILY)),
+    ))  # fmt: skip
     source = f"""\
 source "googlecompute" "bootstrap" {{
   project_id              = var.gcp_project_id
