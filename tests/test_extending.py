@@ -260,11 +260,29 @@ CLOUD = Cloud("files", (Option(("--folder",), "where the image files go (default
                                arguments={"default": "file-images"}),), build, summary="JSON files")
 '''
 
+EXPORTS = '''"""files: its Terraform fragment (a file holding the GCE startup script, in the template stage)."""
+
+from __future__ import annotations
+
+from ...exports.terraform import Stage, TerraformBuild, TerraformFragment, TerraformPart
+
+
+def terraform(build: TerraformBuild) -> TerraformFragment:
+    key = build.key
+    return {Stage.TEMPLATE: TerraformPart(
+        variable={f"{key}_files_folder": {"type": "string", "default": "file-images"}, **build.root_disk()},
+        resource={"local_file": {key: {"filename": f"${{var.{key}_files_folder}}/{build.profile}.json",
+                                       "content": build.channel}}},
+        output={f"{key}_file": {"value": f"${{local_file.{key}.filename}}"}},
+    )}
+'''
+
 
 def test_a_new_cloud_is_one_folder(tmp_path: Path) -> None:
     copy = copy_of_the_package(tmp_path / "pkg")
     (copy / "bootstrap" / "clouds" / "files").mkdir()
     (copy / "bootstrap" / "clouds" / "files" / "__init__.py").write_text(CLOUD)
+    (copy / "bootstrap" / "clouds" / "files" / "exports.py").write_text(EXPORTS)
     (copy / "p.yaml").write_text("name: p\npackages: [jq]\n")
     assert "JSON files" in run(copy, "--help").stdout  # bake's line names what each cloud bakes
     helped = run(copy, "bake", "-b", "files", "--help")
@@ -280,3 +298,15 @@ def test_a_new_cloud_is_one_folder(tmp_path: Path) -> None:
     assert not (copy / "out").exists()  # a dry run makes nothing
     listed = run(copy, "images", "list", "p", "-b", "files", "--folder", "out")
     assert listed.returncode == 0 and "no images made by bootstrap yet (files" in listed.stdout, listed.stderr
+    # Its Terraform fragment joins the others' in the one document, in the registry's order (by name); the
+    # root disk it declares as the others do is declared once; the Packer export has no source of it.
+    exported = run(copy, "export", "terraform", "p.yaml", "-o", "tf")
+    assert exported.returncode == 0, exported.stderr
+    document = json.loads((copy / "tf" / "p.tf.json").read_text())
+    assert list(document["resource"]) == ["aws_launch_template", "local_file", "google_compute_instance_template"]
+    assert document["resource"]["local_file"]["p"]["content"] == "${var.p_channel}"
+    variables = list(document["variable"])
+    assert variables.index("p_aws_root_device") < variables.index("p_root_disk_gb") < variables.index(
+        "p_files_folder") < variables.index("p_gcp_project")  # fmt: skip
+    assert list(document["output"]) == ["p_launch_template_id", "p_file", "p_instance_template"]
+    assert run(copy, "export", "packer", "p.yaml", "-o", "pkr").returncode == 0

@@ -5,7 +5,9 @@ options its backend takes (each with the commands it applies to: the CLI builds 
 from them), and ``build``, which makes its backend from those options' values and a :class:`Context`.
 Beside it, in the same folder: the backend (``backend.py``, the only module that imports the cloud's
 SDK), its vocabulary (how tags are spelt there, the names it gives), its sharing principals, its export
-fragments (Packer, Terraform) and its local hand-off (a metadata server stand-in), where it has them.
+fragments (``exports.py``: Packer, Terraform) and its local hand-off (``handoff.py``: how a local guest
+receives the user data as on that cloud, read by that cloud's client; ``metadata.py``: a metadata server
+stand-in), where it has them. ``local`` holds the hand-offs of no one cloud (a NoCloud seed, by hand).
 
 The registry imports only the packages' ``__init__`` modules: declarations, no SDK (`render` stays light).
 Adding a cloud = one folder here; nothing else in the package changes (tests/test_extending.py).
@@ -127,10 +129,21 @@ def make_backend(name: str, given: Mapping[str, Any], context: Context) -> Any:
     return chosen.build(chosen.values(given), context)
 
 
-def exports_of() -> list[Any]:
-    """The clouds' export fragment modules (clouds/NAME/exports.py), in the registry's order."""
+def modules_of(leaf: str) -> list[Any]:
+    """The clouds' modules named ``leaf`` (clouds/NAME/LEAF.py), in the registry's order."""
     found = []
     for name in all_clouds():
-        if importlib.util.find_spec(f"{__name__}.{name}.exports") is not None:
-            found.append(importlib.import_module(f"{__name__}.{name}.exports"))
+        if importlib.util.find_spec(f"{__name__}.{name}.{leaf}") is not None:
+            found.append(importlib.import_module(f"{__name__}.{name}.{leaf}"))
     return found
+
+
+def exports_of() -> list[Any]:
+    """The clouds' export fragment modules (clouds/NAME/exports.py), in the registry's order."""
+    return modules_of("exports")
+
+
+def handoffs_of() -> list[Any]:
+    """The clouds' local hand-offs (clouds/NAME/handoff.py: ``HANDOFFS``, localvm/handoff.py's subclasses),
+    in the registry's order: each proves a target of `bootstrap test` on a local machine."""
+    return [handoff for module in modules_of("handoff") for handoff in module.HANDOFFS]

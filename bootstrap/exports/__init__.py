@@ -55,5 +55,14 @@ def hcl_map(values: dict[str, str], indent: int) -> str:
     return "\n".join(f"{' ' * indent}{hcl_string(k):<{width}} = {hcl_string(v)}" for k, v in values.items())
 
 
+def hcl_variable(name: str, kind: str, default: str, description: str = "") -> str:
+    """A Packer ``variable`` block and the blank line after it; ``default``: an HCL expression. Its ``=``
+    aligned as `packer fmt` aligns them."""
+    fields = {"type": kind, "default": default, **({"description": hcl_string(description)} if description else {})}
+    width = max(map(len, fields))
+    body = "".join(f"  {field:<{width}} = {value}\n" for field, value in fields.items())
+    return f"variable {hcl_string(name)} {{\n{body}}}\n\n"
+
+
 def hcl_list(values: list[str], indent: int) -> str:
     return "\n".join(f"{' ' * indent}{hcl_string(v)}," for v in values)

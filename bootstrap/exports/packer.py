@@ -25,7 +25,7 @@ from ..bake.backend import TAG_HASH, TAG_PROFILE, TAG_PROMOTED, TAG_ROLE, Identi
 from ..bake.lifecycle import baked_steps
 from ..layout import LOG_FILE, RUNNER, SEAL, STATUS_FILE
 from ..plan import Plan
-from . import Template, Variant, Written, hcl_list, hcl_string, user_data_files, write
+from . import Template, Variant, Written, hcl_list, hcl_string, hcl_variable, user_data_files, write
 from .deploy import Deployment, deployment
 
 WAIT_AND_SEAL = [
@@ -97,12 +97,8 @@ packer {{
   }}
 }}
 
-variable "root_disk_gb" {{
-  type        = number
-  default     = {facts.root_disk_gb}
-  description = "root disk of the image in GB: room for what the profile installs"
-}}
-
+{hcl_variable("root_disk_gb", "number", str(facts.root_disk_gb),
+              "root disk of the image in GB: room for what the profile installs")}\
 {"".join(f.variables for f in fragments)}\
 locals {{
   profile    = {hcl_string(name)}

@@ -1,263 +1,120 @@
-"""`bootstrap export terraform PROFILE`: an aws_launch_template and a google_compute_instance_template.
+"""`bootstrap export terraform PROFILE`: a launch template per cloud that gives a fragment
+(clouds/NAME/exports.py: ``terraform(build) -> TerraformFragment``; today EC2's aws_launch_template and
+GCE's google_compute_instance_template), assembled into one document here.
 
 Terraform's JSON syntax (``PROFILE.tf.json``), with the user data read from files beside it, so
 a profile change is a visible change in `terraform plan`. The image defaults to the one
-`bootstrap bake` promoted, or another channel's (variable PROFILE_channel): the SSM parameter
-/bootstrap/PROFILE/CHANNEL on AWS, the image of family bootstrap-PROFILE labelled with the profile and
-the channel on GCP (one image holds a channel's label at a time); a variable overrides either.
+`bootstrap bake` promoted, or another channel's (variable PROFILE_channel, declared here): each cloud
+looks it up by its own name for the channel (EC2: the SSM parameter /bootstrap/PROFILE/CHANNEL; GCE: the
+image of family bootstrap-PROFILE labelled with the profile and the channel, one image at a time); a
+variable overrides either.
 """
 
 from __future__ import annotations
 
+import enum
 import json
-import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..bake.backend import TAG_PROFILE
-from ..clouds.ec2 import vocabulary as ec2_names
-from ..clouds.gce import vocabulary as gce_names
 from ..plan import Plan
 from . import Written, user_data_files, write
-from .deploy import DEFAULT_GPU, Deployment, deployment, slug
+from .deploy import Deployment, deployment
 
 TAG_PLAN_HASH = "bootstrap:plan-hash"  # on the machines it launches: which plan their user data is
 
 
+class Stage(enum.IntEnum):
+    """Where a cloud's part goes: the document holds each stage's parts, in the clouds' order, before the
+    next stage's (the launch templates first, then what the machine needs on each cloud)."""
+
+    TEMPLATE = 1  # the launch template, the lookup of its image, the variables it takes
+    ACCELERATOR = 2  # the GPU it launches with
+    IDENTITY = 3  # the role or service account it reads its secrets and buckets with
+    DISKS = 4  # the data disks the template attaches
+    INSTANCE = 5  # machines launched besides the template (EC2: one with the volumes a template cannot attach)
+
+
+@dataclass
+class TerraformPart:
+    """What a cloud adds to the document at one stage: variables and outputs by name, data sources and
+    resources by kind, then name. A cloud may change its own earlier part's bodies in a later stage."""
+
+    variable: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resource: dict[str, dict[str, Any]] = field(default_factory=dict)
+    output: dict[str, Any] = field(default_factory=dict)
+
+
+TerraformFragment = dict[Stage, TerraformPart]
+
+
+@dataclass(frozen=True)
+class TerraformBuild:
+    """What a cloud's Terraform fragment is made from."""
+
+    profile: str
+    tags: dict[str, str]  # on what it launches, in bootstrap's spelling (each cloud spells them its way)
+    user_data: dict[str, Written]  # render target (ec2, gce) -> the file its template launches with
+    facts: Deployment
+
+    @property
+    def key(self) -> str:
+        """The profile's name as Terraform names (resources, variable prefixes) take it."""
+        return self.profile.replace("-", "_")
+
+    @property
+    def channel(self) -> str:
+        """The channel to launch from, as a Terraform expression."""
+        return f"${{var.{self.key}_channel}}"
+
+    def root_disk(self) -> dict[str, Any]:
+        """The root disk's variable, which every cloud's template declares alike (the first places it)."""
+        return {f"{self.key}_root_disk_gb": {"type": "number", "default": self.facts.root_disk_gb,
+                                             "description": "root disk size in GB: room for what the profile "
+                                             "installs"}}  # fmt: skip
+
+
+def yours_or_ours(variables: dict[str, Any], variable: str, description: str) -> str:
+    """Declare a variable naming the user's own identity; the count of the one this template creates
+    when it is left empty."""
+    variables[variable] = {"type": "string", "default": "", "description": description}
+    return f'${{var.{variable} == "" ? 1 : 0}}'
+
+
 def export_terraform(plan: Plan, folder: Path, profile: dict[str, Any]) -> list[Written]:
+    from ..clouds import exports_of
+
     ec2, gce = user_data_files(plan, folder)
     name = plan.profile
-    key = name.replace("-", "_")
-    facts = deployment(profile)
-    tags = ec2_names.tags({TAG_PROFILE: name, TAG_PLAN_HASH: plan.hash})
-    labels = gce_names.tags(tags)
-    channel = f"${{var.{key}_channel}}"
+    build = TerraformBuild(name, {TAG_PROFILE: name, TAG_PLAN_HASH: plan.hash}, {"ec2": ec2, "gce": gce},
+                           deployment(profile))  # fmt: skip
+    fragments = [module.terraform(build) for module in exports_of() if hasattr(module, "terraform")]
     document: dict[str, Any] = {
         "//": f"Generated by bootstrap {__version__} from profile {name}: `bootstrap export terraform {name}`. "
         "Do not edit: change the profile and export again.",
         "variable": {
-            f"{key}_channel": {"type": "string", "default": "latest",
-                               "description": "the channel to launch from (bootstrap images promote moves them)"},
-            f"{key}_aws_image_id": {"type": "string", "default": "", "description":
-                                    f"AMI; empty: the SSM parameter {ec2_names.parameter(name, 'CHANNEL')}"},
-            f"{key}_aws_instance_type": {"type": "string",
-                                         "default": DEFAULT_GPU["aws_instance_type"] if facts.gpu else "t3.large"},
-            f"{key}_aws_root_device": {"type": "string", "default": "/dev/xvda",
-                                       "description": "the AMI's root device name (Debian's AMIs: /dev/xvda)"},
-            f"{key}_root_disk_gb": {"type": "number", "default": facts.root_disk_gb,
-                                    "description": "root disk size in GB: room for what the profile installs"},
-            f"{key}_gcp_project": {"type": "string", "description": "project that holds the baked images"},
-            f"{key}_gcp_image": {"type": "string", "default": "",
-                                 "description": f"image; empty: the one labelled with the channel in family "
-                                 f"{gce_names.family(name)}"},
-            f"{key}_gcp_machine_type": {"type": "string",
-                                        "default": DEFAULT_GPU["gcp_machine_type"] if facts.gpu else "e2-standard-4"},
+            f"{build.key}_channel": {"type": "string", "default": "latest",
+                                     "description": "the channel to launch from (bootstrap images promote moves "
+                                     "them)"},
         },
-        "data": {
-            "aws_ssm_parameter": {f"{key}_image": {"name": ec2_names.parameter(name, channel)}},
-            "google_compute_image": {f"{key}_image": {
-                "filter": gce_names.channel_filter(name, channel),
-                "most_recent": True, "project": f"${{var.{key}_gcp_project}}"}},
-        },
-        "resource": {
-            "aws_launch_template": {
-                key: {
-                    "name_prefix": f"bootstrap-{name}-",
-                    "image_id": f'${{var.{key}_aws_image_id != "" ? var.{key}_aws_image_id : '
-                    f"data.aws_ssm_parameter.{key}_image.value}}",
-                    "instance_type": f"${{var.{key}_aws_instance_type}}",
-                    "user_data": f'${{filebase64("${{path.module}}/{ec2.path.name}")}}',
-                    "update_default_version": True,
-                    "metadata_options": {"http_endpoint": "enabled", "http_tokens": "required"},
-                    "block_device_mappings": [{"device_name": f"${{var.{key}_aws_root_device}}",
-                                               "ebs": {"volume_size": f"${{var.{key}_root_disk_gb}}",
-                                                       "volume_type": "gp3", "encrypted": True,
-                                                       "delete_on_termination": True}}],
-                    "tag_specifications": [{"resource_type": "instance", "tags": tags},
-                                           {"resource_type": "volume", "tags": tags}],
-                    "tags": tags,
-                }
-            },
-            "google_compute_instance_template": {
-                key: {
-                    "name_prefix": f"bootstrap-{name}-",
-                    "machine_type": f"${{var.{key}_gcp_machine_type}}",
-                    "disk": [{"source_image": f'${{var.{key}_gcp_image != "" ? var.{key}_gcp_image : '
-                              f"data.google_compute_image.{key}_image.self_link}}",
-                              "disk_size_gb": f"${{var.{key}_root_disk_gb}}", "boot": True, "auto_delete": True}],
-                    "network_interface": [{"network": "default"}],
-                    "metadata": {"startup-script": f'${{file("${{path.module}}/{gce.path.name}")}}'},
-                    "labels": labels,
-                    "lifecycle": {"create_before_destroy": True},
-                }
-            },
-        },
-        "output": {
-            f"{key}_launch_template_id": {"value": f"${{aws_launch_template.{key}.id}}"},
-            f"{key}_instance_template": {"value": f"${{google_compute_instance_template.{key}.self_link}}"},
-        },
+        "data": {}, "resource": {}, "output": {},
     }  # fmt: skip
-    _gpu(document, key, facts)
-    _aws_role(document, key, name, facts)
-    _gcp_account(document, key, name, facts)
-    _data_disks(document, key, name, facts, tags)
+    for stage in Stage:
+        for fragment in fragments:
+            if stage in fragment:
+                _merge(document, fragment[stage])
     text = json.dumps(document, indent=2) + "\n"
     return [write(folder, f"{name}.tf.json", text.encode(), "Terraform (JSON syntax)"), ec2, gce]
 
 
-def _gpu(document: dict[str, Any], key: str, facts: Deployment) -> None:
-    """A GPU profile launches with a GPU: a GPU instance type on AWS, an accelerator on GCE (which then
-    cannot live-migrate, so it stops for host maintenance)."""
-    if not facts.gpu:
-        return
-    document["variable"] |= {
-        f"{key}_gcp_gpu_type": {
-            "type": "string",
-            "default": DEFAULT_GPU["gcp_gpu"],
-            "description": "accelerator type (the profile installs the NVIDIA driver)",
-        },
-        f"{key}_gcp_gpu_count": {"type": "number", "default": 1},
-    }
-    template = document["resource"]["google_compute_instance_template"][key]
-    template["guest_accelerator"] = [{"type": f"${{var.{key}_gcp_gpu_type}}", "count": f"${{var.{key}_gcp_gpu_count}}"}]
-    template["scheduling"] = {"on_host_maintenance": "TERMINATE", "automatic_restart": True}
-
-
-def _yours_or_ours(document: dict[str, Any], variable: str, description: str) -> str:
-    """Declare a variable naming the user's own identity; the count of the one this template creates
-    when it is left empty."""
-    document["variable"][variable] = {"type": "string", "default": "", "description": description}
-    return f'${{var.{variable} == "" ? 1 : 0}}'
-
-
-def _aws_role(document: dict[str, Any], key: str, name: str, facts: Deployment) -> None:
-    """The instance profile the machine reads its secrets and buckets with: the user's, or one this
-    template creates, allowed exactly what the profile reads."""
-    if not facts.aws_role:
-        return
-    variable = f"{key}_aws_instance_profile"
-    count = _yours_or_ours(document, variable, "IAM instance profile; empty: the one this template creates, allowed "
-                           "what the profile's secrets and buckets need (a customer-managed KMS key also needs "
-                           "kms:Decrypt)")  # fmt: skip
-    assume = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-    }
-    policy = {"Version": "2012-10-17", "Statement": facts.aws_statements}
-    resources = document["resource"]
-    resources["aws_iam_role"] = {
-        key: {"count": count, "name_prefix": f"bootstrap-{name}-"[:38], "assume_role_policy": json.dumps(assume)}
-    }
-    resources["aws_iam_role_policy"] = {
-        key: {
-            "count": count,
-            "name": f"bootstrap-{name}",
-            "role": f"${{aws_iam_role.{key}[0].id}}",
-            "policy": json.dumps(policy),
-        }
-    }
-    resources["aws_iam_instance_profile"] = {
-        key: {"count": count, "name_prefix": f"bootstrap-{name}-"[:38], "role": f"${{aws_iam_role.{key}[0].name}}"}
-    }
-    resources["aws_launch_template"][key]["iam_instance_profile"] = {
-        "name": f'${{var.{variable} != "" ? var.{variable} : one(aws_iam_instance_profile.{key}[*].name)}}'
-    }
-    document["output"][f"{key}_aws_policy"] = {"value": json.dumps(policy)}
-
-
-def _gcp_account(document: dict[str, Any], key: str, name: str, facts: Deployment) -> None:
-    """The service account the machine reads its secrets and buckets with, granted exactly those."""
-    if not facts.gcp_account:
-        return
-    variable = f"{key}_gcp_service_account"
-    count = _yours_or_ours(document, variable, "service account email; empty: one this template creates, granted "
-                           "what the profile's secrets and buckets need")  # fmt: skip
-    email = f'var.{variable} != "" ? var.{variable} : one(google_service_account.{key}[*].email)'
-    account_id = ("bs-" + re.sub(r"[^a-z0-9-]", "-", name.lower()))[:30].rstrip("-").ljust(6, "0")
-    resources = document["resource"]
-    resources["google_service_account"] = {
-        key: {
-            "count": count,
-            "account_id": account_id,
-            "display_name": f"bootstrap {name}",
-            "project": f"${{var.{key}_gcp_project}}",
-        }
-    }
-    for grant in facts.gcp_grants:
-        member = {"role": grant.role, "member": f"serviceAccount:${{{email}}}"}
-        if grant.kind == "secret":
-            resources.setdefault("google_secret_manager_secret_iam_member", {})[f"{key}_{slug(grant.name)}"] = {
-                "project": grant.project,
-                "secret_id": grant.name,
-                **member,
-            }
-        else:
-            resources.setdefault("google_storage_bucket_iam_member", {})[f"{key}_{slug(grant.name)}"] = {
-                "bucket": grant.name,
-                **member,
-            }
-    resources["google_compute_instance_template"][key]["service_account"] = [
-        {"email": f"${{{email}}}", "scopes": ["cloud-platform"]}
-    ]
-
-
-def _data_disks(document: dict[str, Any], key: str, name: str, facts: Deployment, tags: dict[str, str]) -> None:
-    """The persistent data disks the profile mounts. GCE: attached by the instance template under the
-    device name the profile's by-id path expects. EC2: a launch template cannot attach an existing
-    volume, so an optional instance (off by default) launches in the volume's zone with it attached."""
-    variables, resources = document["variable"], document["resource"]
-    for disk in (d for d in facts.data_disks if d.cloud == "gcp"):
-        variable = f"{key}_gcp_disk_{slug(disk.ident)}"
-        variables[variable] = {
-            "type": "string",
-            "default": disk.ident,
-            "description": f"persistent disk mounted at {disk.path} (same zone as the instance)",
-        }
-        resources["google_compute_instance_template"][key]["disk"].append(
-            {
-                "source": f"${{var.{variable}}}",
-                "device_name": disk.ident,
-                "boot": False,
-                "auto_delete": False,
-                "mode": "READ_WRITE",
-            }
-        )
-    volumes = [d for d in facts.data_disks if d.cloud == "aws"]
-    if not volumes:
-        return
-    launch = f"{key}_aws_instance"
-    variables[launch] = {
-        "type": "bool",
-        "default": False,
-        "description": "launch one instance from the launch "
-        "template with the data volumes attached, in the first volume's availability zone",
-    }
-    count = f"${{var.{launch} ? 1 : 0}}"
-    first = f"{key}_aws_volume_{slug(volumes[0].ident)}"
-    document["data"]["aws_ebs_volume"] = {
-        first: {"count": count, "filter": [{"name": "volume-id", "values": [f"${{var.{first}}}"]}]}
-    }
-    resources["aws_instance"] = {
-        key: {
-            "count": count,
-            "availability_zone": f"${{data.aws_ebs_volume.{first}[0].availability_zone}}",
-            "launch_template": {"id": f"${{aws_launch_template.{key}.id}}", "version": "$Latest"},
-            "tags": tags,
-        }
-    }
-    attachments = resources.setdefault("aws_volume_attachment", {})
-    for letter, disk in zip("fghijklmnop", volumes, strict=False):
-        variable = f"{key}_aws_volume_{slug(disk.ident)}"
-        variables[variable] = {
-            "type": "string",
-            "default": disk.ident,
-            "description": f"EBS volume mounted at {disk.path}",
-        }
-        attachments[variable] = {
-            "count": count,
-            "device_name": f"/dev/sd{letter}",
-            "volume_id": f"${{var.{variable}}}",
-            "instance_id": f"${{aws_instance.{key}[0].id}}",
-        }
-    document["output"][f"{key}_aws_instance_id"] = {"value": f"${{one(aws_instance.{key}[*].id)}}"}
+def _merge(document: dict[str, Any], part: TerraformPart) -> None:
+    for name, body in part.variable.items():  # one declared by two clouds is declared alike
+        assert document["variable"].setdefault(name, body) == body, f"variable {name} declared two ways"
+    for section in ("data", "resource"):
+        for kind, named in getattr(part, section).items():
+            document[section].setdefault(kind, {}).update(named)
+    document["output"].update(part.output)

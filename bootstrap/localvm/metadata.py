@@ -37,6 +37,8 @@ class Reply:
 class StandIn:
     """An HTTP server on 127.0.0.1 (a free port) answering through ``reply``; records each 200 it served."""
 
+    instance_id: str  # the instance it tells the guest it is (a relaunch hands it a new one)
+
     def __init__(self) -> None:
         self.served: list[Served] = []
         handler = type("Handler", (_Handler,), {"stand_in": self})

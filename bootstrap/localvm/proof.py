@@ -18,7 +18,7 @@ from ..errors import UsageError
 from ..judge import judge_boots as judge
 from ..plan import Plan
 from ..targets import render
-from .clients import CLIENTS
+from .clients import CLIENTS, HANDOFFS
 from .image import ensure_base_image
 from .machine import GuestSetup
 from .vm import LocalVM
@@ -61,14 +61,8 @@ def prove(plan: Plan, *, reboots: int = 1, relaunch: bool = False, keep: bool = 
         proof.target, proof.client, proof.delivered = target, handover.client(consoles), handover.delivered(consoles)
     if proof.ok and handover.expected_client() not in proof.client:  # a failed boot has said enough
         proof.problems.append(f"the guest's console never named the client ({handover.expected_client()}) that "
-                              f"ran the user data{_client_log_hint(target)}")  # fmt: skip
+                              f"ran the user data{HANDOFFS[target].LOG_HINT}")  # fmt: skip
     return proof
-
-
-def _client_log_hint(target: str) -> str:
-    return {"gce": "; its log: journalctl -u google-startup-scripts in a kept VM (--keep-vm)",
-            "bash": "; the script's output: journalctl -u bootstrap-by-hand in a kept VM (--keep-vm)"}.get(
-        target, "; cloud-init's log: /var/log/cloud-init.log in a kept VM (--keep-vm)")  # fmt: skip
 
 
 def _boot(plan: Plan, vm: LocalVM, boots_per_instance: list[int], timeout: float,
