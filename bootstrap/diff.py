@@ -22,6 +22,7 @@ from typing import Any
 
 from . import boundary, hermetic
 from .errors import InputError, RenderError, UsageError
+from .layers import UNRESOLVED, Chain, LayerChange, image_layers, layer_change
 from .plan import Phase, Plan, Step
 from .targets.bundle import step_script
 
@@ -45,6 +46,12 @@ class Comparison:
     phases: list[PhaseChange]
     targets: dict[str, list[str]]  # unified diff lines of the rendered output per target
     verdicts: list[str]
+    chains: tuple[Chain, Chain]  # OLD's and NEW's image layers, over one (unnamed) source
+    layers: LayerChange  # the first of NEW's layers a bake can no longer take from OLD's cache
+
+    @property
+    def layers_changed(self) -> bool:
+        return self.layers.first is not None or len(self.chains[0].layers) != len(self.chains[1].layers)
 
     @property
     def different(self) -> bool:
@@ -56,6 +63,8 @@ class Comparison:
             "new": {"profile": self.new.profile, "plan_hash": self.new.hash, "image_hash": self.new.image_hash},
             "different": self.different, "verdicts": self.verdicts,
             "phases": [p.__dict__ for p in self.phases],
+            "layers": {**self.layers.to_json(), "old": self.chains[0].to_json()["layers"],
+                       "new": self.chains[1].to_json()["layers"]},
             "targets": {t: {"changed": bool(lines), "diff": lines} for t, lines in self.targets.items()},
         }  # fmt: skip
 
@@ -69,7 +78,9 @@ def compare(old: Plan, new: Plan) -> Comparison:
         before = _output(old, target).decode(errors="replace").splitlines()
         after = _output(new, target).decode(errors="replace").splitlines()
         targets[target] = list(difflib.unified_diff(before, after, f"old/{target}", f"new/{target}", lineterm=""))
-    return Comparison(old, new, phases, targets, _verdicts(old, new, phases, any(targets.values())))
+    chains = image_layers(old, UNRESOLVED), image_layers(new, UNRESOLVED)  # one source: what the steps change
+    return Comparison(old, new, phases, targets, _verdicts(old, new, phases, any(targets.values())), chains,
+                      layer_change(*chains))  # fmt: skip
 
 
 def _output(plan: Plan, target: str) -> bytes:
@@ -403,6 +414,7 @@ class Dependent:
         return {"path": self.path, "profile": self.name, "via": self.via, "status": self.status,
                 "different": self.different, "findings": self.findings, "old": side(self.old), "new": side(self.new),
                 "verdicts": compared.get("verdicts", []), "phases": compared.get("phases", []),
+                "layers": compared.get("layers"),
                 "targets": compared.get("targets", {}),
                 "sizes": {size.target: size.to_json() for size in self.sizes}}  # fmt: skip
 

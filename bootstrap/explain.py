@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .layers import UNRESOLVED, Chain, image_layers
 from .plan import Phase, Plan, Scope
 from .targets.bundle import step_script
 
@@ -19,7 +20,7 @@ RUNS = {
 }
 
 
-def plan_json(plan: Plan, targets: tuple[str, ...] = ()) -> dict[str, Any]:
+def plan_json(plan: Plan, targets: tuple[str, ...] = (), source: str = UNRESOLVED) -> dict[str, Any]:
     from .errors import RenderError
     from .targets import render
 
@@ -42,11 +43,12 @@ def plan_json(plan: Plan, targets: tuple[str, ...] = ()) -> dict[str, Any]:
             }
             for s in plan.ordered
         ],
+        "layers": image_layers(plan, source).to_json(),
         "sizes": sizes,
     }  # fmt: skip
 
 
-def table(plan: Plan) -> str:
+def table(plan: Plan, source: str = UNRESOLVED) -> str:
     rows = [("step", "phase", "scope", "feature", "cost", "what")]
     rows += [(s.id, s.phase.value, s.scope.value, s.feature, s.cost, s.description) for s in plan.ordered]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
@@ -61,5 +63,22 @@ def table(plan: Plan) -> str:
         "this instance, an every_boot step each time (so the mounts, secrets and host name are in place",
         "for the first-boot steps after them); the first failure stops the boot, the next resumes there;",
         f"a baked image carries {', '.join(baked) or 'no step'} (scope image).",
+        *_layer_lines(image_layers(plan, source)),
     ]
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+KEY_SHOWN = 12  # hex digits of a layer's key in the table (--json has all 64)
+
+
+def _layer_lines(chain: Chain) -> list[str]:
+    """The image's layers: a bake reuses the deepest cached one and runs only the steps after it."""
+    if not chain.layers:
+        return []
+    over = "no source image (--source ID names one)" if chain.source == UNRESOLVED else f"source {chain.source}"
+    rows = [("layer", "name", "steps", "key")]
+    rows += [(str(layer.index), layer.name, ", ".join(layer.steps), layer.key[:KEY_SHOWN]) for layer in chain.layers]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return ["", f"layers of a baked image, keys over {over}; a bake resumes from the deepest one cached:",
+            *("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
+              for row in rows)]  # fmt: skip

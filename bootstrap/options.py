@@ -29,6 +29,12 @@ def grace(parser: argparse.ArgumentParser) -> None:
                         "many days later, unless a channel points at them (default 7; 0 deletes at once)")  # fmt: skip
 
 
+def layer_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", metavar="ID", default=None,
+                        help="the source image id a bake starts from (an AMI, a GCE image, a local base image): the "
+                        "layers' keys over it, as the bake's cache holds them")  # fmt: skip
+
+
 def timeout(parser: argparse.ArgumentParser, default: float, what: str) -> None:
     parser.add_argument("--timeout", type=float, default=default, help=f"seconds {what} (default {default:.0f})")
 

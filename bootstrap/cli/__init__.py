@@ -43,6 +43,7 @@ from .. import __version__
 if TYPE_CHECKING:  # only for annotations: the checks are imported when a command needs them
     from ..checks.run import Report
     from ..diff import Comparison, Dependent, Family, Size
+    from ..layers import LayerChange
 
 from ..errors import BackendError, BootstrapError, InputError, Problem, RenderError, UsageError
 from ..wording import count
@@ -149,7 +150,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="the plan as a table: step, phase, scope, feature, cost")
     explain.add_argument("profile")
-    options.json_output(explain, "steps with hashes and sizes, sizes per target")
+    options.json_output(explain, "steps with hashes and sizes, sizes per target, the image's layers")
+    options.layer_source(explain)
     options.overrides(explain)
     explain.set_defaults(handler=_explain)
 
@@ -431,6 +433,8 @@ def _print_comparison(result: Comparison, each: list[Size], full: bool, indent: 
 
     for verdict in result.verdicts:
         print(f"{indent}* {verdict}")
+    if result.layers_changed:
+        print(f"{indent}  layers: {result.layers.reason}" + _reused(result.layers))
     for change in result.phases:
         for kind in ("added", "removed", "changed"):
             for step in getattr(change, kind):
@@ -446,6 +450,13 @@ def _print_comparison(result: Comparison, each: list[Size], full: bool, indent: 
         if full:
             print("\n".join(indent + line for line in lines))
     _print_sizes(each, indent)
+
+
+def _reused(change: LayerChange) -> str:
+    """' (a bake reuses layers 1-2 of 5)': what the cache still saves, where it saves some and not all."""
+    if change.first is None or not change.reused:
+        return ""
+    return f" (a bake reuses layer{'s 1-' if change.reused > 1 else ' '}{change.reused} of {change.total})"
 
 
 def _print_sizes(each: list[Size], indent: str) -> None:
@@ -529,15 +540,17 @@ def _export(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     from ..explain import plan_json, table
+    from ..layers import UNRESOLVED
     from ..planner import build_plan
     from ..profile import load_profile
     from ..targets import TARGETS
 
     plan = build_plan(load_profile(args.profile, args.overrides))
+    source = args.source or UNRESOLVED
     if args.json:
-        print(json.dumps(plan_json(plan, TARGETS), indent=2))
+        print(json.dumps(plan_json(plan, TARGETS, source), indent=2))
     else:
-        sys.stdout.write(table(plan))
+        sys.stdout.write(table(plan, source))
     return EXIT_OK
 
 
