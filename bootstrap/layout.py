@@ -36,7 +36,7 @@ MANIFEST_SKIP = (
     "/tmp", "/var/tmp",  # scratch
     "/var/log",  # logs, bootstrap's own (LOG_FILE) too: times and this build's output
     "/var/cache",  # caches: apt's downloads, man-db's index, rebuilt on demand
-    "/var/lib/apt/lists",  # package indexes: whatever the mirror held that day (the packages list says what is installed)
+    "/var/lib/apt/lists",  # package indexes: what the mirror held that day (the package list says what is installed)
     "/var/lib/dpkg/*-old",  # dpkg's backups of its own state before the last change
     "/etc/machine-id", "/var/lib/dbus/machine-id",  # per machine (the seal empties or removes them)
     "/etc/ssh/ssh_host_*",  # host keys: per machine (the seal removes them), and secret
