@@ -2,7 +2,9 @@
 result lines. One module below both ``localvm`` (local boots) and ``bake`` (every backend).
 
 The runner prints ``BOOTSTRAP-RESULT <result> <failed-step or ->`` to /dev/console when a boot's
-phases end (``ok``, ``failed``, ``rebooting``); a bake's seal prints ``sealed`` before power-off.
+phases end (``ok``, ``failed``, ``rebooting``); a bake's seal prints ``sealed`` before power-off, and
+before that ``BOOTSTRAP-MANIFEST <sha256> <packages> <entries>`` (or ``failed - -``): the image's
+manifest (templates/runner/manifest.sh.j2), which the backend may then read from the disk.
 Every backend reads the same lines: QEMU's serial log, EC2's console output, GCE's serial port.
 """
 
@@ -16,6 +18,27 @@ STEP_LINE = re.compile(
     r"bootstrap: step (\S+) \((\w+), (\w+)\): "
     r"(?:ok in (\d+)ms|FAILED with exit (\d+) after (\d+)ms|(baked) into this image)"
 )
+
+
+MANIFEST = re.compile(r"BOOTSTRAP-MANIFEST (?:([0-9a-f]{64}) (\d+) (\d+)|failed - -)")
+
+
+@dataclass(frozen=True)
+class ManifestLine:
+    """What the seal said of the image's manifest: its hash and sizes, or that it failed (sha256 None)."""
+
+    sha256: str | None
+    packages: int = 0
+    entries: int = 0
+
+
+def manifest_line(console: str) -> ManifestLine | None:
+    """The seal's last manifest line, or None where it printed none (a seal of an older bootstrap)."""
+    found = list(MANIFEST.finditer(console))
+    if not found:
+        return None
+    digest, packages, entries = found[-1].groups()
+    return ManifestLine(digest, int(packages), int(entries)) if digest else ManifestLine(None)
 
 
 PANIC = re.compile(r"Kernel panic - not syncing[^\n]*")

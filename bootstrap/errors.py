@@ -73,6 +73,11 @@ class ToolMissing(InputError):
                                  f"install it: sudo apt-get install -y {package} (Debian/Ubuntu)"))  # fmt: skip
 
 
+class ManifestError(InputError):
+    """An image's manifest (bootstrap/bake/manifest.py) that is not one: cut short, misframed, out of order.
+    CLI exit 2."""
+
+
 class RenderError(BootstrapError):
     """A valid profile cannot be rendered for a target (e.g. over the cloud's size limit). Exit 1."""
 

@@ -254,6 +254,11 @@ class Backend(ABC):
         """Who besides its owner may launch ``image`` (accounts, ARNs, IAM members); none without SHARE."""
         return []
 
+    def image_manifest(self, image: Image) -> dict[str, Any] | None:
+        """The summary of the manifest kept with the image (bake/manifest.py), or None where none is
+        kept. Only the local backend keeps one yet; EC2 and GCE would tag the image with its stable digest."""
+        return None
+
     def record(self, image: Image, extra: dict[str, Any]) -> None:  # Capability.RECORD
         """Add the lifecycle's findings (steps baked, timings, test) to the manifest beside ``image``."""
         raise refusal(self, Capability.RECORD)

@@ -96,6 +96,15 @@ class Catalogue:
                  "age_days": round((now - i.created) / 86400, 1) if i.created else None}
                 for i in images]  # fmt: skip
 
+    def show(self, image_id: str | None, now: float | None = None) -> list[dict[str, Any]]:
+        """The chosen image (default: latest's, in each region): its row, its tags, and the summary of the
+        manifest kept with it (None where none is)."""
+        chosen = {i.id for i in self.chosen(image_id)}
+        rows = {(row["image"], row["region"]): row for row in self.rows(now)}
+        return [{**rows[(i.id, i.region)], "tags": dict(sorted(i.details.get("tags", {}).items())),
+                 "manifest": self.backend.image_manifest(i)}
+                for i in self.images if i.id in chosen]  # fmt: skip
+
     def promote(self, channel: str, source: str = "latest", image_id: str | None = None) -> list[Image]:
         require(self.backend, Capability.CHANNELS)
         return channels.promote(self.backend, self.profile, channel, source=source, image_id=image_id)

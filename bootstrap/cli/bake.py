@@ -80,10 +80,14 @@ def _images_parsers(commands: Any) -> None:
                                add_help=False)  # fmt: skip
     deprecate = actions.add_parser("deprecate", help="deprecate an image now, replaced by latest's", add_help=False)
     delete = actions.add_parser("delete", help="delete an image (never one a channel points at)", add_help=False)
-    for parser in (listing, promote, rollback, share, deprecate, delete):
+    show = actions.add_parser("show", help="an image's tags, channels and manifest (default: latest's)",
+                              add_help=False)  # fmt: skip
+    for parser in (listing, promote, rollback, share, deprecate, delete, show):
         parser.add_argument("profile", help="the profile's name")
         _backend_options(parser, "images")
     options.json_output(listing, "the images")
+    options.json_output(show, "the image")
+    show.add_argument("--image", help="an image id (default: the one latest points at, in each region)")
     options.share(share, _principals(), "whom to let launch it (repeatable)", required=True)
     share.add_argument("--image", help="an image id (default: the one latest points at, in each region)")
     for parser in (deprecate, delete):
@@ -123,9 +127,42 @@ def _images(args: argparse.Namespace) -> int:
     elif args.action == "delete":
         for image in catalogue.deletable(args.image) if args.dry_run else catalogue.delete(args.image):
             print(f"{'would delete' if args.dry_run else 'deleted'} {image.id}")
+    elif args.action == "show":
+        _show_images(args, catalogue.show(args.image))
     else:
         _print_images(args, catalogue.rows(), backend)
     return 0
+
+
+def _as_json_or_none(args: argparse.Namespace, rows: list[dict[str, Any]], none: str) -> bool:
+    """True when ``rows`` are said (--json) or there are none (``none`` said): nothing left to print."""
+    if args.json:
+        print(json.dumps({"profile": args.profile, "backend": args.backend, "images": rows}, indent=2))
+    elif not rows:
+        print(f"{args.profile}: {none}")
+    return args.json or not rows
+
+
+def _show_images(args: argparse.Namespace, shown: list[dict[str, Any]]) -> None:
+    if _as_json_or_none(args, shown, f"no image latest points at ({args.backend})"):
+        return
+    for row in shown:
+        print(row["image"] + (f" in {row['region']}" if row["region"] else ""))
+        print(f"  hash {row['hash'] or '-'}, {row['state'] if row['tested'] else 'untested'}, "
+              f"channels {', '.join(row['channels']) or '-'}")  # fmt: skip
+        for key, value in row["tags"].items():
+            print(f"  tag {key} = {value}")
+        print(f"  manifest: {_manifest_summary(row['manifest'])}")
+
+
+def _manifest_summary(manifest: dict[str, Any] | None) -> str:
+    if manifest is None:
+        return "none kept (a local image of this bootstrap keeps one; EC2 and GCE keep none yet)"
+    if "error" in manifest:
+        return f"none: {manifest['error']}"
+    state = "verified" if manifest.get("verified") else "NOT matching its file (changed or missing)"
+    return (f"{manifest.get('file')}: {manifest.get('packages')} packages, {manifest.get('entries')} entries "
+            f"({manifest.get('volatile')} volatile), stable sha256 {manifest.get('stable_sha256')}, {state}")
 
 
 def _region(image: Any) -> str:
@@ -133,11 +170,8 @@ def _region(image: Any) -> str:
 
 
 def _print_images(args: argparse.Namespace, rows: list[dict[str, Any]], backend: Any) -> None:
-    if args.json:
-        print(json.dumps({"profile": args.profile, "backend": args.backend, "images": rows}, indent=2))
+    if _as_json_or_none(args, rows, f"no images made by bootstrap yet ({args.backend}{_where(backend)})"):
         return
-    if not rows:
-        print(f"{args.profile}: no images made by bootstrap yet ({args.backend}{_where(backend)})")
     for row in rows:
         state = row["state"] if row["tested"] else "untested"
         age = "?" if row["age_days"] is None else row["age_days"]

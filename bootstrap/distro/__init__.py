@@ -74,6 +74,9 @@ class PackageManager:
     sources_changed: str  # tells the manager a repository was added (its next install refreshes)
     repository: str = ""  # template adding a Repository (with ``repository`` and ``source``); "": cannot
     seal: str = ""  # template of its part of the image's seal (runner/seal.sh.j2, no lib.sh): its caches
+    # template of a shell function for the image's manifest (runner/manifest.sh.j2, no lib.sh): list_installed
+    # ROOT prints NAME<TAB>VERSION a line for each package installed in the system at ROOT; "": none listed
+    list_installed: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,4 +14,5 @@ APT = PackageManager(
     sources_changed="apt_sources_changed",
     repository="distro/apt/repository.sh.j2",
     seal="distro/apt/seal.sh.j2",
+    list_installed="distro/apt/installed.sh.j2",
 )

@@ -194,6 +194,25 @@ def ensure_base_image(*, rebuild: bool = False, progress: Callable[[str], None] 
     return image
 
 
+def read_disk_file(disk: Path, path: str, work: Path) -> bytes | None:
+    """The file at ``path`` in a local image's root filesystem (the whole disk one ext4 filesystem, as
+    _build makes it), read without booting or mounting it: a raw copy of the disk (sparse), from which
+    debugfs dumps the file. None when the image has no such file. ``work``: an empty folder of ours."""
+    raw, found = work / "disk.raw", work / "found"
+    try:
+        _run(["qemu-img", "convert", "-O", "raw", str(disk), str(raw)], "qemu-img convert")
+        # debugfs reads its request's words itself: the file it writes is named relative to its cwd.
+        proc = hermetic.run(["debugfs", "-R", f"dump -p {path} found", str(raw)], timeout=300, cwd=work)
+        if not found.is_file():
+            if "not found" in proc.stderr.lower():
+                return None
+            raise BackendError(f"debugfs could not read {path} from {disk}: {proc.stderr.strip()[-500:]}")
+        return found.read_bytes()
+    finally:
+        raw.unlink(missing_ok=True)
+        found.unlink(missing_ok=True)
+
+
 def _run(command: list[str], what: str) -> None:
     proc = hermetic.run(command, timeout=1800)  # mmdebstrap: minutes on a slow mirror
     if proc.returncode != 0:

@@ -13,7 +13,7 @@ from typing import Any
 from .. import __version__
 from ..distro import DEFAULT as DEFAULT_DISTRO
 from ..distro import all_distros
-from ..layout import LIB_DIR, RUNNER, SEAL
+from ..layout import LIB_DIR, MANIFEST_SCRIPT, RUNNER, SEAL
 from ..plan import Plan, Step
 from ._record import Variant
 
@@ -83,6 +83,11 @@ def library(distro: str = DEFAULT_DISTRO) -> str:
     return compact(rendered(all_distros()[distro].manager.library), "templates/runner/lib.sh.j2")
 
 
+def manifest_script(distro: str = DEFAULT_DISTRO) -> str:
+    """The image's manifest (runner/manifest.sh.j2): the seal runs it; so can a person, or a test."""
+    return _runner_file("manifest.sh.j2", distro=all_distros()[distro])
+
+
 def machine_files(plan: Plan, target: str, variant: Variant = Variant.USER_DATA) -> list[MachineFile]:
     files = [
         MachineFile(RUNNER, "0755", runner_script(plan, target)),
@@ -92,4 +97,5 @@ def machine_files(plan: Plan, target: str, variant: Variant = Variant.USER_DATA)
     files += [MachineFile(f"{LIB_DIR}/steps/{s.id}.sh", "0755", step_script(s)) for s in plan.ordered]
     if variant.bakes:
         files.append(MachineFile(SEAL, "0755", _runner_file("seal.sh.j2", distro=all_distros()[plan.distro])))
+        files.append(MachineFile(MANIFEST_SCRIPT, "0755", manifest_script(plan.distro)))
     return files

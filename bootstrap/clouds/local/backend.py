@@ -1,7 +1,9 @@
 """The local backend: golden qcow2 images baked in QEMU from the cached Debian base image.
 
 An output folder holds, per image, ``NAME.qcow2`` (flattened, no backing file), the kernel and
-initrd it boots with, and ``NAME.json`` (its manifest); ``PROFILE-latest.qcow2`` and
+initrd it boots with, ``NAME.json`` (its record: "manifest" in bootstrap's other code, as here) and, where
+its bake's seal wrote one, ``NAME.manifest.gz``, what the image holds (bake/manifest.py; NAME.json's
+"contents" names its digests); ``PROFILE-latest.qcow2`` and
 ``PROFILE-latest.json`` link to the promoted one. Builder and test machines live in
 ``.work/`` under the output folder and are removed with their QEMU process whatever happens.
 """
@@ -38,10 +40,11 @@ from ...bake.backend import (
     reap_verdict,
 )
 from ...boundary import IMAGE_NAME, image_name
-from ...console import report
-from ...errors import BackendError
+from ...console import manifest_line, report
+from ...errors import BackendError, ManifestError
+from ...layout import MANIFEST
 from ...localvm.clients import CLIENTS
-from ...localvm.image import base_image, ensure_base_image
+from ...localvm.image import base_image, ensure_base_image, read_disk_file
 from ...localvm.machine import GuestSetup, Machine
 from ...localvm.vm import LocalVM
 
@@ -192,6 +195,7 @@ class LocalBackend(Backend):
             for suffix, path in (("vmlinuz", source.kernel), ("initrd.img", source.initrd)):
                 _link_or_copy(path, self.output / f"{name}.{suffix}")
             os.replace(partial, self.output / f"{name}.qcow2")
+            contents = self._keep_contents(machine, name)
         except BaseException:
             self.delete_image(Image(name, name))  # not returned to the lifecycle: nobody else would delete it
             raise
@@ -204,10 +208,57 @@ class LocalBackend(Backend):
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
             "disk": f"{name}.qcow2", "kernel": f"{name}.vmlinuz", "initrd": f"{name}.initrd.img",
             "sizes": {"disk_bytes": info.get("actual-size"), "virtual_bytes": info.get("virtual-size")},
-            "tags": tags,
+            "tags": tags, **({"contents": contents} if contents else {}),
         }  # fmt: skip
         (self.output / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
         return self._image(manifest)
+
+    def _keep_contents(self, machine: Machine, name: str) -> dict | None:
+        """The image's manifest, read from its disk, checked against the hash its seal printed, and kept
+        as NAME.manifest.gz; its digests and sizes for NAME.json. None where the seal printed none."""
+        from ...bake.manifest import parse_manifest
+
+        said = manifest_line(machine.console())
+        if said is None:
+            return None
+        if said.sha256 is None:
+            self.progress(f"{name}: the seal could not write the image's manifest (its console says why); "
+                          "the image has none")  # fmt: skip
+            return {"error": "the seal could not write it"}
+        work = self.output / f".{name}.contents"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        try:
+            data = read_disk_file(self.output / f"{name}.qcow2", MANIFEST, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        if data is None:
+            raise BackendError(f"{name}: the seal printed a manifest, but the disk has no {MANIFEST}")
+        try:
+            manifest = parse_manifest(data, f"{name}'s {MANIFEST}")
+        except ManifestError as exc:
+            raise BackendError(str(exc)) from exc
+        if manifest.sha256 != said.sha256:
+            raise BackendError(f"{name}: its {MANIFEST} has sha256 {manifest.sha256}, not the {said.sha256} its "
+                               "seal printed: something wrote the disk after the seal")  # fmt: skip
+        _files(self.output, name)["contents"].write_bytes(data)
+        return {"file": f"{name}.manifest.gz", **manifest.summary()}
+
+    def image_manifest(self, image: Image) -> dict | None:
+        """NAME.json's "contents", with whether NAME.manifest.gz still holds them ("verified")."""
+        from ...bake.manifest import read_manifest
+
+        contents = self._manifest(image.id).get("contents")
+        if not isinstance(contents, dict):
+            return None
+        path = _files(self.output, image_name(image.id, f"image {image.id!r}"))["contents"]
+        if "error" in contents or not path.is_file():
+            return {**contents, "verified": False}
+        try:
+            found = read_manifest(path)
+        except ManifestError:
+            return {**contents, "verified": False}
+        return {**contents, "verified": found.sha256 == contents.get("sha256")}
 
     def record(self, image: Image, extra: dict) -> None:
         """Add the lifecycle's findings (steps baked, timings, test) to an image's manifest, and the
@@ -313,7 +364,8 @@ class LocalBackend(Backend):
 def _files(output: Path, name: str) -> dict[str, Path]:
     """The files of the image ``name``: found from its name alone, never from what a manifest says."""
     return {"disk": output / f"{name}.qcow2", "kernel": output / f"{name}.vmlinuz",
-            "initrd": output / f"{name}.initrd.img", "manifest": output / f"{name}.json"}  # fmt: skip
+            "initrd": output / f"{name}.initrd.img", "manifest": output / f"{name}.json",
+            "contents": output / f"{name}.manifest.gz"}  # fmt: skip
 
 
 def _written_by_us(data: dict) -> bool:
