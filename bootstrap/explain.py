@@ -72,13 +72,13 @@ KEY_SHOWN = 12  # hex digits of a layer's key in the table (--json has all 64)
 
 
 def _layer_lines(chain: Chain) -> list[str]:
-    """The image's layers: a bake reuses the deepest cached one and runs only the steps after it."""
+    """The image's layers: the keys a layer cache finds them by (the bake does not reuse them yet)."""
     if not chain.layers:
         return []
     over = "no source image (--source ID names one)" if chain.source == UNRESOLVED else f"source {chain.source}"
     rows = [("layer", "name", "steps", "key")]
     rows += [(str(layer.index), layer.name, ", ".join(layer.steps), layer.key[:KEY_SHOWN]) for layer in chain.layers]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return ["", f"layers of a baked image, keys over {over}; a bake resumes from the deepest one cached:",
+    return ["", f"layers of a baked image, keys over {over}:",
             *("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
               for row in rows)]  # fmt: skip

@@ -453,10 +453,10 @@ def _print_comparison(result: Comparison, each: list[Size], full: bool, indent: 
 
 
 def _reused(change: LayerChange) -> str:
-    """' (a bake reuses layers 1-2 of 5)': what the cache still saves, where it saves some and not all."""
+    """' (layers 1-2 of 5 unchanged)': what a layer cache could keep, where the change keeps some and not all."""
     if change.first is None or not change.reused:
         return ""
-    return f" (a bake reuses layer{'s 1-' if change.reused > 1 else ' '}{change.reused} of {change.total})"
+    return f" (layer{'s 1-' if change.reused > 1 else ' '}{change.reused} of {change.total} unchanged)"
 
 
 def _print_sizes(each: list[Size], indent: str) -> None:

@@ -45,12 +45,12 @@ def test_diff_names_the_first_layer_a_change_invalidates(repo: Path, bootstrap: 
     profile.write_text(PROFILE.replace("team = ml", "team = vision"))  # the last layer's file
     said = bootstrap("diff", "HEAD:gpu.yaml", "gpu.yaml", expect=1).stdout
     assert f"layers: layer {last} of {last} ({names[-1]}) changed: step file-etc-team.conf's script " \
-           f"(a bake reuses layers 1-{last - 1} of {last})" in said, said  # fmt: skip
+           f"(layers 1-{last - 1} of {last} unchanged)" in said, said  # fmt: skip
 
     profile.write_text(PROFILE.replace('driver: "535"', 'driver: "550"'))
     said = bootstrap("diff", "HEAD:gpu.yaml", "gpu.yaml", expect=1).stdout
     assert f"layers: layer 3 of {last} (nvidia-install) changed: step nvidia-install's script " \
-           f"(a bake reuses layers 1-2 of {last})" in said, said  # fmt: skip
+           f"(layers 1-2 of {last} unchanged)" in said, said  # fmt: skip
 
     profile.write_text(PROFILE.replace("after_minutes: 60", "after_minutes: 30"))  # every boot, on the instance
     answer = bootstrap("diff", "--json", "HEAD:gpu.yaml", "gpu.yaml", expect=1).stdout
