@@ -233,6 +233,37 @@ def test_base_profile_boots_reboots_bakes_and_relaunches(tmp_path, monkeypatch, 
     assert again.status == "unchanged" and again.image.id == result.image.id
 
 
+def test_two_bakes_from_scratch_hold_equal_manifests(tmp_path, monkeypatch) -> None:
+    """The manifest's promise (#25): one profile baked twice from the same source gives images whose
+    manifests are equal less the documented volatile paths, each read from its disk and checked against
+    the hash its seal printed. Were a volatile path missing from layout.MANIFEST_SKIP, they would differ."""
+    from bootstrap.bake.events import Quiet
+    from bootstrap.bake.lifecycle import BakeOptions, bake
+    from bootstrap.bake.manifest import diff_manifests, read_manifest
+    from bootstrap.clouds.local.backend import LocalBackend
+    from bootstrap.features import needs
+    from bootstrap.localvm.guest import MIRROR_ENV, choose_guest
+
+    monkeypatch.setenv(MIRROR_ENV, "127.0.0.1:9")  # offline: both from the one local apt repository
+    profile = load_profile("base")
+    plan = build_plan(profile)
+    setup = choose_guest(needs(profile.data), network=None, local_apt=None).setup()
+    manifests = []
+    for run in ("one", "two"):
+        output = tmp_path / run
+        output.mkdir()
+        backend = LocalBackend(output, progress=lambda line: None, setup=setup)
+        result = bake(plan, backend, BakeOptions(build_timeout=900, test=False), Quiet())
+        assert result.status == "built" and result.image
+        shown = backend.image_manifest(result.image)
+        assert shown and shown["verified"] and shown["packages"] > 100, shown
+        manifests.append(read_manifest(output / f"{result.image.id}.manifest.gz"))
+    one, two = manifests
+    assert {"bash", "systemd"} <= set(one.packages) and one.packages == two.packages
+    assert diff_manifests(one, two) == [], [str(d) for d in diff_manifests(one, two)][:20]
+    assert one.stable_sha256 == two.stable_sha256 and one.sha256 != two.sha256  # the logs differ
+
+
 @pytest.mark.parametrize("target,client,fetches", [
     ("ec2", "DataSourceEc2Local", "/user-data"),  # cloud-init's Ec2 datasource (init-local, as on AWS)
     ("gce", "google_metadata_script_runner", "/instance/attributes/"),  # Google's guest agent
