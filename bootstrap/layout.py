@@ -44,6 +44,10 @@ MANIFEST_SKIP = (
     "/var/lib/cloud",  # cloud-init's instance state (cloud-init clean wipes it; instances write their own)
     "/var/lib/dhcp",  # this boot's DHCP leases
     "/etc/hostname", "/etc/resolv.conf",  # written per instance, from its metadata and its network
+    # cloud-init's users module, each instance: its sudo rule file and the includedir it appends to
+    # /etc/sudoers (Debian 12's says @includedir, which cloud-init 22.4 does not see), both stamped with
+    # the time (found by the VM tier's two bakes). The users feature writes /etc/sudoers.d/90-bootstrap-*.
+    "/etc/sudoers.d/90-cloud-init-users", "/etc/sudoers",
     f"{STATE_DIR}/instances", f"{STATE_DIR}/status.json*", f"{STATE_DIR}/work.*",  # bootstrap's per-instance state
     f"{MANIFEST}*",  # itself (the guest leaves it out too), and a killed run's .new
     "__pycache__",  # bytecode compiled when first imported: holds its source's time
