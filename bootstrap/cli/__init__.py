@@ -46,11 +46,23 @@ if TYPE_CHECKING:  # only for annotations: the checks are imported when a comman
 
 from ..errors import BackendError, BootstrapError, InputError, Problem, RenderError, UsageError
 from ..wording import count
+from . import voice
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_BACKEND = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """A misspelt command or action: the closest one named (argparse would list them all)."""
+        if isinstance(action, argparse._SubParsersAction) and value not in action.choices:
+            from ..schema import suggest
+
+            what = "command" if self.prog == "bootstrap" else f"{self.prog.removeprefix('bootstrap ')} action"
+            close = suggest(value, action.choices)
+            raise UsageError(f"no {what} {value!r}; " + (f"did you mean {close!r}?" if close else
+                             f"one of {', '.join(action.choices)}"))  # fmt: skip
+        super()._check_value(action, value)
+
     def error(self, message: str) -> NoReturn:  # argparse's own usage errors: exit 2, no traceback
         hints = [f"did you mean {close}?" for word in _unrecognized(message) if (close := self._close_option(word))]
         raise UsageError(Problem(f"{self.prog}: {message}", None, "; ".join(hints) or None))
@@ -71,6 +83,25 @@ class _Parser(argparse.ArgumentParser):
 def _unrecognized(message: str) -> list[str]:
     _, found, rest = message.partition("unrecognized arguments: ")
     return [word for word in rest.split() if word.startswith("-")] if found else []
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    """-q, -v and --color, on the program and on every command and action, so that they go before or after
+    the command's name (SUPPRESS: a command's parser leaves what the program's took alone)."""
+    from ..terminal import COLOR_CHOICES
+    from .voice import QUIET, VERBOSE
+
+    group = parser.add_argument_group("output")
+    group.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=QUIET,
+                       default=argparse.SUPPRESS, help="errors only on stderr (results on stdout still print)")
+    group.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=VERBOSE,
+                       default=argparse.SUPPRESS, help="also say why: the reasons behind each decision")
+    group.add_argument("--color", choices=COLOR_CHOICES, default=argparse.SUPPRESS,
+                       help="colour on a terminal (default auto; NO_COLOR and FORCE_COLOR honoured)")  # fmt: skip
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                _output_options(sub)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -159,6 +190,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list built-in profiles")
     listing.set_defaults(handler=_list)
+    _output_options(parser)
     return parser
 
 
@@ -170,7 +202,9 @@ def _render(args: argparse.Namespace) -> int:
     if args.gzip and TARGET_RECORDS[args.target].size.gzip is Gzip.NO:
         gzipping = [name for name, record in TARGET_RECORDS.items() if record.size.gzip is not Gzip.NO]
         raise UsageError(f"--gzip applies to the {' and '.join(gzipping)} targets, not {args.target}")
-    plan = build_plan(load_profile(args.profile, args.overrides))
+    profile = load_profile(args.profile, args.overrides)
+    plan = build_plan(profile)
+    voice.why(f"bootstrap: profile {profile.name}: {profile.path}, {count(len(plan.steps), 'step')}, plan {plan.hash}")
     if args.explain:
         from ..explain import plan_json
 
@@ -186,12 +220,18 @@ def _render(args: argparse.Namespace) -> int:
         raise UsageError("the output is gzip-compressed (binary): not on a terminal; redirect it, write it with "
                          "-o FILE or use --base64")
     for note in artifact.notes:
-        print(f"bootstrap: {note}", file=sys.stderr)
+        voice.progress(f"bootstrap: {note}")
+    record = TARGET_RECORDS[args.target]
+    if not artifact.gzipped and record.size.limit:  # the gzip note says why when it applied
+        voice.why(f"bootstrap: {len(artifact.data):,} bytes, within {record.size.cloud}'s {record.size.limit:,}"
+                  + (": not gzipped" if record.size.gzip is Gzip.WHEN_OVER else ""))  # fmt: skip
     if args.output:
         from ..output import parse_mode, write_file
 
         write_file(Path(args.output), data, parse_mode(args.mode))
-        print(f"bootstrap: wrote {args.output} ({len(data):,} bytes, target {args.target})", file=sys.stderr)
+        voice.progress(f"bootstrap: wrote {args.output} ({len(data):,} bytes, target {args.target})")
+        if record.handoff_hint and not args.base64:  # base64 is for an API: each hand-off takes the bytes
+            voice.progress(f"bootstrap: {record.handoff_line(args.output)}")
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -236,11 +276,11 @@ def _validate(args: argparse.Namespace) -> int:
                 }
             )
             if not args.json:
-                print(exc, file=sys.stderr)
+                voice.error(str(exc))
             continue
         results.append({"profile": reference, "ok": True, "steps": len(plan.steps), "plan_hash": plan.hash})
         if not args.json:
-            print(f"ok: {reference} ({count(len(plan.steps), 'step')}, plan {plan.hash})")
+            voice.result(f"ok: {reference} ({count(len(plan.steps), 'step')}, plan {plan.hash})", ok=True)
     if args.json:
         print(json.dumps(results, indent=2))
     return EXIT_OK if all(r.get("ok", True) for r in results) else EXIT_INPUT
@@ -257,7 +297,7 @@ def _profiles_only(references: list[str], results: list[dict[str, Any]], as_json
         if reason:
             results.append({"profile": reference, "skipped": reason})
             if not as_json:
-                print(f"skipped: {reference}: {reason}", file=sys.stderr)
+                voice.progress(f"skipped: {reference}: {reason}")
         else:
             kept.append(reference)
     return kept + _dependents(kept, results, as_json)
@@ -275,7 +315,7 @@ def _dependents(references: list[str], results: list[dict[str, Any]], as_json: b
         shown = _shown(child)
         results.append({"profile": shown, "because": f"it extends {_shown(parent)}"})
         if not as_json:
-            print(f"also checking {shown}: it extends {_shown(parent)}", file=sys.stderr)
+            voice.progress(f"also checking {shown}: it extends {_shown(parent)}")
         added.append(shown)
     return added
 
@@ -297,6 +337,7 @@ def _check(args: argparse.Namespace) -> int:
     from ..targets import TARGETS
 
     targets = args.targets or list(TARGETS)
+    voice.why(f"checking for {', '.join(targets)}" + ("" if args.targets else " (every target: no --target given)"))
     code, reports = EXIT_OK, list[dict[str, Any]]()
     checked = check_profiles(_profiles_only(args.profiles, reports, args.json), targets, args.overrides)
     interrupts.check()  # a signal that a library swallowed on the way: no report of a run cut short
@@ -305,7 +346,7 @@ def _check(args: argparse.Namespace) -> int:
             code = max(code, exit_code(report))  # bad input outranks findings
             reports.append({"profile": reference, "ok": False, "problems": [_problem_json(p) for p in report.problems]})
             if not args.json:
-                print(report, file=sys.stderr)
+                voice.error(str(report))
             continue
         if not report.ok and code == EXIT_OK:
             code = EXIT_FINDINGS
@@ -339,18 +380,20 @@ def _print_report(report: Report) -> None:
         print("  " + str(finding).replace("\n", "\n  "))
     errors = sum(f.severity == "error" for f in report.findings)
     others = len(report.findings) - errors
-    print(f"  {'ok' if not errors else 'FAILED'}: {count(errors, 'error')}, {count(others, 'warning')}\n")
+    voice.result(f"  {'ok' if not errors else 'FAILED'}: {count(errors, 'error')}, {count(others, 'warning')}",
+                 ok=not errors)
+    print()
 
 
 def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    voice.progress(line)
 
 
 def _test(args: argparse.Namespace) -> int:
     from ..localvm.proof import PROVABLE, prove
     from ..planner import build_plan
     from ..profile import load_profile
-    from .bake import guest_choice
+    from .bake import _why_packages, guest_choice
 
     if args.reboots < 0:
         raise UsageError("--reboots must be 0 or more")
@@ -359,6 +402,7 @@ def _test(args: argparse.Namespace) -> int:
     choice = guest_choice(args, profile, bake=False)  # says before booting what the guest cannot have
     for line in choice.lines:
         _progress(line)
+    _why_packages(choice)
     setup = choice.setup()
     _progress(f"target {args.target}: {PROVABLE[args.target]}")
     proof = prove(plan, reboots=args.reboots, relaunch=args.relaunch, keep=args.keep_vm, timeout=args.timeout,
@@ -398,7 +442,7 @@ def _test(args: argparse.Namespace) -> int:
             print(f"problem: {problem}")
         if proof.kept:
             print(f"kept: {proof.kept} (disk.qcow2, serial.log)")
-        print("ok" if proof.ok else "FAILED")
+        voice.result("ok" if proof.ok else "FAILED", ok=proof.ok)
     return EXIT_OK if proof.ok else EXIT_FINDINGS
 
 
@@ -590,12 +634,13 @@ RAW_STDOUT = ("render", "schema")  # their standard output is the artifact itsel
 
 def main(argv: Sequence[str] | None = None) -> int:
     from ..interrupts import Interrupted, handle_signals, raised_signal
-    from ..terminal import Escaping
+    from ..terminal import RED, Escaping
 
-    saved = sys.stdout, sys.stderr
+    saved, said = (sys.stdout, sys.stderr), voice.current()
     sys.stderr = Escaping(sys.stderr)  # type: ignore[assignment]
     try:
         args = _build_parser().parse_args(argv)
+        voice.use(voice.Voice(getattr(args, "verbosity", voice.NORMAL), getattr(args, "color", "auto")))
         if getattr(args, "command", None) not in RAW_STDOUT:
             sys.stdout = Escaping(sys.stdout)  # type: ignore[assignment]
         handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
@@ -616,19 +661,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise Interrupted(signum)  # what the command did after it is cut short, not a result
             return code
     except Interrupted as exc:
-        print(f"bootstrap: {exc}", file=sys.stderr)
+        voice.error(f"bootstrap: {exc}")
         return exit_code(exc)
     except BrokenPipeError as exc:
         return exit_code(exc)
     except OSError as exc:
         what = f"cannot use {exc.filename}" if exc.filename else "cannot write the output"
-        print(f"bootstrap: {what}: {exc.strerror or exc}", file=saved[1])
+        voice.current().write(f"bootstrap: {what}: {exc.strerror or exc}", RED, saved[1])
         return exit_code(exc)
     except BootstrapError as exc:
-        print(f"bootstrap: {exc}" if not isinstance(exc, InputError) else str(exc), file=sys.stderr)
+        voice.error(f"bootstrap: {exc}" if not isinstance(exc, InputError) else str(exc))
         return exit_code(exc)
     except KeyboardInterrupt as exc:  # SIGINT outside handle_signals (main called from another thread, or early)
-        print("bootstrap: stopped by SIGINT", file=saved[1])
+        voice.current().write("bootstrap: stopped by SIGINT", RED, saved[1])
         return exit_code(exc)
     finally:
         sys.stdout, sys.stderr = saved
+        voice.use(said)
