@@ -79,6 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from .bake import add_parsers as add_bake_parsers
     from .bake import guest_options
     from .completion import add_parser as add_completion_parser
+    from .init import add_parser as add_init_parser
 
     parser = _Parser(prog="bootstrap", description="Compile YAML machine profiles into cloud startup code.")
     parser.add_argument("--version", action="version", version=f"bootstrap {__version__}")
@@ -161,6 +162,7 @@ def _build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list built-in profiles")
     listing.set_defaults(handler=_list)
 
+    add_init_parser(commands)
     add_completion_parser(commands)
     return parser
 
