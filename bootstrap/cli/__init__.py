@@ -109,13 +109,15 @@ def _build_parser() -> argparse.ArgumentParser:
     from ..targets import TARGETS
     from .bake import add_parsers as add_bake_parsers
     from .bake import guest_options
+    from .completion import add_parser as add_completion_parser
+    from .init import add_parser as add_init_parser
 
     parser = _Parser(prog="bootstrap", description="Compile YAML machine profiles into cloud startup code.")
     parser.add_argument("--version", action="version", version=f"bootstrap {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     render = commands.add_parser("render", help="render a profile for a target")
-    render.add_argument("profile", help="profile file, or the name of a built-in profile")
+    options.profile(render, help="profile file, or the name of a built-in profile")
     render.add_argument("--target", "-t", choices=TARGETS, default="cloud-init")
     options.output(render, "FILE", "write here (atomically) instead of standard output")
     options.mode(render)
@@ -127,13 +129,13 @@ def _build_parser() -> argparse.ArgumentParser:
     render.set_defaults(handler=_render)
 
     validate = commands.add_parser("validate", help="check profiles against the schema and rules")
-    validate.add_argument("profiles", nargs="+", metavar="PROFILE")
+    options.profile(validate, "profiles", nargs="+", metavar="PROFILE")
     options.json_output(validate, "each profile's result")
     options.overrides(validate)
     validate.set_defaults(handler=_validate)
 
     check = commands.add_parser("check", help="render and check profiles: schema, shellcheck, sizes, secrets")
-    check.add_argument("profiles", nargs="+", metavar="PROFILE")
+    options.profile(check, "profiles", nargs="+", metavar="PROFILE")
     check.add_argument(
         "--target",
         "-t",
@@ -147,7 +149,7 @@ def _build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_check)
 
     test = commands.add_parser("test", help="boot a profile in a local VM (QEMU), reboot it, report each step")
-    test.add_argument("profile")
+    options.profile(test)
     test.add_argument("--reboots", type=int, default=1, help="reboots after the first boot (default 1)")
     test.add_argument("--no-relaunch", dest="relaunch", action="store_false",
                       help="skip the last boot: the same disk as a new instance, through the same client")  # fmt: skip
@@ -162,8 +164,8 @@ def _build_parser() -> argparse.ArgumentParser:
     add_bake_parsers(commands)
 
     diff = commands.add_parser("diff", help="what a profile change does: steps per phase, output per target")
-    diff.add_argument("old", help="profile file, or REV:path (e.g. HEAD~1:profiles/gpu.yaml)")
-    diff.add_argument("new", help="profile file, or REV:path")
+    options.profile(diff, "old", help="profile file, or REV:path (e.g. HEAD~1:profiles/gpu.yaml)")
+    options.profile(diff, "new", help="profile file, or REV:path")
     diff.add_argument("--full", action="store_true", help="also the unified diff of each target's output")
     diff.add_argument("--no-dependents", dest="dependents", action="store_false",
                       help="compare only the profile named, not the profiles that extend it")  # fmt: skip
@@ -172,14 +174,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="a Packer or Terraform template that uses the rendered user data")
     export.add_argument("engine", choices=("packer", "terraform"))
-    export.add_argument("profile")
+    options.profile(export)
     options.output(export, "DIR", "folder to write into (default .)", default=".")
     options.mode(export)
     options.overrides(export)
     export.set_defaults(handler=_export)
 
     explain = commands.add_parser("explain", help="the plan as a table: step, phase, scope, feature, cost")
-    explain.add_argument("profile")
+    options.profile(explain)
     options.json_output(explain, "steps with hashes and sizes, sizes per target")
     options.overrides(explain)
     explain.set_defaults(handler=_explain)
@@ -190,7 +192,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list built-in profiles")
     listing.set_defaults(handler=_list)
-    _output_options(parser)
+
+    add_init_parser(commands)
+    add_completion_parser(commands)
+    _output_options(parser)  # last: every command and action, init's and completion's too
     return parser
 
 

@@ -20,7 +20,7 @@ def add_parsers(commands: Any) -> None:
     found = clouds.all_clouds().values()  # -b's choices: the help names each cloud's images
     bake = commands.add_parser("bake", help="bake a golden machine image from a profile ("
                                + ", ".join(c.summary or c.name for c in found) + ")", add_help=False)  # fmt: skip
-    bake.add_argument("profile")
+    options.profile(bake)
     _backend_options(bake, "bake")
     options.force(bake)
     options.dry_run(bake, "say what would be built")
@@ -36,7 +36,8 @@ def add_parsers(commands: Any) -> None:
 
     rebuild = commands.add_parser("rebuild", help="bake every profile in a folder whose image is out of date "
                                   "(for scheduled jobs)", add_help=False)  # fmt: skip
-    rebuild.add_argument("folder", nargs="?", default="profiles", help="folder of profiles (default ./profiles)")
+    options.completes(rebuild.add_argument("folder", nargs="?", default="profiles",
+                                           help="folder of profiles (default ./profiles)"), options.FOLDER)
     rebuild.add_argument("--glob", default="**/*.y*ml", help="which files under the folder may be profiles "
                          "(default **/*.y*ml; a YAML file without a top-level name, or a conda environment "
                          "file, is never one)")  # fmt: skip
@@ -81,7 +82,7 @@ def _images_parsers(commands: Any) -> None:
     deprecate = actions.add_parser("deprecate", help="deprecate an image now, replaced by latest's", add_help=False)
     delete = actions.add_parser("delete", help="delete an image (never one a channel points at)", add_help=False)
     for parser in (listing, promote, rollback, share, deprecate, delete):
-        parser.add_argument("profile", help="the profile's name")
+        options.profile(parser, help="the profile's name")
         _backend_options(parser, "images")
     options.json_output(listing, "the images")
     options.share(share, _principals(), "whom to let launch it (repeatable)", required=True)
