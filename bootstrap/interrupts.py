@@ -75,6 +75,10 @@ def handle_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        # The command is over: a later one in this process (a library caller's, a test's) starts uncancelled.
+        CANCELLED.clear()
+        _received.clear()
+        _raised.clear()
 
 
 @contextmanager

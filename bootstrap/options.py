@@ -5,6 +5,22 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
+from typing import Any
+
+# What a shell completes for an argument (cli/completion.py turns each into the shell's own code): a
+# profile (a built-in's name or a YAML file), a file, a folder, a --set override (distro=NAME).
+PROFILE, FILE, FOLDER, OVERRIDE = "profile", "file", "folder", "override"
+
+
+def completes(action: argparse.Action, kind: str) -> argparse.Action:
+    """Marks ``action`` as completing ``kind``: an attribute only, so parsing never imports the completion library."""
+    action.completion = kind  # type: ignore[attr-defined]
+    return action
+
+
+def profile(parser: argparse.ArgumentParser, dest: str = "profile", **kwargs: Any) -> None:
+    """A positional profile: a file, or the name of a built-in profile (``kwargs``: add_argument's)."""
+    completes(parser.add_argument(dest, **kwargs), PROFILE)
 
 
 def json_output(parser: argparse.ArgumentParser, what: str = "the result") -> None:
@@ -41,7 +57,8 @@ def timeout(parser: argparse.ArgumentParser, default: float, what: str) -> None:
 
 def output(parser: argparse.ArgumentParser, metavar: str, what: str, default: str | None = None) -> None:
     """-o: where the command writes (a file or a folder, as ``metavar`` says)."""
-    parser.add_argument("-o", "--output", metavar=metavar, default=default, help=what)
+    action = parser.add_argument("-o", "--output", metavar=metavar, default=default, help=what)
+    completes(action, FOLDER if metavar == "DIR" else FILE)
 
 
 def mode(parser: argparse.ArgumentParser) -> None:
@@ -74,7 +91,7 @@ def share(parser: argparse.ArgumentParser, principals: Mapping[str, str], what: 
 
 
 def overrides(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    action = parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -82,3 +99,4 @@ def overrides(parser: argparse.ArgumentParser) -> None:
         metavar="PATH=VALUE",
         help="override a profile value, e.g. --set timezone=Europe/Paris (value read as YAML)",
     )
+    completes(action, OVERRIDE)

@@ -55,3 +55,29 @@ class Escaping:
 
     def __getattr__(self, name: str) -> Any:  # flush, buffer, isatty, fileno...
         return getattr(self.stream, name)
+
+
+# Colour: red errors, yellow warnings, green ok, on a terminal only (no-color.org; FORCE_COLOR as npm's tools).
+RED, YELLOW, GREEN = "31", "33", "32"
+COLOR_CHOICES = ("auto", "always", "never")
+
+
+def wants_color(stream: Any, choice: str = "auto", env: Any = None) -> bool:
+    """Whether ``stream`` gets colour: --color=always/never decide; auto: NO_COLOR (any non-empty value)
+    disables, FORCE_COLOR enables, else a terminal that is not dumb."""
+    import os
+
+    env = os.environ if env is None else env
+    if choice != "auto":
+        return choice == "always"
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and env.get("TERM") != "dumb"
+
+
+def paint(text: str, color: str) -> str:
+    """``text`` (already printable) between an SGR colour and a reset."""
+    return f"\x1b[{color}m{text}\x1b[0m"

@@ -36,6 +36,14 @@ def test_wheel_carries_templates_and_profiles(tmp_path: Path) -> None:
                              ".parent / '_data/schema/profile.schema.json').read_text())"],
                             cwd=elsewhere, capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert schema.strip() == (REPO / "schema" / "profile.schema.json").read_text().strip()
+    # init's files are package data too: the example team's hooks and workflows, the starter profile
+    started = subprocess.run([str(venv / "bin" / "bootstrap"), "init", "team"], cwd=elsewhere, capture_output=True,
+                             text=True)  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    for name in (".pre-commit-config.yaml", ".github/workflows/rebuild-images.yml", "profiles/team.yaml"):
+        assert (elsewhere / "team" / name).read_text() == (REPO / "examples" / "team-ml" / name
+                                                           if not name.startswith("profiles") else
+                                                           REPO / "templates" / "init" / name).read_text(), name
 
 
 def test_every_install_hint_names_the_distribution() -> None:

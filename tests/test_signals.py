@@ -212,3 +212,18 @@ def test_a_signal_a_library_wrapped_in_its_own_error_still_exits_143(monkeypatch
     assert cli.main([]) == 143
     err = capsys.readouterr().err
     assert "stopped by SIGTERM" in err and "Traceback" not in err
+
+
+def test_a_signal_handled_in_one_command_does_not_cancel_the_next() -> None:
+    """A caller that runs commands in one process (a library user, the suite): after a command stopped by
+    SIGTERM, the next one's waits are not cut short (a throttling storm's retries raised Interrupted)."""
+    import os
+    import signal
+
+    from bootstrap import interrupts
+
+    with pytest.raises(interrupts.Interrupted), interrupts.handle_signals():
+        os.kill(os.getpid(), signal.SIGTERM)
+        interrupts.sleep(5)
+    assert not interrupts.CANCELLED.is_set()
+    interrupts.sleep(0.01)  # outside any command: a plain wait

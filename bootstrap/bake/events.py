@@ -8,10 +8,13 @@ import threading
 import time
 from typing import Any, TextIO
 
+FAILURES = frozenset({"failed", "cleanup-failed"})  # what -q still says: errors only
+
 
 class Events:
-    def __init__(self, as_json: bool = False, stream: TextIO | None = None):
+    def __init__(self, as_json: bool = False, stream: TextIO | None = None, quiet: bool = False):
         self.as_json = as_json
+        self.quiet = quiet  # -q: failures only, on the stream; every event is kept in history all the same
         self.stream = stream or sys.stderr
         self.history: list[dict[str, Any]] = []
         self.lock = threading.Lock()  # parallel bakes (rebuild -j) share one stream: whole lines only
@@ -33,7 +36,8 @@ class Events:
         record = {"event": event, "time": round(time.time(), 3), "message": message, **fields}
         with self.lock:
             self.history.append(record)
-            self.write(record)
+            if not self.quiet or event in FAILURES:
+                self.write(record)
 
     def write(self, record: dict[str, Any]) -> None:
         if self.as_json:

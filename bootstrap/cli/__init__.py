@@ -47,11 +47,23 @@ if TYPE_CHECKING:  # only for annotations: the checks are imported when a comman
 
 from ..errors import BackendError, BootstrapError, InputError, Problem, RenderError, UsageError
 from ..wording import count
+from . import voice
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_BACKEND = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """A misspelt command or action: the closest one named (argparse would list them all)."""
+        if isinstance(action, argparse._SubParsersAction) and value not in action.choices:
+            from ..schema import suggest
+
+            what = "command" if self.prog == "bootstrap" else f"{self.prog.removeprefix('bootstrap ')} action"
+            close = suggest(value, action.choices)
+            raise UsageError(f"no {what} {value!r}; " + (f"did you mean {close!r}?" if close else
+                             f"one of {', '.join(action.choices)}"))  # fmt: skip
+        super()._check_value(action, value)
+
     def error(self, message: str) -> NoReturn:  # argparse's own usage errors: exit 2, no traceback
         hints = [f"did you mean {close}?" for word in _unrecognized(message) if (close := self._close_option(word))]
         raise UsageError(Problem(f"{self.prog}: {message}", None, "; ".join(hints) or None))
@@ -74,18 +86,39 @@ def _unrecognized(message: str) -> list[str]:
     return [word for word in rest.split() if word.startswith("-")] if found else []
 
 
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    """-q, -v and --color, on the program and on every command and action, so that they go before or after
+    the command's name (SUPPRESS: a command's parser leaves what the program's took alone)."""
+    from ..terminal import COLOR_CHOICES
+    from .voice import QUIET, VERBOSE
+
+    group = parser.add_argument_group("output")
+    group.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=QUIET,
+                       default=argparse.SUPPRESS, help="errors only on stderr (results on stdout still print)")
+    group.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=VERBOSE,
+                       default=argparse.SUPPRESS, help="also say why: the reasons behind each decision")
+    group.add_argument("--color", choices=COLOR_CHOICES, default=argparse.SUPPRESS,
+                       help="colour on a terminal (default auto; NO_COLOR and FORCE_COLOR honoured)")  # fmt: skip
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                _output_options(sub)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from .. import options
     from ..targets import TARGETS
     from .bake import add_parsers as add_bake_parsers
     from .bake import guest_options
+    from .completion import add_parser as add_completion_parser
+    from .init import add_parser as add_init_parser
 
     parser = _Parser(prog="bootstrap", description="Compile YAML machine profiles into cloud startup code.")
     parser.add_argument("--version", action="version", version=f"bootstrap {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     render = commands.add_parser("render", help="render a profile for a target")
-    render.add_argument("profile", help="profile file, or the name of a built-in profile")
+    options.profile(render, help="profile file, or the name of a built-in profile")
     render.add_argument("--target", "-t", choices=TARGETS, default="cloud-init")
     options.output(render, "FILE", "write here (atomically) instead of standard output")
     options.mode(render)
@@ -97,13 +130,13 @@ def _build_parser() -> argparse.ArgumentParser:
     render.set_defaults(handler=_render)
 
     validate = commands.add_parser("validate", help="check profiles against the schema and rules")
-    validate.add_argument("profiles", nargs="+", metavar="PROFILE")
+    options.profile(validate, "profiles", nargs="+", metavar="PROFILE")
     options.json_output(validate, "each profile's result")
     options.overrides(validate)
     validate.set_defaults(handler=_validate)
 
     check = commands.add_parser("check", help="render and check profiles: schema, shellcheck, sizes, secrets")
-    check.add_argument("profiles", nargs="+", metavar="PROFILE")
+    options.profile(check, "profiles", nargs="+", metavar="PROFILE")
     check.add_argument(
         "--target",
         "-t",
@@ -117,7 +150,7 @@ def _build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_check)
 
     test = commands.add_parser("test", help="boot a profile in a local VM (QEMU), reboot it, report each step")
-    test.add_argument("profile")
+    options.profile(test)
     test.add_argument("--reboots", type=int, default=1, help="reboots after the first boot (default 1)")
     test.add_argument("--no-relaunch", dest="relaunch", action="store_false",
                       help="skip the last boot: the same disk as a new instance, through the same client")  # fmt: skip
@@ -132,8 +165,8 @@ def _build_parser() -> argparse.ArgumentParser:
     add_bake_parsers(commands)
 
     diff = commands.add_parser("diff", help="what a profile change does: steps per phase, output per target")
-    diff.add_argument("old", help="profile file, or REV:path (e.g. HEAD~1:profiles/gpu.yaml)")
-    diff.add_argument("new", help="profile file, or REV:path")
+    options.profile(diff, "old", help="profile file, or REV:path (e.g. HEAD~1:profiles/gpu.yaml)")
+    options.profile(diff, "new", help="profile file, or REV:path")
     diff.add_argument("--full", action="store_true", help="also the unified diff of each target's output")
     diff.add_argument("--no-dependents", dest="dependents", action="store_false",
                       help="compare only the profile named, not the profiles that extend it")  # fmt: skip
@@ -142,14 +175,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="a Packer or Terraform template that uses the rendered user data")
     export.add_argument("engine", choices=("packer", "terraform"))
-    export.add_argument("profile")
+    options.profile(export)
     options.output(export, "DIR", "folder to write into (default .)", default=".")
     options.mode(export)
     options.overrides(export)
     export.set_defaults(handler=_export)
 
     explain = commands.add_parser("explain", help="the plan as a table: step, phase, scope, feature, cost")
-    explain.add_argument("profile")
+    options.profile(explain)
     options.json_output(explain, "steps with hashes and sizes, sizes per target, the image's layers")
     options.layer_source(explain)
     options.overrides(explain)
@@ -161,6 +194,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list built-in profiles")
     listing.set_defaults(handler=_list)
+
+    add_init_parser(commands)
+    add_completion_parser(commands)
+    _output_options(parser)  # last: every command and action, init's and completion's too
     return parser
 
 
@@ -172,7 +209,9 @@ def _render(args: argparse.Namespace) -> int:
     if args.gzip and TARGET_RECORDS[args.target].size.gzip is Gzip.NO:
         gzipping = [name for name, record in TARGET_RECORDS.items() if record.size.gzip is not Gzip.NO]
         raise UsageError(f"--gzip applies to the {' and '.join(gzipping)} targets, not {args.target}")
-    plan = build_plan(load_profile(args.profile, args.overrides))
+    profile = load_profile(args.profile, args.overrides)
+    plan = build_plan(profile)
+    voice.why(f"bootstrap: profile {profile.name}: {profile.path}, {count(len(plan.steps), 'step')}, plan {plan.hash}")
     if args.explain:
         from ..explain import plan_json
 
@@ -188,12 +227,18 @@ def _render(args: argparse.Namespace) -> int:
         raise UsageError("the output is gzip-compressed (binary): not on a terminal; redirect it, write it with "
                          "-o FILE or use --base64")
     for note in artifact.notes:
-        print(f"bootstrap: {note}", file=sys.stderr)
+        voice.progress(f"bootstrap: {note}")
+    record = TARGET_RECORDS[args.target]
+    if not artifact.gzipped and record.size.limit:  # the gzip note says why when it applied
+        voice.why(f"bootstrap: {len(artifact.data):,} bytes, within {record.size.cloud}'s {record.size.limit:,}"
+                  + (": not gzipped" if record.size.gzip is Gzip.WHEN_OVER else ""))  # fmt: skip
     if args.output:
         from ..output import parse_mode, write_file
 
         write_file(Path(args.output), data, parse_mode(args.mode))
-        print(f"bootstrap: wrote {args.output} ({len(data):,} bytes, target {args.target})", file=sys.stderr)
+        voice.progress(f"bootstrap: wrote {args.output} ({len(data):,} bytes, target {args.target})")
+        if record.handoff_hint and not args.base64:  # base64 is for an API: each hand-off takes the bytes
+            voice.progress(f"bootstrap: {record.handoff_line(args.output)}")
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -238,11 +283,11 @@ def _validate(args: argparse.Namespace) -> int:
                 }
             )
             if not args.json:
-                print(exc, file=sys.stderr)
+                voice.error(str(exc))
             continue
         results.append({"profile": reference, "ok": True, "steps": len(plan.steps), "plan_hash": plan.hash})
         if not args.json:
-            print(f"ok: {reference} ({count(len(plan.steps), 'step')}, plan {plan.hash})")
+            voice.result(f"ok: {reference} ({count(len(plan.steps), 'step')}, plan {plan.hash})", ok=True)
     if args.json:
         print(json.dumps(results, indent=2))
     return EXIT_OK if all(r.get("ok", True) for r in results) else EXIT_INPUT
@@ -259,7 +304,7 @@ def _profiles_only(references: list[str], results: list[dict[str, Any]], as_json
         if reason:
             results.append({"profile": reference, "skipped": reason})
             if not as_json:
-                print(f"skipped: {reference}: {reason}", file=sys.stderr)
+                voice.progress(f"skipped: {reference}: {reason}")
         else:
             kept.append(reference)
     return kept + _dependents(kept, results, as_json)
@@ -277,7 +322,7 @@ def _dependents(references: list[str], results: list[dict[str, Any]], as_json: b
         shown = _shown(child)
         results.append({"profile": shown, "because": f"it extends {_shown(parent)}"})
         if not as_json:
-            print(f"also checking {shown}: it extends {_shown(parent)}", file=sys.stderr)
+            voice.progress(f"also checking {shown}: it extends {_shown(parent)}")
         added.append(shown)
     return added
 
@@ -299,6 +344,7 @@ def _check(args: argparse.Namespace) -> int:
     from ..targets import TARGETS
 
     targets = args.targets or list(TARGETS)
+    voice.why(f"checking for {', '.join(targets)}" + ("" if args.targets else " (every target: no --target given)"))
     code, reports = EXIT_OK, list[dict[str, Any]]()
     checked = check_profiles(_profiles_only(args.profiles, reports, args.json), targets, args.overrides)
     interrupts.check()  # a signal that a library swallowed on the way: no report of a run cut short
@@ -307,7 +353,7 @@ def _check(args: argparse.Namespace) -> int:
             code = max(code, exit_code(report))  # bad input outranks findings
             reports.append({"profile": reference, "ok": False, "problems": [_problem_json(p) for p in report.problems]})
             if not args.json:
-                print(report, file=sys.stderr)
+                voice.error(str(report))
             continue
         if not report.ok and code == EXIT_OK:
             code = EXIT_FINDINGS
@@ -341,18 +387,20 @@ def _print_report(report: Report) -> None:
         print("  " + str(finding).replace("\n", "\n  "))
     errors = sum(f.severity == "error" for f in report.findings)
     others = len(report.findings) - errors
-    print(f"  {'ok' if not errors else 'FAILED'}: {count(errors, 'error')}, {count(others, 'warning')}\n")
+    voice.result(f"  {'ok' if not errors else 'FAILED'}: {count(errors, 'error')}, {count(others, 'warning')}",
+                 ok=not errors)
+    print()
 
 
 def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    voice.progress(line)
 
 
 def _test(args: argparse.Namespace) -> int:
     from ..localvm.proof import PROVABLE, prove
     from ..planner import build_plan
     from ..profile import load_profile
-    from .bake import guest_choice
+    from .bake import _why_packages, guest_choice
 
     if args.reboots < 0:
         raise UsageError("--reboots must be 0 or more")
@@ -361,6 +409,7 @@ def _test(args: argparse.Namespace) -> int:
     choice = guest_choice(args, profile, bake=False)  # says before booting what the guest cannot have
     for line in choice.lines:
         _progress(line)
+    _why_packages(choice)
     setup = choice.setup()
     _progress(f"target {args.target}: {PROVABLE[args.target]}")
     proof = prove(plan, reboots=args.reboots, relaunch=args.relaunch, keep=args.keep_vm, timeout=args.timeout,
@@ -400,7 +449,7 @@ def _test(args: argparse.Namespace) -> int:
             print(f"problem: {problem}")
         if proof.kept:
             print(f"kept: {proof.kept} (disk.qcow2, serial.log)")
-        print("ok" if proof.ok else "FAILED")
+        voice.result("ok" if proof.ok else "FAILED", ok=proof.ok)
     return EXIT_OK if proof.ok else EXIT_FINDINGS
 
 
@@ -603,12 +652,13 @@ RAW_STDOUT = ("render", "schema")  # their standard output is the artifact itsel
 
 def main(argv: Sequence[str] | None = None) -> int:
     from ..interrupts import Interrupted, handle_signals, raised_signal
-    from ..terminal import Escaping
+    from ..terminal import RED, Escaping
 
-    saved = sys.stdout, sys.stderr
+    saved, said = (sys.stdout, sys.stderr), voice.current()
     sys.stderr = Escaping(sys.stderr)  # type: ignore[assignment]
     try:
         args = _build_parser().parse_args(argv)
+        voice.use(voice.Voice(getattr(args, "verbosity", voice.NORMAL), getattr(args, "color", "auto")))
         if getattr(args, "command", None) not in RAW_STDOUT:
             sys.stdout = Escaping(sys.stdout)  # type: ignore[assignment]
         handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
@@ -629,19 +679,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise Interrupted(signum)  # what the command did after it is cut short, not a result
             return code
     except Interrupted as exc:
-        print(f"bootstrap: {exc}", file=sys.stderr)
+        voice.error(f"bootstrap: {exc}")
         return exit_code(exc)
     except BrokenPipeError as exc:
         return exit_code(exc)
     except OSError as exc:
         what = f"cannot use {exc.filename}" if exc.filename else "cannot write the output"
-        print(f"bootstrap: {what}: {exc.strerror or exc}", file=saved[1])
+        voice.current().write(f"bootstrap: {what}: {exc.strerror or exc}", RED, saved[1])
         return exit_code(exc)
     except BootstrapError as exc:
-        print(f"bootstrap: {exc}" if not isinstance(exc, InputError) else str(exc), file=sys.stderr)
+        voice.error(f"bootstrap: {exc}" if not isinstance(exc, InputError) else str(exc))
         return exit_code(exc)
     except KeyboardInterrupt as exc:  # SIGINT outside handle_signals (main called from another thread, or early)
-        print("bootstrap: stopped by SIGINT", file=saved[1])
+        voice.current().write("bootstrap: stopped by SIGINT", RED, saved[1])
         return exit_code(exc)
     finally:
         sys.stdout, sys.stderr = saved
+        voice.use(said)

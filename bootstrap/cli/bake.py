@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,14 @@ from .. import clouds, options
 from ..bake.events import Events
 from ..clouds.sharing import profile_shares
 from ..errors import RenderError, UsageError
+from . import voice
 
 
 def add_parsers(commands: Any) -> None:
     found = clouds.all_clouds().values()  # -b's choices: the help names each cloud's images
     bake = commands.add_parser("bake", help="bake a golden machine image from a profile ("
                                + ", ".join(c.summary or c.name for c in found) + ")", add_help=False)  # fmt: skip
-    bake.add_argument("profile")
+    options.profile(bake)
     _backend_options(bake, "bake")
     options.force(bake)
     options.dry_run(bake, "say what would be built")
@@ -36,7 +36,8 @@ def add_parsers(commands: Any) -> None:
 
     rebuild = commands.add_parser("rebuild", help="bake every profile in a folder whose image is out of date "
                                   "(for scheduled jobs)", add_help=False)  # fmt: skip
-    rebuild.add_argument("folder", nargs="?", default="profiles", help="folder of profiles (default ./profiles)")
+    options.completes(rebuild.add_argument("folder", nargs="?", default="profiles",
+                                           help="folder of profiles (default ./profiles)"), options.FOLDER)
     rebuild.add_argument("--glob", default="**/*.y*ml", help="which files under the folder may be profiles "
                          "(default **/*.y*ml; a YAML file without a top-level name, or a conda environment "
                          "file, is never one)")  # fmt: skip
@@ -83,7 +84,7 @@ def _images_parsers(commands: Any) -> None:
     show = actions.add_parser("show", help="an image's tags, channels and manifest (default: latest's)",
                               add_help=False)  # fmt: skip
     for parser in (listing, promote, rollback, share, deprecate, delete, show):
-        parser.add_argument("profile", help="the profile's name")
+        options.profile(parser, help="the profile's name")
         _backend_options(parser, "images")
     options.json_output(listing, "the images")
     options.json_output(show, "the image")
@@ -105,7 +106,7 @@ def _images(args: argparse.Namespace) -> int:
     from ..bake.images import Catalogue, profile_name
 
     args.profile, named_file = profile_name(args.profile)  # a profile's file: a profile, known
-    backend = make_backend(args, lambda line: print(f"bootstrap: {line}", file=sys.stderr, flush=True))
+    backend = make_backend(args, lambda line: voice.progress(f"bootstrap: {line}"))
     image_id = getattr(args, "image", None)  # list and rollback take none
     catalogue = Catalogue.of(backend, args.profile, named_file, image_id)  # misspelt: exit 2, the closest said
     if args.action == "promote":
@@ -117,8 +118,8 @@ def _images(args: argparse.Namespace) -> int:
     elif args.action == "share":
         mine, others = catalogue.sharing(profile_shares({}, args.share))  # malformed: exit 2 before any call
         if others:
-            print(f"bootstrap: not shared with {', '.join(p.value for p in others)}: not for the {args.backend} "
-                  "backend", file=sys.stderr)  # fmt: skip
+            voice.warning(f"bootstrap: not shared with {', '.join(p.value for p in others)}: not for the "
+                          f"{args.backend} backend")  # fmt: skip
         for image in catalogue.share(args.image, mine):
             print(f"{image.id}: shared with {', '.join(p.value for p in mine)}")
     elif args.action == "deprecate":
@@ -219,6 +220,11 @@ def guest_choice(args: argparse.Namespace, *profiles: Any, instance_steps: bool 
     return guest_for(profiles, options, instance_steps=instance_steps, dry_run=dry_run, bake=bake)
 
 
+def _why_packages(choice: Any) -> None:
+    if choice.apt_packages:
+        voice.why(f"local apt repository: {', '.join(choice.apt_packages)}")
+
+
 def make_backend(args: argparse.Namespace, progress: Any, setup: Any = None) -> Any:
     """The backend -b names, built from the clouds' declared options alone (not the rest of the namespace)."""
     given = {option.name: getattr(args, option.name) for cloud in clouds.all_clouds().values()
@@ -311,18 +317,19 @@ def _bake(args: argparse.Namespace) -> int:
         raise UsageError(f"{profile.name} is abstract (a parent for others to extend): bake a profile that extends it")
     plan = build_plan(profile)
     refuse_unbakeable(profile, plan)  # before any machine or cloud call, a dry run included
-    events = Events(as_json=args.json)
+    events = Events(as_json=args.json, quiet=voice.current().quiet)
     setup = None
     if args.backend == "local":  # decided (and said) before anything boots; a dry run builds nothing
         choice = guest_choice(args, profile, instance_steps=args.test, dry_run=args.dry_run)
         for line in choice.lines:
             events.emit("progress", line)
+        _why_packages(choice)
         setup = None if args.dry_run else choice.setup()
     backend = make_backend(args, lambda line: events.emit("progress", line), setup)
     shares = tuple(profile_shares(profile.data, args.share))  # a malformed --share: exit 2 before any call
     options = BakeOptions(force=args.force, dry_run=args.dry_run, keep=args.keep, regions=tuple(args.copy_to),
                           build_timeout=args.timeout, test=args.test, share=shares, grace_days=args.grace)  # fmt: skip
-    step_lines = None if args.json else (lambda line: print("  " + line.split("bootstrap: ")[-1], file=sys.stderr))
+    step_lines = None if args.json else (lambda line: voice.progress("  " + line.split("bootstrap: ")[-1]))
     try:
         result = bake(plan, backend, options, events, progress=step_lines)
     except RenderError as exc:
@@ -331,7 +338,7 @@ def _bake(args: argparse.Namespace) -> int:
         told = with_largest_parts(exc, plan)
         if not args.dry_run:
             raise told from None
-        print(f"bootstrap: {plan.profile}: would fail: {told}", file=sys.stderr)  # what the real run would say
+        voice.error(f"bootstrap: {plan.profile}: would fail: {told}")  # what the real run would say
         return exit_code(told)
     if args.json:
         print(json.dumps(result.summary(), indent=2))
@@ -344,12 +351,12 @@ def _bake(args: argparse.Namespace) -> int:
 
 
 def _reap(args: argparse.Namespace) -> int:
-    backend = make_backend(args, lambda line: print(f"bootstrap: {line}", file=sys.stderr, flush=True))
+    backend = make_backend(args, lambda line: voice.progress(f"bootstrap: {line}"))
     warnings: list[str] = []
 
     def warn(line: str) -> None:
         warnings.append(line)
-        print(f"bootstrap: warning: {line}", file=sys.stderr)
+        voice.warning(f"bootstrap: warning: {line}")
 
     now = time.time()
     pending: list[tuple[str, float]] = []
@@ -391,7 +398,7 @@ def _rebuild(args: argparse.Namespace) -> int:
         raise UsageError(f"no profiles ({args.glob}) under {folder}"
                          + "".join(f"\n  {path}: {why}" for path, why in others))  # fmt: skip
     before = load_manifest(Path(args.manifest))  # one that does not parse stops the run before any bake
-    events = Events(as_json=args.json)
+    events = Events(as_json=args.json, quiet=voice.current().quiet)
     for path, why in others:
         events.emit("not-a-profile", f"{path}: {why}; left alone", file=str(path))
     options = BakeOptions(force=args.force, dry_run=args.dry_run, keep=args.keep, regions=tuple(args.copy_to),
@@ -418,6 +425,7 @@ def _rebuild(args: argparse.Namespace) -> int:
         choice = guest_choice(args, *profiles, dry_run=args.dry_run)
         for line in choice.lines:
             events.emit("progress", line)
+        _why_packages(choice)
         setup = None if args.dry_run else choice.setup()
     outcomes = refused + rebuild(references, lambda progress: make_backend(args, progress, setup), options,
                                  events, jobs=args.jobs)  # fmt: skip

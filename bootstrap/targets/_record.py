@@ -116,6 +116,15 @@ class Target:
     in_diff: bool = True  # a distinct output for `diff` (ec2 is cloud-init's bytes, gzipped when large)
     clients: tuple[str, ...] = ()  # `bootstrap test --target` names it is proven under (localvm/clients.py)
     provider: str = ""  # the one cloud it runs on ("aws", "gcp"; "": any): `check` warns of another's services
+    # said after `render -o`: how a person gives the file to the cloud ({file}: its path, {name}: its name)
+    handoff_hint: str = ""
+
+    def handoff_line(self, path: str) -> str:
+        """The hand-off hint for a file written, its path quoted for the shell it is pasted into."""
+        import os
+        import shlex
+
+        return self.handoff_hint.format(file=shlex.quote(path), name=shlex.quote(os.path.basename(path)))
 
     @property
     def machine(self) -> str:

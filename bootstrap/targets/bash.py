@@ -13,4 +13,5 @@ TARGET = Target(
     instance_id="targets/instance-id/imds.sh.j2",
     size=SizeLimit(0, "none", "info", Gzip.NO),
     clients=("bash",),
+    handoff_hint="to run it: scp {file} HOST: && ssh HOST sudo bash {name}",
 )

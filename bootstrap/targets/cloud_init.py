@@ -15,4 +15,6 @@ TARGET = Target(
     size=SizeLimit(OPENSTACK_USER_DATA, "OpenStack user data", "warning", Gzip.ON_REQUEST, "OpenStack"),
     bake_checked=True,
     clients=("cloud-init",),
+    handoff_hint="to launch: give {file} as the instance's user data (any cloud's user-data field, e.g. openstack "
+    "server create --user-data {file}), or as NoCloud's seed: cloud-localds seed.iso {file}",
 )

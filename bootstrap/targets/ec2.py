@@ -22,4 +22,5 @@ TARGET = Target(
     in_diff=False,
     clients=("ec2",),
     provider="aws",
+    handoff_hint="to launch: aws ec2 run-instances --image-id AMI --instance-type TYPE --user-data fileb://{file}",
 )

@@ -22,4 +22,5 @@ TARGET = Target(
     # and GCE's user-data variant: cloud-init's bytes in GCE metadata (`bake -b gce --gce-user-data`)
     clients=("gce", "gce-user-data"),
     provider="gcp",
+    handoff_hint="to launch: gcloud compute instances create NAME --metadata-from-file startup-script={file}",
 )
