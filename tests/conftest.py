@@ -21,10 +21,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/ from current output")
+    parser.addoption("--matrix", action="store_true", help="also the VM tier's whole client matrix (tests "
+                     "marked matrix: the variants beyond the representative set CI boots)")  # fmt: skip
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tiers.mark(items)  # journey, adversarial, semantic by folder; sandbox, cloud by fixture
+    if not config.getoption("--matrix"):
+        tiers.skip_matrix(items)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -267,8 +267,10 @@ def test_two_bakes_from_scratch_hold_equal_manifests(tmp_path, monkeypatch) -> N
 @pytest.mark.parametrize("target,client,fetches", [
     ("ec2", "DataSourceEc2Local", "/user-data"),  # cloud-init's Ec2 datasource (init-local, as on AWS)
     ("gce", "google_metadata_script_runner", "/instance/attributes/"),  # Google's guest agent
-    ("gce-user-data", "DataSourceGCELocal", "/instance/attributes/"),  # cloud-init's GCE datasource
-    ("bash", "by hand", "/mnt/by-hand/bootstrap.sh"),  # a person, then the unit it installed
+    pytest.param("gce-user-data", "DataSourceGCELocal", "/instance/attributes/",  # cloud-init's GCE datasource
+                 marks=pytest.mark.matrix),  # cloud-init's datasources: Ec2 and NoCloud are proven in CI
+    pytest.param("bash", "by hand", "/mnt/by-hand/bootstrap.sh",  # a person, then the unit it installed
+                 marks=pytest.mark.matrix),  # bash's runner and unit: proven in CI by the sandbox tier
 ])  # fmt: skip
 def test_base_through_each_clouds_own_client(target: str, client: str, fetches: str, monkeypatch, capsys) -> None:
     """`bootstrap test base --target T` with no other flag, offline (a local apt repository): the user data
@@ -297,7 +299,8 @@ def test_base_through_each_clouds_own_client(target: str, client: str, fetches: 
     assert len(got) == (1 if target == "bash" else 3)  # by hand once; the rest fetch it every boot
 
 
-@pytest.mark.parametrize("target,client", [("ec2", "DataSourceEc2Local"), ("bash", "by hand")])
+@pytest.mark.parametrize("target,client", [("ec2", "DataSourceEc2Local"),
+                                           pytest.param("bash", "by hand", marks=pytest.mark.matrix)])
 def test_bake_hands_over_through_the_clouds_client_and_so_does_the_relaunch(target: str, client: str,
                                                                             tmp_path) -> None:  # fmt: skip
     """`bake -b local --target T`: the builder receives the bake variant as that cloud hands it over (IMDS;

@@ -45,6 +45,18 @@ def mark(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, tier))
 
 
+MATRIX_SKIP = pytest.mark.skip(reason="the VM tier's whole matrix runs with --matrix (bash tests/run -m vm --matrix): "
+                                      "CI boots the representative set")  # fmt: skip
+
+
+def skip_matrix(items: list[pytest.Item]) -> None:
+    """The variants beyond the VM tier's representative set (another client of a cloud already proven, a
+    second target's bake): in every run with --matrix, before resolving a change to the hand-offs."""
+    for item in items:
+        if item.get_closest_marker("matrix"):
+            item.add_marker(MATRIX_SKIP)
+
+
 class Running:
     """The test being set up or run now: its node id and markers (None outside a test)."""
 
