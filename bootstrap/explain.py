@@ -11,6 +11,7 @@ from typing import Any
 from .layers import UNRESOLVED, Chain, image_layers
 from .plan import Phase, Plan, Scope
 from .targets.bundle import step_script
+from .terminal import columns
 
 RUNS = {
     (Phase.FIRST_BOOT, Scope.IMAGE): "once per instance; skipped on instances of a baked image",
@@ -51,9 +52,7 @@ def plan_json(plan: Plan, targets: tuple[str, ...] = (), source: str = UNRESOLVE
 def table(plan: Plan, source: str = UNRESOLVED) -> str:
     rows = [("step", "phase", "scope", "feature", "cost", "what")]
     rows += [(s.id, s.phase.value, s.scope.value, s.feature, s.cost, s.description) for s in plan.ordered]
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)) + "  " + row[5]
-             for row in rows]  # fmt: skip
+    lines = columns(rows)
     baked = [s.id for s in plan.ordered if s.phase == Phase.FIRST_BOOT and s.scope == Scope.IMAGE]
     lines += [
         "",
@@ -78,7 +77,4 @@ def _layer_lines(chain: Chain) -> list[str]:
     over = "no source image (--source ID names one)" if chain.source == UNRESOLVED else f"source {chain.source}"
     rows = [("layer", "name", "steps", "key")]
     rows += [(str(layer.index), layer.name, ", ".join(layer.steps), layer.key[:KEY_SHOWN]) for layer in chain.layers]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return ["", f"layers of a baked image, keys over {over}:",
-            *("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
-              for row in rows)]  # fmt: skip
+    return ["", f"layers of a baked image, keys over {over}:", *columns(rows)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 # Every character that is not printable ASCII (nor \t, \n) is looked at; most text never gets here.
@@ -81,3 +82,11 @@ def wants_color(stream: Any, choice: str = "auto", env: Any = None) -> bool:
 def paint(text: str, color: str) -> str:
     """``text`` (already printable) between an SGR colour and a reset."""
     return f"\x1b[{color}m{text}\x1b[0m"
+
+
+def columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows (the first: the headers) as aligned columns two spaces apart; the last column is not padded,
+    so a long value there (a description, a list of channels) never widens the table."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]).rstrip()
+            for row in rows]  # fmt: skip

@@ -10,6 +10,7 @@ their edge cases run here on the in-memory fake, in EC2's spelling (tags, a name
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -96,8 +97,13 @@ def test_the_images_command_lists_promotes_and_rolls_back(aws, ml_box, monkeypat
     assert main(["images", "promote", "ml-box", "--channel", "stable", "--image", first.image.id, *base]) == 0
     assert f"channel stable in {REGION} -> {first.image.id}" in capsys.readouterr().out
     assert main(["images", "promote", "ml-box", "--channel", "stable", *base]) == 0
-    assert main(["images", "list", "ml-box", "--json", *base]) == 0
     capsys.readouterr()
+    assert main(["images", "list", "ml-box", *base]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.split() == ["image", "region", "hash", "state", "age", "channels"] and len(lines) == 2
+    starts = [found.start() for found in re.finditer(r"\S+", header)][1:]
+    for line in lines:  # every column where its header is, whatever the names' lengths
+        assert all(line[at - 2: at] == "  " and line[at] != " " for at in starts), (header, line)
     assert main(["images", "list", "ml-box", "--json", *base]) == 0
     rows = {r["image"]: r for r in json.loads(capsys.readouterr().out)["images"] if r["region"] == REGION}
     assert rows[second.image.id]["channels"] == ["latest", "stable"] and rows[second.image.id]["tested"]

@@ -45,3 +45,13 @@ def test_render_output_stays_byte_for_byte(tmp_path: Path, capsysbinary) -> None
     profile.write_text(HOSTILE)
     assert main(["render", str(profile), "-t", "bash"]) == 0
     assert b"\x1b]8;;" in capsysbinary.readouterr().out  # the machine gets the command as written
+
+
+def test_columns_align_under_their_headers_and_leave_the_last_unpadded() -> None:
+    from bootstrap.terminal import columns
+
+    assert columns([("image", "age", "channels"), ("a-long-image-name", "3d", "latest, stable"), ("b", "?", "-")]) == [
+        "image              age  channels",
+        "a-long-image-name  3d   latest, stable",
+        "b                  ?    -",
+    ]

@@ -13,6 +13,7 @@ from .. import clouds, options
 from ..bake.events import Events
 from ..clouds.sharing import profile_shares
 from ..errors import RenderError, UsageError
+from ..terminal import columns
 from . import voice
 
 
@@ -173,12 +174,14 @@ def _region(image: Any) -> str:
 def _print_images(args: argparse.Namespace, rows: list[dict[str, Any]], backend: Any) -> None:
     if _as_json_or_none(args, rows, f"no images made by bootstrap yet ({args.backend}{_where(backend)})"):
         return
+    table = [("image", "region", "hash", "state", "age", "channels")]
     for row in rows:
-        state = row["state"] if row["tested"] else "untested"
-        age = "?" if row["age_days"] is None else row["age_days"]
-        shared = f"  shared with {', '.join(row['shared_with'])}" if row["shared_with"] else ""
-        print(f"{row['image']:<48} {row['region'] or '-':<14} {row['hash'] or '-':<17} {state:<10} {age:>6}d  "
-              f"{', '.join(row['channels']) or '-'}{shared}")  # fmt: skip
+        age = "?" if row["age_days"] is None else f"{row['age_days']}d"
+        shared = f"; shared with {', '.join(row['shared_with'])}" if row["shared_with"] else ""
+        table.append((row["image"], row["region"] or "-", row["hash"] or "-",
+                      row["state"] if row["tested"] else "untested", age,
+                      (", ".join(row["channels"]) or "-") + shared))  # fmt: skip
+    print("\n".join(columns(table)))
 
 
 def _where(backend: Any) -> str:
