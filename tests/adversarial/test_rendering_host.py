@@ -354,3 +354,28 @@ def test_a_git_folder_someone_else_planted_makes_no_repository(tmp_path: Path, b
     (shared / "pr" / "p.yaml").write_text("name: p\nfiles:\n  - {path: /etc/x, source: ../victim/creds.txt}\n")
     result = bootstrap_in(shared / "pr", "render", "p.yaml", "--target", "bash")
     assert "TOPSECRET" not in result.stdout and result.returncode == 2, result.stderr
+
+
+def test_a_planted_channel_link_is_read_as_a_name_never_followed(tmp_path: Path) -> None:
+    """A checkout's images/ holds p-stable.json linking outside (or to a pipe, /dev/zero): moving p's
+    channel reads the link as a name, finds no image of this folder's by it, and replaces it; it never
+    opens what the link names (a pipe would hang the bake, a file outside would be read)."""
+    from bootstrap.bake.backend import OWNER, TAG_OWNER, TAG_PROFILE
+    from bootstrap.clouds.local.backend import LocalBackend
+
+    output = tmp_path / "images"
+    output.mkdir()
+    (output / "img-p.qcow2").write_bytes(b"")
+    (output / "img-p.json").write_text(json.dumps({"format": "bootstrap-local-image", "name": "img-p", "created": 1,
+                                                   "tags": {TAG_PROFILE: "p", TAG_OWNER: OWNER}}))  # fmt: skip
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps({"tags": {TAG_PROFILE: "someone-else"}}))
+    os.mkfifo(tmp_path / "pipe.json")
+    backend = LocalBackend(output, progress=lambda line: None)
+    [mine] = backend.list_images("p")
+    for planted in (outside, tmp_path / "pipe.json"):
+        for suffix in ("json", "qcow2"):
+            (output / f"p-stable.{suffix}").unlink(missing_ok=True)
+            (output / f"p-stable.{suffix}").symlink_to(planted)
+        backend.point_channel(mine, "p", "stable")
+        assert os.readlink(output / "p-stable.json") == "img-p.json"

@@ -308,13 +308,14 @@ class LocalBackend(Backend):
 
     def _refuse_anothers_link(self, link: Path, profile: str, channel: str) -> None:
         """Profile names and channels both hold '-': p's channel other-stable and p-other's stable are one
-        link name. Never move a link that names another profile's image."""
+        link name. Never move a link that names another profile's image. The link's target is read as a
+        name only, among this folder's own manifests: never followed (a planted one could name a pipe or
+        /dev/zero, or a file outside)."""
         if not link.is_symlink():
             return
-        try:
-            owner = json.loads(link.read_text()).get("tags", {}).get(TAG_PROFILE)
-        except (OSError, ValueError, AttributeError):
-            return  # a dangling or foreign link: no image of anyone's to keep
+        target = Path(os.readlink(link))
+        owners = {data["name"]: data.get("tags", {}).get(TAG_PROFILE) for data in self.manifests()}
+        owner = owners.get(target.stem) if target.name == f"{target.stem}.json" else None
         if owner not in (None, profile):
             raise BackendError(f"{link.name} is profile {owner}'s link, not {profile}'s channel {channel}: name the "
                                f"channel otherwise, or keep the two profiles' images in separate folders (-o)")
