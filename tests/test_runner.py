@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bootstrap.planner import build_plan
+from bootstrap.profile import load_profile
+from bootstrap.targets import Variant, render
+
 from .conftest import render_text
 from .sandbox import Sandbox
 
@@ -135,6 +139,29 @@ def test_baked_image_steps_are_skipped_on_a_new_instance(sandbox: Sandbox, scrip
     assert statuses(sandbox) == {"packages": "baked", "file-etc-demo.conf": "baked", "cmd-one": "ok",
                                  "cmd-two": "ok", "cmd-tick": "ok"}  # fmt: skip
     assert sandbox.calls("apt-get") == []
+
+
+def test_a_bake_from_a_layer_skips_only_the_leading_baked_steps(sandbox: Sandbox, write_profile) -> None:
+    """A builder booted from a cached layer finds the markers of the layer's steps: it skips those, and
+    only while each one before was skipped too (a changed first step runs every step after it again)."""
+
+    def bake(text: str) -> dict[str, str]:
+        plan = build_plan(load_profile(str(write_profile(text))))
+        script = render(plan, "bash", variant=Variant.BAKE).data.decode()
+        install = script.replace("if /usr/local/lib/bootstrap/runner bake; then", "exit 0\nif true; then")
+        assert sandbox.run_script(install).returncode == 0
+        result = sandbox.run("/usr/local/lib/bootstrap/runner", "bake")
+        assert result.returncode == 0, result.stdout
+        return statuses(sandbox)
+
+    assert bake(PROFILE) == {"packages": "ok", "file-etc-demo.conf": "ok"}
+    assert bake(PROFILE.replace('"first line\\n"', '"second line\\n"')) == {"packages": "baked",
+                                                                              "file-etc-demo.conf": "ok"}
+    assert sandbox.read("/etc/demo.conf") == "second line\n"
+    # The first step changed: the second, unchanged and marked, is rebuilt over it all the same.
+    changed_first = PROFILE.replace("packages: [htop, jq]", "packages: [htop]").replace('"first line\\n"',
+                                                                                         '"second line\\n"')
+    assert bake(changed_first) == {"packages": "ok", "file-etc-demo.conf": "ok"}
 
 
 def test_step_can_ask_for_a_reboot_and_the_phase_resumes(sandbox: Sandbox, write_profile) -> None:

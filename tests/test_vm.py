@@ -264,6 +264,50 @@ def test_two_bakes_from_scratch_hold_equal_manifests(tmp_path, monkeypatch) -> N
     assert one.stable_sha256 == two.stable_sha256 and one.sha256 != two.sha256  # the logs differ
 
 
+def test_a_bake_from_cached_layers_equals_one_from_scratch(tmp_path, monkeypatch) -> None:
+    """The layer cache's promise (#25): after a change to the last image step, a bake starts from the
+    cached layer below it (a qcow2 chain in .layers/), runs only that step, and gives an image whose
+    manifest equals a bake of the changed profile from scratch (--refresh), less the volatile paths."""
+    from bootstrap.bake.events import Quiet
+    from bootstrap.bake.lifecycle import BakeOptions, bake
+    from bootstrap.bake.manifest import diff_manifests, read_manifest
+    from bootstrap.clouds.local.backend import LocalBackend
+    from bootstrap.features import needs
+    from bootstrap.localvm.guest import MIRROR_ENV, choose_guest
+
+    monkeypatch.setenv(MIRROR_ENV, "127.0.0.1:9")  # offline: every bake from the one local apt repository
+    profile = load_profile("base")
+    setup = choose_guest(needs(profile.data), network=None, local_apt=None).setup()
+    output = tmp_path / "images"
+    output.mkdir()
+    backend = LocalBackend(output, progress=lambda line: None, setup=setup)
+    first = bake(build_plan(profile), backend, BakeOptions(build_timeout=900, test=False), Quiet())
+    assert first.status == "built" and first.layers["reused"] == 0 and len(first.layers["made"]) == 3, first.layers
+    info = [subprocess.run(["qemu-img", "info", "--output=json", str(output / ".layers" / f"{i}.qcow2")],
+                           capture_output=True, text=True, check=True).stdout for i in first.layers["made"]]
+    chain = [json.loads(text) for text in info]
+    assert [Path(c["backing-filename"]).stem for c in chain[1:]] == first.layers["made"][:2]  # each over the one below
+
+    changed = build_plan(load_profile("base", ["files.0.content=changed by the layer test\n"]))
+    events = Quiet()
+    layered = bake(changed, backend, BakeOptions(build_timeout=900, test=True), events)
+    assert layered.status == "built" and layered.layers["reused"] == 2
+    assert layered.layers["from"] == first.layers["made"][1]
+    said = [e["message"] for e in events.history if e["event"] == "layers"]
+    assert said == ["base: reused layers 1-2 of 3 (timezone, packages), rebuilding from file-etc-motd"], said
+    assert {s["id"]: s["status"] for s in layered.test.steps} == {
+        "timezone": "baked", "packages": "baked", "file-etc-motd": "baked"}  # fmt: skip
+
+    scratch = bake(changed, backend, BakeOptions(build_timeout=900, test=False, refresh=True, force=True), Quiet())
+    assert scratch.status == "built" and scratch.layers["reused"] == 0
+    one, two = (read_manifest(output / f"{r.image.id}.manifest.gz") for r in (layered, scratch) if r.image)
+    assert diff_manifests(one, two) == [], [str(d) for d in diff_manifests(one, two)][:20]
+    assert one.stable_sha256 == two.stable_sha256
+    assert not list((output / ".layers").glob("*.qcow2")) or all(
+        p.with_suffix(".json").exists() for p in (output / ".layers").glob("L-*.qcow2"))  # no builder's top disk left
+    assert not (output / ".work").exists() and not _qemu_processes_under(output)
+
+
 @pytest.mark.parametrize("target,client,fetches", [
     ("ec2", "DataSourceEc2Local", "/user-data"),  # cloud-init's Ec2 datasource (init-local, as on AWS)
     ("gce", "google_metadata_script_runner", "/instance/attributes/"),  # Google's guest agent

@@ -22,13 +22,20 @@ OWNER = "bootstrap"
 TAG_PROFILE = "bootstrap:profile"
 TAG_HASH = "bootstrap:image-hash"
 TAG_SOURCE = "bootstrap:source"
-TAG_ROLE = "bootstrap:role"  # builder, test, image
+TAG_ROLE = "bootstrap:role"  # builder, test, image, layer
 TAG_EXPIRES = "bootstrap:expires"  # unix time after which reap may delete a machine
 TAG_CREATED = "bootstrap:created"
 TAG_DEPRECATED = "bootstrap:deprecated"  # unix time prune deprecated an image; deleted after the grace period
 TAG_COPIES = "bootstrap:copies"  # on an image: the regions it was copied to, space-separated (images finds them)
 TAG_PROMOTED = "bootstrap:promoted"  # an image that passed its test and was published: only these count as built
 MACHINE_ROLES = ("builder", "test")
+# A layer (layers.py): an image of a builder's disk at a layer's end, found again by its key. GCE labels
+# keep the key's first 63 characters, as every label value. Born: when the oldest layer under it was made,
+# so that a layer's age (--max-age) counts from the oldest packages it holds.
+ROLE_LAYER = "layer"
+TAG_LAYER_KEY = "bootstrap:layer-key"
+TAG_LAYER_INDEX = "bootstrap:layer-index"
+TAG_LAYER_BORN = "bootstrap:layer-born"
 # A channel (latest, stable...) is a stable name users launch from. Each image that was ever pointed at
 # one carries this tag, valued with when (ns): the newest holds the channel, the ones before are its
 # history (`images rollback`). GCE labels spell it bootstrap-channel-NAME.
@@ -131,6 +138,7 @@ class Capability(enum.Enum):
     SHARE = "share"  # let principals of its cloud (``shares``) launch an image; shared_with
     COPY = "copy"  # copy_image to other regions
     RECORD = "record"  # a manifest beside each image, which the lifecycle adds its findings to
+    LAYERS = "layers"  # keeps a builder's disk at each layer's end (layers.py), and launches builders from one
 
 
 REFUSALS = {
@@ -139,6 +147,7 @@ REFUSALS = {
     Capability.SHARE: "the {name} backend cannot share images yet",
     Capability.COPY: "the {name} backend has no other regions to copy images to",
     Capability.RECORD: "the {name} backend keeps no manifest beside its images",
+    Capability.LAYERS: "the {name} backend keeps no layers: every bake builds from the source image",
 }
 
 
@@ -262,3 +271,23 @@ class Backend(ABC):
     def record(self, image: Image, extra: dict[str, Any]) -> None:  # Capability.RECORD
         """Add the lifecycle's findings (steps baked, timings, test) to the manifest beside ``image``."""
         raise refusal(self, Capability.RECORD)
+
+    # Capability.LAYERS: a layer is an Image whose tags hold ROLE_LAYER and its key; launch() takes its id.
+    def layer_inputs(self) -> dict[str, str]:
+        """What besides the source image changes what a builder's steps do here (layers.image_layers)."""
+        return {}
+
+    def find_layer(self, key: str, born_after: float) -> Image | None:  # Capability.LAYERS
+        """The newest whole layer of bootstrap's with this key whose oldest part was made after
+        ``born_after`` (unix time): never one whose making failed, nor one whose layers below are gone."""
+        raise refusal(self, Capability.LAYERS)
+
+    def make_layer(self, instance: Instance, tags: dict[str, str]) -> Image:  # Capability.LAYERS
+        """At a layer point (the builder's console said BOOTSTRAP-LAYER and its runner waits): keep its
+        disk as it is now as a layer tagged ``tags``, then let the runner go on. All or nothing: a layer
+        whose making failed is removed before the error is raised."""
+        raise refusal(self, Capability.LAYERS)
+
+    def list_layers(self) -> list[Image]:  # Capability.LAYERS
+        """bootstrap's own layers here, whoever's profile made them (delete_image deletes one)."""
+        raise refusal(self, Capability.LAYERS)

@@ -42,6 +42,8 @@ class BakeOptions:
     test: bool = True  # launch the new image once and check what ran
     share: tuple[Any, ...] = ()  # sharing.Principal: who may launch the image (each backend takes its cloud's)
     machine_ttl: float = 4 * 3600  # builder and test machines older than this are fair game for reap
+    max_age_days: float = 30  # a layer whose oldest part is older is not reused: security updates within a month
+    refresh: bool = False  # reuse no layer (each is made again, and kept)
 
     @property
     def lifetime(self) -> float:
@@ -61,6 +63,7 @@ class BakeResult:
     baked_steps: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     test: GuestReport | None = None
+    layers: dict[str, Any] = field(default_factory=dict)  # total, reused, from (a layer id), made (ids)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -69,6 +72,7 @@ class BakeResult:
             "image": _image_json(self.image) if self.image else None,
             "copies": [_image_json(c) for c in self.copies], "pruned": self.pruned,
             "baked_steps": self.baked_steps, "timings": {k: round(v, 2) for k, v in self.timings.items()},
+            **({"layers": self.layers} if self.layers else {}),
         }  # fmt: skip
 
 

@@ -6,7 +6,18 @@ from __future__ import annotations
 
 import time
 
-from .backend import TAG_DEPRECATED, Backend, Capability, Image, require, tag_value
+from .backend import (
+    TAG_CREATED,
+    TAG_DEPRECATED,
+    TAG_LAYER_BORN,
+    TAG_LAYER_KEY,
+    TAG_PROFILE,
+    Backend,
+    Capability,
+    Image,
+    require,
+    tag_value,
+)
 from .events import Events
 
 
@@ -54,3 +65,34 @@ def deprecated_at(image: Image) -> float | None:
     """When prune deprecated ``image`` (its tag, or GCE label), or None."""
     value = tag_value(image, TAG_DEPRECATED)
     return float(value) if value.isdigit() else None
+
+
+LAYER_GRACE_MINIMUM = 1.0  # days: a layer another bake of the profile found is not deleted under it at once
+
+
+def prune_layers(backend: Backend, profile: str, needed: set[str], events: Events, grace_days: float,
+                 max_age_days: float, now: float | None = None) -> list[str]:  # fmt: skip
+    """The profile's own layers that no bake will use: past --max-age (never reused again), or not in the
+    chain of the image just made (``needed``: its layers' keys) and older than the grace period (at least
+    a day). Another profile's layers are its own bakes' to prune. Returns the layers deleted."""
+    now = time.time() if now is None else now
+    deleted = []
+    for layer in backend.list_layers():
+        if tag_value(layer, TAG_PROFILE) != profile:
+            continue
+        born = _number(tag_value(layer, TAG_LAYER_BORN))
+        made = _number(tag_value(layer, TAG_CREATED)) or layer.created
+        expired = now - born > max_age_days * 86400
+        unneeded = (tag_value(layer, TAG_LAYER_KEY) not in needed
+                    and now - made > max(grace_days, LAYER_GRACE_MINIMUM) * 86400)  # fmt: skip
+        if not (expired or unneeded):
+            continue
+        backend.delete_image(layer)
+        deleted.append(layer.id)
+        why = f"older than --max-age {max_age_days:g} days" if expired else "not in the image's chain any more"
+        events.emit("pruned", f"layer {layer.id} deleted: {why}", layer=layer.id)
+    return deleted
+
+
+def _number(value: str) -> float:
+    return float(value) if value.isdigit() else 0.0

@@ -8,6 +8,7 @@ promoted image is never deleted (a failed prune keeps it).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,23 +16,30 @@ from typing import TYPE_CHECKING, Any
 
 from .. import interrupts
 from ..judge import judge_relaunch
+from ..layers import Chain, image_layers
 from ..plan import Plan
 from ..wording import count
 from .backend import (
+    ROLE_LAYER,
     TAG_CREATED,
     TAG_EXPIRES,
     TAG_HASH,
+    TAG_LAYER_BORN,
+    TAG_LAYER_INDEX,
+    TAG_LAYER_KEY,
     TAG_ROLE,
     TAG_SOURCE,
     Backend,
     BakeStepError,
+    Capability,
     Image,
     Instance,
+    can,
     tag_value,
 )
 from .events import Events
 from .multistep import Action, Step
-from .pruning import prune
+from .pruning import prune, prune_layers
 from .waiting import wait_for_guest
 
 if TYPE_CHECKING:
@@ -50,6 +58,10 @@ class BakeState:
     name: str = ""  # the new image's
     builder_data: bytes = b""
     test_data: bytes = b""
+    chain: Chain | None = None  # the image's layers (layers.py), where the backend keeps layers
+    start: Image | None = None  # the deepest cached layer of the chain, which the builder boots from
+    reused: int = 0  # layers 1..reused come from ``start``
+    born: float = 0.0  # when the oldest of ``start``'s layers was made (0: none reused)
     machines: dict[str, Instance] = field(default_factory=dict)  # by role: launched, not yet deleted
     made: list[Image] = field(default_factory=list)  # the image and its copies
     promoted: bool = False  # every one of them
@@ -118,6 +130,47 @@ class FindSource(Step[BakeState]):
         return Action.HALT
 
 
+class FindLayers(Step[BakeState]):
+    """The deepest layer of the image's chain (layers.py) that the backend still holds, younger than
+    --max-age: the builder starts from it and runs only the steps after it. --refresh: none."""
+
+    name = "layers"
+
+    def run(self, state: BakeState) -> Action:
+        backend, options = state.backend, state.options
+        if not can(backend, Capability.LAYERS):
+            return Action.CONTINUE
+        chain = state.chain = image_layers(state.plan, state.result.source.id, backend.layer_inputs())
+        layers = chain.layers
+        if not layers:
+            return Action.CONTINUE
+        born_after = time.time() - options.max_age_days * 86400
+        for layer in () if options.refresh else reversed(layers):
+            if found := backend.find_layer(layer.key, born_after):
+                state.start, state.reused = found, layer.index
+                state.born = float(tag_value(found, TAG_LAYER_BORN) or 0)
+                break
+        state.result.layers = {"total": len(layers), "reused": state.reused,
+                               "from": state.start.id if state.start else None, "made": []}  # fmt: skip
+        state.events.emit("layers", layer_summary(chain, state.reused, options.refresh), reused=state.reused,
+                          total=len(layers), layer=state.start.id if state.start else None)  # fmt: skip
+        return Action.CONTINUE
+
+
+def layer_summary(chain: Chain, reused: int, refresh: bool = False) -> str:
+    """'reused layers 1-4 of 6 (packages, nvidia, users, conda), rebuilding from file-etc-motd'."""
+    layers, total = chain.layers, len(chain.layers)
+    if reused == total:
+        return f"reused every layer (1-{total} of {total}: {', '.join(la.name for la in layers)}); nothing to rebuild"
+    rest = layers[reused:]
+    if not reused:
+        why = "--refresh: the cache ignored" if refresh else "no cached layer"
+        return f"{why}; building {count(total, 'layer')} ({', '.join(la.name for la in rest)})"
+    span = "layer 1" if reused == 1 else f"layers 1-{reused}"
+    return (f"reused {span} of {total} ({', '.join(la.name for la in layers[:reused])}), rebuilding from "
+            f"{rest[0].steps[0]}")  # fmt: skip
+
+
 class Render(Step[BakeState]):
     """The builder's and the test machine's user data, rendered before a dry run returns: a user data
     over the target's limit fails the plan, not the bake."""
@@ -148,7 +201,7 @@ class Launch(Step[BakeState]):
     name, timing = "launch", "build"
 
     def run(self, state: BakeState) -> Action:
-        state.launch("builder", state.result.source.id, state.builder_data)
+        state.launch("builder", state.start.id if state.start else state.result.source.id, state.builder_data)
         return Action.CONTINUE
 
     def cleanup(self, state: BakeState) -> None:
@@ -163,11 +216,41 @@ class Build(Step[BakeState]):
     def run(self, state: BakeState) -> Action:
         timeout = state.options.build_timeout
         state.events.emit("waiting", f"waiting for the builder to bake and seal (up to {timeout:.0f}s)")
-        report = wait_for_guest(state.backend, state.machines["builder"], ("sealed",), timeout, state.progress)
+        builder = state.machines["builder"]
+        report = wait_for_guest(state.backend, builder, ("sealed",), timeout, state.progress,
+                                watch=lambda text: _keep_layers(state, builder, text))  # fmt: skip
         if report.result != "sealed":
             why = f"step {report.failed_step} failed" if report.result == "failed" else f"it ended {report.result}"
             raise BakeStepError("build", f"the builder did not finish: {why}; last console lines:\n{report.tail()}")
         return Action.CONTINUE
+
+
+LAYER_POINT = re.compile(r"^BOOTSTRAP-LAYER (\d+)\s*$", re.MULTILINE)
+
+
+def _keep_layers(state: BakeState, builder: Instance, text: str) -> None:
+    """Each layer point the builder's console shows that was not kept yet: a layer, tagged with its key.
+    A layer that could not be made fails the bake (its runner would wait for a word that never comes)."""
+    chain = state.chain
+    if chain is None:
+        return
+    kept = state.result.layers.setdefault("made", [])
+    for match in LAYER_POINT.finditer(text):
+        index = int(match.group(1))
+        if index <= state.reused + len(kept):  # kept already, or in the layer the builder started from
+            continue
+        if index != state.reused + len(kept) + 1 or index > len(chain.layers):
+            raise BakeStepError("build", f"the builder reached layer point {index}, but layer "
+                                f"{state.reused + len(kept) + 1} of {len(chain.layers)} was next")  # fmt: skip
+        layer = chain.layers[index - 1]
+        now = time.time()
+        state.born = state.born or now
+        tags = {**state.result.identity.tags(), TAG_ROLE: ROLE_LAYER, TAG_LAYER_KEY: layer.key,
+                TAG_LAYER_INDEX: str(index), TAG_LAYER_BORN: str(int(state.born)), TAG_CREATED: str(int(now))}
+        made = state.backend.make_layer(builder, tags)
+        kept.append(made.id)
+        state.events.emit("layer", f"layer {index} of {len(chain.layers)} ({layer.name}) kept as {made.id}",
+                          layer=made.id, index=index)  # fmt: skip
 
 
 class CreateImage(Step[BakeState]):
@@ -260,13 +343,18 @@ class Prune(Step[BakeState]):
         options = state.options
         state.result.pruned = prune(state.backend, state.plan.profile, options.keep, {i.id for i in state.made},
                                     state.events, options.grace_days)  # fmt: skip
+        if state.chain is not None:
+            needed = {layer.key for layer in state.chain.layers}
+            state.result.pruned += prune_layers(state.backend, state.plan.profile, needed, state.events,
+                                                options.grace_days, options.max_age_days)  # fmt: skip
         return Action.CONTINUE
 
 
 def bake_steps(options: BakeOptions) -> list[Step[BakeState]]:
     """The bake, in order (the test only where asked for)."""
     tested: list[Step[BakeState]] = [Test()] if options.test else []
-    return [FindSource(), Render(), Launch(), Build(), CreateImage(), *tested, Copy(), Share(), Promote(), Prune()]
+    return [FindSource(), FindLayers(), Render(), Launch(), Build(), CreateImage(), *tested, Copy(), Share(),
+            Promote(), Prune()]  # fmt: skip
 
 
 def _published(state: BakeState) -> list[Image]:

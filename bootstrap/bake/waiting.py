@@ -74,10 +74,12 @@ HEARTBEAT = 30.0  # seconds of a wait without a word before it says it is still 
 
 
 def wait_for_guest(backend: Backend, instance: Instance, wanted: tuple[str, ...], timeout: float,
-                   progress: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
+                   progress: Callable[[str], None] | None = None,
+                   watch: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
     """The waiting policy, once for every backend: a result line among ``wanted`` ends the wait (a
     failure always does), except for a bake ("sealed"), whose disk is final only once the machine has
-    also powered off; a machine that stops or goes without a result ends it too; so does ``timeout``."""
+    also powered off; a machine that stops or goes without a result ends it too; so does ``timeout``.
+    ``watch`` sees the whole console at each look, before it is judged (a bake keeps its layers)."""
     seen = {"text": ""}
     start = said = time.monotonic()
 
@@ -86,7 +88,7 @@ def wait_for_guest(backend: Backend, instance: Instance, wanted: tuple[str, ...]
         text = backend.console(instance)
         if progress:
             for line in text[len(seen["text"]) :].splitlines():
-                if "bootstrap: step" in line or "BOOTSTRAP-RESULT" in line:
+                if "bootstrap: step" in line or "BOOTSTRAP-RESULT" in line or "bootstrap: layer" in line:
                     progress(line.strip())
                     said = time.monotonic()
             if time.monotonic() - said >= HEARTBEAT:  # a long wait is never silent
@@ -95,6 +97,8 @@ def wait_for_guest(backend: Backend, instance: Instance, wanted: tuple[str, ...]
                          f"its console says: {last[-200:]}")  # fmt: skip
                 said = time.monotonic()
         seen["text"] = text
+        if watch:
+            watch(text)
         found = console.report(text, wanted)
         if found and (found.result == "failed" or "sealed" not in wanted):
             return found

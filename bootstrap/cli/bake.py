@@ -27,6 +27,7 @@ def add_parsers(commands: Any) -> None:
     options.dry_run(bake, "say what would be built")
     options.keep_images(bake)
     options.grace(bake)
+    options.layer_cache(bake)
     bake.add_argument("--no-test", dest="test", action="store_false", help="skip booting the new image once")
     options.share(bake, _principals())
     options.timeout(bake, 3600, "for the builder to finish")
@@ -49,6 +50,7 @@ def add_parsers(commands: Any) -> None:
     options.dry_run(rebuild, "say what would be built")
     options.keep_images(rebuild)
     options.grace(rebuild)
+    options.layer_cache(rebuild)
     options.share(rebuild, _principals())
     options.timeout(rebuild, 3600, "for each builder to finish")
     options.json_output(rebuild, "events on stderr, the summary on stdout,")
@@ -63,6 +65,14 @@ def add_parsers(commands: Any) -> None:
     reap.set_defaults(handler=_reap)
 
     _images_parsers(commands)
+
+
+def _check_days(args: argparse.Namespace) -> None:
+    if not 0 <= args.grace < 10_000:  # not a number (nan) fails it too
+        raise UsageError("--grace: days, 0 (delete at once) or more")
+    if not 0 < args.max_age < 10_000:
+        raise UsageError(f"--max-age: days a layer may be reused, more than 0 (got {args.max_age:g}); --refresh "
+                         "reuses none")  # fmt: skip
 
 
 def _principals() -> dict[str, str]:
@@ -313,8 +323,7 @@ def _bake(args: argparse.Namespace) -> int:
 
     if args.keep < 1:
         raise UsageError("--keep must be 1 or more")
-    if not 0 <= args.grace < 10_000:
-        raise UsageError("--grace: days, 0 (delete at once) or more")
+    _check_days(args)
     profile = load_profile(args.profile, args.overrides)
     if profile.abstract:
         raise UsageError(f"{profile.name} is abstract (a parent for others to extend): bake a profile that extends it")
@@ -330,8 +339,9 @@ def _bake(args: argparse.Namespace) -> int:
         setup = None if args.dry_run else choice.setup()
     backend = make_backend(args, lambda line: events.emit("progress", line), setup)
     shares = tuple(profile_shares(profile.data, args.share))  # a malformed --share: exit 2 before any call
-    options = BakeOptions(force=args.force, dry_run=args.dry_run, keep=args.keep, regions=tuple(args.copy_to),
-                          build_timeout=args.timeout, test=args.test, share=shares, grace_days=args.grace)  # fmt: skip
+    options = BakeOptions(force=args.force or args.refresh, dry_run=args.dry_run, keep=args.keep,
+                          regions=tuple(args.copy_to), build_timeout=args.timeout, test=args.test, share=shares,
+                          grace_days=args.grace, max_age_days=args.max_age, refresh=args.refresh)  # fmt: skip
     step_lines = None if args.json else (lambda line: voice.progress("  " + line.split("bootstrap: ")[-1]))
     try:
         result = bake(plan, backend, options, events, progress=step_lines)
@@ -390,8 +400,7 @@ def _rebuild(args: argparse.Namespace) -> int:
     from ..bake.rebuild import Outcome, load_manifest, rebuild, update_manifest
     from ..discover import profile_files
 
-    if not 0 <= args.grace < 10_000:
-        raise UsageError("--grace: days, 0 (delete at once) or more")
+    _check_days(args)
     folder = Path(args.folder)
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder of profiles")
@@ -404,9 +413,10 @@ def _rebuild(args: argparse.Namespace) -> int:
     events = Events(as_json=args.json, quiet=voice.current().quiet)
     for path, why in others:
         events.emit("not-a-profile", f"{path}: {why}; left alone", file=str(path))
-    options = BakeOptions(force=args.force, dry_run=args.dry_run, keep=args.keep, regions=tuple(args.copy_to),
-                          build_timeout=args.timeout, share=tuple(profile_shares({}, args.share)),
-                          grace_days=args.grace)  # fmt: skip
+    options = BakeOptions(force=args.force or args.refresh, dry_run=args.dry_run, keep=args.keep,
+                          regions=tuple(args.copy_to), build_timeout=args.timeout,
+                          share=tuple(profile_shares({}, args.share)), grace_days=args.grace,
+                          max_age_days=args.max_age, refresh=args.refresh)  # fmt: skip
     setup = None
     refused: list[Outcome] = []
     if args.backend == "local":  # a dry run decides (and says) the same, and builds no apt repository

@@ -97,8 +97,10 @@ class Machine:
 
     def __init__(self, base: BootImage, user_data: bytes | None, *, instance_id: str, memory_mb: int = 1024,
                  keep: bool = False, workdir: Path | None = None, disk: Path | None = None,
-                 data_disks: dict[str, Path] | None = None, setup: GuestSetup | None = None):  # fmt: skip
+                 data_disks: dict[str, Path] | None = None, setup: GuestSetup | None = None,
+                 layer_port: bool = False):  # fmt: skip
         self.base = base
+        self.layer_port = layer_port  # a builder's: the runner waits there at each layer's end (snapshot_disk)
         self.instance_id = instance_id
         self.memory_mb = memory_mb
         self.keep = keep
@@ -185,7 +187,9 @@ class Machine:
             # panic=1: a panicked kernel restarts at once, and -no-reboot turns that into QEMU's exit.
             "-append", " ".join(["root=LABEL=bootstrap-root rw console=ttyS0 systemd.show_status=0 panic=1",
                                  *self.setup.kernel_args]),
-            "-drive", f"file={self.disk},if=virtio,format=qcow2",
+            "-drive", f"file={self.disk},if=virtio,format=qcow2,id={ROOT_DRIVE}",
+            *(["-device", "virtio-serial-pci", "-chardev", f"socket,id=layer,path={self._layer_socket},server=on,"
+               "wait=off", "-device", f"virtserialport,chardev=layer,name={LAYER_PORT}"] if self.layer_port else []),
             *(["-drive", f"file={self.seed},if=virtio,format=raw,readonly=on"] if self.user_data is not None else []),
             *[arg for value in self.setup.smbios for arg in ("-smbios", value)],
             *[arg for serial, path in sorted(self.data_disks.items())
@@ -267,15 +271,41 @@ class Machine:
             self.stop()
             return
         try:
-            with socket.socket(socket.AF_UNIX) as sock:
-                sock.settimeout(5)
-                sock.connect(str(self.monitor))
-                _read_until_prompt(sock)  # the monitor ignores commands sent before its banner ends
-                sock.sendall(b"system_powerdown\n")
-                _read_until_prompt(sock)
+            self._monitor("system_powerdown")
             self.process.wait(timeout)
         except (OSError, subprocess.TimeoutExpired):
             self.stop()
+
+    def _monitor(self, command: str, timeout: float = 5) -> str:
+        """One command to QEMU's monitor; what it answered (an error is a line starting 'Error')."""
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(self.monitor))
+            _read_until_prompt(sock)  # the monitor ignores commands sent before its banner ends
+            sock.sendall(command.encode() + b"\n")
+            return _read_until_prompt(sock).decode(errors="replace")
+
+    @property
+    def _layer_socket(self) -> Path:
+        return self.monitor.parent / "layer.sock"
+
+    def snapshot_disk(self, top: Path) -> Path:
+        """Freeze the disk as it is now: QEMU writes on from a new overlay ``top`` over it (an external
+        snapshot, while the guest runs); the disk that was written until now is returned, unchanged from
+        here on. The guest waits at its layer point meanwhile (tell_guest ends the wait)."""
+        answer = self._monitor(f"snapshot_blkdev {ROOT_DRIVE} {top} qcow2", timeout=60)
+        errors = [line.strip() for line in answer.splitlines() if line.strip().startswith("Error")]
+        if errors or not top.is_file():
+            raise BackendError(f"QEMU could not snapshot {self.disk} to {top}: {'; '.join(errors) or answer[-300:]}")
+        frozen, self.disk = self.disk, top
+        return frozen
+
+    def tell_guest(self, line: str, timeout: float = 10) -> None:
+        """One line to the runner waiting at its layer point (the builder's port)."""
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(self._layer_socket))
+            sock.sendall(line.encode() + b"\n")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -283,13 +313,14 @@ class Machine:
             self.process.wait(30)
 
 
-def _read_until_prompt(sock: socket.socket) -> None:
+def _read_until_prompt(sock: socket.socket) -> bytes:
     data = b""
     while b"(qemu)" not in data:
         chunk = sock.recv(4096)
         if not chunk:
-            return
+            break
         data += chunk
+    return data
 
 
 def create_disk(path: Path, size: str = "1G") -> Path:
@@ -299,6 +330,8 @@ def create_disk(path: Path, size: str = "1G") -> Path:
 
 
 HEARTBEAT = 30.0  # seconds of a wait without a word before it says it is still waiting
+ROOT_DRIVE = "root"  # the monitor's name of the machine's own disk
+LAYER_PORT = "org.bootstrap.layer"  # the guest's /dev/virtio-ports/NAME (runner.sh.j2's layer_point)
 
 
 class GuestPanicked(BackendError):

@@ -13,6 +13,7 @@ from typing import Any
 from .. import __version__
 from ..distro import DEFAULT as DEFAULT_DISTRO
 from ..distro import all_distros
+from ..layers import groups, image_steps
 from ..layout import LIB_DIR, MANIFEST_SCRIPT, RUNNER, SEAL
 from ..plan import Plan, Step
 from ._record import Variant
@@ -51,8 +52,18 @@ def step_script(step: Step) -> str:
     return header + body
 
 
-def plan_table(plan: Plan) -> str:
-    return "".join(f"{s.id}\t{s.phase.value}\t{s.scope.value}\t{s.hash}\n" for s in plan.ordered)
+def plan_table(plan: Plan, layers: bool = False) -> str:
+    """The runner's plan, a step a line. ``layers`` (a builder's): the last step of each image layer
+    (layers.py) carries the layer's index in a fifth column, where the runner stops for its snapshot."""
+    ends: dict[str, int] = {}
+    if layers:
+        ends = {group[-1].id: index for index, group in enumerate(groups(image_steps(plan)), 1)}
+    return "".join(f"{s.id}\t{s.phase.value}\t{s.scope.value}\t{s.hash}{_column(ends.get(s.id))}\n"
+                   for s in plan.ordered)  # fmt: skip
+
+
+def _column(value: int | None) -> str:
+    return "" if value is None else f"\t{value}"
 
 
 def compact(text: str, source: str) -> str:
@@ -64,13 +75,14 @@ def compact(text: str, source: str) -> str:
     return "".join([*lines[:1], f"# comments removed; the commented source is bootstrap's {source}\n", *kept])
 
 
-def runner_script(plan: Plan, target: str) -> str:
-    """The runner, with the target's own way to ask its cloud for the instance id (its record's fragment)."""
+def runner_script(plan: Plan, target: str, bakes: bool = False) -> str:
+    """The runner, with the target's own way to ask its cloud for the instance id (its record's fragment).
+    ``bakes``: a builder's, which also starts from a layer and stops at each layer's end (layers.py)."""
     from . import TARGET_RECORDS
 
     instance_id = rendered(TARGET_RECORDS[target].instance_id).rstrip("\n")
     text = rendered("runner/runner.sh.j2", version=__version__, profile=plan.profile, target=target,
-                  plan_hash=plan.hash, instance_id=instance_id)  # fmt: skip
+                  plan_hash=plan.hash, instance_id=instance_id, bakes=bakes)  # fmt: skip
     return compact(text, "templates/runner/runner.sh.j2")
 
 
@@ -90,11 +102,14 @@ def manifest_script(distro: str = DEFAULT_DISTRO) -> str:
 
 def machine_files(plan: Plan, target: str, variant: Variant = Variant.USER_DATA) -> list[MachineFile]:
     files = [
-        MachineFile(RUNNER, "0755", runner_script(plan, target)),
+        MachineFile(RUNNER, "0755", runner_script(plan, target, bakes=variant.bakes)),
         MachineFile(f"{LIB_DIR}/lib.sh", "0644", library(plan.distro)),
-        MachineFile(f"{LIB_DIR}/plan", "0644", plan_table(plan)),
+        MachineFile(f"{LIB_DIR}/plan", "0644", plan_table(plan, layers=variant is Variant.BAKE)),
     ]
-    files += [MachineFile(f"{LIB_DIR}/steps/{s.id}.sh", "0755", step_script(s)) for s in plan.ordered]
+    # A builder runs the image's steps only (runner bake): the others' scripts would be bytes of its user
+    # data for nothing (an instance of the image gets them with its own).
+    steps = image_steps(plan) if variant.bakes else plan.ordered
+    files += [MachineFile(f"{LIB_DIR}/steps/{s.id}.sh", "0755", step_script(s)) for s in steps]
     if variant.bakes:
         files.append(MachineFile(SEAL, "0755", _runner_file("seal.sh.j2", distro=all_distros()[plan.distro])))
         files.append(MachineFile(MANIFEST_SCRIPT, "0755", manifest_script(plan.distro)))

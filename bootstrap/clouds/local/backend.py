@@ -11,6 +11,7 @@ its bake's seal wrote one, ``NAME.manifest.gz``, what the image holds (bake/mani
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -21,12 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ... import __version__, hermetic
+from ... import __version__, hermetic, interrupts
 from ...bake.backend import (
     CHANNEL_PREFIX,
     OWNER,
     TAG_DEPRECATED,
     TAG_HASH,
+    TAG_LAYER_INDEX,
     TAG_OWNER,
     TAG_PROFILE,
     TAG_SOURCE,
@@ -47,6 +49,7 @@ from ...localvm.clients import CLIENTS
 from ...localvm.image import base_image, ensure_base_image, read_disk_file
 from ...localvm.machine import GuestSetup, Machine
 from ...localvm.vm import LocalVM
+from .layers import LAYER_ID, BaseDisk, LayerStore
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class LocalBackend(Backend):
 
     poll_first, poll_maximum = 0.5, 3.0  # a local guest boots in tens of seconds
     name = "local"
-    capabilities = frozenset({Capability.CHANNELS, Capability.DEPRECATE, Capability.RECORD})
+    capabilities = frozenset({Capability.CHANNELS, Capability.DEPRECATE, Capability.RECORD, Capability.LAYERS})
     refusal_notes = {Capability.COPY: "local images are files on this host"}
 
     def __init__(self, output: Path, *, progress: Callable[[str], None] = print, setup: GuestSetup | None = None,
@@ -78,6 +81,8 @@ class LocalBackend(Backend):
         self.clients: dict[str, str] = {}  # role -> the client its console named (e.g. DataSourceEc2Local)
         self._sources: dict[str, GoldenImage] = {}
         self._vms: dict[str, LocalVM] = {}  # by instance id
+        self.layers = LayerStore(self.output)
+        self._below: dict[str, str] = {}  # builder id -> the layer (or source) its disk is written over now
 
     # -- source and lookup -------------------------------------------------------------------
     def resolve_source(self, create: bool = True) -> Source:
@@ -131,9 +136,12 @@ class LocalBackend(Backend):
 
     # -- machines ----------------------------------------------------------------------------
     def boot_image(self, image_id: str) -> GoldenImage:
-        """The disk, kernel and initrd that boot a source or a baked image."""
+        """The disk, kernel and initrd that boot a source, a layer or a baked image."""
         if image_id in self._sources:
             return self._sources[image_id]
+        if LAYER_ID.fullmatch(image_id):  # a layer boots with its chain's base image's kernel
+            base = self._base()
+            return GoldenImage(self.layers.disk(image_id), base.kernel, base.initrd)
         self._manifest(image_id)
         files = _files(self.output, image_id)
         return GoldenImage(files["disk"], files["kernel"], files["initrd"])
@@ -153,18 +161,25 @@ class LocalBackend(Backend):
         # Each machine gets its user data as the cloud hands it over, on its first boot: the builder the
         # bake variant, the test machine of the golden image the plain one (bash: a person runs it again,
         # as the bake variant installs no unit: an image's machines may get cloud-init user data too).
+        # A builder writes into the layer store: its disk becomes a layer at each layer point (layers.py).
+        builder = role == "builder"
+        disk = self.layers.new_disk() if builder else None
         vm: LocalVM | None = None
         try:
             vm = LocalVM(self.boot_image(source), self.client, user_data, self.setup or GuestSetup(), workdir=work,
-                         memory_mb=self.memory_mb)  # fmt: skip
+                         memory_mb=self.memory_mb, disk=disk, layer_port=builder)  # fmt: skip
             (work / "tags.json").write_text(json.dumps(tags))
             vm.start(first=True)
         except BaseException:
             if vm is not None:
                 vm.close()
+            if disk is not None:
+                self.layers.discard(disk)
             shutil.rmtree(work, ignore_errors=True)
             self._remove_empty_work()
             raise
+        if builder:
+            self._below[instance_id] = source
         self._vms[instance_id] = vm
         machine = vm.machine
         (work / "qemu.pid").write_text(str(machine.process.pid if machine.process else 0))
@@ -279,9 +294,14 @@ class LocalBackend(Backend):
             self.clients[instance.role] = vm.handover.client([console])
         else:
             machine.remove()
+        self.layers.discard(machine.disk)  # a builder's top disk, past its last layer point
+        self._below.pop(instance.id, None)
         self._remove_empty_work()
 
     def delete_image(self, image: Image) -> None:
+        if LAYER_ID.fullmatch(image.id):
+            self.layers.delete(image.id)
+            return
         for path in _files(self.output, image_name(image.id, f"image {image.id!r}")).values():
             path.unlink(missing_ok=True)
 
@@ -323,6 +343,43 @@ class LocalBackend(Backend):
     def location(self) -> str:
         return str(self.output)
 
+    # -- layers (clouds/local/layers.py) -----------------------------------------------------------
+    def _base(self) -> GoldenImage:
+        """The base image layers are written over: the one resolve_source resolved, or (a dry run, which
+        builds none) the one it would."""
+        if self._sources:
+            return next(iter(self._sources.values()))
+        base = base_image()
+        return GoldenImage(base.disk, base.kernel, base.initrd)
+
+    def layer_inputs(self) -> dict[str, str]:
+        """The client (its handover differs), the guest's network, vendor data and read-only disks (a
+        local apt repository's packages), and the base disk as built: each changes what steps do."""
+        setup = self.setup or GuestSetup()
+        inputs = {"client": self.client, "network": str(setup.network),
+                  "vendor-data": hashlib.sha256((setup.vendor_data or "").encode()).hexdigest(),
+                  "base-disk": BaseDisk.of(self._base().disk).identity}  # fmt: skip
+        for serial, path in sorted(setup.read_only_disks.items()):
+            inputs[f"disk:{serial}"] = f"{path.name}:{BaseDisk.of(path).identity}"  # apt repos: named by content
+        return inputs
+
+    def find_layer(self, key: str, born_after: float) -> Image | None:
+        return self.layers.usable(key, born_after, BaseDisk.of(self._base().disk))
+
+    def make_layer(self, instance: Instance, tags: dict[str, str]) -> Image:
+        """The builder's disk frozen as it is now (QEMU writes on into a new overlay over it), recorded as a
+        layer over the one below; then the runner is told to go on."""
+        machine: Machine = instance.handle
+        with interrupts.shielded():  # a signal waits until the disk is a whole layer, or none
+            frozen = machine.snapshot_disk(self.layers.new_disk())
+            layer = self.layers.record(frozen, tags, self._below[instance.id], BaseDisk.of(self._base().disk))
+            self._below[instance.id] = layer.id
+        machine.tell_guest(f"layer {tags.get(TAG_LAYER_INDEX, '?')} recorded as {layer.id}")
+        return layer
+
+    def list_layers(self) -> list[Image]:
+        return self.layers.layers()
+
     def channel_pointers(self, profile: str, regions: set[str]) -> dict[str, list[str]]:
         """The images the profile's channel links name (another profile's links that match the glob name
         none of this profile's images: prune asks only about those)."""
@@ -355,6 +412,8 @@ class LocalBackend(Backend):
                 os.kill(pid, 9)
             shutil.rmtree(work, ignore_errors=True)
         self._remove_empty_work()
+        # Layer disks without a record (a builder killed at a layer point) that no bake wrote for a day.
+        reaped += self.layers.orphans(now) if dry_run else self.layers.sweep(now)
         return reaped
 
     def _remove_empty_work(self) -> None:
