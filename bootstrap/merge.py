@@ -1,6 +1,6 @@
 """Deterministic deep merge of profiles, keeping every value's mark.
 
-Rules (documented in the README):
+Rules (documented in docs/devops.md, "Merging with `extends`"):
 
 * mappings merge key by key, recursively; a child value of ``null`` removes the key;
 * scalars (and anything whose type differs between parent and child) take the child's value;

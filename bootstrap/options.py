@@ -76,7 +76,7 @@ def mode(parser: argparse.ArgumentParser) -> None:
 
 
 CLIENT_TARGET = ("hand over the user data as that cloud does, to its own client: cloud-init's NoCloud, Ec2 or GCE "
-                 "datasource, Google's guest agent, or bash by hand (README: Targets; default cloud-init)")
+                 "datasource, Google's guest agent, or bash by hand (docs/targets.md; default cloud-init)")
 
 
 def client_target(parser: argparse.ArgumentParser, what: str = "") -> None:

@@ -21,7 +21,7 @@ Generated from the profile JSON Schema by `bootstrap schema --markdown > docs/pr
 not edit by hand. Editors that read `# yaml-language-server: $schema=...` (VS Code's YAML
 extension, Neovim's yamlls...) show the same descriptions and check keys as you type:
 `bootstrap schema > profile.schema.json`, or point at `schema/profile.schema.json` in this
-repository. Merge rules for `extends` are described in the README.
+repository. Merge rules for `extends` are in [devops.md](devops.md#profiles).
 """
 
 

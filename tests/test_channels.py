@@ -183,7 +183,7 @@ def test_a_channel_mark_is_the_newest_whatever_the_label_order(order: tuple[str,
 
 def test_images_commands_act_on_every_region_the_image_was_copied_to(aws, ml_box, monkeypatch, capsys,
                                                                      write_profile) -> None:  # fmt: skip
-    """README says a channel moves in every region: without --region, images finds them from the image
+    """docs/rebuild.md says a channel moves in every region: without --region, images finds them from the image
     itself; --region narrows. A profile's path is taken for its name."""
     result = forced(aws, ml_box)
     copy = result.copies[0]

@@ -1,4 +1,4 @@
-"""README's "Adding a feature, a target, a cloud or a distro": a feature is one module and one template
+"""docs/extending.md, "Adding a feature, a target, a cloud or a distro": a feature is one module and one template
 folder, a target one module and its own templates, a distro one module and its step library, each found
 by its registry; nothing else in the package changes. Proven on a temporary copy of the package."""
 

@@ -52,7 +52,8 @@ def test_every_install_hint_names_the_distribution() -> None:
     name = re.search(r'^name = "([^"]+)"', (root / "pyproject.toml").read_text(), re.M)
     assert name is not None
     hints = []
-    for path in [*(root / "bootstrap").rglob("*.py"), *(root / "examples").rglob("*.y*ml"), root / "README.md"]:
+    shown = [root / "README.md", *(root / "docs").glob("*.md")]
+    for path in [*(root / "bootstrap").rglob("*.py"), *(root / "examples").rglob("*.y*ml"), *shown]:
         found = re.finditer(r"pip install ['\"]?([A-Za-z][\w.-]*)\[", path.read_text())
         hints += [(path.name, match.group(1)) for match in found]
     assert hints, "the install hints moved: look for them again"

@@ -1,6 +1,6 @@
 """The phase model (issue 22 item 1), held on every target in the sandbox: what runs when, on the
 first boot, a reboot, the runner started again in the same boot, a new instance of the same disk,
-and an instance of a golden image. The README's table says the same.
+and an instance of a golden image. docs/devops.md's table says the same.
 
 One order on every boot: an every-boot step runs at its place, so the host name, the mounts and the
 secrets are there for the first-boot steps after them. Before this model, a first-boot command that
@@ -123,7 +123,7 @@ def plan(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
 
 
 def expected(plan, column: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    """The README's table, step by step."""
+    """docs/devops.md's table, step by step."""
     rows = []
     for step in plan.ordered:
         once, image = step.phase == Phase.FIRST_BOOT, step.scope == Scope.IMAGE

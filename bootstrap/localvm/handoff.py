@@ -28,7 +28,7 @@ DATASOURCE = re.compile(r"Datasource (DataSource\w+)(?: \[([^\]]*)\])?")
 class Client:
     target: str  # of `bootstrap test --target`
     renders: str  # the render target whose bytes are handed over
-    proves_with: str  # what reads them in the guest, in the README's and the report's words
+    proves_with: str  # what reads them in the guest, in docs/targets.md's and the report's words
 
 
 class HandOff:
