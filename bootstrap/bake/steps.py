@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import interrupts
+from ..console import GuestReport
 from ..judge import judge_relaunch
 from ..plan import Plan
 from ..wording import count
@@ -47,6 +48,7 @@ class BakeState:
     result: BakeResult
     sharing: list[Any]  # the principals of this backend's cloud
     progress: Callable[[str], None] | None = None
+    seen: Callable[[str, str, bytes, GuestReport], None] | None = None  # each guest's report (role, id, sent)
     name: str = ""  # the new image's
     builder_data: bytes = b""
     test_data: bytes = b""
@@ -63,6 +65,14 @@ class BakeState:
             self.machines[role] = instance
         self.events.emit("launched", f"{role} {instance.id} launched", role=role, instance=instance.id)
         return instance
+
+    def wait(self, role: str, wanted: tuple[str, ...], timeout: float, sent: bytes) -> GuestReport:
+        """The guest's report, told to ``seen`` whatever it says (a boot report keeps a failed one too)."""
+        instance = self.machines[role]
+        report = wait_for_guest(self.backend, instance, wanted, timeout, self.progress)
+        if self.seen:
+            self.seen(role, instance.id, sent, report)
+        return report
 
     def retire(self, role: str) -> None:
         instance = self.machines[role]
@@ -163,7 +173,7 @@ class Build(Step[BakeState]):
     def run(self, state: BakeState) -> Action:
         timeout = state.options.build_timeout
         state.events.emit("waiting", f"waiting for the builder to bake and seal (up to {timeout:.0f}s)")
-        report = wait_for_guest(state.backend, state.machines["builder"], ("sealed",), timeout, state.progress)
+        report = state.wait("builder", ("sealed",), timeout, state.builder_data)
         if report.result != "sealed":
             why = f"step {report.failed_step} failed" if report.result == "failed" else f"it ended {report.result}"
             raise BakeStepError("build", f"the builder did not finish: {why}; last console lines:\n{report.tail()}")
@@ -193,8 +203,8 @@ class Test(Step[BakeState]):
     def run(self, state: BakeState) -> Action:
         image = state.result.image
         assert image is not None
-        tester = state.launch("test", image.id, state.test_data)
-        state.result.test = wait_for_guest(state.backend, tester, ("ok",), state.options.test_timeout, state.progress)
+        state.launch("test", image.id, state.test_data)
+        state.result.test = state.wait("test", ("ok",), state.options.test_timeout, state.test_data)
         if problems := judge_relaunch(state.plan, state.result.test):
             raise BakeStepError("test", "the new image did not boot as expected: " + "; ".join(problems))
         state.retire("test")
