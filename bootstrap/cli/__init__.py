@@ -398,7 +398,7 @@ def _progress(line: str) -> None:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from ..boot_report import check_folder, from_proof
+    from ..boot_report import check_folder, from_proof, received
     from ..localvm.proof import PROVABLE, proof_json, prove
     from ..planner import build_plan
     from ..profile import load_profile
@@ -427,10 +427,9 @@ def _test(args: argparse.Namespace) -> int:
             for step in boot.steps:
                 print(f"  {step['id']:<28} {step['phase']:<11} {step['status']:<7} {step['duration_ms']:>7} ms")
         print(f"target {proof.target}, run by {proof.client or '(no client seen on the console)'}")
-        for got in proof.delivered:
-            value = got.get("startup-script") or got.get("user-data") or got
+        for got in received(proof.delivered):
             agent = f" ({got['user_agent']})" if got["user_agent"] else ""
-            print(f"  the guest got {got['path']}{agent}: {value['size']:,} bytes, sha256 {value['sha256']}")
+            print(f"  the guest got {got['path']}{agent}: {got['size']:,} bytes, sha256 {got['sha256']}")
         for problem in proof.problems:
             print(f"problem: {problem}")
         if proof.kept:
