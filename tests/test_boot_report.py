@@ -192,3 +192,14 @@ def test_a_failed_bake_keeps_what_its_machines_said(fake_bake, tmp_path: Path, p
 def test_a_dry_run_keeps_no_report(fake_bake, tmp_path: Path) -> None:
     assert main(["bake", "base", "--dry-run"]) == 0
     assert not (tmp_path / ".bootstrap").exists()  # nothing booted, nothing to look at
+
+
+def test_what_the_guest_received_is_the_values_digest_not_the_whole_response() -> None:
+    """GCE's agent reads all attributes in one response: the report's bytes and hash are the script's."""
+    from bootstrap.boot_report import received
+
+    gce = {"path": "/computeMetadata/v1/instance/attributes/?recursive=true", "user_agent": "GoogleGuestAgent",
+           "size": 9000, "sha256": "0" * 64, "startup-script": {"size": 1234, "sha256": "a" * 64}}  # fmt: skip
+    assert received([gce, boot_reports.DELIVERED[0]]) == [
+        {"path": gce["path"], "user_agent": "GoogleGuestAgent", "size": 1234, "sha256": "a" * 64},
+        {"path": "seed disk: user-data", "user_agent": "", "size": 4321, "sha256": "5e" * 32}]
