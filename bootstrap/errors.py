@@ -88,3 +88,8 @@ class TemplateError(BootstrapError):
 
 class BackendError(BootstrapError):
     """A cloud or VM backend failed. CLI exit 3."""
+
+
+class ReportFolderError(UsageError):
+    """--report names a file, or a folder that holds something already: a boot report is never
+    overwritten. Said before anything boots. CLI exit 2."""

@@ -109,3 +109,12 @@ def overrides(parser: argparse.ArgumentParser) -> None:
         help="override a profile value, e.g. --set timezone=Europe/Paris (value read as YAML)",
     )
     completes(action, OVERRIDE)
+
+
+def report(parser: argparse.ArgumentParser) -> None:
+    """--report: where the boot report goes (boot_report.py; default a new folder under .bootstrap/reports)."""
+    action = parser.add_argument("--report", metavar="DIR", default=None,
+                                 help="write the boot report here: console logs, report.json and index.html, a "
+                                 "timeline of each boot's steps (a new or empty folder; default: a new folder "
+                                 "under ./.bootstrap/reports)")  # fmt: skip
+    completes(action, FOLDER)

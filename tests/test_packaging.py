@@ -36,6 +36,11 @@ def test_wheel_carries_templates_and_profiles(tmp_path: Path) -> None:
                              ".parent / '_data/schema/profile.schema.json').read_text())"],
                             cwd=elsewhere, capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert schema.strip() == (REPO / "schema" / "profile.schema.json").read_text().strip()
+    # the boot report's page template too (templates/report/)
+    page = subprocess.run([str(python), "-c", "from bootstrap.boot_report import BootRun, render_html; "
+                           "print(render_html(BootRun('test', 'base', True, {})))"],
+                          cwd=elsewhere, capture_output=True, text=True)  # fmt: skip
+    assert page.returncode == 0 and "<svg" not in page.stdout and "bootstrap test base" in page.stdout, page.stderr
     # init's files are package data too: the example team's hooks and workflows, the starter profile
     started = subprocess.run([str(venv / "bin" / "bootstrap"), "init", "team"], cwd=elsewhere, capture_output=True,
                              text=True)  # fmt: skip

@@ -202,9 +202,11 @@ def test_base_profile_boots_reboots_bakes_and_relaunches(tmp_path, monkeypatch, 
     from bootstrap.localvm.guest import MIRROR_ENV, choose_guest
 
     monkeypatch.setenv(MIRROR_ENV, "127.0.0.1:9")  # nothing listens there: this host reaches no mirror
-    assert main(["test", "base", "--json"]) == 0
+    assert main(["test", "base", "--json", "--report", str(tmp_path / "report")]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
+    assert json.loads((tmp_path / "report" / "report.json").read_text()) == report  # and its page beside it
+    assert all(step["id"] in (tmp_path / "report" / "index.html").read_text() for step in report["boots"][0]["steps"])
     assert report["ok"] and "packages" in [s["id"] for s in report["boots"][0]["steps"]]
     assert "no route to a mirror" in captured.err  # said before booting
 
@@ -316,7 +318,8 @@ def test_a_bake_from_cached_layers_equals_one_from_scratch(tmp_path, monkeypatch
     pytest.param("bash", "by hand", "/mnt/by-hand/bootstrap.sh",  # a person, then the unit it installed
                  marks=pytest.mark.matrix),  # bash's runner and unit: proven in CI by the sandbox tier
 ])  # fmt: skip
-def test_base_through_each_clouds_own_client(target: str, client: str, fetches: str, monkeypatch, capsys) -> None:
+def test_base_through_each_clouds_own_client(target: str, client: str, fetches: str, monkeypatch, capsys,
+                                            tmp_path) -> None:  # fmt: skip
     """`bootstrap test base --target T` with no other flag, offline (a local apt repository): the user data
     handed over as that cloud does and run by its own client, on the first boot, a reboot and a relaunch
     of the same disk as a new instance. The report names the client from the guest's console and what
@@ -329,7 +332,7 @@ def test_base_through_each_clouds_own_client(target: str, client: str, fetches: 
     from bootstrap.localvm.guest import MIRROR_ENV
 
     monkeypatch.setenv(MIRROR_ENV, "127.0.0.1:9")
-    assert main(["test", "base", "--target", target, "--json"]) == 0
+    assert main(["test", "base", "--target", target, "--json", "--report", str(tmp_path / "report")]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] and report["target"] == target and client in report["client"], report
     first, again, relaunched = report["boots"]

@@ -109,8 +109,10 @@ def _sharing(backend: Backend, options: BakeOptions, events: Events) -> list[Any
 
 
 def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
-         progress: Callable[[str], None] | None = None) -> BakeResult:  # fmt: skip
-    """The steps of steps.py in order, each undoing its own on the way out; errors name the step."""
+         progress: Callable[[str], None] | None = None,
+         seen: Callable[[str, str, bytes, GuestReport], None] | None = None) -> BakeResult:  # fmt: skip
+    """The steps of steps.py in order, each undoing its own on the way out; errors name the step.
+    ``seen`` is told each guest's report as it comes (role, instance id, the user data sent), a failed one too."""
     events = events.for_profile(plan.profile)  # every line says whose it is (rebuild bakes in parallel)
     started = time.monotonic()
     sharing = _sharing(backend, options, events)  # said before any call
@@ -119,7 +121,7 @@ def bake(plan: Plan, backend: Backend, options: BakeOptions, events: Events,
     source = as_step("source", lambda: backend.resolve_source(create=not options.dry_run))
     identity = Identity(plan.profile, plan.image_hash, source.label or source.id)
     result = BakeResult(plan.profile, "planned", identity, source, baked_steps=baked_steps(plan))
-    state = BakeState(plan, backend, options, events, result, sharing, progress)
+    state = BakeState(plan, backend, options, events, result, sharing, progress, seen)
     timings: dict[str, float] = {}
     if run_steps(bake_steps(options), state, timings) is Action.HALT:
         return result  # unchanged, or planned

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import interrupts
+from ..console import GuestReport
 from ..judge import judge_relaunch
 from ..layers import Chain, image_layers
 from ..plan import Plan
@@ -55,6 +56,7 @@ class BakeState:
     result: BakeResult
     sharing: list[Any]  # the principals of this backend's cloud
     progress: Callable[[str], None] | None = None
+    seen: Callable[[str, str, bytes, GuestReport], None] | None = None  # each guest's report (role, id, sent)
     name: str = ""  # the new image's
     builder_data: bytes = b""
     test_data: bytes = b""
@@ -75,6 +77,15 @@ class BakeState:
             self.machines[role] = instance
         self.events.emit("launched", f"{role} {instance.id} launched", role=role, instance=instance.id)
         return instance
+
+    def wait(self, role: str, wanted: tuple[str, ...], timeout: float, sent: bytes,
+             watch: Callable[[str], None] | None = None) -> GuestReport:  # fmt: skip
+        """The guest's report, told to ``seen`` whatever it says (a boot report keeps a failed one too)."""
+        instance = self.machines[role]
+        report = wait_for_guest(self.backend, instance, wanted, timeout, self.progress, watch=watch)
+        if self.seen:
+            self.seen(role, instance.id, sent, report)
+        return report
 
     def retire(self, role: str) -> None:
         instance = self.machines[role]
@@ -217,8 +228,8 @@ class Build(Step[BakeState]):
         timeout = state.options.build_timeout
         state.events.emit("waiting", f"waiting for the builder to bake and seal (up to {timeout:.0f}s)")
         builder = state.machines["builder"]
-        report = wait_for_guest(state.backend, builder, ("sealed",), timeout, state.progress,
-                                watch=lambda text: _keep_layers(state, builder, text))  # fmt: skip
+        report = state.wait("builder", ("sealed",), timeout, state.builder_data,
+                            watch=lambda text: _keep_layers(state, builder, text))  # fmt: skip
         if report.result != "sealed":
             why = f"step {report.failed_step} failed" if report.result == "failed" else f"it ended {report.result}"
             raise BakeStepError("build", f"the builder did not finish: {why}; last console lines:\n{report.tail()}")
@@ -276,8 +287,8 @@ class Test(Step[BakeState]):
     def run(self, state: BakeState) -> Action:
         image = state.result.image
         assert image is not None
-        tester = state.launch("test", image.id, state.test_data)
-        state.result.test = wait_for_guest(state.backend, tester, ("ok",), state.options.test_timeout, state.progress)
+        state.launch("test", image.id, state.test_data)
+        state.result.test = state.wait("test", ("ok",), state.options.test_timeout, state.test_data)
         if problems := judge_relaunch(state.plan, state.result.test):
             raise BakeStepError("test", "the new image did not boot as expected: " + "; ".join(problems))
         state.retire("test")

@@ -158,6 +158,7 @@ def _build_parser() -> argparse.ArgumentParser:
     options.client_target(test)
     options.timeout(test, 900, "to wait for each boot")
     options.json_output(test, "the report")
+    options.report(test)
     guest_options(test)
     options.overrides(test)
     test.set_defaults(handler=_test)
@@ -397,13 +398,16 @@ def _progress(line: str) -> None:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from ..localvm.proof import PROVABLE, prove
+    from ..boot_report import check_folder, from_proof, received
+    from ..localvm.proof import PROVABLE, proof_json, prove
     from ..planner import build_plan
     from ..profile import load_profile
     from .bake import _why_packages, guest_choice
 
     if args.reboots < 0:
         raise UsageError("--reboots must be 0 or more")
+    if args.report:
+        check_folder(Path(args.report))  # before booting: a report is never overwritten
     profile = load_profile(args.profile, args.overrides)
     plan = build_plan(profile)
     choice = guest_choice(args, profile, bake=False)  # says before booting what the guest cannot have
@@ -414,43 +418,37 @@ def _test(args: argparse.Namespace) -> int:
     _progress(f"target {args.target}: {PROVABLE[args.target]}")
     proof = prove(plan, reboots=args.reboots, relaunch=args.relaunch, keep=args.keep_vm, timeout=args.timeout,
                   progress=_progress, setup=setup, target=args.target)  # fmt: skip
+    data = proof_json(proof)
     if args.json:
-        boots = [
-            {"instance": instance, "result": b.result, "failed_step": b.failed_step, "seconds": round(b.seconds, 1),
-             "steps": b.steps}
-            for b, instance in zip(proof.boots, proof.instances, strict=True)
-        ]  # fmt: skip
-        print(
-            json.dumps(
-                {
-                    "profile": proof.profile,
-                    "ok": proof.ok,
-                    "target": proof.target,
-                    "client": proof.client,
-                    "delivered": proof.delivered,
-                    "accelerator": proof.accelerator,
-                    "boots": boots,
-                    "problems": proof.problems,
-                },
-                indent=2,
-            )
-        )
+        print(json.dumps(data, indent=2))
     else:
         for number, (boot, instance) in enumerate(zip(proof.boots, proof.instances, strict=True), start=1):
             print(f"boot {number}: {boot.result} in {boot.seconds:.0f}s (instance {instance})")
             for step in boot.steps:
                 print(f"  {step['id']:<28} {step['phase']:<11} {step['status']:<7} {step['duration_ms']:>7} ms")
         print(f"target {proof.target}, run by {proof.client or '(no client seen on the console)'}")
-        for got in proof.delivered:
-            value = got.get("startup-script") or got.get("user-data") or got
+        for got in received(proof.delivered):
             agent = f" ({got['user_agent']})" if got["user_agent"] else ""
-            print(f"  the guest got {got['path']}{agent}: {value['size']:,} bytes, sha256 {value['sha256']}")
+            print(f"  the guest got {got['path']}{agent}: {got['size']:,} bytes, sha256 {got['sha256']}")
         for problem in proof.problems:
             print(f"problem: {problem}")
         if proof.kept:
             print(f"kept: {proof.kept} (disk.qcow2, serial.log)")
         voice.result("ok" if proof.ok else "FAILED", ok=proof.ok)
+    keep_report(from_proof(proof, data), args.report)
     return EXIT_OK if proof.ok else EXIT_FINDINGS
+
+
+def keep_report(run: Any, folder: str | None, say: Callable[[str, Path], None] | None = None) -> None:
+    """Write the boot report and say where (unless -q): the page to open, in the folder kept (``say``:
+    how, where the command's progress has its own form, as bake's JSON events)."""
+    from ..boot_report import write_report
+
+    page = write_report(run, Path(folder) if folder else None) / "index.html"
+    if say:
+        say(f"report: {page}", page)
+    else:
+        voice.progress(f"report: {page}")
 
 
 def _diff(args: argparse.Namespace) -> int:

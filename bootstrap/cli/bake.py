@@ -12,7 +12,7 @@ from typing import Any
 from .. import clouds, options
 from ..bake.events import Events
 from ..clouds.sharing import profile_shares
-from ..errors import RenderError, UsageError
+from ..errors import BootstrapError, RenderError, UsageError
 from ..terminal import columns
 from . import voice
 
@@ -32,6 +32,7 @@ def add_parsers(commands: Any) -> None:
     options.share(bake, _principals())
     options.timeout(bake, 3600, "for the builder to finish")
     options.json_output(bake, "events on stderr, the result on stdout,")
+    options.report(bake)
     guest_options(bake)
     options.overrides(bake)
     bake.set_defaults(handler=_bake)
@@ -318,12 +319,15 @@ def _backend_options(parser: argparse.ArgumentParser, command: str) -> None:
 def _bake(args: argparse.Namespace) -> int:
     from ..bake.lifecycle import BakeOptions, bake
     from ..bakeable import refuse_unbakeable
+    from ..boot_report import check_folder
     from ..planner import build_plan
     from ..profile import load_profile
 
     if args.keep < 1:
         raise UsageError("--keep must be 1 or more")
     _check_days(args)
+    if args.report:
+        check_folder(Path(args.report))  # before any machine: a report is never overwritten
     profile = load_profile(args.profile, args.overrides)
     if profile.abstract:
         raise UsageError(f"{profile.name} is abstract (a parent for others to extend): bake a profile that extends it")
@@ -343,9 +347,14 @@ def _bake(args: argparse.Namespace) -> int:
                           regions=tuple(args.copy_to), build_timeout=args.timeout, test=args.test, share=shares,
                           grace_days=args.grace, max_age_days=args.max_age, refresh=args.refresh)  # fmt: skip
     step_lines = None if args.json else (lambda line: voice.progress("  " + line.split("bootstrap: ")[-1]))
+    boots = BakeBoots(plan.profile, backend.target)
     try:
-        result = bake(plan, backend, options, events, progress=step_lines)
-    except RenderError as exc:
+        result = bake(plan, backend, options, events, progress=step_lines, seen=boots.saw)
+    except BootstrapError as exc:
+        if boots.boots:  # a machine booted: what it said is kept, a failed test's above all
+            _keep_failed(boots, plan.profile, exc, args.report, events)
+        if not isinstance(exc, RenderError):
+            raise
         from . import exit_code, with_largest_parts
 
         told = with_largest_parts(exc, plan)
@@ -353,14 +362,63 @@ def _bake(args: argparse.Namespace) -> int:
             raise told from None
         voice.error(f"bootstrap: {plan.profile}: would fail: {told}")  # what the real run would say
         return exit_code(told)
+    summary = result.summary()
     if args.json:
-        print(json.dumps(result.summary(), indent=2))
+        print(json.dumps(summary, indent=2))
     elif result.status == "built" and result.image:
         where = result.image.details.get("disk", result.image.id)
         print(f"{result.profile}: built {result.image.id} ({where}) in {result.timings['total']:.0f}s")
     elif result.status == "unchanged" and result.image:
         print(f"{result.profile}: unchanged, {result.image.id}")
+    if boots.boots:  # a dry run or an unchanged image booted nothing: nothing to report
+        from . import keep_report
+
+        keep_report(boots.run(True, summary, []), args.report, _said(events))
     return 0
+
+
+def _said(events: Events) -> Any:
+    """The report's path as one of the bake's events (a JSON line with --json: stderr stays JSON lines)."""
+    return lambda line, page: events.emit("report", line, page=str(page))
+
+
+def _keep_failed(boots: BakeBoots, profile: str, exc: BaseException, folder: str | None, events: Events) -> None:
+    """The report of a failed bake; one that cannot be written is said, and the bake's own error stays the one told."""
+    from . import keep_report
+
+    try:
+        keep_report(boots.run(False, {"profile": profile, "status": "failed", "error": str(exc)}, [str(exc)]), folder,
+                    _said(events))  # fmt: skip
+    except (OSError, BootstrapError) as failed:
+        voice.warning(f"bootstrap: warning: no boot report: {failed}")
+
+
+class BakeBoots:
+    """The machines a bake booted (its builder, the new image's test instance), for its boot report."""
+
+    LABELS = {"builder": "builder (bakes the image)", "test": "golden image test boot"}
+
+    def __init__(self, profile: str, target: str) -> None:
+        self.profile, self.target = profile, target
+        self.boots: list[Any] = []
+
+    def saw(self, role: str, instance: str, sent: bytes, report: Any) -> None:
+        from ..boot_report import Boot, digest
+
+        self.boots.append(Boot(self.LABELS.get(role, role), report, instance, digest(sent)))
+
+    def run(self, ok: bool, data: dict[str, Any], problems: list[str]) -> Any:
+        from ..boot_report import BootRun, digest
+        from ..localvm.handoff import DATASOURCE
+
+        consoles = "\n".join(boot.report.console for boot in self.boots)
+        client = ", ".join(sorted({m.group(1) for m in DATASOURCE.finditer(consoles)}))
+        sent = [{"path": f"user data of the {boot.label}", "user_agent": f"sent by bootstrap ({self.target})",
+                 **(boot.sent or digest(b""))} for boot in self.boots]  # fmt: skip
+        data = {**data, "boots": [{"role": boot.label, "instance": boot.instance, "result": boot.report.result,
+                                   "failed_step": boot.report.failed_step, "steps": boot.report.steps}
+                                  for boot in self.boots]}  # fmt: skip
+        return BootRun("bake", self.profile, ok, data, self.boots, problems, self.target, client, sent)
 
 
 def _reap(args: argparse.Namespace) -> int:

@@ -101,3 +101,12 @@ def _boot_instance(vm: LocalVM, proof: Proof, wanted: int, timeout: float,
         if boot.result not in ("ok", "rebooting"):
             return False
     return True
+
+
+def proof_json(proof: Proof) -> dict[str, Any]:
+    """The report of `bootstrap test --json`, and the boot report's report.json."""
+    boots = [{"instance": instance, "result": b.result, "failed_step": b.failed_step, "seconds": round(b.seconds, 1),
+              "steps": b.steps} for b, instance in zip(proof.boots, proof.instances, strict=True)]  # fmt: skip
+    return {"profile": proof.profile, "ok": proof.ok, "target": proof.target, "client": proof.client,
+            "delivered": proof.delivered, "accelerator": proof.accelerator, "boots": boots,
+            "problems": proof.problems}  # fmt: skip
