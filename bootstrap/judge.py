@@ -31,9 +31,11 @@ def judge_relaunch(plan: Plan, report: GuestReport) -> list[str]:
     return problems
 
 
-def judge_boots(plan: Plan, boots: list[GuestReport], instances: list[str] | None = None) -> list[str]:
+def judge_boots(plan: Plan, boots: list[GuestReport], instances: list[str] | None = None,
+                baked: frozenset[str] = frozenset()) -> list[str]:  # fmt: skip
     """Problems of a fresh machine's boots: each first-boot step ran once per instance, each
-    every-boot step every boot."""
+    every-boot step every boot. ``baked``: steps of the layer the machine booted from (a cached layer
+    of `bootstrap test`): each counts as run when an instance's first boot finds it baked."""
     problems = []
     for number, boot in enumerate(boots, start=1):
         if boot.result == "timeout":
@@ -42,7 +44,8 @@ def judge_boots(plan: Plan, boots: list[GuestReport], instances: list[str] | Non
             problems.append(f"boot {number}: step {boot.failed_step} failed")
     if problems:
         return problems
-    ran = [[s["id"] for s in boot.steps if s["status"] == "ok"] for boot in boots]
+    ran = [[s["id"] for s in boot.steps if s["status"] == "ok" or (s["status"] == "baked" and s["id"] in baked)]
+           for boot in boots]  # fmt: skip
     instances = instances or ["the instance"] * len(boots)
     for instance in dict.fromkeys(instances):
         mine = [ids for ids, owner in zip(ran, instances, strict=True) if owner == instance]

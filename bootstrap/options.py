@@ -45,13 +45,13 @@ def grace(parser: argparse.ArgumentParser) -> None:
                         "many days later, unless a channel points at them (default 7; 0 deletes at once)")  # fmt: skip
 
 
-def layer_cache(parser: argparse.ArgumentParser) -> None:
+def layer_cache(parser: argparse.ArgumentParser, refresh: str = "") -> None:
     parser.add_argument("--max-age", type=float, default=30, metavar="DAYS", dest="max_age",
                         help="reuse no cached layer whose oldest part is older than this: a rebuild picks up "
                         "security updates within it (default 30)")  # fmt: skip
     parser.add_argument("--refresh", action="store_true",
-                        help="reuse no cached layer and bake even an image that is up to date: every step runs "
-                        "again from the source image (the layers made are kept for the next bake)")  # fmt: skip
+                        help=refresh or "reuse no cached layer and bake even an image that is up to date: every step "
+                        "runs again from the source image (the layers made are kept for the next bake)")  # fmt: skip
 
 
 def layer_source(parser: argparse.ArgumentParser) -> None:

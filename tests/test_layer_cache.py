@@ -244,7 +244,7 @@ def _tags(key: str, born: float | None = None) -> dict[str, str]:
 @pytest.fixture
 def store(tmp_path) -> tuple[LayerStore, BaseDisk]:
     base = _qcow2(tmp_path / "base.qcow2")
-    return LayerStore(tmp_path / "out"), BaseDisk.of(base)
+    return LayerStore(tmp_path / "layers"), BaseDisk.of(base)
 
 
 @needs_qemu_img
@@ -309,3 +309,19 @@ def test_planted_layer_records_are_nobodys(store) -> None:
 def test_a_layer_id_that_is_a_path_is_refused(tmp_path) -> None:
     with pytest.raises(BackendError, match="not a local layer's id"):
         LayerStore(tmp_path).delete("../images/x")
+
+
+@needs_qemu_img
+def test_a_layer_whose_backing_file_is_not_the_one_below_is_refused(store, tmp_path) -> None:
+    """QEMU reads what the qcow2 names, not what the record says: a disk rebased onto a host file
+    (here another disk; it could be any file the user can read) is never booted."""
+    layers, base = store
+    one = _qcow2(layers.new_disk(), base.path)
+    first = layers.record(one, _tags("k1"), "debian12-x", base)
+    two = _qcow2(layers.new_disk(), one)
+    layers.record(two, _tags("k2"), first.id, base)
+    assert layers.usable("k2", 0, base) is not None
+    elsewhere = _qcow2(tmp_path / "elsewhere.qcow2")
+    subprocess.run(["qemu-img", "rebase", "-u", "-f", "qcow2", "-b", str(elsewhere), "-F", "qcow2", str(two)],
+                   check=True)  # fmt: skip
+    assert layers.usable("k2", 0, base) is None

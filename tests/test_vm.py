@@ -266,7 +266,7 @@ def test_two_bakes_from_scratch_hold_equal_manifests(tmp_path, monkeypatch) -> N
     assert one.stable_sha256 == two.stable_sha256 and one.sha256 != two.sha256  # the logs differ
 
 
-def test_a_bake_from_cached_layers_equals_one_from_scratch(tmp_path, monkeypatch) -> None:
+def test_a_bake_from_cached_layers_equals_one_from_scratch(tmp_path, monkeypatch, capsys) -> None:
     """The layer cache's promise (#25): after a change to the last image step, a bake starts from the
     cached layer below it (a qcow2 chain in .layers/), runs only that step, and gives an image whose
     manifest equals a bake of the changed profile from scratch (--refresh), less the volatile paths."""
@@ -282,10 +282,11 @@ def test_a_bake_from_cached_layers_equals_one_from_scratch(tmp_path, monkeypatch
     setup = choose_guest(needs(profile.data), network=None, local_apt=None).setup()
     output = tmp_path / "images"
     output.mkdir()
-    backend = LocalBackend(output, progress=lambda line: None, setup=setup)
+    cache = tmp_path / "layers"
+    backend = LocalBackend(output, progress=lambda line: None, setup=setup, layer_cache=cache)
     first = bake(build_plan(profile), backend, BakeOptions(build_timeout=900, test=False), Quiet())
     assert first.status == "built" and first.layers["reused"] == 0 and len(first.layers["made"]) == 3, first.layers
-    info = [subprocess.run(["qemu-img", "info", "--output=json", str(output / ".layers" / f"{i}.qcow2")],
+    info = [subprocess.run(["qemu-img", "info", "--output=json", str(cache / f"{i}.qcow2")],
                            capture_output=True, text=True, check=True).stdout for i in first.layers["made"]]
     chain = [json.loads(text) for text in info]
     assert [Path(c["backing-filename"]).stem for c in chain[1:]] == first.layers["made"][:2]  # each over the one below
@@ -305,9 +306,20 @@ def test_a_bake_from_cached_layers_equals_one_from_scratch(tmp_path, monkeypatch
     one, two = (read_manifest(output / f"{r.image.id}.manifest.gz") for r in (layered, scratch) if r.image)
     assert diff_manifests(one, two) == [], [str(d) for d in diff_manifests(one, two)][:20]
     assert one.stable_sha256 == two.stable_sha256
-    assert not list((output / ".layers").glob("*.qcow2")) or all(
-        p.with_suffix(".json").exists() for p in (output / ".layers").glob("L-*.qcow2"))  # no builder's top disk left
+    assert all(p.with_suffix(".json").exists() for p in cache.glob("L-*.qcow2"))  # no builder's top disk left
     assert not (output / ".work").exists() and not _qemu_processes_under(output)
+
+    # The same cache for `bootstrap test`: after another change to the last step, it boots layer 2.
+    from bootstrap.cli import main
+
+    capsys.readouterr()
+    code = main(["test", "base", "--set", "files.0.content=changed again\n", "--layer-cache", str(cache),
+                 "--reboots", "0", "--no-relaunch", "--json", "--report", str(tmp_path / "report")])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err[-3000:]
+    assert "booting the cached layer 2 of 3 (timezone, packages)" in captured.err
+    steps = {s["id"]: s["status"] for s in json.loads(captured.out)["boots"][0]["steps"]}
+    assert steps == {"timezone": "baked", "packages": "baked", "file-etc-motd": "ok"}, steps
 
 
 @pytest.mark.parametrize("target,client,fetches", [

@@ -156,6 +156,10 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="skip the last boot: the same disk as a new instance, through the same client")  # fmt: skip
     test.add_argument("--keep-vm", dest="keep_vm", action="store_true", help="keep the VM's disk and console log")
     options.client_target(test)
+    test.add_argument("--layer-cache", metavar="DIR", default=None,
+                      help="where local bakes keep their layers (default: this user's private cache): the test "
+                      "boots the deepest layer of the profile's image found there: only the steps after it run")
+    options.layer_cache(test, refresh="boot the base image: every step runs, whatever the cache holds")
     options.timeout(test, 900, "to wait for each boot")
     options.json_output(test, "the report")
     options.report(test)
@@ -402,12 +406,13 @@ def _test(args: argparse.Namespace) -> int:
     from ..localvm.proof import PROVABLE, proof_json, prove
     from ..planner import build_plan
     from ..profile import load_profile
-    from .bake import _why_packages, guest_choice
+    from .bake import _why_packages, check_max_age, guest_choice
 
     if args.reboots < 0:
         raise UsageError("--reboots must be 0 or more")
     if args.report:
         check_folder(Path(args.report))  # before booting: a report is never overwritten
+    check_max_age(args)
     profile = load_profile(args.profile, args.overrides)
     plan = build_plan(profile)
     choice = guest_choice(args, profile, bake=False)  # says before booting what the guest cannot have
@@ -416,8 +421,9 @@ def _test(args: argparse.Namespace) -> int:
     _why_packages(choice)
     setup = choice.setup()
     _progress(f"target {args.target}: {PROVABLE[args.target]}")
+    start = None if args.refresh else _cached_layer(args, plan, setup)
     proof = prove(plan, reboots=args.reboots, relaunch=args.relaunch, keep=args.keep_vm, timeout=args.timeout,
-                  progress=_progress, setup=setup, target=args.target)  # fmt: skip
+                  progress=_progress, setup=setup, target=args.target, start=start)  # fmt: skip
     data = proof_json(proof)
     if args.json:
         print(json.dumps(data, indent=2))
@@ -449,6 +455,31 @@ def keep_report(run: Any, folder: str | None, say: Callable[[str, Path], None] |
         say(f"report: {page}", page)
     else:
         voice.progress(f"report: {page}")
+
+
+def _cached_layer(args: argparse.Namespace, plan: Any, setup: Any) -> Any:
+    """The deepest layer of the plan's image a local bake cached in --layers (younger than --max-age)."""
+    import time
+
+    from ..clouds.local.backend import LocalBackend
+    from ..layers import image_layers
+    from ..localvm.proof import Start
+
+    backend = LocalBackend(Path("images"), progress=_progress, setup=setup, client=args.target,
+                           layer_cache=Path(args.layer_cache) if args.layer_cache else None)  # fmt: skip
+    if not backend.layers.layers():
+        return None
+    chain = image_layers(plan, backend.resolve_source().id, backend.layer_inputs())
+    born_after = time.time() - args.max_age * 86400
+    for layer in reversed(chain.layers):
+        if found := backend.find_layer(layer.key, born_after):
+            below = chain.layers[: layer.index]
+            names = ", ".join(la.name for la in below)
+            _progress(f"booting the cached layer {layer.index} of {len(chain.layers)} ({names}) from "
+                      f"{backend.layers.folder}: its steps ran when a bake made it; the others run now (--refresh: "
+                      "every step, from the base image)")  # fmt: skip
+            return Start(backend.boot_image(found.id), frozenset(s for la in below for s in la.steps))
+    return None
 
 
 def _diff(args: argparse.Namespace) -> int:

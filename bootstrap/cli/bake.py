@@ -71,6 +71,10 @@ def add_parsers(commands: Any) -> None:
 def _check_days(args: argparse.Namespace) -> None:
     if not 0 <= args.grace < 10_000:  # not a number (nan) fails it too
         raise UsageError("--grace: days, 0 (delete at once) or more")
+    check_max_age(args)
+
+
+def check_max_age(args: argparse.Namespace) -> None:
     if not 0 < args.max_age < 10_000:
         raise UsageError(f"--max-age: days a layer may be reused, more than 0 (got {args.max_age:g}); --refresh "
                          "reuses none")  # fmt: skip

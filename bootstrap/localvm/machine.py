@@ -101,6 +101,7 @@ class Machine:
                  layer_port: bool = False):  # fmt: skip
         self.base = base
         self.layer_port = layer_port  # a builder's: the runner waits there at each layer's end (snapshot_disk)
+        self._layer_connection: socket.socket | None = None
         self.instance_id = instance_id
         self.memory_mb = memory_mb
         self.keep = keep
@@ -202,6 +203,24 @@ class Machine:
             "-serial", f"file:{self.serial}", "-monitor", f"unix:{self.monitor},server,nowait",
         ]  # fmt: skip
         self.process = hermetic.start(leftovers.tied(command))
+        if self.layer_port:
+            self._connect_layer_port()
+
+    def _connect_layer_port(self, timeout: float = 30) -> None:
+        """Connected for the machine's whole life: while no host is, the guest's reads of its port end at
+        once, and a runner at a layer point must wait for the host's word."""
+        deadline = time.monotonic() + timeout
+        while True:
+            sock = socket.socket(socket.AF_UNIX)
+            try:
+                sock.connect(str(self._layer_socket))
+                self._layer_connection = sock
+                return
+            except OSError as exc:
+                sock.close()
+                if time.monotonic() > deadline or (self.process and self.process.poll() is not None):
+                    raise BackendError(f"could not connect to the builder's layer port: {exc}") from exc
+                interrupts.sleep(0.1)
 
     def console(self) -> str:
         return self.serial.read_text(errors="replace") if self.serial.exists() else ""
@@ -302,12 +321,15 @@ class Machine:
 
     def tell_guest(self, line: str, timeout: float = 10) -> None:
         """One line to the runner waiting at its layer point (the builder's port)."""
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(self._layer_socket))
-            sock.sendall(line.encode() + b"\n")
+        if self._layer_connection is None:
+            raise BackendError("this machine has no layer port")
+        self._layer_connection.settimeout(timeout)
+        self._layer_connection.sendall(line.encode() + b"\n")
 
     def stop(self) -> None:
+        if self._layer_connection is not None:
+            self._layer_connection.close()
+            self._layer_connection = None
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(30)

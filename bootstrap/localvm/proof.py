@@ -20,7 +20,7 @@ from ..plan import Plan
 from ..targets import render
 from .clients import CLIENTS, HANDOFFS
 from .image import ensure_base_image
-from .machine import GuestSetup
+from .machine import BootImage, GuestSetup
 from .vm import LocalVM
 
 MAX_EXTRA_BOOTS = 3  # reboots the runner itself asks for (drivers), on top of the test's own
@@ -47,15 +47,17 @@ class Proof:
 
 def prove(plan: Plan, *, reboots: int = 1, relaunch: bool = False, keep: bool = False, timeout: float = 900,
           progress: Callable[[str], None] = print, setup: GuestSetup | None = None,
-          target: str = "cloud-init") -> Proof:  # fmt: skip
+          target: str = "cloud-init", start: Start | None = None) -> Proof:  # fmt: skip
     """Boot ``plan`` handed over as ``target``'s cloud does, reboot it ``reboots`` times, and with
-    ``relaunch`` boot the same disk once more as a new instance (a new id through the same client)."""
+    ``relaunch`` boot the same disk once more as a new instance (a new id through the same client).
+    ``start``: a cached layer of the plan's image (layers.py) to boot instead of the base image."""
     if target not in CLIENTS:
         raise UsageError(f"a local VM cannot prove target {target!r}: {', '.join(CLIENTS)}")
     base = ensure_base_image(progress=progress)
     data = render(plan, CLIENTS[target].renders).data
-    with LocalVM(base, target, data, setup or GuestSetup(), keep=keep) as vm:
-        proof = _boot(plan, vm, [1 + reboots] + ([1] if relaunch else []), timeout, progress)
+    with LocalVM(start.disk if start else base, target, data, setup or GuestSetup(), keep=keep) as vm:
+        proof = _boot(plan, vm, [1 + reboots] + ([1] if relaunch else []), timeout, progress,
+                      start.steps if start else frozenset())  # fmt: skip
         consoles = [boot.console for boot in proof.boots]
         handover = vm.handover
         proof.target, proof.client, proof.delivered = target, handover.client(consoles), handover.delivered(consoles)
@@ -65,8 +67,16 @@ def prove(plan: Plan, *, reboots: int = 1, relaunch: bool = False, keep: bool = 
     return proof
 
 
+@dataclass(frozen=True)
+class Start:
+    """A cached layer to boot from: its disk, and the steps it holds (they ran when it was made)."""
+
+    disk: BootImage
+    steps: frozenset[str]
+
+
 def _boot(plan: Plan, vm: LocalVM, boots_per_instance: list[int], timeout: float,
-          progress: Callable[[str], None]) -> Proof:  # fmt: skip
+          progress: Callable[[str], None], baked: frozenset[str]) -> Proof:  # fmt: skip
     proof = Proof(plan.profile, vm.machine.accelerator)
     proof.kept = vm.machine.dir if vm.machine.keep else None
     for number, wanted in enumerate(boots_per_instance):
@@ -74,7 +84,7 @@ def _boot(plan: Plan, vm: LocalVM, boots_per_instance: list[int], timeout: float
             progress(f"relaunch: the same disk as a new instance, {vm.relaunch()}")
         if not _boot_instance(vm, proof, wanted, timeout, progress):
             break
-    proof.problems += judge(plan, proof.boots, proof.instances)
+    proof.problems += judge(plan, proof.boots, proof.instances, baked)
     return proof
 
 

@@ -46,7 +46,7 @@ from ...console import manifest_line, report
 from ...errors import BackendError, ManifestError
 from ...layout import MANIFEST
 from ...localvm.clients import CLIENTS
-from ...localvm.image import base_image, ensure_base_image, read_disk_file
+from ...localvm.image import base_image, ensure_base_image, private_cache, read_disk_file
 from ...localvm.machine import GuestSetup, Machine
 from ...localvm.vm import LocalVM
 from .layers import LAYER_ID, BaseDisk, LayerStore
@@ -71,7 +71,7 @@ class LocalBackend(Backend):
     refusal_notes = {Capability.COPY: "local images are files on this host"}
 
     def __init__(self, output: Path, *, progress: Callable[[str], None] = print, setup: GuestSetup | None = None,
-                 memory_mb: int = 1024, client: str = "cloud-init"):  # fmt: skip
+                 memory_mb: int = 1024, client: str = "cloud-init", layer_cache: Path | None = None):  # fmt: skip
         self.output = Path(output).resolve()  # qcow2 backing files are resolved beside the overlay
         self.progress = progress
         self.setup = setup  # network, a local apt repository: for the builder and the test machine alike
@@ -81,7 +81,9 @@ class LocalBackend(Backend):
         self.clients: dict[str, str] = {}  # role -> the client its console named (e.g. DataSourceEc2Local)
         self._sources: dict[str, GoldenImage] = {}
         self._vms: dict[str, LocalVM] = {}  # by instance id
-        self.layers = LayerStore(self.output)
+        # Layers boot as builders' disks: kept in this user's private cache, never in the output folder,
+        # which may be a checkout's (a planted layer would be the golden image, or read any host file).
+        self.layers = LayerStore(layer_cache.resolve() if layer_cache else private_cache("layers"))
         self._below: dict[str, str] = {}  # builder id -> the layer (or source) its disk is written over now
 
     # -- source and lookup -------------------------------------------------------------------

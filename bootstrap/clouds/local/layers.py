@@ -1,5 +1,7 @@
-"""The local backend's layers (bootstrap/layers.py): a qcow2 backing chain in the output folder's
-``.layers/``, each layer an overlay of the one below (the lowest, of the base image).
+"""The local backend's layers (bootstrap/layers.py): a qcow2 backing chain in this user's private
+cache (``~/.cache/bootstrap/layers``, or --layer-cache), each layer an overlay of the one below (the
+lowest, of the base image). Never in the output folder: that may be a checkout's, and a layer planted
+there would become the golden image (or, through its backing file, show the guest any host file).
 
 A builder's disk is a fresh ``L-ID.qcow2`` there over the layer (or base image) it starts from. At a
 layer point QEMU goes on writing into a new overlay (an external snapshot, machine.snapshot_disk), the
@@ -21,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ... import interrupts
+from ... import hermetic, interrupts
 from ...bake.backend import OWNER, ROLE_LAYER, TAG_LAYER_BORN, TAG_LAYER_KEY, TAG_OWNER, TAG_ROLE, Image
 from ...errors import BackendError
 
@@ -48,8 +50,8 @@ class BaseDisk:
 
 
 class LayerStore:
-    def __init__(self, output: Path):
-        self.folder = output / ".layers"
+    def __init__(self, folder: Path):
+        self.folder = folder
 
     def new_disk(self) -> Path:
         """A fresh name for a builder's disk (the layer it becomes, if its bake gets that far)."""
@@ -95,7 +97,7 @@ class LayerStore:
         """The newest layer with ``key`` whose chain is whole down to ``base`` as it is now."""
         by_id = {data["id"]: data for data in self.records()}
         candidates = [d for d in by_id.values() if d["tags"].get(TAG_LAYER_KEY) == key
-                      and _born(d) > born_after and _whole(d, by_id, base)]  # fmt: skip
+                      and _born(d) > born_after and _whole(d, by_id, base, self.folder)]  # fmt: skip
         newest = max(candidates, key=lambda d: d["created"], default=None)
         return _image(self.folder, newest) if newest else None
 
@@ -149,15 +151,31 @@ def _born(data: dict) -> float:
     return float(value) if value.isdigit() else 0.0
 
 
-def _whole(data: dict, by_id: dict[str, dict], base: BaseDisk) -> bool:
-    """Every layer below is still here, and the lowest was written over the base disk as it is now."""
+def _whole(data: dict, by_id: dict[str, dict], base: BaseDisk, folder: Path) -> bool:
+    """Every layer below is still here, each disk's backing file is the one below's (what its record says
+    is what QEMU would read), and the lowest was written over the base disk as it is now."""
     seen: set[str] = set()
-    while LAYER_ID.fullmatch(data["below"]):
-        if data["id"] in seen or data["below"] not in by_id:
+    while True:
+        below = data["below"]
+        expected = folder / f"{below}.qcow2" if LAYER_ID.fullmatch(below) else base.path
+        if data["id"] in seen or _backing(folder / f"{data['id']}.qcow2") != str(expected):
             return False
         seen.add(data["id"])
-        data = by_id[data["below"]]
-    return data["base"] == str(base.path) and data["base_identity"] == base.identity
+        if not LAYER_ID.fullmatch(below):
+            return data["base"] == str(base.path) and data["base_identity"] == base.identity
+        if below not in by_id:
+            return False
+        data = by_id[below]
+
+
+def _backing(disk: Path) -> str | None:
+    """The backing file a qcow2 names, as QEMU would open it (-U: a running builder may hold its lock)."""
+    proc = hermetic.run(["qemu-img", "info", "-U", "--output=json", str(disk)], timeout=60)
+    try:
+        info = json.loads(proc.stdout) if proc.returncode == 0 else {}
+    except ValueError:
+        return None
+    return info.get("full-backing-filename") or info.get("backing-filename")
 
 
 def _image(folder: Path, data: dict) -> Image:
