@@ -325,3 +325,39 @@ def test_a_layer_whose_backing_file_is_not_the_one_below_is_refused(store, tmp_p
     subprocess.run(["qemu-img", "rebase", "-u", "-f", "qcow2", "-b", str(elsewhere), "-F", "qcow2", str(two)],
                    check=True)  # fmt: skip
     assert layers.usable("k2", 0, base) is None
+
+
+@needs_qemu_img
+def test_sigterm_at_a_layer_point_leaves_a_whole_layer_or_none(tmp_path, monkeypatch) -> None:
+    """The local backend's make_layer under SIGTERM (the signal arrives between the snapshot and the
+    record): the signal waits until the layer is recorded, then stops the bake; the guest is never told
+    to go on from a disk that is not a layer. Without the shield the frozen disk had no record."""
+    import signal
+
+    from bootstrap import interrupts
+    from bootstrap.clouds.local import backend as local
+
+    base = _qcow2(tmp_path / "base.qcow2")
+    told: list[str] = []
+
+    class FrozenMachine:  # what make_layer asks of a machine: the snapshot is real qemu-img
+        def __init__(self, disk: Path):
+            self.disk = disk
+
+        def snapshot_disk(self, top: Path) -> Path:
+            _qcow2(top, self.disk)
+            os.kill(os.getpid(), signal.SIGTERM)  # mid-way: the frozen disk has no record yet
+            frozen, self.disk = self.disk, top
+            return frozen
+
+        def tell_guest(self, line: str) -> None:
+            told.append(line)
+
+    backend = local.LocalBackend(tmp_path / "images", progress=lambda line: None, layer_cache=tmp_path / "layers")
+    monkeypatch.setattr(backend, "_base", lambda: local.GoldenImage(base, base, base))
+    disk = _qcow2(backend.layers.new_disk(), base)
+    backend._below["i-1"] = "debian12-x"
+    with pytest.raises(interrupts.Interrupted), interrupts.handle_signals():
+        backend.make_layer(Instance("i-1", "builder", handle=FrozenMachine(disk)), _tags("k1"))
+    assert [la.id for la in backend.list_layers()] == [disk.stem]  # the layer whole, its record written
+    assert told == []  # stopped before the guest went on: the bake's clean-up deletes the builder
