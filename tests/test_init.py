@@ -91,3 +91,12 @@ def test_init_into_a_file_is_a_usage_error(tmp_path: Path, capsys: pytest.Captur
     (tmp_path / "f").write_text("")
     assert main(["init", str(tmp_path / "f")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_the_repository_ignores_what_bootstrap_writes_beside_it(tmp_path) -> None:
+    """Boot reports (consoles may show a step's output) and local images never reach a commit."""
+    from bootstrap.cli import main
+
+    assert main(["init", str(tmp_path / "repo")]) == 0
+    ignored = (tmp_path / "repo" / ".gitignore").read_text().splitlines()
+    assert ".bootstrap/" in ignored and "images/" in ignored

@@ -25,6 +25,7 @@ FILES: dict[str, tuple[str, str] | None] = {
     ".github/workflows/check-profiles.yml": ("examples", "team-ml/.github/workflows/check-profiles.yml"),
     ".github/workflows/rebuild-images.yml": ("examples", "team-ml/.github/workflows/rebuild-images.yml"),
     "README.md": ("templates", "init/README.md"),
+    ".gitignore": ("templates", "init/gitignore"),  # a dot file's name would hide it in the package data
 }
 PIN = re.compile(r"(rev:\s*|bootstrap@)v\d+\.\d+\.\d+")  # as tests/test_releases.py finds them
 
