@@ -361,3 +361,17 @@ def test_sigterm_at_a_layer_point_leaves_a_whole_layer_or_none(tmp_path, monkeyp
         backend.make_layer(Instance("i-1", "builder", handle=FrozenMachine(disk)), _tags("k1"))
     assert [la.id for la in backend.list_layers()] == [disk.stem]  # the layer whole, its record written
     assert told == []  # stopped before the guest went on: the bake's clean-up deletes the builder
+
+
+def test_a_layer_cache_folder_someone_else_can_write_is_refused(tmp_path: Path) -> None:
+    """--layer-cache DIR boots what it holds as a builder's disk: a folder others can write (a shared
+    /tmp/layers another user made first) is refused, as the private cache would be; a new one is 0700."""
+    from bootstrap.clouds.local import backend as local
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(BackendError, match="only you can write"):
+        local.LocalBackend(tmp_path / "images", progress=lambda line: None, layer_cache=shared)
+    fresh = local.LocalBackend(tmp_path / "images", progress=lambda line: None, layer_cache=tmp_path / "new")
+    assert fresh.layers.folder.stat().st_mode & 0o777 == 0o700

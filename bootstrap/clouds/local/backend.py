@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ... import __version__, hermetic, interrupts
+from ... import __version__, hermetic, interrupts, paths
 from ...bake.backend import (
     CHANNEL_PREFIX,
     OWNER,
@@ -83,7 +83,8 @@ class LocalBackend(Backend):
         self._vms: dict[str, LocalVM] = {}  # by instance id
         # Layers boot as builders' disks: kept in this user's private cache, never in the output folder,
         # which may be a checkout's (a planted layer would be the golden image, or read any host file).
-        self.layers = LayerStore(layer_cache.resolve() if layer_cache else private_cache("layers"))
+        # A --layer-cache DIR is held to the same: another user's (or a shared /tmp folder) could plant one.
+        self.layers = LayerStore(_private(layer_cache.resolve()) if layer_cache else private_cache("layers"))
         self._below: dict[str, str] = {}  # builder id -> the layer (or source) its disk is written over now
 
     # -- source and lookup -------------------------------------------------------------------
@@ -436,6 +437,13 @@ def _written_by_us(data: dict) -> bool:
     created, tags = data.get("created"), data.get("tags", {})
     return (isinstance(created, (int, float)) and not isinstance(created, bool) and math.isfinite(created)
             and isinstance(tags, dict) and all(isinstance(v, str) for v in tags.values()))  # fmt: skip
+
+
+def _private(folder: Path) -> Path:
+    try:
+        return paths.private_folder(folder)
+    except paths.CacheNotPrivate as exc:
+        raise BackendError(str(exc)) from None
 
 
 def _reported_ok(machine: Machine) -> bool:
