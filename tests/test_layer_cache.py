@@ -375,3 +375,28 @@ def test_a_layer_cache_folder_someone_else_can_write_is_refused(tmp_path: Path) 
         local.LocalBackend(tmp_path / "images", progress=lambda line: None, layer_cache=shared)
     fresh = local.LocalBackend(tmp_path / "images", progress=lambda line: None, layer_cache=tmp_path / "new")
     assert fresh.layers.folder.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_snapshot_into_a_cache_path_with_a_space_or_line_break_is_one_monitor_argument(tmp_path: Path) -> None:
+    """The monitor splits a command's arguments at blanks and ends it at a line break: a layer cache
+    under a HOME (or --layer-cache) with a space failed every layer point; one with a line break in
+    it would have sent the rest of the path as a monitor command of its own."""
+    from bootstrap.localvm import machine as qemu
+
+    sent: list[str] = []
+    top = tmp_path / "my layers\nquit \"x\"\\" / "L-top.qcow2"
+    top.parent.mkdir()
+
+    def monitor(command: str, timeout: float = 5) -> str:
+        sent.append(command)
+        top.write_bytes(b"")
+        return ""
+
+    fake = qemu.Machine.__new__(qemu.Machine)
+    fake.disk = tmp_path / "disk.qcow2"
+    fake._monitor = monitor  # type: ignore[method-assign]
+    assert fake.snapshot_disk(top) == tmp_path / "disk.qcow2"
+    (command,) = sent
+    assert "\n" not in command and "\r" not in command
+    assert command == 'snapshot_blkdev root "' + str(top.parent).replace("\\", "\\\\").replace('"', '\\"').replace(
+        "\n", "\\n") + '/L-top.qcow2" qcow2'
