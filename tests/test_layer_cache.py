@@ -400,3 +400,16 @@ def test_a_snapshot_into_a_cache_path_with_a_space_or_line_break_is_one_monitor_
     assert "\n" not in command and "\r" not in command
     assert command == 'snapshot_blkdev root "' + str(top.parent).replace("\\", "\\\\").replace('"', '\\"').replace(
         "\n", "\\n") + '/L-top.qcow2" qcow2'
+
+
+def test_a_builder_over_a_layer_holds_the_base_image_it_reads_through_the_chain(tmp_path: Path) -> None:
+    """A layer's disk reads the base image through its backing chain: a machine booting it must hold
+    the base image's lock shared (Machine takes ``lock``), or a base rebuilt meanwhile (its folder
+    removed, then another bake) gets the builder's next layers recorded over the new base while they
+    hold changes to the old one; later bakes would find them whole."""
+    from bootstrap.clouds.local import backend as local
+    from bootstrap.localvm.image import base_image
+
+    backend = local.LocalBackend(tmp_path / "images", progress=lambda line: None, layer_cache=tmp_path / "layers")
+    layer = backend.boot_image("L-" + "0" * 32)
+    assert getattr(layer, "lock", None) == base_image().lock

@@ -59,6 +59,10 @@ class GoldenImage:
     disk: Path
     kernel: Path
     initrd: Path
+    # The base image's lock (localvm/image.py), where this disk reads it through its backing chain: a
+    # machine holds it shared, so the base is not rebuilt under a builder, whose layers would then be
+    # recorded over the new base while holding changes to the old one.
+    lock: Path | None = None
 
 
 class LocalBackend(Backend):
@@ -95,7 +99,7 @@ class LocalBackend(Backend):
             return Source(base.folder.name, f"the local Debian 12 base image {base.folder.name}{ready}")
         base = ensure_base_image(progress=self.progress)
         source_id = base.folder.name
-        self._sources[source_id] = GoldenImage(base.disk, base.kernel, base.initrd)
+        self._sources[source_id] = GoldenImage(base.disk, base.kernel, base.initrd, base.lock)
         return Source(source_id, f"the local Debian 12 base image {source_id}")
 
     def manifests(self) -> list[dict]:
@@ -144,7 +148,7 @@ class LocalBackend(Backend):
             return self._sources[image_id]
         if LAYER_ID.fullmatch(image_id):  # a layer boots with its chain's base image's kernel
             base = self._base()
-            return GoldenImage(self.layers.disk(image_id), base.kernel, base.initrd)
+            return GoldenImage(self.layers.disk(image_id), base.kernel, base.initrd, base.lock)
         self._manifest(image_id)
         files = _files(self.output, image_id)
         return GoldenImage(files["disk"], files["kernel"], files["initrd"])
@@ -353,7 +357,7 @@ class LocalBackend(Backend):
         if self._sources:
             return next(iter(self._sources.values()))
         base = base_image()
-        return GoldenImage(base.disk, base.kernel, base.initrd)
+        return GoldenImage(base.disk, base.kernel, base.initrd, base.lock)
 
     def layer_inputs(self) -> dict[str, str]:
         """The client (its handover differs), the guest's network, vendor data and read-only disks (a
