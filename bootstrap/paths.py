@@ -64,8 +64,16 @@ def private_cache(name: str) -> Path:
     template bytecode is executed, findings decide whether check passes, base images boot. With
     XDG_CACHE_HOME in a shared /tmp, another user would otherwise plant them first."""
     folder = cache_dir(name)
-    _nobody_else_above(folder.parent)
-    for each in (folder.parent, folder):
+    return private_folder(folder, (folder.parent, folder))
+
+
+def private_folder(folder: Path, ours: tuple[Path, ...] = ()) -> Path:
+    """``folder`` (and the folders ``ours`` names, outermost first, ``folder`` last), made if missing
+    (mode 0700), trusted only when each is a real folder of ours that nobody else can write and nobody
+    else can change any folder above: what it holds boots (a --layer-cache DIR as much as the cache)."""
+    ours = ours or (folder,)
+    _nobody_else_above(ours[0])
+    for each in ours:
         try:
             each.mkdir(mode=0o700, parents=True, exist_ok=True)
             info = os.lstat(each)

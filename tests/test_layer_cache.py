@@ -361,3 +361,55 @@ def test_sigterm_at_a_layer_point_leaves_a_whole_layer_or_none(tmp_path, monkeyp
         backend.make_layer(Instance("i-1", "builder", handle=FrozenMachine(disk)), _tags("k1"))
     assert [la.id for la in backend.list_layers()] == [disk.stem]  # the layer whole, its record written
     assert told == []  # stopped before the guest went on: the bake's clean-up deletes the builder
+
+
+def test_a_layer_cache_folder_someone_else_can_write_is_refused(tmp_path: Path) -> None:
+    """--layer-cache DIR boots what it holds as a builder's disk: a folder others can write (a shared
+    /tmp/layers another user made first) is refused, as the private cache would be; a new one is 0700."""
+    from bootstrap.clouds.local import backend as local
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(BackendError, match="only you can write"):
+        local.LocalBackend(tmp_path / "images", progress=lambda line: None, layer_cache=shared)
+    fresh = local.LocalBackend(tmp_path / "images", progress=lambda line: None, layer_cache=tmp_path / "new")
+    assert fresh.layers.folder.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_snapshot_into_a_cache_path_with_a_space_or_line_break_is_one_monitor_argument(tmp_path: Path) -> None:
+    """The monitor splits a command's arguments at blanks and ends it at a line break: a layer cache
+    under a HOME (or --layer-cache) with a space failed every layer point; one with a line break in
+    it would have sent the rest of the path as a monitor command of its own."""
+    from bootstrap.localvm import machine as qemu
+
+    sent: list[str] = []
+    top = tmp_path / "my layers\nquit \"x\"\\" / "L-top.qcow2"
+    top.parent.mkdir()
+
+    def monitor(command: str, timeout: float = 5) -> str:
+        sent.append(command)
+        top.write_bytes(b"")
+        return ""
+
+    fake = qemu.Machine.__new__(qemu.Machine)
+    fake.disk = tmp_path / "disk.qcow2"
+    fake._monitor = monitor  # type: ignore[method-assign]
+    assert fake.snapshot_disk(top) == tmp_path / "disk.qcow2"
+    (command,) = sent
+    assert "\n" not in command and "\r" not in command
+    assert command == 'snapshot_blkdev root "' + str(top.parent).replace("\\", "\\\\").replace('"', '\\"').replace(
+        "\n", "\\n") + '/L-top.qcow2" qcow2'
+
+
+def test_a_builder_over_a_layer_holds_the_base_image_it_reads_through_the_chain(tmp_path: Path) -> None:
+    """A layer's disk reads the base image through its backing chain: a machine booting it must hold
+    the base image's lock shared (Machine takes ``lock``), or a base rebuilt meanwhile (its folder
+    removed, then another bake) gets the builder's next layers recorded over the new base while they
+    hold changes to the old one; later bakes would find them whole."""
+    from bootstrap.clouds.local import backend as local
+    from bootstrap.localvm.image import base_image
+
+    backend = local.LocalBackend(tmp_path / "images", progress=lambda line: None, layer_cache=tmp_path / "layers")
+    layer = backend.boot_image("L-" + "0" * 32)
+    assert getattr(layer, "lock", None) == base_image().lock

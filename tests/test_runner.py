@@ -228,3 +228,32 @@ def test_every_target_reaches_the_same_state(tmp_path: Path, write_profile) -> N
             assert machine.boot(text).returncode == 0
         states[target] = _state(machine)
     assert states["bash"] == states["gce"] == states["cloud-init"]
+
+
+def test_a_bake_from_another_profiles_layer_keeps_none_of_its_step_scripts(sandbox: Sandbox, write_profile) -> None:
+    """A layer's disk holds every image step script its builder was handed, the later layers' too (written
+    at its first boot, before the first layer point). A bake of another profile (or of this one, changed)
+    from that layer must not carry them into its image: a file removed from the profile (a rotated key)
+    would live on in a world-readable step script, and the image would not be the one a bake from scratch
+    makes."""
+
+    def bake(text: str) -> None:  # a local builder: cloud-init's write_files of the bake variant, then the runner
+        plan = build_plan(load_profile(str(write_profile(text))))
+        message = email.message_from_string(render(plan, "cloud-init", variant=Variant.BAKE).data.decode())
+        part = next(p for p in message.walk() if p.get_content_type() == "text/cloud-config")
+        for item in yaml.safe_load(part.get_payload(decode=True).decode())["write_files"]:
+            target = sandbox.path(item["path"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(item["content"])
+            target.chmod(int(item["permissions"], 8))
+        result = sandbox.run("/usr/local/lib/bootstrap/runner", "bake")
+        assert result.returncode == 0, result.stdout
+
+    secret = PROFILE.replace('    content: "first line\\n"\n',
+                             '    content: "first line\\n"\n  - path: /etc/old-key\n    content: "hunter2\\n"\n')
+    bake(secret)
+    steps = "/usr/local/lib/bootstrap/steps"
+    assert sandbox.exists(f"{steps}/file-etc-old-key.sh")
+    bake(PROFILE)  # the same first layer (packages); the key's file removed
+    assert not sandbox.exists(f"{steps}/file-etc-old-key.sh")
+    assert sandbox.exists(f"{steps}/file-etc-demo.conf.sh")

@@ -312,7 +312,7 @@ class Machine:
         """Freeze the disk as it is now: QEMU writes on from a new overlay ``top`` over it (an external
         snapshot, while the guest runs); the disk that was written until now is returned, unchanged from
         here on. The guest waits at its layer point meanwhile (tell_guest ends the wait)."""
-        answer = self._monitor(f"snapshot_blkdev {ROOT_DRIVE} {top} qcow2", timeout=60)
+        answer = self._monitor(f"snapshot_blkdev {ROOT_DRIVE} {hmp_string(str(top))} qcow2", timeout=60)
         errors = [line.strip() for line in answer.splitlines() if line.strip().startswith("Error")]
         if errors or not top.is_file():
             raise BackendError(f"QEMU could not snapshot {self.disk} to {top}: {'; '.join(errors) or answer[-300:]}")
@@ -333,6 +333,13 @@ class Machine:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(30)
+
+
+def hmp_string(text: str) -> str:
+    """``text`` as one argument of a monitor command: quoted and escaped as the monitor reads a string
+    (a cache path with a space would split it, one with a line break would end the command)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
 
 
 def _read_until_prompt(sock: socket.socket) -> bytes:

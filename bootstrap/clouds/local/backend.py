@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ... import __version__, hermetic, interrupts
+from ... import __version__, hermetic, interrupts, paths
 from ...bake.backend import (
     CHANNEL_PREFIX,
     OWNER,
@@ -59,6 +59,10 @@ class GoldenImage:
     disk: Path
     kernel: Path
     initrd: Path
+    # The base image's lock (localvm/image.py), where this disk reads it through its backing chain: a
+    # machine holds it shared, so the base is not rebuilt under a builder, whose layers would then be
+    # recorded over the new base while holding changes to the old one.
+    lock: Path | None = None
 
 
 class LocalBackend(Backend):
@@ -83,7 +87,8 @@ class LocalBackend(Backend):
         self._vms: dict[str, LocalVM] = {}  # by instance id
         # Layers boot as builders' disks: kept in this user's private cache, never in the output folder,
         # which may be a checkout's (a planted layer would be the golden image, or read any host file).
-        self.layers = LayerStore(layer_cache.resolve() if layer_cache else private_cache("layers"))
+        # A --layer-cache DIR is held to the same: another user's (or a shared /tmp folder) could plant one.
+        self.layers = LayerStore(_private(layer_cache.resolve()) if layer_cache else private_cache("layers"))
         self._below: dict[str, str] = {}  # builder id -> the layer (or source) its disk is written over now
 
     # -- source and lookup -------------------------------------------------------------------
@@ -94,7 +99,7 @@ class LocalBackend(Backend):
             return Source(base.folder.name, f"the local Debian 12 base image {base.folder.name}{ready}")
         base = ensure_base_image(progress=self.progress)
         source_id = base.folder.name
-        self._sources[source_id] = GoldenImage(base.disk, base.kernel, base.initrd)
+        self._sources[source_id] = GoldenImage(base.disk, base.kernel, base.initrd, base.lock)
         return Source(source_id, f"the local Debian 12 base image {source_id}")
 
     def manifests(self) -> list[dict]:
@@ -143,7 +148,7 @@ class LocalBackend(Backend):
             return self._sources[image_id]
         if LAYER_ID.fullmatch(image_id):  # a layer boots with its chain's base image's kernel
             base = self._base()
-            return GoldenImage(self.layers.disk(image_id), base.kernel, base.initrd)
+            return GoldenImage(self.layers.disk(image_id), base.kernel, base.initrd, base.lock)
         self._manifest(image_id)
         files = _files(self.output, image_id)
         return GoldenImage(files["disk"], files["kernel"], files["initrd"])
@@ -352,7 +357,7 @@ class LocalBackend(Backend):
         if self._sources:
             return next(iter(self._sources.values()))
         base = base_image()
-        return GoldenImage(base.disk, base.kernel, base.initrd)
+        return GoldenImage(base.disk, base.kernel, base.initrd, base.lock)
 
     def layer_inputs(self) -> dict[str, str]:
         """The client (its handover differs), the guest's network, vendor data and read-only disks (a
@@ -436,6 +441,13 @@ def _written_by_us(data: dict) -> bool:
     created, tags = data.get("created"), data.get("tags", {})
     return (isinstance(created, (int, float)) and not isinstance(created, bool) and math.isfinite(created)
             and isinstance(tags, dict) and all(isinstance(v, str) for v in tags.values()))  # fmt: skip
+
+
+def _private(folder: Path) -> Path:
+    try:
+        return paths.private_folder(folder)
+    except paths.CacheNotPrivate as exc:
+        raise BackendError(str(exc)) from None
 
 
 def _reported_ok(machine: Machine) -> bool:
