@@ -413,3 +413,32 @@ def test_a_builder_over_a_layer_holds_the_base_image_it_reads_through_the_chain(
     backend = local.LocalBackend(tmp_path / "images", progress=lambda line: None, layer_cache=tmp_path / "layers")
     layer = backend.boot_image("L-" + "0" * 32)
     assert getattr(layer, "lock", None) == base_image().lock
+
+
+def test_the_local_backend_hears_layer_points_on_its_port_only(tmp_path) -> None:
+    """A console line BOOTSTRAP-LAYER N (a step, a daemon, a kernel message cutting it) makes no layer:
+    the runner says its points on the port it holds open; a point said again whose layer is kept is
+    answered again (the runner repeats it until its word comes); other words are ignored."""
+    from bootstrap.clouds.local import backend as local
+
+    class PortMachine:
+        def __init__(self) -> None:
+            self.heard: list[str] = []
+            self.told: list[str] = []
+
+        def hear_guest(self) -> list[str]:
+            heard, self.heard = self.heard, []
+            return heard
+
+        def tell_guest(self, line: str) -> None:
+            self.told.append(line)
+
+    backend = local.LocalBackend(tmp_path / "images", progress=lambda line: None, layer_cache=tmp_path / "layers")
+    machine = PortMachine()
+    builder = Instance("i-1", "builder", handle=machine)
+    assert backend.layer_points(builder, "BOOTSTRAP-LAYER 1\n") == []  # the console is not the channel
+    machine.heard = ["point 1", "point 1", "layer 7", "point x"]
+    assert backend.layer_points(builder, "") == [1]
+    backend._points["i-1"] = {1: "L-" + "a" * 32}  # what make_layer records
+    machine.heard = ["point 1"]
+    assert backend.layer_points(builder, "") == [] and machine.told == [f"layer 1 recorded as L-{'a' * 32}"]

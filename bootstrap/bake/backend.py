@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ ROLE_LAYER = "layer"
 TAG_LAYER_KEY = "bootstrap:layer-key"
 TAG_LAYER_INDEX = "bootstrap:layer-index"
 TAG_LAYER_BORN = "bootstrap:layer-born"
+LAYER_POINT = re.compile(r"^BOOTSTRAP-LAYER (\d+)\s*$", re.MULTILINE)  # the runner's layer_point, on a console
 # A channel (latest, stable...) is a stable name users launch from. Each image that was ever pointed at
 # one carries this tag, valued with when (ns): the newest holds the channel, the ones before are its
 # history (`images rollback`). GCE labels spell it bootstrap-channel-NAME.
@@ -281,6 +283,11 @@ class Backend(ABC):
         """The newest whole layer of bootstrap's with this key whose oldest part was made after
         ``born_after`` (unix time): never one whose making failed, nor one whose layers below are gone."""
         raise refusal(self, Capability.LAYERS)
+
+    def layer_points(self, instance: Instance, console: str) -> list[int]:  # Capability.LAYERS
+        """The layer points the builder's runner has said, in order, each once: read from its console
+        (BOOTSTRAP-LAYER N), unless the backend has a channel of its own that steps cannot write to."""
+        return [int(n) for n in LAYER_POINT.findall(console)]
 
     def make_layer(self, instance: Instance, tags: dict[str, str]) -> Image:  # Capability.LAYERS
         """At a layer point (the builder's console said BOOTSTRAP-LAYER and its runner waits): keep its

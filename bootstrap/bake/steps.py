@@ -8,7 +8,6 @@ promoted image is never deleted (a failed prune keeps it).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -236,9 +235,6 @@ class Build(Step[BakeState]):
         return Action.CONTINUE
 
 
-LAYER_POINT = re.compile(r"^BOOTSTRAP-LAYER (\d+)\s*$", re.MULTILINE)
-
-
 def _keep_layers(state: BakeState, builder: Instance, text: str) -> None:
     """Each layer point the builder's console shows that was not kept yet: a layer, tagged with its key.
     A layer that could not be made fails the bake (its runner would wait for a word that never comes)."""
@@ -246,8 +242,7 @@ def _keep_layers(state: BakeState, builder: Instance, text: str) -> None:
     if chain is None:
         return
     kept = state.result.layers.setdefault("made", [])
-    for match in LAYER_POINT.finditer(text):
-        index = int(match.group(1))
+    for index in state.backend.layer_points(builder, text):
         if index <= state.reused + len(kept):  # kept already, or in the layer the builder started from
             continue
         if index != state.reused + len(kept) + 1 or index > len(chain.layers):

@@ -102,6 +102,7 @@ class Machine:
         self.base = base
         self.layer_port = layer_port  # a builder's: the runner waits there at each layer's end (snapshot_disk)
         self._layer_connection: socket.socket | None = None
+        self._heard = b""  # what the runner wrote to the layer port: a line not yet whole
         self.instance_id = instance_id
         self.memory_mb = memory_mb
         self.keep = keep
@@ -318,6 +319,21 @@ class Machine:
             raise BackendError(f"QEMU could not snapshot {self.disk} to {top}: {'; '.join(errors) or answer[-300:]}")
         frozen, self.disk = self.disk, top
         return frozen
+
+    def hear_guest(self) -> list[str]:
+        """The whole lines the runner has written to the layer port since the last call (never blocks)."""
+        if self._layer_connection is None:
+            return []
+        self._layer_connection.setblocking(False)
+        try:
+            while chunk := self._layer_connection.recv(4096):
+                self._heard += chunk
+        except (BlockingIOError, InterruptedError):
+            pass
+        finally:
+            self._layer_connection.setblocking(True)
+        *lines, self._heard = self._heard.split(b"\n")
+        return [line.decode(errors="replace").strip() for line in lines]
 
     def tell_guest(self, line: str, timeout: float = 10) -> None:
         """One line to the runner waiting at its layer point (the builder's port)."""

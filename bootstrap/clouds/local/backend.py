@@ -90,6 +90,7 @@ class LocalBackend(Backend):
         # A --layer-cache DIR is held to the same: another user's (or a shared /tmp folder) could plant one.
         self.layers = LayerStore(_private(layer_cache.resolve()) if layer_cache else private_cache("layers"))
         self._below: dict[str, str] = {}  # builder id -> the layer (or source) its disk is written over now
+        self._points: dict[str, dict[int, str]] = {}  # builder id -> its layer points kept: index -> layer
 
     # -- source and lookup -------------------------------------------------------------------
     def resolve_source(self, create: bool = True) -> Source:
@@ -303,6 +304,7 @@ class LocalBackend(Backend):
             machine.remove()
         self.layers.discard(machine.disk)  # a builder's top disk, past its last layer point
         self._below.pop(instance.id, None)
+        self._points.pop(instance.id, None)
         self._remove_empty_work()
 
     def delete_image(self, image: Image) -> None:
@@ -373,6 +375,24 @@ class LocalBackend(Backend):
     def find_layer(self, key: str, born_after: float) -> Image | None:
         return self.layers.usable(key, born_after, BaseDisk.of(self._base().disk))
 
+    def layer_points(self, instance: Instance, console: str) -> list[int]:
+        """Read from the builder's layer port, never its console (which a step, or a daemon, may write).
+        A point said again (the runner repeats it until it has its word) whose layer is kept is answered
+        again; each new one is returned once."""
+        machine: Machine = instance.handle
+        kept = self._points.setdefault(instance.id, {})
+        new = []
+        for line in machine.hear_guest():
+            word, _, number = line.partition(" ")
+            if word != "point" or not number.isdigit():
+                continue
+            index = int(number)
+            if index in kept:
+                machine.tell_guest(f"layer {index} recorded as {kept[index]}")
+            elif index not in new:
+                new.append(index)
+        return new
+
     def make_layer(self, instance: Instance, tags: dict[str, str]) -> Image:
         """The builder's disk frozen as it is now (QEMU writes on into a new overlay over it), recorded as a
         layer over the one below; then the runner is told to go on."""
@@ -381,7 +401,9 @@ class LocalBackend(Backend):
             frozen = machine.snapshot_disk(self.layers.new_disk())
             layer = self.layers.record(frozen, tags, self._below[instance.id], BaseDisk.of(self._base().disk))
             self._below[instance.id] = layer.id
-        machine.tell_guest(f"layer {tags.get(TAG_LAYER_INDEX, '?')} recorded as {layer.id}")
+            index = int(tags.get(TAG_LAYER_INDEX, "0"))
+            self._points.setdefault(instance.id, {})[index] = layer.id
+        machine.tell_guest(f"layer {index} recorded as {layer.id}")
         return layer
 
     def list_layers(self) -> list[Image]:
