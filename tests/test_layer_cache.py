@@ -442,3 +442,25 @@ def test_the_local_backend_hears_layer_points_on_its_port_only(tmp_path) -> None
     backend._points["i-1"] = {1: "L-" + "a" * 32}  # what make_layer records
     machine.heard = ["point 1"]
     assert backend.layer_points(builder, "") == [] and machine.told == [f"layer 1 recorded as L-{'a' * 32}"]
+
+
+@needs_qemu_img
+def test_a_layer_a_machine_reads_is_kept_by_prune_until_it_is_released(store) -> None:
+    """Another profile's bake (or a test) may be building over a layer this profile's prune finds old:
+    deleting it would break that bake's image at its last step. The reader's lock keeps it."""
+    from bootstrap.bake.backend import LayerInUse
+
+    layers, base = store
+    one = _qcow2(layers.new_disk(), base.path)
+    first = layers.record(one, _tags("k1"), "debian12-x", base)
+    two = _qcow2(layers.new_disk(), one)
+    second = layers.record(two, _tags("k2"), first.id, base)
+    held = layers.hold(second.id)  # a machine over layer 2 reads layer 1 too
+    assert len(held) == 2
+    with pytest.raises(LayerInUse):
+        layers.delete(first.id)
+    assert layers.usable("k2", 0, base) is not None
+    for lock in held:
+        lock.release()
+    layers.delete(first.id)
+    assert layers.usable("k2", 0, base) is None and not one.exists()

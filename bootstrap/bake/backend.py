@@ -131,6 +131,10 @@ class BakeStepError(BackendError):
         self.step = step
 
 
+class LayerInUse(BackendError):
+    """delete_image of a layer some machine reads now (its backing chain): prune keeps it for a later run."""
+
+
 class Capability(enum.Enum):
     """What a backend may do beyond the primitives every one answers. A backend declares its own in
     ``capabilities``; the lifecycle and the CLI ask before calling, and a refusal is worded once (below)."""

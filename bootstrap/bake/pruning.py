@@ -15,6 +15,7 @@ from .backend import (
     Backend,
     Capability,
     Image,
+    LayerInUse,
     require,
     tag_value,
 )
@@ -87,7 +88,11 @@ def prune_layers(backend: Backend, profile: str, needed: set[str], events: Event
                     and now - made > max(grace_days, LAYER_GRACE_MINIMUM) * 86400)  # fmt: skip
         if not (expired or unneeded):
             continue
-        backend.delete_image(layer)
+        try:
+            backend.delete_image(layer)
+        except LayerInUse as exc:
+            events.emit("kept", str(exc), layer=layer.id)
+            continue
         deleted.append(layer.id)
         why = f"older than --max-age {max_age_days:g} days" if expired else "not in the image's chain any more"
         events.emit("pruned", f"layer {layer.id} deleted: {why}", layer=layer.id)

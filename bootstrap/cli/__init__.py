@@ -478,7 +478,8 @@ def _cached_layer(args: argparse.Namespace, plan: Any, setup: Any) -> Any:
             _progress(f"booting the cached layer {layer.index} of {len(chain.layers)} ({names}) from "
                       f"{backend.layers.folder}: its steps ran when a bake made it; the others run now (--refresh: "
                       "every step, from the base image)")  # fmt: skip
-            return Start(backend.boot_image(found.id), frozenset(s for la in below for s in la.steps))
+            return Start(backend.boot_image(found.id), frozenset(s for la in below for s in la.steps),
+                         tuple(backend.layers.hold(found.id)))  # fmt: skip
     return None
 
 

@@ -73,6 +73,7 @@ class Start:
 
     disk: BootImage
     steps: frozenset[str]
+    held: tuple[Any, ...] = ()  # the layers' locks (shared), held while the test reads them
 
 
 def _boot(plan: Plan, vm: LocalVM, boots_per_instance: list[int], timeout: float,

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ... import __version__, hermetic, interrupts, paths
+from ... import __version__, hermetic, interrupts, locks, paths
 from ...bake.backend import (
     CHANNEL_PREFIX,
     OWNER,
@@ -91,6 +91,7 @@ class LocalBackend(Backend):
         self.layers = LayerStore(_private(layer_cache.resolve()) if layer_cache else private_cache("layers"))
         self._below: dict[str, str] = {}  # builder id -> the layer (or source) its disk is written over now
         self._points: dict[str, dict[int, str]] = {}  # builder id -> its layer points kept: index -> layer
+        self._held: dict[str, list[locks.Shared]] = {}  # machine id -> the layers it reads (shared locks)
 
     # -- source and lookup -------------------------------------------------------------------
     def resolve_source(self, create: bool = True) -> Source:
@@ -188,6 +189,8 @@ class LocalBackend(Backend):
             raise
         if builder:
             self._below[instance_id] = source
+        if LAYER_ID.fullmatch(source):  # read through its chain from now on: prune leaves it be
+            self._held[instance_id] = self.layers.hold(source)
         self._vms[instance_id] = vm
         machine = vm.machine
         (work / "qemu.pid").write_text(str(machine.process.pid if machine.process else 0))
@@ -305,6 +308,8 @@ class LocalBackend(Backend):
         self.layers.discard(machine.disk)  # a builder's top disk, past its last layer point
         self._below.pop(instance.id, None)
         self._points.pop(instance.id, None)
+        for lock in self._held.pop(instance.id, []):
+            lock.release()
         self._remove_empty_work()
 
     def delete_image(self, image: Image) -> None:
@@ -403,6 +408,7 @@ class LocalBackend(Backend):
             self._below[instance.id] = layer.id
             index = int(tags.get(TAG_LAYER_INDEX, "0"))
             self._points.setdefault(instance.id, {})[index] = layer.id
+            self._held.setdefault(instance.id, []).extend(self.layers.hold(layer.id)[:1])  # below its disk now
         machine.tell_guest(f"layer {index} recorded as {layer.id}")
         return layer
 

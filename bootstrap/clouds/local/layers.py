@@ -14,6 +14,7 @@ layer never breaks an image, only the layers above it, which lookups then refuse
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -23,8 +24,17 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ... import hermetic, interrupts
-from ...bake.backend import OWNER, ROLE_LAYER, TAG_LAYER_BORN, TAG_LAYER_KEY, TAG_OWNER, TAG_ROLE, Image
+from ... import hermetic, interrupts, locks
+from ...bake.backend import (
+    OWNER,
+    ROLE_LAYER,
+    TAG_LAYER_BORN,
+    TAG_LAYER_KEY,
+    TAG_OWNER,
+    TAG_ROLE,
+    Image,
+    LayerInUse,
+)
 from ...errors import BackendError
 
 FORMAT = "bootstrap-local-layer"
@@ -101,11 +111,36 @@ class LayerStore:
         newest = max(candidates, key=lambda d: d["created"], default=None)
         return _image(self.folder, newest) if newest else None
 
+    def hold(self, layer_id: str) -> list[locks.Shared]:
+        """Shared locks on the layer and every layer below it, for as long as a machine reads them through
+        its backing chain: prune deletes none of them meanwhile (another profile's bake, or a test)."""
+        by_id = {data["id"]: data for data in self.records()}
+        held: list[locks.Shared] = []
+        seen: set[str] = set()
+        while LAYER_ID.fullmatch(layer_id) and layer_id not in seen:
+            seen.add(layer_id)
+            held.append(locks.Shared(self._lock(layer_id), f"the layer {layer_id}"))
+            layer_id = by_id.get(layer_id, {}).get("below", "")
+        return held
+
+    def _lock(self, layer_id: str) -> Path:
+        return self.folder / f".{_checked(layer_id)}.lock"
+
     def delete(self, layer_id: str) -> None:
-        """The record first: a layer is never usable without all of its disk."""
-        with interrupts.shielded():
-            (self.folder / f"{_checked(layer_id)}.json").unlink(missing_ok=True)
-            (self.folder / f"{layer_id}.qcow2").unlink(missing_ok=True)
+        """The record first: a layer is never usable without all of its disk. One a machine reads (its
+        lock held shared) is not deleted: LayerInUse."""
+        fd = os.open(self._lock(layer_id), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LayerInUse(f"layer {layer_id} is read by a running bake or test: kept") from None
+            with interrupts.shielded():
+                (self.folder / f"{layer_id}.json").unlink(missing_ok=True)
+                (self.folder / f"{layer_id}.qcow2").unlink(missing_ok=True)
+                self._lock(layer_id).unlink(missing_ok=True)
+        finally:
+            os.close(fd)
 
     def discard(self, disk: Path) -> None:
         """A builder's disk that did not become a layer (its record was never written)."""
