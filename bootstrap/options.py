@@ -20,6 +20,8 @@ def completes(action: argparse.Action, kind: str) -> argparse.Action:
 
 def profile(parser: argparse.ArgumentParser, dest: str = "profile", **kwargs: Any) -> None:
     """A positional profile: a file, or the name of a built-in profile (``kwargs``: add_argument's)."""
+    kwargs.setdefault("help", "profile files, or names of built-in profiles" if "nargs" in kwargs
+                      else "profile file, or the name of a built-in profile")  # fmt: skip
     completes(parser.add_argument(dest, **kwargs), PROFILE)
 
 

@@ -122,3 +122,10 @@ def test_profile_text_is_escaped_in_colour_too(write_profile, capsys, monkeypatc
     bad = write_profile("name: x\npakages: [\"\\e[2K\"]\n", "bad\x1b[2K.yaml")
     assert main(["validate", str(bad)]) == 2
     assert "\\x1b[2K" in capsys.readouterr().err
+
+
+def test_render_o_dash_is_standard_output_not_a_file_named_dash(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)  # a newcomer's `-o -` once wrote ./- and told them to launch with it
+    assert main(["render", "base", "-t", "bash", "-o", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("#!/usr/bin/env bash\n") and err == "" and not (tmp_path / "-").exists()

@@ -118,9 +118,11 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     render = commands.add_parser("render", help="render a profile for a target")
-    options.profile(render, help="profile file, or the name of a built-in profile")
-    render.add_argument("--target", "-t", choices=TARGETS, default="cloud-init")
-    options.output(render, "FILE", "write here (atomically) instead of standard output")
+    options.profile(render)
+    render.add_argument("--target", "-t", choices=TARGETS, default="cloud-init",
+                        help="the form of the startup code: cloud-init user data (default), ec2's (gzipped when over "
+                        "16 KiB), a GCE startup-script, a bash script (docs/targets.md)")  # fmt: skip
+    options.output(render, "FILE", "write here (atomically) instead of standard output ('-': standard output)")
     options.mode(render)
     render.add_argument("--base64", action="store_true", help="base64-encode the output (for APIs and gzip)")
     render.add_argument("--gzip", action="store_true", help="gzip the output (cloud-init targets)")
@@ -227,7 +229,7 @@ def _render(args: argparse.Namespace) -> int:
     except RenderError as exc:
         raise with_largest_parts(exc, plan) from None
     data = artifact.base64() + b"\n" if args.base64 else artifact.data
-    if artifact.gzipped and not (args.output or args.base64) and sys.stdout.isatty():
+    if artifact.gzipped and args.output in (None, "-") and not args.base64 and sys.stdout.isatty():
         # A pipe or a redirected file takes the bytes whatever their size; only a terminal is refused.
         raise UsageError("the output is gzip-compressed (binary): not on a terminal; redirect it, write it with "
                          "-o FILE or use --base64")
@@ -237,7 +239,7 @@ def _render(args: argparse.Namespace) -> int:
     if not artifact.gzipped and record.size.limit:  # the gzip note says why when it applied
         voice.why(f"bootstrap: {len(artifact.data):,} bytes, within {record.size.cloud}'s {record.size.limit:,}"
                   + (": not gzipped" if record.size.gzip is Gzip.WHEN_OVER else ""))  # fmt: skip
-    if args.output:
+    if args.output and args.output != "-":  # '-' is standard output, as for most tools (not a file named '-')
         from ..output import parse_mode, write_file
 
         write_file(Path(args.output), data, parse_mode(args.mode))
