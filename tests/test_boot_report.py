@@ -203,3 +203,15 @@ def test_what_the_guest_received_is_the_values_digest_not_the_whole_response() -
     assert received([gce, boot_reports.DELIVERED[0]]) == [
         {"path": gce["path"], "user_agent": "GoogleGuestAgent", "size": 1234, "sha256": "a" * 64},
         {"path": "seed disk: user-data", "user_agent": "", "size": 4321, "sha256": "5e" * 32}]
+
+
+def test_a_reboot_without_steps_says_why_rather_than_looking_broken(tmp_path) -> None:
+    """The newcomer's reading: a reboot of `base` ran no step (its first-boot steps done earlier), and the
+    page said only "No step reported", which reads as a failure."""
+    from bootstrap.boot_report import Boot, BootRun, write_report
+    from bootstrap.console import GuestReport
+
+    boot = Boot("reboot 1", GuestReport("ok", None, [], "console\n", 52.0), "i-1")
+    run = BootRun("test", "base", True, {"ok": True}, [boot], target="cloud-init", client="DataSourceNoCloud")
+    page = (write_report(run, tmp_path / "report") / "index.html").read_text()
+    assert "every first-boot step had run on this instance already" in page
