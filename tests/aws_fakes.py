@@ -20,7 +20,7 @@ import pytest
 
 from bootstrap.plan import Plan
 
-from .guest_sim import console_lines
+from .guest_sim import console_lines, layered_builder_console
 
 REGION = "eu-west-1"
 SOURCE_PARAMETER = "/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2"  # moto publishes it
@@ -108,12 +108,27 @@ class FakeGuest:
             self.user_data[instance_id] = base64.b64decode(raw["UserData"]["Value"])
         behaviour = self.behaviour.get(role, "ok")
         text = ""
-        if behaviour != "silent":
+        if behaviour == "layered":  # a builder that waits at each layer point for its tag bootstrap-layer=N
+            text = self._layered(ec2, data, instance_id)
+        elif behaviour != "silent":
             text = console_lines(self.plan, role, behaviour.split(":", 1)[1] if ":" in behaviour else None)
             if role == "builder" and data["State"]["Name"] == "running":
                 ec2.stop_instances(InstanceIds=[instance_id])  # the guest powers itself off after its result
         output = base64.b64encode(text.encode()).decode()
         return AWSResponse("http://fake", 200, {}, None), {"InstanceId": instance_id, "Output": output}
+
+    def _layered(self, ec2: Any, data: dict, instance_id: str) -> str:
+        import gzip
+
+        raw = self.user_data[instance_id]
+        script = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode()
+        [source] = ec2.describe_images(ImageIds=[data["ImageId"]])["Images"]
+        start = {t["Key"]: t["Value"] for t in source.get("Tags", [])}.get("bootstrap:layer-index", "0")
+        told = {t["Key"]: t["Value"] for t in data.get("Tags", [])}.get("bootstrap-layer", "0")
+        text = layered_builder_console(script, int(start), int(told))
+        if "BOOTSTRAP-RESULT" in text and data["State"]["Name"] == "running":
+            ec2.stop_instances(InstanceIds=[instance_id])
+        return text
 
 
 class Throttle:

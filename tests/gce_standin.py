@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from . import tiers
-from .guest_sim import console_lines, rows_from_script
+from .guest_sim import console_lines, layered_builder_console, rows_from_script
 
 PUBLIC_PROJECT = "debian-cloud"
 PUBLIC_FAMILY = "debian-12"
@@ -49,6 +49,7 @@ class Compute:
     machine_images: dict[str, dict] = field(default_factory=dict)  # by project/name
     operations: dict[str, dict] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    launched: list[str] = field(default_factory=list)  # each instance's source image, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -123,9 +124,11 @@ class Compute:
             disk = f"{self.base}/projects/{project}/zones/{zone}/disks/{name}"
             source = body["disks"][0]["initializeParams"]["sourceImage"]
             self.disks[f"{zone}/{name}"] = {"name": name, "sourceImage": source}
+            self.launched.append(source)
             self.instances[key] = {
                 "kind": "compute#instance", "id": str(next(self.counter)), "name": name, "status": "RUNNING",
-                "labels": body.get("labels", {}), "metadata": body.get("metadata", {}), "selfLink": link,
+                "labels": body.get("labels", {}), "selfLink": link,
+                "metadata": {**body.get("metadata", {}), "fingerprint": _fingerprint(body.get("metadata", {}))},
                 "disks": [{"boot": True, "autoDelete": True, "source": disk, "deviceName": name}],
                 "machineType": body.get("machineType", ""), "zone": f"{self.base}/projects/{project}/zones/{zone}",
             }  # fmt: skip
@@ -167,7 +170,14 @@ class Compute:
         text = ""
         items = {i["key"]: i["value"] for i in instance["metadata"].get("items", [])}
         script = items.get("startup-script") or items.get("user-data", "")
-        if behaviour != "silent" and "/usr/local/lib/bootstrap/plan" in script:
+        if behaviour == "layered" and role == "builder":  # waits at each layer point for bootstrap-layer=N
+            source = self.disks[f"{zone}/{name}"]["sourceImage"].rsplit("/global/images/", 1)
+            below = self.images.get("/".join((source[0].rsplit("/", 1)[-1], source[1])), {})
+            start = int(below.get("labels", {}).get("bootstrap-layer-index", "0"))
+            text = layered_builder_console(script, start, int(items.get("bootstrap-layer", "0")))
+            if "BOOTSTRAP-RESULT" in text:
+                instance["status"] = "TERMINATED"
+        elif behaviour != "silent" and "/usr/local/lib/bootstrap/plan" in script:
             rows = rows_from_script(script)
             text = console_lines(rows, role, behaviour.split(":", 1)[1] if ":" in behaviour else None)
             if role == "builder":
@@ -175,6 +185,18 @@ class Compute:
         start = int(query.get("start", "0") or 0)
         return 200, {"kind": "compute#serialPortOutput", "contents": text[start:], "start": str(start),
                      "next": str(len(text))}  # fmt: skip
+
+    def do_instances_metadata(self, project: str, zone: str, name: str, body: dict, error: str,
+                              **_: Any) -> tuple[int, dict]:  # fmt: skip
+        instance = self._instance(zone, name)
+        if not instance:
+            return 404, _error(404, f"instance {name} not found")
+        if body.get("fingerprint") != instance["metadata"].get("fingerprint"):  # optimistic locking, as GCE
+            return 412, _error(412, "Supplied fingerprint does not match current metadata fingerprint")
+        if not error:
+            items = body.get("items", [])
+            instance["metadata"] = {"items": items, "fingerprint": _fingerprint({"items": items})}
+        return 200, self.operation(project, zone, "setMetadata", name, error)
 
     # images
     def do_images_insert(self, project: str, query: dict, body: dict, error: str) -> tuple[int, dict]:
@@ -314,6 +336,7 @@ ROUTES = [
     (("DELETE", r"zones/([^/]+)/instances/([^/]+)"), "instances.delete"),
     (("POST", r"zones/([^/]+)/instances/([^/]+)/stop"), "instances.stop"),
     (("GET", r"zones/([^/]+)/instances/([^/]+)/serialPort"), "instances.serial"),
+    (("POST", r"zones/([^/]+)/instances/([^/]+)/setMetadata"), "instances.metadata"),
     (("POST", r"global/images"), "images.insert"),
     (("GET", r"global/images"), "images.list"),
     (("GET", r"global/images/family/([^/]+)"), "images.family"),

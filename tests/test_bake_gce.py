@@ -71,8 +71,8 @@ def test_a_full_bake_labels_the_image_in_its_family_and_deletes_its_machines(gce
     assert image["sourceDisk"].endswith("/zones/europe-west1-b/disks/" + image["sourceDisk"].rsplit("/", 1)[1])
     assert compute.instances == {} and compute.disks == {}
     assert result.baked_steps == ["packages"]
-    assert [e["event"] for e in events.history] == ["launched", "waiting", "image", "deleted", "launched", "deleted",
-                                                    "tested", "promoted"]  # fmt: skip
+    assert [e["event"] for e in events.history] == ["layers", "launched", "waiting", "image", "deleted", "launched",
+                                                    "deleted", "tested", "promoted"]  # fmt: skip
     # The builder ran the bake variant of the startup script; the test instance the normal one.
     inserts = [c for c in compute.calls if c == "instances.insert"]
     assert len(inserts) == 2

@@ -16,10 +16,23 @@ from typing import Any
 import pytest
 
 from bootstrap.bake import channels
-from bootstrap.bake.backend import Backend, BakeStepError, Image
+from bootstrap.bake.backend import (
+    OWNER,
+    ROLE_LAYER,
+    TAG_LAYER_INDEX,
+    TAG_LAYER_KEY,
+    TAG_OWNER,
+    TAG_PROFILE,
+    TAG_ROLE,
+    Backend,
+    BakeStepError,
+    Image,
+    tag_value,
+)
 from bootstrap.bake.events import Quiet
 from bootstrap.bake.lifecycle import BakeOptions, BakeResult, bake, deprecated_at, prune
 from bootstrap.errors import BackendError, UsageError
+from bootstrap.layers import image_layers
 from bootstrap.plan import Plan
 
 from .fake_backend import FakeBackend
@@ -287,3 +300,22 @@ def test_prune_deprecates_first_and_deletes_after_the_grace_period(world: World)
     assert prune(backend, PROFILE, 1, set(), Quiet(), grace_days=7, now=since + 86400) == []
     assert set(prune(backend, PROFILE, 1, set(), Quiet(), grace_days=7, now=since + 8 * 86400)) == ids(first)
     assert world.images() == ids(second)
+
+
+def test_every_cloud_keeps_a_bake_s_layers_with_the_same_tags_and_finds_them_by_key(world: World) -> None:
+    """Layers (#25): one image per layer, tagged (GCE: labelled, the key's first 63 characters) alike."""
+    if isinstance(world, FakeWorld):
+        pytest.skip("the fake keeps no layers: tests/test_layer_cache.py's LayeredFake does")
+    world.guest("builder", "layered")  # its runner waits at each layer point for the host's word
+    result = world.bake()
+    backend = world.backend()
+    chain = image_layers(world.plan, result.source.id, backend.layer_inputs())
+    layers = {layer.id: layer for layer in backend.list_layers()}
+    assert sorted(layers) == sorted(result.layers["made"]) and len(layers) == len(chain.layers) == 2
+    for index, layer_id in enumerate(result.layers["made"], 1):
+        layer, key = layers[layer_id], chain.layers[index - 1].key
+        assert tag_value(layer, TAG_OWNER) == OWNER and tag_value(layer, TAG_ROLE) == ROLE_LAYER
+        assert tag_value(layer, TAG_PROFILE) == PROFILE and tag_value(layer, TAG_LAYER_INDEX) == str(index)
+        assert tag_value(layer, TAG_LAYER_KEY) in (key, key[:63])
+        assert backend.find_layer(key, 0).id == layer_id  # type: ignore[union-attr]
+    assert world.machines() == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ TAG_LAYER_KEY = "bootstrap:layer-key"
 TAG_LAYER_INDEX = "bootstrap:layer-index"
 TAG_LAYER_BORN = "bootstrap:layer-born"
 LAYER_POINT = re.compile(r"^BOOTSTRAP-LAYER (\d+)\s*$", re.MULTILINE)  # the runner's layer_point, on a console
+# A cloud builder's runner waits at a layer point until its instance's own tag (EC2) or metadata (GCE) of
+# this name holds the layer's index: the host sets it once the layer's disk is kept (runner.sh.j2).
+LAYER_WORD = "bootstrap-layer"
 # A channel (latest, stable...) is a stable name users launch from. Each image that was ever pointed at
 # one carries this tag, valued with when (ns): the newest holds the channel, the ones before are its
 # history (`images rollback`). GCE labels spell it bootstrap-channel-NAME.
@@ -84,6 +88,18 @@ def tag_value(image: Image, key: str) -> str:
     """One of ``image``'s tags by our name, read from details["tags"] (GCE labels spell ':' as '-'); ''."""
     tags = image.details.get("tags", {})
     return str(tags.get(key) or tags.get(key.replace(":", "-")) or "")
+
+
+def layer_name(tags: dict[str, str]) -> str:
+    """A cloud layer's image name: its index and key's start, random digits for two bakes making it at
+    once (each keeps its own). Fits EC2's AMI names and GCE's 63-character image names."""
+    return f"bootstrap-layer-{tags.get(TAG_LAYER_INDEX, '0')}-{tags.get(TAG_LAYER_KEY, '')[:24]}-{uuid.uuid4().hex[:8]}"
+
+
+def layer_born(image: Image) -> float:
+    """When the oldest part of a layer was made (its TAG_LAYER_BORN), 0 where it says nothing readable."""
+    value = tag_value(image, TAG_LAYER_BORN)
+    return float(value) if value.isdigit() else 0.0
 
 
 def channel_marks(image: Image) -> dict[str, int]:

@@ -54,7 +54,7 @@ class StandIn:
         self.server.shutdown()
         self.server.server_close()
 
-    def reply(self, method: str, path: str, headers: Any) -> Reply:
+    def reply(self, method: str, path: str, headers: Any, query: str = "") -> Reply:
         raise NotImplementedError
 
     def fetched(self, marker: str) -> list[Served]:
@@ -73,8 +73,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer("PUT")
 
     def _answer(self, method: str) -> None:
-        path = urlparse(self.path).path
-        reply = self.stand_in.reply(method, path, self.headers)
+        url = urlparse(self.path)
+        path = url.path
+        reply = self.stand_in.reply(method, path, self.headers, url.query)
         if reply.status == 200 and method == "GET":
             self.stand_in.served.append(Served(path, self.headers.get("User-Agent", ""), len(reply.body),
                                                hashlib.sha256(reply.body).hexdigest()))  # fmt: skip

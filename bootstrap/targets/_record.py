@@ -111,6 +111,8 @@ class Target:
     template: str  # its own: the whole script (heredoc carriers), or the per-boot part (cloud-config)
     instance_id: str  # the runner's template fragment that asks this target's cloud for the instance id
     size: SizeLimit
+    # a builder runner's wait at a layer point, for its cloud's host word ("": none, it goes on at once)
+    layer_wait: str = ""
     files_of: str = ""  # the target whose machine files it carries ("": its own; ec2 carries cloud-init's)
     bake_checked: bool = False  # image builders boot its bake variant: `check` checks that too
     in_diff: bool = True  # a distinct output for `diff` (ec2 is cloud-init's bytes, gzipped when large)

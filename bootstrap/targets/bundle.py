@@ -77,12 +77,15 @@ def compact(text: str, source: str) -> str:
 
 def runner_script(plan: Plan, target: str, bakes: bool = False) -> str:
     """The runner, with the target's own way to ask its cloud for the instance id (its record's fragment).
-    ``bakes``: a builder's, which also starts from a layer and stops at each layer's end (layers.py)."""
+    ``bakes``: a builder's, which also starts from a layer and stops at each layer's end (layers.py),
+    waiting there for the host's word (the local port, else its record's layer_wait fragment)."""
     from . import TARGET_RECORDS
 
-    instance_id = rendered(TARGET_RECORDS[target].instance_id).rstrip("\n")
+    record = TARGET_RECORDS[target]
+    instance_id = rendered(record.instance_id).rstrip("\n")
+    layer_wait = rendered(record.layer_wait).strip("\n") if bakes and record.layer_wait else "    return 0"
     text = rendered("runner/runner.sh.j2", version=__version__, profile=plan.profile, target=target,
-                  plan_hash=plan.hash, instance_id=instance_id, bakes=bakes)  # fmt: skip
+                  plan_hash=plan.hash, instance_id=instance_id, bakes=bakes, layer_wait=layer_wait)  # fmt: skip
     return compact(text, "templates/runner/runner.sh.j2")
 
 

@@ -12,6 +12,7 @@ TARGET = Target(
     carrier=_cloud_config.CARRIER,
     template="targets/cloudinit-boot.sh.j2",
     instance_id="targets/instance-id/imds.sh.j2",  # cloud-init gives it; the lookup is for its gaps, on EC2
+    layer_wait="targets/layer-wait/imds.sh.j2",  # EC2's builders boot cloud-init's bytes (ec2 carries its files)
     size=SizeLimit(OPENSTACK_USER_DATA, "OpenStack user data", "warning", Gzip.ON_REQUEST, "OpenStack"),
     bake_checked=True,
     clients=("cloud-init",),

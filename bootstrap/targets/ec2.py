@@ -12,6 +12,7 @@ TARGET = Target(
     carrier=_cloud_config.CARRIER,
     template="targets/cloudinit-boot.sh.j2",
     instance_id="targets/instance-id/imds.sh.j2",
+    layer_wait="targets/layer-wait/imds.sh.j2",  # unused: ec2 carries cloud-init's runner
     size=SizeLimit(
         EC2_USER_DATA, "EC2 user data (raw, gzip applied when over)", "error", Gzip.WHEN_OVER, "EC2",
         refusal=f"EC2 user data would be {{sizes}}; EC2 allows {EC2_USER_DATA:,} bytes (raw, before base64), and "

@@ -12,6 +12,7 @@ TARGET = Target(
     carrier=_heredoc.CARRIER,
     template="targets/gce.sh.j2",
     instance_id="targets/instance-id/gce.sh.j2",
+    layer_wait="targets/layer-wait/gce.sh.j2",
     size=SizeLimit(
         GCE_METADATA_VALUE, "GCE metadata value", "error", Gzip.NO, "GCE",
         refusal=f"the GCE startup-script is {{sizes}}; GCE allows {GCE_METADATA_VALUE:,} bytes per metadata value "

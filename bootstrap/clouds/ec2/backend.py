@@ -17,10 +17,14 @@ from typing import TYPE_CHECKING, Any
 from ... import interrupts
 from ...bake.backend import (
     CHANNEL_PREFIX,
+    LAYER_WORD,
     MACHINE_ROLES,
     OWNER,
+    ROLE_LAYER,
     TAG_COPIES,
     TAG_DEPRECATED,
+    TAG_LAYER_INDEX,
+    TAG_LAYER_KEY,
     TAG_OWNER,
     TAG_PROFILE,
     TAG_PROMOTED,
@@ -32,6 +36,8 @@ from ...bake.backend import (
     Instance,  # fmt: skip
     Pending,
     Source,
+    layer_born,
+    layer_name,
     reap_verdict,
     tag_value,
 )
@@ -55,7 +61,8 @@ LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 class Ec2Backend(Backend):
     name = "ec2"
     target = "ec2"
-    capabilities = frozenset({Capability.COPY, Capability.CHANNELS, Capability.DEPRECATE, Capability.SHARE})
+    capabilities = frozenset({Capability.COPY, Capability.CHANNELS, Capability.DEPRECATE, Capability.SHARE,
+                              Capability.LAYERS})  # fmt: skip
 
     def __init__(self, *, region: str, source: str, instance_type: str = DEFAULT_INSTANCE_TYPE,
                  subnet: str | None = None, security_groups: tuple[str, ...] = (), instance_profile: str | None = None,
@@ -134,7 +141,8 @@ class Ec2Backend(Backend):
         snapshots = [m["Ebs"]["SnapshotId"] for m in data.get("BlockDeviceMappings", []) if "Ebs" in m
                      and m["Ebs"].get("SnapshotId")]  # fmt: skip
         tags = {t["Key"]: t["Value"] for t in data.get("Tags", [])}
-        return Image(data["ImageId"], data.get("Name", ""), region, created, {"snapshots": snapshots, "tags": tags})
+        return Image(data["ImageId"], data.get("Name", ""), region, created,
+                     {"snapshots": snapshots, "tags": tags, "state": data.get("State", "")})  # fmt: skip
 
     def find_image(self, identity: Identity) -> Image | None:
         """The newest promoted image of this identity: one that was made but never tested and published
@@ -168,7 +176,9 @@ class Ec2Backend(Backend):
             "ImageId": source, "InstanceType": self.instance_type, "MinCount": 1, "MaxCount": 1,
             "UserData": user_data,  # boto3 base64-encodes it
             "InstanceInitiatedShutdownBehavior": "stop",  # a sealed builder powers off; we image it stopped
-            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled",
+                                # a builder's runner reads its own tags: the host's word at a layer point
+                                **({"InstanceMetadataTags": "enabled"} if role == "builder" else {})},
             "TagSpecifications": [{"ResourceType": "instance", "Tags": _tags({**tags, "Name": name})}],
         }  # fmt: skip
         if self.subnet:
@@ -213,6 +223,52 @@ class Ec2Backend(Backend):
         resources = [done.id, *done.details["snapshots"]]  # snapshots cannot be tagged at creation (moto)
         self.call("ec2", "create_tags", image.region, Resources=resources, Tags=_tags(tags))
         return done
+
+    # -- layers (bootstrap/layers.py): an AMI per layer ----------------------------------------------
+    def make_layer(self, instance: Instance, tags: dict[str, str]) -> Image:
+        """An AMI of the running builder (NoReboot: its runner is waiting, its disks synced). The builder is
+        told to go on (its tag bootstrap-layer=N, which it reads from IMDS) once every snapshot exists: an EBS
+        snapshot holds the volume as it was when it was started. The key is tagged last, when the AMI is
+        available: one never finished is never found. A failure or a signal deletes the AMI and snapshots."""
+        index = tags.get(TAG_LAYER_INDEX, "")
+        unkeyed = {k: v for k, v in tags.items() if k != TAG_LAYER_KEY}
+        name = layer_name(tags)
+        answer = self.call("ec2", "create_image", InstanceId=instance.id, Name=name, NoReboot=True,
+                           Description=f"bootstrap layer {index} of profile {tags.get(TAG_PROFILE)}",
+                           TagSpecifications=[{"ResourceType": "image", "Tags": _tags(unkeyed)}])  # fmt: skip
+        image = Image(answer["ImageId"], name, self.region, time.time())
+        try:
+            self._poll(lambda: self._snapshots_started(image), self.image_timeout, f"snapshots of layer {image.id}")
+            self.call("ec2", "create_tags", Resources=[instance.id], Tags=[{"Key": LAYER_WORD, "Value": index}])
+            return self._finish_image(image, tags)
+        except BaseException:
+            with interrupts.shielded():
+                self.delete_image(image)
+            raise
+
+    def _snapshots_started(self, image: Image) -> bool:
+        found = self.call("ec2", "describe_images", image.region, ImageIds=[image.id])["Images"]
+        if found and found[0]["State"] == "failed":
+            raise BackendError(f"layer {image.id} failed: {found[0].get('StateReason', {}).get('Message')}")
+        disks = [m["Ebs"] for m in found[0].get("BlockDeviceMappings", []) if "Ebs" in m] if found else []
+        image.details["snapshots"] = [d["SnapshotId"] for d in disks if d.get("SnapshotId")]  # deleted on a failure
+        return bool(disks) and all(d.get("SnapshotId") for d in disks)
+
+    def _layers(self, *filters: dict[str, Any]) -> list[Image]:
+        """Our layers in the bake's region (layers are never copied), in any state (prune deletes them all)."""
+        own = [{"Name": f"tag:{TAG_OWNER}", "Values": [OWNER]}, {"Name": f"tag:{TAG_ROLE}", "Values": [ROLE_LAYER]}]
+        found = self.call("ec2", "describe_images", Owners=["self"], Filters=[*own, *filters])["Images"]
+        return [self._image(data, self.region) for data in found]
+
+    def find_layer(self, key: str, born_after: float) -> Image | None:
+        """The newest available AMI with this key (tagged only once available) born after ``born_after``.
+        An AMI is whole by itself: deleting the layer below it breaks nothing."""
+        found = [i for i in self._layers({"Name": f"tag:{TAG_LAYER_KEY}", "Values": [key]})
+                 if i.details["state"] == "available" and layer_born(i) > born_after]  # fmt: skip
+        return max(found, key=lambda i: (i.created, i.name), default=None)
+
+    def list_layers(self) -> list[Image]:
+        return self._layers()
 
     def delete_instance(self, instance: Instance) -> None:
         self.call("ec2", "terminate_instances", instance.region or None, InstanceIds=[instance.id])

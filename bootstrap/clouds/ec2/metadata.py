@@ -5,7 +5,9 @@ EC2 (`Ec2Metadata`): IMDSv2 as an instance with `HttpTokens=required` answers it
 /latest/api/token` first, then every GET with `X-aws-ec2-metadata-token` (401 without); any API
 version (`latest`, `2021-03-23`...); `meta-data/` as a tree cloud-init's Ec2 datasource crawls
 (listings, leaves, the network interface of the guest's MAC), `dynamic/instance-identity/document`,
-and `user-data` served exactly as rendered (gzipped or not; 404 when there is none, as EC2).
+and `user-data` served exactly as rendered (gzipped or not; 404 when there is none, as EC2). ``tags``: the
+instance's tags under `meta-data/tags/instance/`, as an instance launched with InstanceMetadataTags=enabled
+(None: not enabled, the folder absent); a builder's runner reads the host's word at a layer point there.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Ec2Metadata(StandIn):
         self.user_data = user_data
         self.instance_id = instance_id
         self.tokens: set[str] = set()
+        self.tags: dict[str, str] | None = None
 
     def tree(self) -> dict[str, Any]:
         """meta-data as nested folders (dicts) and leaves (str), the shape IMDS lists and serves."""
@@ -38,6 +41,7 @@ class Ec2Metadata(StandIn):
             "placement": {"availability-zone": f"{REGION}a", "region": REGION},
             "network": {"interfaces": {"macs": {GUEST_MAC: interface}}},
             "services": {"domain": "amazonaws.com", "partition": "aws"},
+            **({"tags": {"instance": dict(self.tags)}} if self.tags is not None else {}),
         }  # fmt: skip
 
     def identity(self) -> bytes:
@@ -46,7 +50,7 @@ class Ec2Metadata(StandIn):
                            "instanceType": "t3.medium", "privateIp": GUEST_IPV4, "region": REGION,
                            "version": "2017-09-30"}, indent=2).encode()  # fmt: skip
 
-    def reply(self, method: str, path: str, headers: Any) -> Reply:
+    def reply(self, method: str, path: str, headers: Any, query: str = "") -> Reply:
         if method == "PUT":
             ttl = headers.get("X-aws-ec2-metadata-token-ttl-seconds", "")
             if path != "/latest/api/token" or not ttl.isdigit() or not 1 <= int(ttl) <= 21600:

@@ -21,9 +21,13 @@ from typing import Any
 from ... import interrupts
 from ...bake.backend import (
     CHANNEL_WAS,
+    LAYER_WORD,
     OWNER,
+    ROLE_LAYER,
     TAG_DEPRECATED,
     TAG_EXPIRES,
+    TAG_LAYER_INDEX,
+    TAG_LAYER_KEY,
     TAG_OWNER,
     TAG_PROFILE,
     TAG_PROMOTED,
@@ -35,6 +39,8 @@ from ...bake.backend import (
     Instance,
     Pending,
     Source,  # fmt: skip
+    layer_born,
+    layer_name,
     reap_verdict,
 )
 from ...bake.waiting import retry
@@ -55,8 +61,10 @@ IMAGE_USER = "roles/compute.imageUser"  # may list and launch the image (or rest
 
 class GceBackend(Backend):
     name = "gce"
-    capabilities = frozenset({Capability.CHANNELS, Capability.DEPRECATE, Capability.SHARE})
-    refusal_notes = {Capability.COPY: "GCE images are global"}
+    capabilities = frozenset({Capability.CHANNELS, Capability.DEPRECATE, Capability.SHARE, Capability.LAYERS})
+    refusal_notes = {Capability.COPY: "GCE images are global",
+                     Capability.LAYERS: "a builder given cloud-init user data (--gce-user-data) waits at no layer "
+                                        "point on GCE"}  # fmt: skip
 
     def __init__(self, *, project: str, zone: str, source: str, machine_type: str = DEFAULT_MACHINE_TYPE,
                  family: str | None = None, subnetwork: str | None = None, endpoint: str | None = None,
@@ -68,6 +76,8 @@ class GceBackend(Backend):
         # Images with cloud-init (Ubuntu's) can take cloud-init user data instead of a startup script.
         self.target = "cloud-init" if cloud_init else "gce"
         self.metadata_key = "user-data" if cloud_init else "startup-script"
+        if cloud_init:  # cloud-init's runner asks EC2's metadata service for the host's word at a layer point
+            self.capabilities = GceBackend.capabilities - {Capability.LAYERS}
 
         self.compute = compute_v1
         self.project, self.zone, self.source = project, zone, source
@@ -146,7 +156,8 @@ class GceBackend(Backend):
         created = datetime.fromisoformat(image.creation_timestamp).timestamp() if image.creation_timestamp else 0
         return Image(image.name, image.name, "", created,
                      {"self_link": image.self_link, "family": image.family, "labels": dict(image.labels),
-                      "tags": dict(image.labels), "label_fingerprint": image.label_fingerprint})  # fmt: skip
+                      "tags": dict(image.labels), "label_fingerprint": image.label_fingerprint,
+                      "status": image.status})  # fmt: skip
 
     def find_image(self, identity: Identity) -> Image | None:
         """The newest promoted image of this identity (an untested leftover does not count as built)."""
@@ -236,6 +247,52 @@ class GceBackend(Backend):
         self.finish("machineImages.insert", operation)
         mark = {label(TAG_MACHINE_IMAGE): machine_image_name(name)}
         self._label(Image(name, name), mark)
+
+    # -- layers (bootstrap/layers.py): an image per layer, in no family ----------------------------------
+    def make_layer(self, instance: Instance, tags: dict[str, str]) -> Image:
+        """An image of the running builder's boot disk (force_create: its runner is waiting, its disk synced),
+        labelled with ``tags``; once it is made, the builder is told to go on (its metadata bootstrap-layer=N,
+        which the runner waits on). A failure or a signal deletes the image. Labels keep the key's first 63
+        characters (vocabulary.label), as every label value."""
+        name = layer_name(tags)
+        disk = self._get(instance).disks[0].source
+        resource = {"name": name, "source_disk": disk, "labels": labels(tags),
+                    "description": f"bootstrap layer {tags.get(TAG_LAYER_INDEX)} of profile {tags.get(TAG_PROFILE)}"}
+        request = self.compute.InsertImageRequest(project=self.project, image_resource=resource, force_create=True)
+        operation = self.call("images.insert", self.images.insert, request=request)
+        try:
+            self.finish("images.insert", operation)
+            image = self._image(self.call("images.get", self.images.get, project=self.project, image=name))
+        except BaseException:
+            with interrupts.shielded():
+                self._delete_image_quietly(name)
+            raise
+        self._tell(instance, tags.get(TAG_LAYER_INDEX, ""))
+        return image
+
+    def _tell(self, instance: Instance, index: str) -> None:
+        """The builder's metadata bootstrap-layer=``index`` (setMetadata wants the current fingerprint)."""
+        metadata = self._get(instance).metadata
+        items = [{"key": i.key, "value": i.value} for i in metadata.items if i.key != LAYER_WORD]
+        resource = {"fingerprint": metadata.fingerprint, "items": [*items, {"key": LAYER_WORD, "value": index}]}
+        zone = instance.region or self.zone
+        operation = self.call("instances.setMetadata", self.instances.set_metadata, project=self.project, zone=zone,
+                              instance=instance.id, metadata_resource=resource)  # fmt: skip
+        self.finish("instances.setMetadata", operation, zone)
+
+    def _layers(self, **more: str) -> list[Image]:
+        wanted = labels({TAG_OWNER: OWNER, TAG_ROLE: ROLE_LAYER, **more})
+        return self._list_images(" AND ".join(f'labels.{k} = "{v}"' for k, v in wanted.items()))
+
+    def find_layer(self, key: str, born_after: float) -> Image | None:
+        """The newest READY image labelled with this key born after ``born_after``. An image is whole by
+        itself: deleting the layer below it breaks nothing."""
+        found = [i for i in self._layers(**{TAG_LAYER_KEY: key})
+                 if i.details["status"] == "READY" and layer_born(i) > born_after]  # fmt: skip
+        return max(found, key=lambda i: (i.created, i.name), default=None)
+
+    def list_layers(self) -> list[Image]:
+        return self._layers()
 
     def delete_instance(self, instance: Instance) -> None:
         zone = instance.region or self.zone
