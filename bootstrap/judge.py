@@ -44,9 +44,13 @@ def judge_boots(plan: Plan, boots: list[GuestReport], instances: list[str] | Non
             problems.append(f"boot {number}: step {boot.failed_step} failed")
     if problems:
         return problems
-    ran = [[s["id"] for s in boot.steps if s["status"] == "ok" or (s["status"] == "baked" and s["id"] in baked)]
-           for boot in boots]  # fmt: skip
     instances = instances or ["the instance"] * len(boots)
+    # A step found baked is found so on every boot of its instance (no instance marker is written for it):
+    # it counts on the instance's first boot only, as a step that ran does.
+    firsts = {index for index, owner in enumerate(instances) if instances.index(owner) == index}
+    ran = [[s["id"] for s in boot.steps
+            if s["status"] == "ok" or (s["status"] == "baked" and s["id"] in baked and index in firsts)]
+           for index, boot in enumerate(boots)]  # fmt: skip
     for instance in dict.fromkeys(instances):
         mine = [ids for ids, owner in zip(ran, instances, strict=True) if owner == instance]
         for step in plan.phase(Phase.FIRST_BOOT):

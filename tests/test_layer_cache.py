@@ -464,3 +464,22 @@ def test_a_layer_a_machine_reads_is_kept_by_prune_until_it_is_released(store) ->
         lock.release()
     layers.delete(first.id)
     assert layers.usable("k2", 0, base) is None and not one.exists()
+
+
+def test_a_test_from_a_layer_counts_each_baked_step_once_per_instance() -> None:
+    """The benchmark's failure: a reboot finds the layer's steps baked again (no instance marker is
+    written for a baked step), which the judge counted as a second run."""
+    from bootstrap.console import GuestReport
+    from bootstrap.judge import judge_boots
+
+    plan = _plan()
+
+    def boot(*statuses: str) -> GuestReport:
+        steps = [{"id": i, "phase": "first_boot", "status": st, "duration_ms": 1}
+                 for i, st in zip(("timezone", "packages", "file-etc-motd"), statuses, strict=True)]  # fmt: skip
+        return GuestReport("ok", None, steps, "")
+
+    boots = [boot("baked", "baked", "ok"), boot("baked", "baked", "done-earlier"), boot("baked", "baked", "ok")]
+    layer = frozenset({"timezone", "packages"})
+    assert judge_boots(plan, boots, ["i-1", "i-1", "i-2"], layer) == []
+    assert judge_boots(plan, boots, ["i-1", "i-1", "i-2"]) != []  # without the layer: they never ran
