@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,25 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):  #
         return (yield)
     finally:
         tiers.Running.nodeid, tiers.Running.markers = None, frozenset()
+
+
+@pytest.fixture(autouse=True)
+def own_layer_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own default layer cache, never this user's: a bake's layers left there made a later
+    `bootstrap test base` boot the baked layer, so its first boot ran no step (CI, stop 31)."""
+    from bootstrap import paths
+    from bootstrap.clouds.local import layers
+
+    made: list[Path] = []
+    real, users = layers.default_folder, os.environ.get("XDG_CACHE_HOME")
+
+    def default_folder() -> Path:  # made when first asked for: most tests never are
+        if os.environ.get("XDG_CACHE_HOME") != users:
+            return real()  # the test set a cache of its own
+        made[:] = made or [paths.private_folder(tmp_path_factory.mktemp("layer-cache"))]
+        return made[0]
+
+    monkeypatch.setattr(layers, "default_folder", default_folder)
 
 
 @pytest.fixture

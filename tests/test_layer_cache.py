@@ -483,3 +483,15 @@ def test_a_test_from_a_layer_counts_each_baked_step_once_per_instance() -> None:
     layer = frozenset({"timezone", "packages"})
     assert judge_boots(plan, boots, ["i-1", "i-1", "i-2"], layer) == []
     assert judge_boots(plan, boots, ["i-1", "i-1", "i-2"]) != []  # without the layer: they never ran
+
+
+def test_no_test_writes_this_users_layer_cache(tmp_path) -> None:
+    """The suite's own layers stay out of ~/.cache/bootstrap/layers (conftest's own_layer_cache): a base
+    bake's layers left there made a later `bootstrap test base` boot the baked layer, whose first boot then
+    ran no step, and failed CI's through-each-client test."""
+    from bootstrap import paths
+    from bootstrap.clouds.local import backend as local
+
+    backend = local.LocalBackend(tmp_path / "images", progress=lambda line: None)
+    assert backend.layers.folder != paths.cache_dir("layers")
+    assert backend.layers.folder == local.LocalBackend(tmp_path / "other", progress=print).layers.folder

@@ -46,9 +46,10 @@ from ...console import manifest_line, report
 from ...errors import BackendError, ManifestError
 from ...layout import MANIFEST
 from ...localvm.clients import CLIENTS
-from ...localvm.image import base_image, ensure_base_image, private_cache, read_disk_file
+from ...localvm.image import base_image, ensure_base_image, read_disk_file
 from ...localvm.machine import GuestSetup, Machine
 from ...localvm.vm import LocalVM
+from . import layers
 from .layers import LAYER_ID, BaseDisk, LayerStore
 
 
@@ -88,7 +89,7 @@ class LocalBackend(Backend):
         # Layers boot as builders' disks: kept in this user's private cache, never in the output folder,
         # which may be a checkout's (a planted layer would be the golden image, or read any host file).
         # A --layer-cache DIR is held to the same: another user's (or a shared /tmp folder) could plant one.
-        self.layers = LayerStore(_private(layer_cache.resolve()) if layer_cache else private_cache("layers"))
+        self.layers = LayerStore(_private(layer_cache.resolve()) if layer_cache else layers.default_folder())
         self._below: dict[str, str] = {}  # builder id -> the layer (or source) its disk is written over now
         self._points: dict[str, dict[int, str]] = {}  # builder id -> its layer points kept: index -> layer
         self._held: dict[str, list[locks.Shared]] = {}  # machine id -> the layers it reads (shared locks)

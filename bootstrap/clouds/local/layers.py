@@ -59,6 +59,13 @@ class BaseDisk:
         return cls(path, f"{info.st_size}:{info.st_mtime_ns}")
 
 
+def default_folder() -> Path:
+    """This user's private layer cache (``$XDG_CACHE_HOME/bootstrap/layers``), made if missing."""
+    from ...localvm.image import private_cache
+
+    return private_cache("layers")
+
+
 class LayerStore:
     def __init__(self, folder: Path):
         self.folder = folder
